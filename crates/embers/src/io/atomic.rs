@@ -1,0 +1,104 @@
+//! Atomic file writes: write to a temporary file in the target's folder, then rename over it.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A file being written. Nothing appears at the target path until [`AtomicFile::commit`]; if the
+/// value is dropped without a commit (an error, a panic, Ctrl-C) the temporary file is removed.
+pub struct AtomicFile {
+    target: PathBuf,
+    temp: PathBuf,
+    writer: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    /// Starts writing `path`.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        let target = path.as_ref().to_path_buf();
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target
+            .file_name()
+            .ok_or_else(|| {
+                Error::invalid("output", format!("{} is not a file path", target.display()))
+            })?
+            .to_string_lossy()
+            .into_owned();
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let temp = dir.join(format!(".{name}.tmp-{}-{nonce}", std::process::id()));
+        let file = File::create(&temp).map_err(|e| Error::io(&temp, e))?;
+        Ok(AtomicFile {
+            target,
+            temp,
+            writer: Some(BufWriter::with_capacity(1 << 20, file)),
+        })
+    }
+
+    /// The buffered writer of the temporary file.
+    pub fn writer(&mut self) -> &mut BufWriter<File> {
+        self.writer.as_mut().expect("writer present until commit")
+    }
+
+    /// The final path.
+    pub fn path(&self) -> &Path {
+        &self.target
+    }
+
+    /// Writes all of `bytes`, mapping errors to the target path.
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        let target = self.target.clone();
+        self.writer()
+            .write_all(bytes)
+            .map_err(|e| Error::io(target, e))
+    }
+
+    /// Flushes, syncs and renames the temporary file to the target path.
+    pub fn commit(mut self) -> Result<()> {
+        let writer = self.writer.take().expect("commit called once");
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::io(&self.target, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&self.target, e))?;
+        drop(file);
+        std::fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            self.writer = None;
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_appears_without_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.bin");
+        {
+            let mut f = AtomicFile::create(&p).unwrap();
+            f.write_all(b"half").unwrap();
+        }
+        assert!(!p.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"whole").unwrap();
+        f.commit().unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"whole");
+    }
+}

@@ -1,0 +1,456 @@
+//! The native embers format: a safetensors file holding the matrix, the vocabulary, optional
+//! norms and subwords, and metadata with a CRC32 of the data section. Opening maps the file and
+//! reads the header and vocabulary only; the matrix is viewed in place, never copied.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::embeddings::Embeddings;
+use crate::error::{Error, Result};
+use crate::io::safetensors::{self, bytes_of, Dtype, SafetensorsFile, TensorOut};
+use crate::storage::{DenseMatrix, Storage};
+use crate::subword::{SubwordConfig, Subwords};
+use crate::vocab::Vocab;
+
+/// Value of the `format` metadata key in every native file.
+pub const FORMAT_NAME: &str = "embers";
+/// Version of the layout written by this release.
+pub const FORMAT_VERSION: u32 = 1;
+
+const RESERVED: &[&str] = &[
+    "format", "version", "rows", "dims", "storage", "unk", "subwords", "checksum",
+];
+
+/// What `embers info` shows, read from the header alone.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NativeInfo {
+    pub rows: usize,
+    pub dims: usize,
+    pub storage: String,
+    pub subwords: Option<SubwordConfig>,
+    /// Bytes taken by the stored vectors (matrix or codes and their tables), not the vocabulary.
+    pub vector_bytes: usize,
+    pub file_bytes: u64,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// True when `path` looks like a native file (a safetensors header naming the embers format).
+pub fn is_native(path: &Path) -> bool {
+    SafetensorsFile::open(path)
+        .map(|f| f.metadata().get("format").map(String::as_str) == Some(FORMAT_NAME))
+        .unwrap_or(false)
+}
+
+fn check_format(file: &SafetensorsFile) -> Result<()> {
+    let path = file.path();
+    match file.metadata().get("format").map(String::as_str) {
+        Some(FORMAT_NAME) => {}
+        Some(other) => {
+            return Err(Error::at_field(path, "__metadata__.format", format!("format is {other:?}, not {FORMAT_NAME:?}")))
+        }
+        None => {
+            return Err(Error::at_field(
+                path,
+                "__metadata__.format",
+                "missing: this safetensors file was not written by embers (read one tensor of it with --tensor)",
+            ))
+        }
+    }
+    let version: u32 = file
+        .metadata()
+        .get("version")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| Error::at_field(path, "__metadata__.version", "missing or not a number"))?;
+    if version > FORMAT_VERSION {
+        return Err(Error::at_field(
+            path,
+            "__metadata__.version",
+            format!("version {version} is newer than this embers reads ({FORMAT_VERSION})"),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads the header of a native file: shape, storage kind, metadata. Does not touch the matrix.
+pub fn info(path: impl AsRef<Path>) -> Result<NativeInfo> {
+    let path = path.as_ref();
+    let file = SafetensorsFile::open(path)?;
+    check_format(&file)?;
+    let emb = file
+        .tensors()
+        .get("embeddings")
+        .ok_or_else(|| Error::at_field(path, "embeddings", "tensor not found"))?;
+    let (rows, dims) = match emb.shape[..] {
+        [r, d] => (r, d),
+        _ => return Err(Error::at_field(path, "embeddings", "not a 2-D tensor")),
+    };
+    let mut vector_bytes = 0;
+    for (name, t) in file.tensors() {
+        if name == "embeddings"
+            || name == "codes"
+            || name.starts_with("quantizer.")
+            || name == "scales"
+            || name == "norms"
+        {
+            vector_bytes += t.end - t.start;
+        }
+    }
+    let subwords = match file.metadata().get("subwords") {
+        Some(s) => Some(serde_json::from_str(s).map_err(|e| {
+            Error::at_field(path, "__metadata__.subwords", format!("invalid: {e}"))
+        })?),
+        None => None,
+    };
+    Ok(NativeInfo {
+        rows,
+        dims,
+        storage: file
+            .metadata()
+            .get("storage")
+            .cloned()
+            .unwrap_or_else(|| "f32".into()),
+        subwords,
+        vector_bytes,
+        file_bytes: file.mmap().len() as u64,
+        metadata: file.metadata().clone(),
+    })
+}
+
+/// Opens a native file by memory map. `limit` keeps only the first rows.
+pub fn open(path: impl AsRef<Path>) -> Result<Embeddings> {
+    let path = path.as_ref();
+    let file = SafetensorsFile::open(path)?;
+    check_format(&file)?;
+    let vocab = read_vocab(&file)?;
+    let emb = file.require("embeddings")?;
+    let (rows, dims) = match (emb.dtype, emb.shape) {
+        (Dtype::F32, [r, d]) => (*r, *d),
+        (dtype, shape) => {
+            return Err(Error::at_field(
+                path,
+                "embeddings",
+                format!(
+                    "expected a 2-D F32 tensor, found {} {:?}",
+                    dtype.name(),
+                    shape
+                ),
+            ))
+        }
+    };
+    if rows != vocab.len() {
+        return Err(Error::at_field(
+            path,
+            "embeddings",
+            format!("{rows} rows but the vocabulary has {} tokens", vocab.len()),
+        ));
+    }
+    let offset = file.file_offset("embeddings").expect("tensor exists");
+    let matrix = DenseMatrix::mapped(file.mmap().clone(), offset, rows, dims)
+        .map_err(|e| Error::at_field(path, "embeddings", e.to_string()))?;
+    let mut embeddings = Embeddings::new(vocab, Storage::Dense(matrix))?;
+    finish(&file, &mut embeddings)?;
+    Ok(embeddings)
+}
+
+/// Reads the vocabulary tensors of an embers file (shared by every storage kind).
+pub fn read_vocab(file: &SafetensorsFile) -> Result<Vocab> {
+    let path = file.path();
+    let bytes = file.require("vocab.bytes")?;
+    let offsets = file.require("vocab.offsets")?;
+    if bytes.dtype != Dtype::U8 {
+        return Err(Error::at_field(path, "vocab.bytes", "expected U8"));
+    }
+    let offsets: Vec<u64> = match offsets.dtype {
+        Dtype::U64 | Dtype::I64 => offsets
+            .bytes
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect(),
+        other => {
+            return Err(Error::at_field(
+                path,
+                "vocab.offsets",
+                format!("expected I64 or U64, found {}", other.name()),
+            ))
+        }
+    };
+    if offsets.is_empty()
+        || offsets[0] != 0
+        || *offsets.last().expect("non-empty") != bytes.bytes.len() as u64
+    {
+        return Err(Error::at_field(
+            path,
+            "vocab.offsets",
+            "offsets do not span vocab.bytes",
+        ));
+    }
+    let mut words = Vec::with_capacity(offsets.len() - 1);
+    for (i, w) in offsets.windows(2).enumerate() {
+        if w[0] > w[1] {
+            return Err(Error::at_field(
+                path,
+                "vocab.offsets",
+                format!("offsets decrease at token {i}"),
+            ));
+        }
+        let token =
+            std::str::from_utf8(&bytes.bytes[w[0] as usize..w[1] as usize]).map_err(|_| {
+                Error::at_field(path, "vocab.bytes", format!("token {i} is not valid UTF-8"))
+            })?;
+        words.push(token.to_string());
+    }
+    let counts = match file.get("vocab.counts") {
+        Some(c) if c.shape == [words.len()] && c.dtype.size() == 8 => c
+            .bytes
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect(),
+        Some(_) => {
+            return Err(Error::at_field(
+                path,
+                "vocab.counts",
+                "expected I64 with one count per token",
+            ))
+        }
+        None => vec![0; words.len()],
+    };
+    let mut vocab = Vocab::from_trusted_parts(words, counts);
+    if let Some(unk) = file.metadata().get("unk") {
+        vocab
+            .set_unk(unk)
+            .map_err(|e| Error::at_field(path, "__metadata__.unk", e.to_string()))?;
+    }
+    Ok(vocab)
+}
+
+/// Attaches norms, subwords and user metadata of an embers file to freshly opened embeddings.
+pub fn finish(file: &SafetensorsFile, embeddings: &mut Embeddings) -> Result<()> {
+    let path = file.path();
+    let rows = embeddings.len();
+    let dims = embeddings.dims();
+    if let Some(n) = file.get("norms") {
+        if n.dtype != Dtype::F32 || n.shape != [rows] {
+            return Err(Error::at_field(
+                path,
+                "norms",
+                format!("expected F32 [{rows}]"),
+            ));
+        }
+        *embeddings = std::mem::replace(embeddings, placeholder())
+            .with_norms(safetensors::f32s(n.bytes).into_owned())?;
+    }
+    if let Some(cfg) = file.metadata().get("subwords") {
+        let config: SubwordConfig = serde_json::from_str(cfg)
+            .map_err(|e| Error::at_field(path, "__metadata__.subwords", format!("invalid: {e}")))?;
+        let t = file.require("subwords")?;
+        if t.dtype != Dtype::F32 || t.shape != [config.buckets as usize, dims] {
+            return Err(Error::at_field(
+                path,
+                "subwords",
+                format!(
+                    "expected F32 [{}, {dims}], found {} {:?}",
+                    config.buckets,
+                    t.dtype.name(),
+                    t.shape
+                ),
+            ));
+        }
+        let offset = file.file_offset("subwords").expect("tensor exists");
+        let matrix =
+            DenseMatrix::mapped(file.mmap().clone(), offset, config.buckets as usize, dims)
+                .map_err(|e| Error::at_field(path, "subwords", e.to_string()))?;
+        *embeddings = std::mem::replace(embeddings, placeholder())
+            .with_subwords(Subwords { config, matrix })?;
+    }
+    for (k, v) in file.metadata() {
+        if !RESERVED.contains(&k.as_str()) {
+            embeddings.metadata_mut().insert(k.clone(), v.clone());
+        }
+    }
+    Ok(())
+}
+
+fn placeholder() -> Embeddings {
+    Embeddings::new(Vocab::default(), DenseMatrix::zeros(0, 0)).expect("empty matches empty")
+}
+
+/// The tensors and metadata shared by every storage kind: vocabulary, norms, subwords.
+pub fn common_tensors<'a>(
+    embeddings: &'a Embeddings,
+    vocab_bytes: &'a [u8],
+    vocab_offsets: &'a [u64],
+    write_norms: bool,
+) -> (Vec<TensorOut<'a>>, BTreeMap<String, String>) {
+    let vocab = embeddings.vocab();
+    let mut tensors = vec![
+        TensorOut::new(
+            "vocab.bytes",
+            Dtype::U8,
+            vec![vocab_bytes.len()],
+            vocab_bytes,
+        ),
+        TensorOut::new(
+            "vocab.offsets",
+            Dtype::U64,
+            vec![vocab_offsets.len()],
+            bytes_of(vocab_offsets),
+        ),
+    ];
+    if vocab.counts().iter().any(|&c| c > 0) {
+        tensors.push(TensorOut::new(
+            "vocab.counts",
+            Dtype::I64,
+            vec![vocab.len()],
+            bytes_of(vocab.counts()),
+        ));
+    }
+    if write_norms {
+        tensors.push(TensorOut::new(
+            "norms",
+            Dtype::F32,
+            vec![embeddings.len()],
+            bytes_of(embeddings.norms()),
+        ));
+    }
+    let mut meta: BTreeMap<String, String> = embeddings
+        .metadata()
+        .iter()
+        .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    meta.insert("format".into(), FORMAT_NAME.into());
+    meta.insert("version".into(), FORMAT_VERSION.to_string());
+    meta.insert("rows".into(), embeddings.len().to_string());
+    meta.insert("dims".into(), embeddings.dims().to_string());
+    meta.insert("storage".into(), embeddings.storage().kind().into());
+    if let Some(unk) = vocab.unk_id().and_then(|u| vocab.token(u)) {
+        meta.insert("unk".into(), unk.into());
+    }
+    if let Some(s) = embeddings.subwords() {
+        meta.insert(
+            "subwords".into(),
+            serde_json::to_string(&s.config).expect("plain struct"),
+        );
+        tensors.push(TensorOut::new(
+            "subwords",
+            Dtype::F32,
+            vec![s.matrix.rows(), s.matrix.dims()],
+            bytes_of(s.matrix.as_slice()),
+        ));
+    }
+    (tensors, meta)
+}
+
+/// The vocabulary as concatenated UTF-8 bytes and `len + 1` offsets.
+pub fn vocab_layout(vocab: &Vocab) -> (Vec<u8>, Vec<u64>) {
+    let mut bytes = Vec::with_capacity(vocab.words().iter().map(String::len).sum());
+    let mut offsets = Vec::with_capacity(vocab.len() + 1);
+    offsets.push(0u64);
+    for w in vocab.words() {
+        bytes.extend_from_slice(w.as_bytes());
+        offsets.push(bytes.len() as u64);
+    }
+    (bytes, offsets)
+}
+
+/// Writes `embeddings` as a native file, atomically, with row norms and a checksum.
+pub fn write(path: impl AsRef<Path>, embeddings: &Embeddings) -> Result<()> {
+    let (vocab_bytes, vocab_offsets) = vocab_layout(embeddings.vocab());
+    let (mut tensors, meta) = common_tensors(embeddings, &vocab_bytes, &vocab_offsets, true);
+    let dense;
+    let matrix: &[f32] = match embeddings.storage().as_dense() {
+        Some(m) => m.as_slice(),
+        None => {
+            dense = embeddings.storage().to_dense()?;
+            dense.as_slice()
+        }
+    };
+    tensors.push(TensorOut::new(
+        "embeddings",
+        Dtype::F32,
+        vec![embeddings.len(), embeddings.dims()],
+        bytes_of(matrix),
+    ));
+    safetensors::write(path, &tensors, &meta, Some("checksum"))
+}
+
+/// Recomputes the CRC32 of the data section and compares it with the stored one.
+/// Returns the checksum on success; a mismatch or a missing checksum is an error.
+pub fn verify(path: impl AsRef<Path>) -> Result<String> {
+    let path = path.as_ref();
+    let file = SafetensorsFile::open(path)?;
+    check_format(&file)?;
+    let stored = file
+        .metadata()
+        .get("checksum")
+        .ok_or_else(|| Error::at_field(path, "__metadata__.checksum", "missing"))?;
+    let actual = safetensors::crc32_of(file.data());
+    if &actual != stored {
+        return Err(Error::at_field(
+            path,
+            "__metadata__.checksum",
+            format!(
+                "data section checksum is {actual}, the header says {stored}: the file is corrupt"
+            ),
+        ));
+    }
+    read_vocab(&file)?;
+    Ok(actual)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Embeddings {
+        let mut vocab = Vocab::from_words_and_counts(
+            vec!["<unk>".into(), "new york".into(), "日本".into()],
+            vec![0, 7, 3],
+        )
+        .unwrap();
+        vocab.set_unk("<unk>").unwrap();
+        let m = DenseMatrix::new(3, 4, (0..12).map(|i| i as f32 - 5.5).collect()).unwrap();
+        let mut e = Embeddings::new(vocab, m).unwrap();
+        e.metadata_mut().insert("trained.by".into(), "test".into());
+        e
+    }
+
+    #[test]
+    fn round_trip_is_exact_and_mapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.embers");
+        let e = sample();
+        write(&p, &e).unwrap();
+        let back = open(&p).unwrap();
+        assert_eq!(back.vocab(), e.vocab());
+        assert!(back.storage().as_dense().unwrap().is_mapped());
+        assert_eq!(
+            back.storage().as_dense().unwrap(),
+            e.storage().as_dense().unwrap()
+        );
+        assert_eq!(back.norms(), e.norms());
+        assert_eq!(back.metadata()["trained.by"], "test");
+        assert_eq!(
+            back.lookup("zzz", true).unwrap().1,
+            crate::embeddings::Source::Unk(0)
+        );
+        let i = info(&p).unwrap();
+        assert_eq!((i.rows, i.dims, i.storage.as_str()), (3, 4, "f32"));
+        verify(&p).unwrap();
+    }
+
+    #[test]
+    fn corruption_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.embers");
+        write(&p, &sample()).unwrap();
+        let mut bytes = std::fs::read(&p).unwrap();
+        let n = bytes.len();
+        bytes[n - 20] ^= 0x40;
+        std::fs::write(&p, &bytes).unwrap();
+        let e = verify(&p).unwrap_err().to_string();
+        assert!(e.contains("checksum"), "{e}");
+        std::fs::write(&p, &bytes[..n - 1]).unwrap();
+        assert!(open(&p).is_err());
+    }
+}

@@ -1,0 +1,253 @@
+//! Vector kernels shared by queries, training, quantization and the server: dot products,
+//! squared distances, `y += a·x` and scaling, with runtime CPU dispatch (AVX2+FMA on x86_64) and
+//! a portable fallback that also serves as the oracle in tests. No `target-cpu=native` needed.
+
+use std::sync::OnceLock;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Level {
+    Scalar,
+    #[cfg(target_arch = "x86_64")]
+    Avx2Fma,
+}
+
+fn level() -> Level {
+    static LEVEL: OnceLock<Level> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::env::var_os("EMBERS_NO_SIMD").is_none()
+                && is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+            {
+                return Level::Avx2Fma;
+            }
+        }
+        Level::Scalar
+    })
+}
+
+/// Name of the kernel set in use (`avx2+fma` or `scalar`), for reports.
+pub fn active() -> &'static str {
+    match level() {
+        Level::Scalar => "scalar",
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2Fma => "avx2+fma",
+    }
+}
+
+/// Dot product of two slices of equal length.
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the features were detected at runtime.
+        Level::Avx2Fma => unsafe { x86::dot(a, b) },
+        Level::Scalar => scalar::dot(a, b),
+    }
+}
+
+/// Squared Euclidean distance.
+#[inline]
+pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the features were detected at runtime.
+        Level::Avx2Fma => unsafe { x86::l2_sq(a, b) },
+        Level::Scalar => scalar::l2_sq(a, b),
+    }
+}
+
+/// `y += a * x`.
+#[inline]
+pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+    debug_assert_eq!(x.len(), y.len());
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the features were detected at runtime.
+        Level::Avx2Fma => unsafe { x86::axpy(a, x, y) },
+        Level::Scalar => scalar::axpy(a, x, y),
+    }
+}
+
+/// `x *= a`.
+#[inline]
+pub fn scale(a: f32, x: &mut [f32]) {
+    for v in x {
+        *v *= a;
+    }
+}
+
+/// Euclidean norm.
+#[inline]
+pub fn norm(x: &[f32]) -> f32 {
+    dot(x, x).sqrt()
+}
+
+/// Cosine similarity; 0 when either vector is zero.
+#[inline]
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let d = norm(a) * norm(b);
+    if d == 0.0 {
+        0.0
+    } else {
+        dot(a, b) / d
+    }
+}
+
+/// Scales `x` to unit length in place (zero vectors stay zero). Returns the original norm.
+#[inline]
+pub fn normalize(x: &mut [f32]) -> f32 {
+    let n = norm(x);
+    if n > 0.0 {
+        scale(1.0 / n, x);
+    }
+    n
+}
+
+/// The portable kernels, also the reference the SIMD ones are tested against.
+pub mod scalar {
+    /// Dot product, 8 independent accumulators.
+    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let mut acc = [0.0f32; 8];
+        let chunks = a.len() / 8;
+        for i in 0..chunks {
+            for k in 0..8 {
+                acc[k] += a[i * 8 + k] * b[i * 8 + k];
+            }
+        }
+        let mut s: f32 = acc.iter().sum();
+        for i in chunks * 8..a.len() {
+            s += a[i] * b[i];
+        }
+        s
+    }
+
+    /// Squared distance.
+    pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+    }
+
+    /// `y += a * x`.
+    pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+        for (yi, xi) in y.iter_mut().zip(x) {
+            *yi += a * xi;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn hsum(v: __m256) -> f32 {
+        let lo = _mm256_castps256_ps128(v);
+        let hi = _mm256_extractf128_ps(v, 1);
+        let s = _mm_add_ps(lo, hi);
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+        _mm_cvtss_f32(s)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc0 = _mm256_setzero_ps();
+        let mut acc1 = _mm256_setzero_ps();
+        let mut i = 0;
+        while i + 16 <= n {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+            acc1 = _mm256_fmadd_ps(
+                _mm256_loadu_ps(pa.add(i + 8)),
+                _mm256_loadu_ps(pb.add(i + 8)),
+                acc1,
+            );
+            i += 16;
+        }
+        if i + 8 <= n {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+            i += 8;
+        }
+        let mut s = hsum(_mm256_add_ps(acc0, acc1));
+        while i < n {
+            s += *pa.add(i) * *pb.add(i);
+            i += 1;
+        }
+        s
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc = _mm256_setzero_ps();
+        let mut i = 0;
+        while i + 8 <= n {
+            let d = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
+            acc = _mm256_fmadd_ps(d, d, acc);
+            i += 8;
+        }
+        let mut s = hsum(acc);
+        while i < n {
+            let d = *pa.add(i) - *pb.add(i);
+            s += d * d;
+            i += 1;
+        }
+        s
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+        let n = x.len().min(y.len());
+        let (px, py) = (x.as_ptr(), y.as_mut_ptr());
+        let va = _mm256_set1_ps(a);
+        let mut i = 0;
+        while i + 8 <= n {
+            let r = _mm256_fmadd_ps(va, _mm256_loadu_ps(px.add(i)), _mm256_loadu_ps(py.add(i)));
+            _mm256_storeu_ps(py.add(i), r);
+            i += 8;
+        }
+        while i < n {
+            *py.add(i) += a * *px.add(i);
+            i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    #[test]
+    fn dispatched_kernels_match_scalar_oracle() {
+        let mut rng = Rng::new(7);
+        for len in [0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 50, 100, 300, 301] {
+            let a: Vec<f32> = (0..len).map(|_| rng.normal()).collect();
+            let b: Vec<f32> = (0..len).map(|_| rng.normal()).collect();
+            let tol = 1e-4 * (1.0 + len as f32).sqrt();
+            assert!(
+                (dot(&a, &b) - scalar::dot(&a, &b)).abs() < tol,
+                "dot len {len}"
+            );
+            assert!(
+                (l2_sq(&a, &b) - scalar::l2_sq(&a, &b)).abs() < tol * 4.0,
+                "l2 len {len}"
+            );
+            let mut y1 = b.clone();
+            let mut y2 = b.clone();
+            axpy(0.3, &a, &mut y1);
+            scalar::axpy(0.3, &a, &mut y2);
+            for (p, q) in y1.iter().zip(&y2) {
+                assert!((p - q).abs() < 1e-5);
+            }
+        }
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 2.0]), 0.0);
+        assert!((cosine(&[1.0, 0.0], &[2.0, 0.0]) - 1.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,6 @@
+//! The trainable embedding layer (`torch.nn.Embedding` semantics), `EmbeddingBag`, initialisers
+//! and sparse optimisers.
+
+pub mod init;
+
+pub use init::{init_matrix, Init};

@@ -1,0 +1,37 @@
+//! # embers
+//!
+//! Embedding layers end to end: the part of a language model that turns text into vectors.
+//!
+//! - [`text`]: word tokenizer and streaming corpus reader (plain or gzip).
+//! - [`vocab`]: [`Vocab`] (token ⇄ id, counts) and [`VocabBuilder`] (parallel counting).
+//! - [`storage`]: where rows live ([`DenseMatrix`], owned or memory-mapped).
+//! - [`Embeddings`]: vocabulary + storage + cached norms + optional [`subword`] vectors.
+//! - [`layer`]: initialisers and the trainable layer.
+//! - [`io`]: file formats, among them the native memory-mapped format ([`io::native`]).
+//! - [`kernels`]: SIMD vector kernels with runtime dispatch.
+//!
+//! ```
+//! use embers::{Embeddings, Vocab, layer::{init_matrix, Init}};
+//! let vocab = Vocab::from_words(vec!["king".into(), "queen".into()]).unwrap();
+//! let matrix = init_matrix(vocab.len(), 8, Init::Normal { mean: 0.0, std: 1.0 }, 42).unwrap();
+//! let emb = Embeddings::new(vocab, matrix).unwrap();
+//! assert_eq!(emb.get("king").unwrap().len(), 8);
+//! assert!(emb.get("prince").is_none());
+//! ```
+
+pub mod embeddings;
+pub mod error;
+pub mod io;
+pub mod kernels;
+pub mod layer;
+pub mod progress;
+pub mod rng;
+pub mod storage;
+pub mod subword;
+pub mod text;
+pub mod vocab;
+
+pub use embeddings::{Embeddings, Source};
+pub use error::{Error, Position, Result};
+pub use storage::{DenseMatrix, Storage};
+pub use vocab::{Vocab, VocabBuilder};

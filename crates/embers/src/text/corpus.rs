@@ -1,0 +1,324 @@
+//! Streaming corpus reader: one or many files, plain or gzip, read in chunks of whole lines so
+//! that counting and training never hold the corpus in memory.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use super::WordTokenizer;
+use crate::error::{Error, Result};
+
+/// A sentence longer than this many tokens is cut into several sentences of at most this length
+/// (the word2vec convention, `MAX_SENTENCE_LENGTH`). Nothing is dropped.
+pub const MAX_SENTENCE_TOKENS: usize = 10_000;
+
+/// A list of text files read as one corpus, one sentence per line.
+#[derive(Debug, Clone)]
+pub struct Corpus {
+    paths: Vec<PathBuf>,
+    tokenizer: WordTokenizer,
+}
+
+/// A piece of a corpus file made of whole lines, with where it starts.
+#[derive(Debug, Clone)]
+pub struct TextChunk {
+    /// Index of the file in the corpus.
+    pub file: usize,
+    /// 1-based number of the first line of the chunk in its file.
+    pub first_line: u64,
+    /// The text: whole lines, valid UTF-8.
+    pub text: String,
+}
+
+impl Corpus {
+    /// A corpus over `paths`. Every file must exist; an empty list is an error.
+    pub fn new<P: AsRef<Path>>(paths: &[P], tokenizer: WordTokenizer) -> Result<Self> {
+        if paths.is_empty() {
+            return Err(Error::invalid("corpus", "no corpus file given"));
+        }
+        let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_path_buf()).collect();
+        for p in &paths {
+            let meta = std::fs::metadata(p).map_err(|e| Error::io(p, e))?;
+            if meta.is_dir() {
+                return Err(Error::io(
+                    p,
+                    std::io::Error::other("is a directory, not a corpus file"),
+                ));
+            }
+        }
+        Ok(Corpus { paths, tokenizer })
+    }
+
+    /// The files of the corpus.
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    /// The tokenizer applied to each line.
+    pub fn tokenizer(&self) -> &WordTokenizer {
+        &self.tokenizer
+    }
+
+    /// Total size on disk of the corpus files, in bytes (compressed size for gzip files).
+    pub fn size_on_disk(&self) -> u64 {
+        self.paths
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Iterates over the corpus in chunks of roughly `chunk_bytes` bytes, each made of whole
+    /// lines. Invalid UTF-8 is an error naming the file and line.
+    pub fn chunks(&self, chunk_bytes: usize) -> Chunks<'_> {
+        Chunks {
+            corpus: self,
+            chunk_bytes: chunk_bytes.max(1 << 12),
+            file: 0,
+            reader: None,
+            line: 1,
+            carry: Vec::new(),
+            failed: false,
+        }
+    }
+
+    /// Calls `f` with every sentence of the corpus, in order: the tokens of one line, cut into
+    /// pieces of at most [`MAX_SENTENCE_TOKENS`]. Empty lines give no sentence.
+    pub fn for_each_sentence(&self, mut f: impl FnMut(&[&str])) -> Result<()> {
+        for chunk in self.chunks(1 << 22) {
+            let chunk = chunk?;
+            for_each_sentence_in(&self.tokenizer, &chunk.text, &mut f);
+        }
+        Ok(())
+    }
+}
+
+/// Splits `text` into lines, tokenizes them, and calls `f` with each sentence (at most
+/// [`MAX_SENTENCE_TOKENS`] tokens; longer lines are cut, never truncated).
+pub(crate) fn for_each_sentence_in(
+    tokenizer: &WordTokenizer,
+    text: &str,
+    f: &mut impl FnMut(&[&str]),
+) {
+    let mut owned: Vec<String> = Vec::new();
+    let mut tokens: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        if tokenizer.is_plain() {
+            tokens.clear();
+            for t in line.split_whitespace() {
+                tokens.push(t);
+                if tokens.len() == MAX_SENTENCE_TOKENS {
+                    f(&tokens);
+                    tokens.clear();
+                }
+            }
+            if !tokens.is_empty() {
+                f(&tokens);
+            }
+        } else {
+            owned.clear();
+            tokenizer.for_each_token(line, |t| owned.push(t.into_owned()));
+            for piece in owned.chunks(MAX_SENTENCE_TOKENS) {
+                let refs: Vec<&str> = piece.iter().map(String::as_str).collect();
+                f(&refs);
+            }
+        }
+    }
+}
+
+/// Iterator over the chunks of a corpus; see [`Corpus::chunks`].
+pub struct Chunks<'a> {
+    corpus: &'a Corpus,
+    chunk_bytes: usize,
+    file: usize,
+    reader: Option<Box<dyn Read + Send>>,
+    line: u64,
+    carry: Vec<u8>,
+    failed: bool,
+}
+
+/// Opens a file for reading, transparently decompressing gzip (recognised by its magic bytes).
+pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read + Send>> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut magic = [0u8; 2];
+    let n = read_full(&mut file, &mut magic).map_err(|e| Error::io(path, e))?;
+    use std::io::Seek;
+    file.seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| Error::io(path, e))?;
+    let buffered = BufReader::with_capacity(1 << 20, file);
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 20,
+            flate2::read::MultiGzDecoder::new(buffered),
+        )))
+    } else {
+        Ok(Box::new(buffered))
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+impl Chunks<'_> {
+    fn next_chunk(&mut self) -> Result<Option<TextChunk>> {
+        loop {
+            if self.file >= self.corpus.paths.len() {
+                return Ok(None);
+            }
+            let path = &self.corpus.paths[self.file];
+            if self.reader.is_none() {
+                self.reader = Some(open_maybe_gz(path)?);
+                self.line = 1;
+                self.carry.clear();
+            }
+            let reader = self.reader.as_mut().expect("reader opened above");
+            let mut buf = std::mem::take(&mut self.carry);
+            let start = buf.len();
+            buf.resize(start + self.chunk_bytes, 0);
+            let n = read_full(reader, &mut buf[start..]).map_err(|e| Error::io(path, e))?;
+            buf.truncate(start + n);
+            let at_eof = n == 0 || start + n < start + self.chunk_bytes;
+            if buf.is_empty() {
+                self.reader = None;
+                self.file += 1;
+                continue;
+            }
+            // Cut at the last newline unless the file ended; keep the rest for the next chunk.
+            let cut = if at_eof {
+                buf.len()
+            } else {
+                match memrchr(b'\n', &buf) {
+                    Some(i) => i + 1,
+                    // One line longer than the chunk: keep reading into the same buffer.
+                    None => {
+                        self.carry = buf;
+                        continue;
+                    }
+                }
+            };
+            self.carry = buf.split_off(cut);
+            let first_line = self.line;
+            let file = self.file;
+            let text = match String::from_utf8(buf) {
+                Ok(t) => t,
+                Err(e) => {
+                    let valid = e.utf8_error().valid_up_to();
+                    let bytes = e.as_bytes();
+                    let line =
+                        first_line + bytes[..valid].iter().filter(|&&b| b == b'\n').count() as u64;
+                    return Err(Error::at_line(path, line, "invalid UTF-8"));
+                }
+            };
+            self.line += text.bytes().filter(|&b| b == b'\n').count() as u64;
+            if at_eof {
+                self.reader = None;
+                self.file += 1;
+            }
+            return Ok(Some(TextChunk {
+                file,
+                first_line,
+                text,
+            }));
+        }
+    }
+}
+
+fn memrchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().rposition(|&b| b == needle)
+}
+
+impl Iterator for Chunks<'_> {
+    type Item = Result<TextChunk>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        match self.next_chunk() {
+            Ok(Some(c)) => Some(Ok(c)),
+            Ok(None) => None,
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn chunks_are_whole_lines_and_cover_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.txt");
+        let mut text = String::new();
+        for i in 0..5000 {
+            text.push_str(&format!("line {i} with some words\n"));
+        }
+        text.push_str("last line without newline");
+        std::fs::write(&p, &text).unwrap();
+        let corpus = Corpus::new(&[&p], WordTokenizer::default()).unwrap();
+        let mut joined = String::new();
+        let mut expected_line = 1;
+        for c in corpus.chunks(4096) {
+            let c = c.unwrap();
+            assert_eq!(c.first_line, expected_line);
+            expected_line += c.text.matches('\n').count() as u64;
+            joined.push_str(&c.text);
+        }
+        assert_eq!(joined, text);
+    }
+
+    #[test]
+    fn gzip_and_many_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.txt.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"the cat\nsat on\n").unwrap();
+        std::fs::write(&a, enc.finish().unwrap()).unwrap();
+        let b = dir.path().join("b.txt");
+        std::fs::write(&b, "the mat").unwrap();
+        let corpus = Corpus::new(&[&a, &b], WordTokenizer::default()).unwrap();
+        let mut sentences = Vec::new();
+        corpus
+            .for_each_sentence(|s| sentences.push(s.join(" ")))
+            .unwrap();
+        assert_eq!(sentences, vec!["the cat", "sat on", "the mat"]);
+    }
+
+    #[test]
+    fn long_lines_are_split_not_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("long.txt");
+        let line: Vec<String> = (0..25_001).map(|i| format!("w{i}")).collect();
+        std::fs::write(&p, line.join(" ")).unwrap();
+        let corpus = Corpus::new(&[&p], WordTokenizer::default()).unwrap();
+        let mut lens = Vec::new();
+        corpus.for_each_sentence(|s| lens.push(s.len())).unwrap();
+        assert_eq!(lens, vec![10_000, 10_000, 5_001]);
+    }
+
+    #[test]
+    fn invalid_utf8_names_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.txt");
+        std::fs::write(&p, b"ok\nstill ok\nbad \xff here\n").unwrap();
+        let corpus = Corpus::new(&[&p], WordTokenizer::default()).unwrap();
+        let err = corpus.for_each_sentence(|_| {}).unwrap_err();
+        assert!(err.to_string().contains("line 3"), "{err}");
+        assert!(Corpus::new(&[dir.path().join("missing")], WordTokenizer::default()).is_err());
+    }
+}
