@@ -1,0 +1,4 @@
+//! End-to-end tests of the `embers` binary: one integration-test binary, one module per area.
+
+mod common;
+mod foundation;
