@@ -59,6 +59,27 @@ impl Storage {
         v
     }
 
+    /// Dot product of `query` with every row: `out[i] = row_i · query` (`out.len() == rows()`,
+    /// `query.len() == dims()`), on all cores. Compressed kinds answer from their codes without
+    /// decoding the matrix; this is the scoring primitive of exact search.
+    pub fn dot_all(&self, query: &[f32], out: &mut [f32]) {
+        use rayon::prelude::*;
+        assert_eq!(query.len(), self.dims(), "query dims");
+        assert_eq!(out.len(), self.rows(), "one score per row");
+        match self {
+            Storage::Dense(m) => {
+                let d = m.dims().max(1);
+                out.par_chunks_mut(4096)
+                    .zip(m.as_slice().par_chunks(4096 * d))
+                    .for_each(|(o, rows)| {
+                        for (s, r) in o.iter_mut().zip(rows.chunks_exact(d)) {
+                            *s = crate::kernels::dot(r, query);
+                        }
+                    });
+            }
+        }
+    }
+
     /// Keeps the first `n` rows.
     pub fn truncate(&mut self, n: usize) {
         match self {
