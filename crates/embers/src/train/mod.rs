@@ -1,0 +1,4 @@
+//! Training embeddings from a corpus: word2vec, fastText-style subwords, and the planted-structure
+//! corpus the tests and the demo train on.
+
+pub mod synthetic;
