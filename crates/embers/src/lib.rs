@@ -9,6 +9,7 @@
 //! - [`layer`]: initialisers and the trainable layer.
 //! - [`io`]: file formats, among them the native memory-mapped format ([`io::native`]).
 //! - [`kernels`]: SIMD vector kernels with runtime dispatch.
+//! - [`query`]: similarity, nearest neighbours (exact and HNSW), analogies, gensim's semantics.
 //!
 //! ```
 //! use embers::{Embeddings, Vocab, layer::{init_matrix, Init}};
@@ -25,6 +26,7 @@ pub mod io;
 pub mod kernels;
 pub mod layer;
 pub mod progress;
+pub mod query;
 pub mod rng;
 pub mod storage;
 pub mod subword;
