@@ -9,6 +9,7 @@
 //! - [`layer`]: initialisers and the trainable layer.
 //! - [`io`]: file formats, among them the native memory-mapped format ([`io::native`]).
 //! - [`kernels`]: SIMD vector kernels with runtime dispatch.
+//! - [`eval`]: analogy and word-pair benchmarks with gensim's protocols.
 //! - [`query`]: similarity, nearest neighbours (exact and HNSW), analogies, gensim's semantics.
 //!
 //! ```
@@ -22,6 +23,7 @@
 
 pub mod embeddings;
 pub mod error;
+pub mod eval;
 pub mod io;
 pub mod kernels;
 pub mod layer;
