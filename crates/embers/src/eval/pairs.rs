@@ -118,10 +118,12 @@ pub fn evaluate_pairs(
             }
         }
     }
-    if gold.is_empty() {
+    if gold.len() < 2 {
+        // gensim (through scipy) refuses correlations of fewer than two values too.
         return Err(Error::Other(format!(
-            "{}: no pair could be scored (all words unknown, or no pairs)",
-            path.display()
+            "{}: {} pair(s) could be scored, a correlation needs at least 2 (unknown words: {oov})",
+            path.display(),
+            gold.len()
         )));
     }
     let oov_ratio = if options.dummy4unknown {
