@@ -9,6 +9,8 @@
 //! - [`layer`]: initialisers and the trainable layer.
 //! - [`io`]: file formats, among them the native memory-mapped format ([`io::native`]).
 //! - [`kernels`]: SIMD vector kernels with runtime dispatch.
+//! - [`eval`]: analogy and word-pair benchmarks with gensim's protocols.
+//! - [`query`]: similarity, nearest neighbours (exact and HNSW), analogies, gensim's semantics.
 //!
 //! ```
 //! use embers::{Embeddings, Vocab, layer::{init_matrix, Init}};
@@ -21,10 +23,12 @@
 
 pub mod embeddings;
 pub mod error;
+pub mod eval;
 pub mod io;
 pub mod kernels;
 pub mod layer;
 pub mod progress;
+pub mod query;
 pub mod rng;
 pub mod storage;
 pub mod subword;
