@@ -9,6 +9,8 @@
 //! - [`layer`]: initialisers and the trainable layer.
 //! - [`io`]: file formats, among them the native memory-mapped format ([`io::native`]).
 //! - [`kernels`]: SIMD vector kernels with runtime dispatch.
+//! - [`transformer`]: the input embedding layer of Hugging Face checkpoints (BERT, RoBERTa,
+//!   GPT-2, Llama-style) and export of their token matrices.
 //!
 //! ```
 //! use embers::{Embeddings, Vocab, layer::{init_matrix, Init}};
@@ -29,6 +31,7 @@ pub mod rng;
 pub mod storage;
 pub mod subword;
 pub mod text;
+pub mod transformer;
 pub mod vocab;
 
 pub use embeddings::{Embeddings, Source};
