@@ -11,6 +11,8 @@
 //! - [`kernels`]: SIMD vector kernels with runtime dispatch.
 //! - [`eval`]: analogy and word-pair benchmarks with gensim's protocols.
 //! - [`query`]: similarity, nearest neighbours (exact and HNSW), analogies, gensim's semantics.
+//! - [`transformer`]: the input embedding layer of Hugging Face checkpoints (BERT, RoBERTa,
+//!   GPT-2, Llama-style) and export of their token matrices.
 //!
 //! ```
 //! use embers::{Embeddings, Vocab, layer::{init_matrix, Init}};
@@ -34,6 +36,7 @@ pub mod storage;
 pub mod subword;
 pub mod text;
 pub mod train;
+pub mod transformer;
 pub mod vocab;
 
 pub use embeddings::{Embeddings, Source};
