@@ -4,11 +4,12 @@
 //!
 //! - [`text`]: word tokenizer and streaming corpus reader (plain or gzip).
 //! - [`vocab`]: [`Vocab`] (token ⇄ id, counts) and [`VocabBuilder`] (parallel counting).
-//! - [`storage`]: where rows live ([`DenseMatrix`], owned or memory-mapped).
+//! - [`storage`]: where rows live ([`DenseMatrix`], owned or memory-mapped, or compressed).
 //! - [`Embeddings`]: vocabulary + storage + cached norms + optional [`subword`] vectors.
 //! - [`layer`]: initialisers and the trainable layer.
 //! - [`io`]: file formats, among them the native memory-mapped format ([`io::native`]).
 //! - [`kernels`]: SIMD vector kernels with runtime dispatch.
+//! - [`quant`]: compression to f16, int8 and product-quantized storage, and exact re-ranking.
 //!
 //! ```
 //! use embers::{Embeddings, Vocab, layer::{init_matrix, Init}};
@@ -25,6 +26,7 @@ pub mod io;
 pub mod kernels;
 pub mod layer;
 pub mod progress;
+pub mod quant;
 pub mod rng;
 pub mod storage;
 pub mod subword;
