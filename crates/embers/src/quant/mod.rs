@@ -13,6 +13,7 @@
 //! assert!(small.storage().stored_bytes() * 3 < emb.storage().stored_bytes());
 //! ```
 
+pub mod format;
 pub mod kmeans;
 pub mod pq;
 pub mod rerank;
