@@ -1,6 +1,7 @@
 //! Reading and writing embedding files: one module per format, format sniffing, atomic writes.
 
 pub mod atomic;
+pub mod fasttext;
 pub mod glove;
 mod input;
 pub mod native;
@@ -27,6 +28,8 @@ pub enum Format {
     Word2VecBinary,
     /// GloVe text: `word v1 .. vd` lines without a header.
     Glove,
+    /// fastText `.bin` model (current or pre-0.9 layout), with subwords.
+    FastTextBin,
 }
 
 impl Format {
@@ -39,6 +42,7 @@ impl Format {
             }
             "word2vec-binary" | "word2vec-bin" | "w2v-bin" | "binary" => Ok(Format::Word2VecBinary),
             "glove" | "glove-text" => Ok(Format::Glove),
+            "fasttext" | "fasttext-bin" | "ft" => Ok(Format::FastTextBin),
             other => Err(Error::invalid(
                 "format",
                 format!("unknown format {other:?}; known: {}", Format::NAMES),
@@ -47,7 +51,7 @@ impl Format {
     }
 
     /// The names accepted by [`Format::from_name`], for messages.
-    pub const NAMES: &'static str = "native, word2vec (= vec), word2vec-binary, glove";
+    pub const NAMES: &'static str = "native, word2vec (= vec), word2vec-binary, glove, fasttext";
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
@@ -56,6 +60,7 @@ impl Format {
             Format::Word2VecText => "word2vec",
             Format::Word2VecBinary => "word2vec-binary",
             Format::Glove => "glove",
+            Format::FastTextBin => "fasttext",
         }
     }
 }
@@ -95,6 +100,9 @@ pub fn sniff(path: &Path) -> Result<Format> {
 
 /// Guesses a format from the first bytes of a (decompressed) file.
 fn sniff_bytes(head: &[u8]) -> Option<Format> {
+    if fasttext::looks_like_bin(head) {
+        return Some(Format::FastTextBin);
+    }
     let (first, rest) = textvec::first_line(head);
     let first_text = std::str::from_utf8(first).ok()?;
     let fields: Vec<&str> = first_text.split_ascii_whitespace().collect();
@@ -147,6 +155,7 @@ pub fn read_with_report(
         Format::Word2VecText => word2vec::read_text(path, options)?,
         Format::Word2VecBinary => word2vec::read_binary(path, options)?,
         Format::Glove => glove::read(path, options)?,
+        Format::FastTextBin => fasttext::read(path, options)?,
     };
     if let Some(limit) = options.limit {
         emb.truncate(limit);
@@ -161,5 +170,6 @@ pub fn write(path: impl AsRef<Path>, embeddings: &Embeddings, format: Format) ->
         Format::Word2VecText => word2vec::write_text(path, embeddings),
         Format::Word2VecBinary => word2vec::write_binary(path, embeddings),
         Format::Glove => glove::write(path, embeddings),
+        Format::FastTextBin => fasttext::write(path, embeddings),
     }
 }
