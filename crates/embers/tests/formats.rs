@@ -88,6 +88,8 @@ fn assert_writers_round_trip(e: &Embeddings) {
         (Format::Word2VecBinary, "x.bin"),
         (Format::Glove, "x.glove"),
         (Format::Native, "x.embers"),
+        (Format::Npy, "x.npy"),
+        (Format::FastTextBin, "x.ftbin"),
     ] {
         let p = dir.path().join(name);
         io::write(&p, e, format).unwrap();
@@ -440,4 +442,97 @@ fn fasttext_broken_copies_fail_with_positions() {
         e.contains(&format!("byte {at}")) && e.contains("NaN"),
         "{e}"
     );
+}
+
+/// Runs a Python snippet with numpy (installed with gensim by `.ci/run`).
+fn python(script: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python3 with numpy is needed for this test: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn npy_files_written_by_numpy() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // numpy writes the same 5 × 3 matrix in several dtypes and orders, and prints it.
+    let printed = python(
+        "import numpy as np, sys, json\nd=sys.argv[1]\n\
+         m=(np.arange(15).reshape(5,3)-7)/np.float64(3)\n\
+         np.save(d+'/f32.npy', m.astype('<f4')); np.save(d+'/f64.npy', m)\n\
+         np.save(d+'/f16.npy', m.astype('<f2')); np.save(d+'/be.npy', m.astype('>f4'))\n\
+         np.save(d+'/fortran.npy', np.asfortranarray(m.astype('<f4')))\n\
+         np.save(d+'/int.npy', np.arange(6).reshape(2,3))\n\
+         print(json.dumps({'f32': m.astype('<f4').tolist(), 'f16': m.astype('<f2').astype('f4').tolist()}))",
+        &[d],
+    );
+    let want: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    let words = "a\nb\nc d\né\nf\n";
+    for (name, key) in [
+        ("f32", "f32"),
+        ("f64", "f32"),
+        ("f16", "f16"),
+        ("be", "f32"),
+    ] {
+        let p = dir.path().join(format!("{name}.npy"));
+        std::fs::write(io::npy::vocab_path(&p), words).unwrap();
+        assert_eq!(io::sniff(&p).unwrap(), Format::Npy);
+        let e = io::read(&p, &ReadOptions::default()).unwrap();
+        assert_eq!(e.vocab().words()[2], "c d");
+        let reference: Vec<(String, Vec<f32>)> = words
+            .lines()
+            .zip(want[key].as_array().unwrap())
+            .map(|(w, r)| {
+                let v = r
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32);
+                (w.to_string(), v.collect())
+            })
+            .collect();
+        assert_matches(&e, &reference);
+    }
+    for bad in ["fortran", "int"] {
+        let p = dir.path().join(format!("{bad}.npy"));
+        std::fs::write(io::npy::vocab_path(&p), words).unwrap();
+        let err = io::read(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(if bad == "int" { "descr" } else { "Fortran" }),
+            "{err}"
+        );
+    }
+    // Our writer's output loads in numpy with the same values.
+    let e = io::read(gensim("word2vec_pre_kv_c"), &ReadOptions::default()).unwrap();
+    let out = dir.path().join("out.npy");
+    io::write(&out, &e, Format::Npy).unwrap();
+    let printed = python(
+        "import numpy as np, sys, json\nm=np.load(sys.argv[1])\n\
+         print(json.dumps([str(m.dtype), list(m.shape), m[[0, 7, 1749]].tolist()]))",
+        &[out.to_str().unwrap()],
+    );
+    let got: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(got[0], "float32");
+    assert_eq!(got[1], serde_json::json!([1750, 10]));
+    for (k, id) in [0u32, 7, 1749].into_iter().enumerate() {
+        let row: Vec<f32> = got[2][k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        assert_eq!(row, e.vector(id).unwrap());
+    }
+    assert_same(&e, &io::read(&out, &ReadOptions::default()).unwrap());
 }

@@ -5,6 +5,7 @@ pub mod fasttext;
 pub mod glove;
 mod input;
 pub mod native;
+pub mod npy;
 pub mod safetensors;
 mod textvec;
 pub mod word2vec;
@@ -30,6 +31,8 @@ pub enum Format {
     Glove,
     /// fastText `.bin` model (current or pre-0.9 layout), with subwords.
     FastTextBin,
+    /// numpy `X.npy` matrix with its vocabulary `X.vocab.txt` (one word a line).
+    Npy,
 }
 
 impl Format {
@@ -43,6 +46,7 @@ impl Format {
             "word2vec-binary" | "word2vec-bin" | "w2v-bin" | "binary" => Ok(Format::Word2VecBinary),
             "glove" | "glove-text" => Ok(Format::Glove),
             "fasttext" | "fasttext-bin" | "ft" => Ok(Format::FastTextBin),
+            "npy" | "numpy" => Ok(Format::Npy),
             other => Err(Error::invalid(
                 "format",
                 format!("unknown format {other:?}; known: {}", Format::NAMES),
@@ -51,7 +55,8 @@ impl Format {
     }
 
     /// The names accepted by [`Format::from_name`], for messages.
-    pub const NAMES: &'static str = "native, word2vec (= vec), word2vec-binary, glove, fasttext";
+    pub const NAMES: &'static str =
+        "native, word2vec (= vec), word2vec-binary, glove, fasttext, npy";
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
@@ -61,6 +66,7 @@ impl Format {
             Format::Word2VecBinary => "word2vec-binary",
             Format::Glove => "glove",
             Format::FastTextBin => "fasttext",
+            Format::Npy => "npy",
         }
     }
 }
@@ -100,6 +106,9 @@ pub fn sniff(path: &Path) -> Result<Format> {
 
 /// Guesses a format from the first bytes of a (decompressed) file.
 fn sniff_bytes(head: &[u8]) -> Option<Format> {
+    if npy::is_npy(head) {
+        return Some(Format::Npy);
+    }
     if fasttext::looks_like_bin(head) {
         return Some(Format::FastTextBin);
     }
@@ -156,6 +165,7 @@ pub fn read_with_report(
         Format::Word2VecBinary => word2vec::read_binary(path, options)?,
         Format::Glove => glove::read(path, options)?,
         Format::FastTextBin => fasttext::read(path, options)?,
+        Format::Npy => npy::read(path, options)?,
     };
     if let Some(limit) = options.limit {
         emb.truncate(limit);
@@ -171,5 +181,6 @@ pub fn write(path: impl AsRef<Path>, embeddings: &Embeddings, format: Format) ->
         Format::Word2VecBinary => word2vec::write_binary(path, embeddings),
         Format::Glove => glove::write(path, embeddings),
         Format::FastTextBin => fasttext::write(path, embeddings),
+        Format::Npy => npy::write(path, embeddings),
     }
 }
