@@ -536,3 +536,80 @@ fn npy_files_written_by_numpy() {
     }
     assert_same(&e, &io::read(&out, &ReadOptions::default()).unwrap());
 }
+
+#[test]
+fn safetensors_tensor_of_a_hugging_face_checkpoint() {
+    let model = testdata().join("minilm/model.safetensors");
+    assert_eq!(io::sniff(&model).unwrap(), Format::Safetensors);
+    let err = io::read(&model, &ReadOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("--tensor") && err.contains("embeddings.word_embeddings.weight"), "{err}");
+    let opts = ReadOptions {
+        tensor: Some("embeddings.word_embeddings.weight".into()),
+        ..Default::default()
+    };
+    let e = io::read(&model, &opts).unwrap();
+    assert_eq!((e.len(), e.dims()), (30522, 384));
+    assert_eq!(e.vocab().unk_id(), e.vocab().id("[UNK]"));
+    // Reference: numpy reads the tensor from the raw file, json the vocabulary.
+    let printed = python(
+        "import json, struct, sys, numpy as np\nb=open(sys.argv[1],'rb').read()\n\
+         n=struct.unpack('<Q', b[:8])[0]; h=json.loads(b[8:8+n])\n\
+         t=h['embeddings.word_embeddings.weight']; s,e=t['data_offsets']\n\
+         m=np.frombuffer(b[8+n+s:8+n+e], dtype='<f4').reshape(t['shape'])\n\
+         v=json.load(open(sys.argv[2]))['model']['vocab']; inv={i:w for w,i in v.items()}\n\
+         ids=[0,100,101,2003,7592,30521]\n\
+         print(json.dumps([[inv[i], m[i].tolist()] for i in ids]))",
+        &[
+            model.to_str().unwrap(),
+            testdata().join("minilm/tokenizer.json").to_str().unwrap(),
+        ],
+    );
+    let rows: Vec<(String, Vec<f32>)> = serde_json::from_str(&printed).unwrap();
+    for (w, v) in rows {
+        assert_eq!(e.get(&w).unwrap(), v, "{w}");
+    }
+    // vocab.txt gives the same vocabulary as tokenizer.json.
+    let with_txt = ReadOptions {
+        vocab: Some(testdata().join("minilm/vocab.txt")),
+        limit: Some(1000),
+        ..opts.clone()
+    };
+    let e2 = io::read(&model, &with_txt).unwrap();
+    assert_eq!(e2.vocab().words(), &e.vocab().words()[..1000]);
+    let bad = ReadOptions {
+        tensor: Some("embeddings.position_embeddings.weight".into()),
+        ..Default::default()
+    };
+    let err = io::read(&model, &bad).unwrap_err().to_string();
+    assert!(err.contains("512 tokens"), "{err}");
+}
+
+#[test]
+fn safetensors_half_precision_tensors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // numpy writes a safetensors file by hand: F16 and BF16 (top half of f32) tensors.
+    let printed = python(
+        "import json, struct, sys, numpy as np\nd=sys.argv[1]\n\
+         m=(np.arange(12, dtype='f4').reshape(4,3)-5)/7\n\
+         f16=m.astype('<f2'); bf=(m.view('<u4')>>16).astype('<u2')\n\
+         h={'a':{'dtype':'F16','shape':[4,3],'data_offsets':[0,24]},\
+            'b':{'dtype':'BF16','shape':[4,3],'data_offsets':[24,48]}}\n\
+         hb=json.dumps(h).encode(); hb+=b' '*((8-len(hb)%8)%8)\n\
+         open(d+'/m.safetensors','wb').write(struct.pack('<Q',len(hb))+hb+f16.tobytes()+bf.tobytes())\n\
+         open(d+'/vocab.txt','w').write('w\\nx\\ny\\nz\\n')\n\
+         print(json.dumps([f16.astype('f4').tolist(), (bf.astype('<u4')<<16).view('<f4').tolist()]))",
+        &[d],
+    );
+    let want: Vec<Vec<Vec<f32>>> = serde_json::from_str(&printed).unwrap();
+    for (k, name) in ["a", "b"].into_iter().enumerate() {
+        let opts = ReadOptions {
+            tensor: Some(name.into()),
+            ..Default::default()
+        };
+        let e = io::read(dir.path().join("m.safetensors"), &opts).unwrap();
+        for (i, w) in ["w", "x", "y", "z"].into_iter().enumerate() {
+            assert_eq!(e.get(w).unwrap(), want[k][i], "{name} {w}");
+        }
+    }
+}

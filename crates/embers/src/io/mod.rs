@@ -3,6 +3,7 @@
 pub mod atomic;
 pub mod fasttext;
 pub mod glove;
+pub mod hf;
 mod input;
 pub mod native;
 pub mod npy;
@@ -33,6 +34,8 @@ pub enum Format {
     FastTextBin,
     /// numpy `X.npy` matrix with its vocabulary `X.vocab.txt` (one word a line).
     Npy,
+    /// One tensor of any safetensors checkpoint (read only; name it with `tensor`).
+    Safetensors,
 }
 
 impl Format {
@@ -47,6 +50,7 @@ impl Format {
             "glove" | "glove-text" => Ok(Format::Glove),
             "fasttext" | "fasttext-bin" | "ft" => Ok(Format::FastTextBin),
             "npy" | "numpy" => Ok(Format::Npy),
+            "safetensors" | "hf" => Ok(Format::Safetensors),
             other => Err(Error::invalid(
                 "format",
                 format!("unknown format {other:?}; known: {}", Format::NAMES),
@@ -56,7 +60,7 @@ impl Format {
 
     /// The names accepted by [`Format::from_name`], for messages.
     pub const NAMES: &'static str =
-        "native, word2vec (= vec), word2vec-binary, glove, fasttext, npy";
+        "native, word2vec (= vec), word2vec-binary, glove, fasttext, npy, safetensors";
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
@@ -67,6 +71,7 @@ impl Format {
             Format::Glove => "glove",
             Format::FastTextBin => "fasttext",
             Format::Npy => "npy",
+            Format::Safetensors => "safetensors",
         }
     }
 }
@@ -82,6 +87,11 @@ pub struct ReadOptions {
     pub lossy: bool,
     /// Accept NaN and infinite values instead of rejecting the file.
     pub allow_nonfinite: bool,
+    /// For safetensors checkpoints: the tensor holding the embedding rows.
+    pub tensor: Option<String>,
+    /// For safetensors checkpoints: the vocabulary file (`tokenizer.json` or `vocab.txt`);
+    /// by default the one in the checkpoint's folder.
+    pub vocab: Option<std::path::PathBuf>,
 }
 
 /// Guesses the format of `path` from its first bytes (gzip files are looked into) and, where
@@ -89,6 +99,9 @@ pub struct ReadOptions {
 pub fn sniff(path: &Path) -> Result<Format> {
     if native::is_native(path) {
         return Ok(Format::Native);
+    }
+    if safetensors::SafetensorsFile::open(path).is_ok() {
+        return Ok(Format::Safetensors);
     }
     let head = input::head(path, 1 << 16)?;
     if let Some(f) = sniff_bytes(&head) {
@@ -166,6 +179,7 @@ pub fn read_with_report(
         Format::Glove => glove::read(path, options)?,
         Format::FastTextBin => fasttext::read(path, options)?,
         Format::Npy => npy::read(path, options)?,
+        Format::Safetensors => hf::read(path, options)?,
     };
     if let Some(limit) = options.limit {
         emb.truncate(limit);
@@ -182,5 +196,9 @@ pub fn write(path: impl AsRef<Path>, embeddings: &Embeddings, format: Format) ->
         Format::Glove => glove::write(path, embeddings),
         Format::FastTextBin => fasttext::write(path, embeddings),
         Format::Npy => npy::write(path, embeddings),
+        Format::Safetensors => Err(Error::invalid(
+            "format",
+            "embers writes safetensors as its native format: use --to native",
+        )),
     }
 }
