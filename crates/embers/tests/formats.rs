@@ -541,8 +541,13 @@ fn npy_files_written_by_numpy() {
 fn safetensors_tensor_of_a_hugging_face_checkpoint() {
     let model = testdata().join("minilm/model.safetensors");
     assert_eq!(io::sniff(&model).unwrap(), Format::Safetensors);
-    let err = io::read(&model, &ReadOptions::default()).unwrap_err().to_string();
-    assert!(err.contains("--tensor") && err.contains("embeddings.word_embeddings.weight"), "{err}");
+    let err = io::read(&model, &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--tensor") && err.contains("embeddings.word_embeddings.weight"),
+        "{err}"
+    );
     let opts = ReadOptions {
         tensor: Some("embeddings.word_embeddings.weight".into()),
         ..Default::default()

@@ -156,6 +156,36 @@ fn sniff_bytes(head: &[u8]) -> Option<Format> {
     None
 }
 
+/// The format to write `path` in, from its extension: `.embers`/`.safetensors` native,
+/// `.vec`/`.txt`/`.w2v` word2vec text, `.glove` GloVe text, `.npy` numpy (+ `.vocab.txt`),
+/// `.ftbin` fastText, and `.bin` fastText when the embeddings have subwords, word2vec binary
+/// otherwise. Anything else is an error asking for an explicit format.
+pub fn output_format(path: &Path, embeddings: &Embeddings) -> Result<Format> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    Ok(match ext.as_str() {
+        "embers" | "safetensors" => Format::Native,
+        "vec" | "txt" | "w2v" => Format::Word2VecText,
+        "glove" => Format::Glove,
+        "npy" => Format::Npy,
+        "ftbin" => Format::FastTextBin,
+        "bin" if embeddings.subwords().is_some() => Format::FastTextBin,
+        "bin" => Format::Word2VecBinary,
+        _ => {
+            return Err(Error::invalid(
+                "output",
+                format!(
+                    "cannot tell the output format from the name {}; name it with --to ({})",
+                    path.display(),
+                    Format::NAMES
+                ),
+            ))
+        }
+    })
+}
+
 /// Reads an embedding file in any supported format.
 pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Embeddings> {
     read_with_report(path, options).map(|(e, _)| e)
