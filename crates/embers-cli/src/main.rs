@@ -28,6 +28,8 @@ enum Command {
     Lookup(cmd::lookup::Args),
     /// Show the shape, storage and metadata of an embedding file.
     Info(cmd::info::Args),
+    /// Convert an embedding file between formats (sniffed, or --from/--to).
+    Convert(cmd::convert::Args),
     /// Check the checksum and structure of a native file.
     Verify(cmd::info::VerifyArgs),
     /// Run the main job on built-in data: vocabulary, matrix, lookups.
@@ -42,6 +44,7 @@ fn main() {
         Command::Init(a) => cmd::init::run(a),
         Command::Lookup(a) => cmd::lookup::run(a),
         Command::Info(a) => cmd::info::run(a),
+        Command::Convert(a) => cmd::convert::run(a),
         Command::Verify(a) => cmd::info::verify(a),
         Command::Demo(a) => cmd::demo::run(a, progress),
     };

@@ -1,4 +1,5 @@
 //! End-to-end tests of the `embers` binary: one integration-test binary, one module per area.
 
 mod common;
+mod formats;
 mod foundation;
