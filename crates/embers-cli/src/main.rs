@@ -30,6 +30,9 @@ enum Command {
     Info(cmd::info::Args),
     /// Check the checksum and structure of a native file.
     Verify(cmd::info::VerifyArgs),
+    /// Train embeddings on a corpus (word2vec, fastText-style subwords).
+    #[command(subcommand)]
+    Train(cmd::train::TrainCommand),
     /// Run the main job on built-in data: vocabulary, matrix, lookups.
     Demo(cmd::demo::Args),
 }
@@ -43,6 +46,7 @@ fn main() {
         Command::Lookup(a) => cmd::lookup::run(a),
         Command::Info(a) => cmd::info::run(a),
         Command::Verify(a) => cmd::info::verify(a),
+        Command::Train(c) => cmd::train::run(c, progress),
         Command::Demo(a) => cmd::demo::run(a, progress),
     };
     if let Err(e) = result {
