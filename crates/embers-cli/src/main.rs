@@ -32,6 +32,9 @@ enum Command {
     Convert(cmd::convert::Args),
     /// Check the checksum and structure of a native file.
     Verify(cmd::info::VerifyArgs),
+    /// Train embeddings on a corpus (word2vec, fastText-style subwords).
+    #[command(subcommand)]
+    Train(cmd::train::TrainCommand),
     /// Run the main job on built-in data: vocabulary, matrix, lookups.
     Demo(cmd::demo::Args),
 }
@@ -46,6 +49,7 @@ fn main() {
         Command::Info(a) => cmd::info::run(a),
         Command::Convert(a) => cmd::convert::run(a),
         Command::Verify(a) => cmd::info::verify(a),
+        Command::Train(c) => cmd::train::run(c, progress),
         Command::Demo(a) => cmd::demo::run(a, progress),
     };
     if let Err(e) = result {

@@ -5,4 +5,5 @@ pub mod demo;
 pub mod info;
 pub mod init;
 pub mod lookup;
+pub mod train;
 pub mod vocab;

@@ -3,3 +3,4 @@
 mod common;
 mod formats;
 mod foundation;
+mod train;
