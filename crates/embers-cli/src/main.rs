@@ -32,6 +32,15 @@ enum Command {
     Verify(cmd::info::VerifyArgs),
     /// Run the main job on built-in data: vocabulary, matrix, lookups.
     Demo(cmd::demo::Args),
+    /// Nearest neighbours of words (exact, or approximate with --ann).
+    Similar(cmd::similar::Args),
+    /// A is to B as C is to ? (3CosAdd, or 3CosMul).
+    Analogy(cmd::analogy::Args),
+    /// Analogy and word-pair benchmarks (gensim's protocols).
+    Eval(cmd::eval::Args),
+    /// Approximate-neighbour (HNSW) index of an embedding file.
+    #[command(subcommand)]
+    Index(cmd::index::IndexCommand),
 }
 
 fn main() {
@@ -44,6 +53,10 @@ fn main() {
         Command::Info(a) => cmd::info::run(a),
         Command::Verify(a) => cmd::info::verify(a),
         Command::Demo(a) => cmd::demo::run(a, progress),
+        Command::Similar(a) => cmd::similar::run(a),
+        Command::Analogy(a) => cmd::analogy::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
+        Command::Index(c) => cmd::index::run(c),
     };
     if let Err(e) = result {
         // One line: the error and its causes, outermost first.

@@ -1,7 +1,11 @@
 //! One module per subcommand.
 
+pub mod analogy;
 pub mod demo;
+pub mod eval;
+pub mod index;
 pub mod info;
 pub mod init;
 pub mod lookup;
+pub mod similar;
 pub mod vocab;
