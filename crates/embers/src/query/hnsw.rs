@@ -117,46 +117,74 @@ fn crc_f32(values: &[f32]) -> u32 {
     total.finalize()
 }
 
-/// The rows as unit vectors, seen through the dense matrix and the cached norms.
+/// The rows seen through the cached norms, scored gensim's way (dot / norm). Dense f32 rows
+/// are read in place; other storage kinds decode the rows they touch. Rows of norm zero score
+/// `-inf`: they are never answers.
 struct Space<'a> {
-    data: std::borrow::Cow<'a, [f32]>,
+    emb: &'a Embeddings,
+    dense: Option<&'a [f32]>,
     dims: usize,
-    inv: Vec<f32>,
+    norms: &'a [f32],
+}
+
+thread_local! {
+    static ROWS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 impl<'a> Space<'a> {
-    fn new(emb: &'a Embeddings) -> Result<Self> {
-        let data = match emb.storage().as_dense() {
-            Some(m) => std::borrow::Cow::Borrowed(m.as_slice()),
-            None => std::borrow::Cow::Owned(emb.storage().to_dense()?.into_vec()),
-        };
-        let inv = emb
-            .norms()
-            .iter()
-            .map(|&n| if n > 0.0 { 1.0 / n } else { 0.0 })
-            .collect();
-        Ok(Space {
-            data,
+    fn new(emb: &'a Embeddings) -> Self {
+        Space {
+            emb,
+            dense: emb.storage().as_dense().map(|m| m.as_slice()),
             dims: emb.dims(),
-            inv,
-        })
+            norms: emb.norms(),
+        }
     }
 
     #[inline]
-    fn row(&self, i: u32) -> &[f32] {
-        let i = i as usize;
-        &self.data[i * self.dims..(i + 1) * self.dims]
+    fn finite(x: f32) -> f32 {
+        if x.is_nan() || x.is_infinite() {
+            f32::NEG_INFINITY
+        } else {
+            x
+        }
     }
 
-    /// Cosine of row `i` with a unit query, gensim's way (dot / norm).
+    /// Cosine of row `i` with a unit query.
     #[inline]
     fn sim_q(&self, q: &[f32], i: u32) -> f32 {
-        kernels::dot(self.row(i), q) * self.inv[i as usize]
+        let i = i as usize;
+        let d = match self.dense {
+            Some(m) => kernels::dot(&m[i * self.dims..(i + 1) * self.dims], q),
+            None => ROWS.with(|r| {
+                let (a, _) = &mut *r.borrow_mut();
+                a.resize(self.dims, 0.0);
+                self.emb.storage().row_into(i, a);
+                kernels::dot(a, q)
+            }),
+        };
+        Self::finite(d / self.norms[i])
     }
 
+    /// Cosine of rows `i` and `j`.
     #[inline]
     fn sim(&self, i: u32, j: u32) -> f32 {
-        kernels::dot(self.row(i), self.row(j)) * self.inv[i as usize] * self.inv[j as usize]
+        let (i, j) = (i as usize, j as usize);
+        let d = match self.dense {
+            Some(m) => kernels::dot(
+                &m[i * self.dims..(i + 1) * self.dims],
+                &m[j * self.dims..(j + 1) * self.dims],
+            ),
+            None => ROWS.with(|r| {
+                let (a, b) = &mut *r.borrow_mut();
+                a.resize(self.dims, 0.0);
+                b.resize(self.dims, 0.0);
+                self.emb.storage().row_into(i, a);
+                self.emb.storage().row_into(j, b);
+                kernels::dot(a, b)
+            }),
+        };
+        Self::finite(d / (self.norms[i] * self.norms[j]))
     }
 }
 
@@ -295,7 +323,7 @@ impl Hnsw {
             ));
         }
         let n = emb.len();
-        let space = Space::new(emb)?;
+        let space = Space::new(emb);
         let (m, m0) = (params.m, 2 * params.m);
         let ml = 1.0 / (m as f64).ln();
         let mut rng = Rng::new(params.seed);
@@ -523,7 +551,7 @@ impl Hnsw {
                 format!("{} rows × {} dims", emb.len(), query.len()),
             ));
         }
-        let space = Space::new(emb)?;
+        let space = Space::new(emb);
         Ok(self.search_in(&space, query, k, ef, exclude))
     }
 
@@ -545,7 +573,7 @@ impl Hnsw {
         let found = search_layer(self.rows, &ep, ef.max(k + ex.len()), &score, &links);
         let mut top = TopK::new(k);
         for c in found {
-            if !ex.contains(&c.1) {
+            if c.0 > f32::NEG_INFINITY && !ex.contains(&c.1) {
                 top.push(c.1, c.0);
             }
         }
@@ -562,7 +590,7 @@ impl Hnsw {
         samples: usize,
         seed: u64,
     ) -> Result<f64> {
-        let space = Space::new(emb)?;
+        let space = Space::new(emb);
         let n = emb.len();
         let samples = samples.min(n);
         let mut rng = Rng::new(seed);
