@@ -72,6 +72,19 @@ pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// Dot product of two i8 slices of equal length, accumulated exactly in i32 (for int8 storage).
+/// Exact as long as `len * 128 * 128` fits in i32 (rows of up to 131,071 dims).
+#[inline]
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    debug_assert_eq!(a.len(), b.len());
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the features were detected at runtime.
+        Level::Avx2Fma => unsafe { x86::dot_i8(a, b) },
+        Level::Scalar => scalar::dot_i8(a, b),
+    }
+}
+
 /// `x *= a`.
 #[inline]
 pub fn scale(a: f32, x: &mut [f32]) {
@@ -183,6 +196,11 @@ pub mod scalar {
             o.copy_from_slice(&acc);
         }
     }
+
+    /// Integer dot product of i8 slices.
+    pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+        a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -246,6 +264,45 @@ mod x86 {
             i += 1;
         }
         s
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc0 = _mm256_setzero_si256();
+        let mut acc1 = _mm256_setzero_si256();
+        let mut i = 0;
+        // Sign-extend 16 bytes to 16 i16 lanes, multiply pairwise and add adjacent pairs into
+        // 8 i32 lanes (_mm256_madd_epi16): exact, since |x·y + x'·y'| ≤ 2·128² fits in i32.
+        while i + 32 <= n {
+            let x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(i) as *const __m128i));
+            let y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i) as *const __m128i));
+            let x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(i + 16) as *const __m128i));
+            let y1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i + 16) as *const __m128i));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x0, y0));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(x1, y1));
+            i += 32;
+        }
+        if i + 16 <= n {
+            let x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(i) as *const __m128i));
+            let y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i) as *const __m128i));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x0, y0));
+            i += 16;
+        }
+        let acc = _mm256_add_epi32(acc0, acc1);
+        let s = _mm_add_epi32(
+            _mm256_castsi256_si128(acc),
+            _mm256_extracti128_si256(acc, 1),
+        );
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+        let mut total = _mm_cvtsi128_si32(s);
+        while i < n {
+            total += *pa.add(i) as i32 * *pb.add(i) as i32;
+            i += 1;
+        }
+        total
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -360,6 +417,15 @@ mod tests {
             }
         }
         assert_eq!(cosine(&[0.0, 0.0], &[1.0, 2.0]), 0.0);
+        // Integer dot products are exact: the SIMD path must equal the scalar oracle bit for bit,
+        // including the extremes -128 · -128.
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 48, 100, 300, 1001] {
+            let a: Vec<i8> = (0..len).map(|_| rng.below(256) as u8 as i8).collect();
+            let b: Vec<i8> = (0..len).map(|_| rng.below(256) as u8 as i8).collect();
+            assert_eq!(dot_i8(&a, &b), scalar::dot_i8(&a, &b), "dot_i8 len {len}");
+            let lo = vec![-128i8; len];
+            assert_eq!(dot_i8(&lo, &lo), 16384 * len as i32);
+        }
         assert!((cosine(&[1.0, 0.0], &[2.0, 0.0]) - 1.0).abs() < 1e-6);
     }
 
