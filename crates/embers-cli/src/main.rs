@@ -37,6 +37,15 @@ enum Command {
     Train(cmd::train::TrainCommand),
     /// Run the main job on built-in data: vocabulary, matrix, lookups.
     Demo(cmd::demo::Args),
+    /// Nearest neighbours of words (exact, or approximate with --ann).
+    Similar(cmd::similar::Args),
+    /// A is to B as C is to ? (3CosAdd, or 3CosMul).
+    Analogy(cmd::analogy::Args),
+    /// Analogy and word-pair benchmarks (gensim's protocols).
+    Eval(cmd::eval::Args),
+    /// Approximate-neighbour (HNSW) index of an embedding file.
+    #[command(subcommand)]
+    Index(cmd::index::IndexCommand),
 }
 
 fn main() {
@@ -51,6 +60,10 @@ fn main() {
         Command::Verify(a) => cmd::info::verify(a),
         Command::Train(c) => cmd::train::run(c, progress),
         Command::Demo(a) => cmd::demo::run(a, progress),
+        Command::Similar(a) => cmd::similar::run(a),
+        Command::Analogy(a) => cmd::analogy::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
+        Command::Index(c) => cmd::index::run(c),
     };
     if let Err(e) = result {
         // One line: the error and its causes, outermost first.

@@ -4,3 +4,4 @@ mod common;
 mod formats;
 mod foundation;
 mod train;
+mod query;
