@@ -117,15 +117,22 @@ pub fn run(a: Args) -> Result<()> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(a.threads.unwrap_or(0))
             .build()?;
-        let lines = read_lines(file, a.limit)?;
         let start = Instant::now();
+        let mut reader = LineReader::open(file, a.limit)?;
         let mut tokens = 0usize;
-        const BATCH: usize = 2048;
-        for (b, chunk) in lines.chunks(BATCH).enumerate() {
-            let results = pool.install(|| model.embed_lines(chunk));
+        let mut chunk = Vec::new();
+        // Lines in flight at once: enough to keep every thread busy, few enough that memory
+        // stays flat however long the file is.
+        const BATCH: usize = 256;
+        loop {
+            let first = reader.read(&mut chunk, BATCH)?;
+            if chunk.is_empty() {
+                break;
+            }
+            let results = pool.install(|| model.embed_lines(&chunk));
             for (k, (line, r)) in chunk.iter().zip(results).enumerate() {
                 let (enc, m) =
-                    r.with_context(|| format!("{}: line {}", file.display(), b * BATCH + k + 1))?;
+                    r.with_context(|| format!("{}: line {}", file.display(), first + k))?;
                 tokens += enc.len();
                 if a.stats {
                     continue;
@@ -150,7 +157,7 @@ pub fn run(a: Args) -> Result<()> {
                 out,
                 "{}",
                 serde_json::json!({
-                    "lines": lines.len(),
+                    "lines": reader.lines_read,
                     "tokens": tokens,
                     "seconds": secs,
                     "tokens_per_second": tokens as f64 / secs,
@@ -266,22 +273,53 @@ fn emit(
     Ok(())
 }
 
-fn read_lines(path: &Path, limit: Option<usize>) -> Result<Vec<String>> {
-    let reader = std::io::BufReader::new(embers::text::open_maybe_gz(path)?);
-    let mut lines = Vec::new();
-    for (i, line) in reader.split(b'\n').enumerate() {
-        if limit.is_some_and(|n| lines.len() >= n) {
-            break;
-        }
-        let mut line = line.map_err(|e| embers::Error::io(path, e))?;
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        let line = String::from_utf8(line)
-            .map_err(|_| embers::Error::at_line(path, i as u64 + 1, "invalid UTF-8"))?;
-        lines.push(line);
+/// Reads a file of lines (plain or gzip) in batches, with 1-based line numbers for errors.
+struct LineReader {
+    path: PathBuf,
+    inner: std::io::BufReader<Box<dyn std::io::Read + Send>>,
+    limit: Option<usize>,
+    lines_read: usize,
+}
+
+impl LineReader {
+    fn open(path: &Path, limit: Option<usize>) -> Result<Self> {
+        Ok(LineReader {
+            path: path.to_path_buf(),
+            inner: std::io::BufReader::new(embers::text::open_maybe_gz(path)?),
+            limit,
+            lines_read: 0,
+        })
     }
-    Ok(lines)
+
+    /// Replaces `out` with up to `n` next lines (without `\n` or `\r\n`); returns the line
+    /// number of the first. `out` is empty at the end of the input.
+    fn read(&mut self, out: &mut Vec<String>, n: usize) -> Result<usize> {
+        out.clear();
+        let first = self.lines_read + 1;
+        let mut buf = Vec::new();
+        while out.len() < n && self.limit.is_none_or(|l| self.lines_read < l) {
+            buf.clear();
+            let got = self
+                .inner
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| embers::Error::io(&self.path, e))?;
+            if got == 0 {
+                break;
+            }
+            self.lines_read += 1;
+            if buf.last() == Some(&b'\n') {
+                buf.pop();
+            }
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            let line = String::from_utf8(std::mem::take(&mut buf)).map_err(|_| {
+                embers::Error::at_line(&self.path, self.lines_read as u64, "invalid UTF-8")
+            })?;
+            out.push(line);
+        }
+        Ok(first)
+    }
 }
 
 /// Writes a C-order float32 `rows × cols` array as a NumPy `.npy` file (format 1.0), atomically.
