@@ -46,6 +46,8 @@ enum Command {
     /// Approximate-neighbour (HNSW) index of an embedding file.
     #[command(subcommand)]
     Index(cmd::index::IndexCommand),
+    /// The input embedding layer of a Hugging Face model: tokens, ids, type ids, vectors.
+    Tokens(cmd::tokens::Args),
 }
 
 fn main() {
@@ -64,6 +66,7 @@ fn main() {
         Command::Analogy(a) => cmd::analogy::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Index(c) => cmd::index::run(c),
+        Command::Tokens(a) => cmd::tokens::run(a),
     };
     if let Err(e) = result {
         // One line: the error and its causes, outermost first.

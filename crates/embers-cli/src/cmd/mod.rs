@@ -10,4 +10,5 @@ pub mod init;
 pub mod lookup;
 pub mod train;
 pub mod similar;
+pub mod tokens;
 pub mod vocab;

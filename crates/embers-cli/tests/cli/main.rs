@@ -5,3 +5,4 @@ mod formats;
 mod foundation;
 mod train;
 mod query;
+mod transformer;
