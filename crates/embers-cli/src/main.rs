@@ -32,6 +32,9 @@ enum Command {
     Verify(cmd::info::VerifyArgs),
     /// Run the main job on built-in data: vocabulary, matrix, lookups.
     Demo(cmd::demo::Args),
+    /// Train embeddings from a corpus.
+    #[command(subcommand)]
+    Train(cmd::train_glove::TrainCommand),
 }
 
 fn main() {
@@ -44,6 +47,7 @@ fn main() {
         Command::Info(a) => cmd::info::run(a),
         Command::Verify(a) => cmd::info::verify(a),
         Command::Demo(a) => cmd::demo::run(a, progress),
+        Command::Train(c) => cmd::train_glove::run_command(c, progress),
     };
     if let Err(e) = result {
         // One line: the error and its causes, outermost first.

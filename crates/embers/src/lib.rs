@@ -29,6 +29,7 @@ pub mod rng;
 pub mod storage;
 pub mod subword;
 pub mod text;
+pub mod train;
 pub mod vocab;
 
 pub use embeddings::{Embeddings, Source};
