@@ -584,6 +584,9 @@ mod avx2 {
     use super::{update_biases, Entry, Shared};
     use std::arch::x86_64::*;
 
+    /// How many entries ahead the rows are prefetched.
+    const PREFETCH_AHEAD: usize = 4;
+
     /// The AVX2/FMA version of [`super::step_scalar`] over a whole shard.
     ///
     /// # Safety
@@ -591,16 +594,21 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn shard(s: Shared, entries: &[Entry], eta: f32) -> (f64, u64) {
         let dp = s.dp;
+        let row_bytes = (2 * dp + 2) * 4;
         let mut cost = 0.0f64;
         let mut skipped = 0u64;
         for (k, e) in entries.iter().enumerate() {
-            if let Some(next) = entries.get(k + 2) {
+            // The rows are scattered over a model much larger than the caches: fetch every
+            // line of the rows a few entries ahead.
+            if let Some(next) = entries.get(k + PREFETCH_AHEAD) {
                 let a = s.base.add(next.word as usize * s.stride) as *const i8;
                 let b = s.base.add((s.vocab + next.context as usize) * s.stride) as *const i8;
-                _mm_prefetch::<_MM_HINT_T0>(a);
-                _mm_prefetch::<_MM_HINT_T0>(b);
-                _mm_prefetch::<_MM_HINT_T0>(a.add(dp * 4));
-                _mm_prefetch::<_MM_HINT_T0>(b.add(dp * 4));
+                let mut off = 0;
+                while off < row_bytes {
+                    _mm_prefetch::<_MM_HINT_T0>(a.add(off));
+                    _mm_prefetch::<_MM_HINT_T0>(b.add(off));
+                    off += 64;
+                }
             }
             let wi = s.base.add(e.word as usize * s.stride);
             let cj = s.base.add((s.vocab + e.context as usize) * s.stride);
