@@ -48,6 +48,9 @@ enum Command {
     Index(cmd::index::IndexCommand),
     /// The input embedding layer of a Hugging Face model: tokens, ids, type ids, vectors.
     Tokens(cmd::tokens::Args),
+    /// Train embeddings from a corpus.
+    #[command(subcommand)]
+    Train(cmd::train_glove::TrainCommand),
 }
 
 fn main() {
@@ -67,6 +70,7 @@ fn main() {
         Command::Eval(a) => cmd::eval::run(a),
         Command::Index(c) => cmd::index::run(c),
         Command::Tokens(a) => cmd::tokens::run(a),
+        Command::Train(c) => cmd::train_glove::run_command(c, progress),
     };
     if let Err(e) = result {
         // One line: the error and its causes, outermost first.

@@ -11,4 +11,5 @@ pub mod lookup;
 pub mod train;
 pub mod similar;
 pub mod tokens;
+pub mod train_glove;
 pub mod vocab;

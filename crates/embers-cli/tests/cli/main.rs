@@ -6,3 +6,4 @@ mod foundation;
 mod train;
 mod query;
 mod transformer;
+mod glove;
