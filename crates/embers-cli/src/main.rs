@@ -30,6 +30,8 @@ enum Command {
     Info(cmd::info::Args),
     /// Check the checksum and structure of a native file.
     Verify(cmd::info::VerifyArgs),
+    /// Compress an embedding file to f16, int8 or product-quantized storage.
+    Quantize(cmd::quantize::Args),
     /// Run the main job on built-in data: vocabulary, matrix, lookups.
     Demo(cmd::demo::Args),
 }
@@ -44,6 +46,7 @@ fn main() {
         Command::Info(a) => cmd::info::run(a),
         Command::Verify(a) => cmd::info::verify(a),
         Command::Demo(a) => cmd::demo::run(a, progress),
+        Command::Quantize(a) => cmd::quantize::run(a, progress),
     };
     if let Err(e) = result {
         // One line: the error and its causes, outermost first.
