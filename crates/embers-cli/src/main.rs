@@ -35,6 +35,8 @@ enum Command {
     /// Train embeddings on a corpus (word2vec, fastText-style subwords).
     #[command(subcommand)]
     Train(cmd::train::TrainCommand),
+    /// Compress an embedding file to f16, int8 or product-quantized storage.
+    Quantize(cmd::quantize::Args),
     /// Run the main job on built-in data: vocabulary, matrix, lookups.
     Demo(cmd::demo::Args),
     /// Nearest neighbours of words (exact, or approximate with --ann).
@@ -71,6 +73,7 @@ fn main() {
         Command::Index(c) => cmd::index::run(c),
         Command::Tokens(a) => cmd::tokens::run(a),
         Command::Train(c) => cmd::train_glove::run_command(c, progress),
+        Command::Quantize(a) => cmd::quantize::run(a, progress),
     };
     if let Err(e) = result {
         // One line: the error and its causes, outermost first.

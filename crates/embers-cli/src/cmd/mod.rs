@@ -12,4 +12,5 @@ pub mod train;
 pub mod similar;
 pub mod tokens;
 pub mod train_glove;
+pub mod quantize;
 pub mod vocab;

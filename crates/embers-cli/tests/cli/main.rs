@@ -7,3 +7,4 @@ mod train;
 mod query;
 mod transformer;
 mod glove;
+mod quant;
