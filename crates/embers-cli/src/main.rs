@@ -32,6 +32,8 @@ enum Command {
     Verify(cmd::info::VerifyArgs),
     /// Run the main job on built-in data: vocabulary, matrix, lookups.
     Demo(cmd::demo::Args),
+    /// Serve models over HTTP: a JSON API and a page to explore them.
+    Serve(cmd::serve::Args),
 }
 
 fn main() {
@@ -44,6 +46,7 @@ fn main() {
         Command::Info(a) => cmd::info::run(a),
         Command::Verify(a) => cmd::info::verify(a),
         Command::Demo(a) => cmd::demo::run(a, progress),
+        Command::Serve(a) => cmd::serve::run(a),
     };
     if let Err(e) = result {
         // One line: the error and its causes, outermost first.

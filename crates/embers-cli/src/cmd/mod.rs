@@ -4,4 +4,5 @@ pub mod demo;
 pub mod info;
 pub mod init;
 pub mod lookup;
+pub mod serve;
 pub mod vocab;
