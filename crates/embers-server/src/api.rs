@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
-use embers::{Embeddings, Source};
+use embers::query::{self, Neighbor};
+use embers::{kernels, Embeddings, Source};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::{JsonBody, ModelName};
-use crate::registry::Model;
+use crate::registry::{Model, Transformer};
 use crate::Shared;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
@@ -120,17 +120,20 @@ pub async fn models(State(state): State<Shared>) -> Json<ModelsResponse> {
             subwords: m.embeddings.subwords().map(|s| s.config),
         })
         .collect();
-    let transformers = state.registry.transformer_infos();
+    let transformers = state
+        .registry
+        .transformers()
+        .map(|t| TransformerInfo {
+            name: t.name.clone(),
+            family: t.layer.family().name().to_string(),
+            vocab_size: t.layer.word_embeddings().rows(),
+            hidden_size: t.layer.hidden_size(),
+        })
+        .collect();
     Json(ModelsResponse {
         models,
         transformers,
     })
-}
-
-impl crate::registry::Registry {
-    fn transformer_infos(&self) -> Vec<TransformerInfo> {
-        Vec::new()
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -285,32 +288,32 @@ pub struct SimilarRequest {
     ann: bool,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Neighbor {
-    pub word: String,
-    pub score: f32,
-}
-
 #[derive(Serialize)]
 pub struct NeighborsResponse {
     neighbors: Vec<Neighbor>,
 }
 
-/// What a neighbour query searches for.
-enum Probe {
-    Word(String),
-    Vector(Vec<f32>),
+fn unknown_word(word: &str) -> ApiError {
+    ApiError::unprocessable(
+        "unknown_word",
+        format!("{word:?} is not in the vocabulary and has no subword vector"),
+    )
 }
 
-fn parse_probe(emb: &Embeddings, req: SimilarRequest) -> Result<(Probe, bool), ApiError> {
-    let probe = match (req.word, req.vector) {
+/// The unit query vector and the rows to leave out for a `/similar` request: a vocabulary
+/// word is its own unit row (and is not its own neighbour); an unknown word with subwords is
+/// its subword vector; a vector is scaled to unit length.
+fn similar_query(emb: &Embeddings, req: SimilarRequest) -> Result<(Vec<f32>, Vec<u32>), ApiError> {
+    match (req.word, req.vector) {
         (Some(w), None) => {
-            if vector_of(emb, &w).is_none() {
-                return Err(unknown_word(&w));
+            if let Some(id) = emb.vocab().id(&w) {
+                return Ok((query::unit_row(emb, id), vec![id]));
             }
-            Probe::Word(w)
+            let mut v = vector_of(emb, &w).ok_or_else(|| unknown_word(&w))?;
+            kernels::normalize(&mut v);
+            Ok((v, Vec::new()))
         }
-        (None, Some(v)) => {
+        (None, Some(mut v)) => {
             if v.len() != emb.dims() {
                 return Err(ApiError::unprocessable(
                     "dimension_mismatch",
@@ -327,31 +330,44 @@ fn parse_probe(emb: &Embeddings, req: SimilarRequest) -> Result<(Probe, bool), A
                     "`vector` has a non-finite value",
                 ));
             }
-            Probe::Vector(v)
+            if kernels::normalize(&mut v) == 0.0 {
+                return Err(ApiError::unprocessable(
+                    "invalid_request",
+                    "`vector` is all zeros: it has no direction to compare",
+                ));
+            }
+            Ok((v, Vec::new()))
         }
-        _ => {
-            return Err(ApiError::unprocessable(
-                "invalid_request",
-                "give exactly one of `word` and `vector`",
-            ))
-        }
+        _ => Err(ApiError::unprocessable(
+            "invalid_request",
+            "give exactly one of `word` and `vector`",
+        )),
+    }
+}
+
+/// Runs a neighbour search: exact (batched with concurrent requests) or through the model's
+/// approximate index.
+async fn search(
+    model: Arc<Model>,
+    query: Vec<f32>,
+    k: usize,
+    exclude: Vec<u32>,
+    ann: bool,
+) -> Result<Vec<Neighbor>, ApiError> {
+    let k = k.min(model.embeddings.len());
+    let hits = if ann {
+        return Err(ApiError::unprocessable(
+            "ann_unavailable",
+            format!("model {:?} has no approximate index", model.name),
+        ));
+    } else {
+        model
+            .searcher
+            .search(query, k, exclude)
+            .await
+            .ok_or_else(|| ApiError::internal("the search thread has stopped"))?
     };
-    Ok((probe, req.ann))
-}
-
-fn unknown_word(word: &str) -> ApiError {
-    ApiError::unprocessable(
-        "unknown_word",
-        format!("{word:?} is not in the vocabulary and has no subword vector"),
-    )
-}
-
-fn query_missing() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        "neighbour search is not available in this build",
-    )
+    Ok(query::named(&model.embeddings, hits))
 }
 
 /// `POST /v1/models/{model}/similar`: the `k` nearest neighbours (cosine) of a word or a
@@ -364,13 +380,10 @@ pub async fn similar(
     let model = model(&state, &name)?;
     let k = req.k.unwrap_or_else(|| default_k(&state));
     check_k(&state, k)?;
-    let (probe, ann) = parse_probe(&model.embeddings, req)?;
-    let neighbors = blocking(move || search(&model, probe, k, ann)).await?;
+    let ann = req.ann;
+    let (query, exclude) = similar_query(&model.embeddings, req)?;
+    let neighbors = search(model, query, k, exclude, ann).await?;
     Ok(Json(NeighborsResponse { neighbors }))
-}
-
-fn search(_model: &Model, _probe: Probe, _k: usize, _ann: bool) -> Result<Vec<Neighbor>, ApiError> {
-    Err(query_missing())
 }
 
 #[derive(Deserialize)]
@@ -380,10 +393,13 @@ pub struct AnalogyRequest {
     b: String,
     c: String,
     k: Option<usize>,
+    #[serde(default)]
+    ann: bool,
 }
 
-/// `POST /v1/models/{model}/analogy`: `a` is to `b` as `c` is to the answers (3CosAdd, the
-/// three query words excluded).
+/// `POST /v1/models/{model}/analogy`: `a` is to `b` as `c` is to the answers — gensim's
+/// `most_similar(positive=[b, c], negative=[a])` (3CosAdd over unit vectors), the three
+/// query words excluded.
 pub async fn analogy(
     State(state): State<Shared>,
     ModelName(name): ModelName,
@@ -392,24 +408,17 @@ pub async fn analogy(
     let model = model(&state, &name)?;
     let k = req.k.unwrap_or_else(|| default_k(&state));
     check_k(&state, k)?;
-    for w in [&req.a, &req.b, &req.c] {
-        if model.embeddings.vocab().id(w).is_none() {
-            return Err(ApiError::unprocessable(
-                "unknown_word",
-                format!("{w:?} is not in the vocabulary"),
-            ));
-        }
-    }
-    let neighbors = blocking(move || run_analogy(&model, &req, k)).await?;
+    let emb = &model.embeddings;
+    let ids = query::ids_of(emb, &[&req.a, &req.b, &req.c]).map_err(|e| match e {
+        embers::Error::UnknownTokens(words) => ApiError::unprocessable(
+            "unknown_word",
+            format!("not in the vocabulary: {}", words.join(", ")),
+        ),
+        other => other.into(),
+    })?;
+    let q = query::mean_query(emb, &[ids[1], ids[2]], &[ids[0]])?;
+    let neighbors = search(model, q, k, ids, req.ann).await?;
     Ok(Json(NeighborsResponse { neighbors }))
-}
-
-fn run_analogy(
-    _model: &Model,
-    _req: &AnalogyRequest,
-    _k: usize,
-) -> Result<Vec<Neighbor>, ApiError> {
-    Err(query_missing())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -472,6 +481,58 @@ pub async fn projection(
             points,
             explained: p.explained,
             unknown,
+        })
+    })
+    .await?;
+    Ok(Json(answer))
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /v1/transformers/{model}/embed
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedRequest {
+    text: String,
+    pair: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct EmbedResponse {
+    tokens: Vec<String>,
+    ids: Vec<u32>,
+    type_ids: Vec<u32>,
+    /// True when the model's tokenizer cut the text to fit.
+    truncated: bool,
+    /// One row of `hidden_size` values per token: the input the first attention block sees.
+    embeddings: Vec<Vec<f32>>,
+}
+
+fn transformer(state: &Shared, name: &str) -> Result<Arc<Transformer>, ApiError> {
+    state
+        .registry
+        .transformer(name)
+        .cloned()
+        .ok_or_else(|| ApiError::unknown_model(name))
+}
+
+/// `POST /v1/transformers/{model}/embed`: a text (and optional pair) tokenized as the model
+/// does, and the input embedding layer's output for each token.
+pub async fn embed(
+    State(state): State<Shared>,
+    ModelName(name): ModelName,
+    JsonBody(req): JsonBody<EmbedRequest>,
+) -> ApiResult<EmbedResponse> {
+    let t = transformer(&state, &name)?;
+    let answer = blocking(move || {
+        let (enc, m) = t.layer.embed_text(&req.text, req.pair.as_deref())?;
+        let embeddings = (0..m.rows()).map(|r| m.row(r).to_vec()).collect();
+        Ok(EmbedResponse {
+            tokens: enc.tokens,
+            ids: enc.ids,
+            type_ids: enc.type_ids,
+            truncated: enc.truncated,
+            embeddings,
         })
     })
     .await?;

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod page;
 pub mod projection;
 pub mod registry;
+pub mod search;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -78,6 +79,7 @@ routes!(API_ROUTES, api_router:
     post "/v1/models/{model}/similar" => api::similar,
     post "/v1/models/{model}/analogy" => api::analogy,
     post "/v1/models/{model}/projection" => api::projection,
+    post "/v1/transformers/{model}/embed" => api::embed,
 );
 
 routes!(PAGE_ROUTES, page_router:

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use embers::transformer::InputEmbeddings;
 use embers::Embeddings;
+
+use crate::search::Searcher;
 
 /// An embedding model being served.
 #[derive(Debug)]
@@ -15,14 +18,28 @@ pub struct Model {
     pub name: String,
     /// Where it was loaded from (shown in logs only).
     pub path: PathBuf,
-    /// The vectors.
-    pub embeddings: Embeddings,
+    /// The vectors (shared with the model's search thread).
+    pub embeddings: Arc<Embeddings>,
+    /// Exact search, batched across concurrent requests.
+    pub searcher: Searcher,
+}
+
+/// A transformer input layer being served (`/v1/transformers/{name}/embed`).
+#[derive(Debug)]
+pub struct Transformer {
+    /// The name in URLs.
+    pub name: String,
+    /// The model folder.
+    pub path: PathBuf,
+    /// The input embedding layer (weights memory-mapped).
+    pub layer: InputEmbeddings,
 }
 
 /// Every model the server answers for, by name.
 #[derive(Debug, Default)]
 pub struct Registry {
     models: BTreeMap<String, Arc<Model>>,
+    transformers: BTreeMap<String, Arc<Transformer>>,
 }
 
 impl Registry {
@@ -43,12 +60,36 @@ impl Registry {
         // Norms are needed by every similarity query; computing them now keeps the first
         // request as fast as the others.
         let _ = embeddings.norms();
+        let embeddings = Arc::new(embeddings);
+        let searcher = Searcher::start(name, embeddings.clone())
+            .map_err(|e| embers::Error::Other(format!("cannot start a search thread: {e}")))?;
         self.models.insert(
             name.to_string(),
             Arc::new(Model {
                 name: name.to_string(),
                 path: path.into(),
                 embeddings,
+                searcher,
+            }),
+        );
+        Ok(())
+    }
+
+    /// Adds a transformer input layer under `name` (same naming rules; names are shared with
+    /// embedding models).
+    pub fn add_transformer(
+        &mut self,
+        name: &str,
+        path: impl Into<PathBuf>,
+        layer: InputEmbeddings,
+    ) -> embers::Result<()> {
+        self.check_name(name)?;
+        self.transformers.insert(
+            name.to_string(),
+            Arc::new(Transformer {
+                name: name.to_string(),
+                path: path.into(),
+                layer,
             }),
         );
         Ok(())
@@ -72,7 +113,7 @@ impl Registry {
 
     /// True when some model (of either kind) has this name.
     pub fn contains(&self, name: &str) -> bool {
-        self.models.contains_key(name)
+        self.models.contains_key(name) || self.transformers.contains_key(name)
     }
 
     /// The embedding model named `name`.
@@ -85,9 +126,19 @@ impl Registry {
         self.models.values()
     }
 
+    /// The transformer named `name`.
+    pub fn transformer(&self, name: &str) -> Option<&Arc<Transformer>> {
+        self.transformers.get(name)
+    }
+
+    /// All transformers, by name.
+    pub fn transformers(&self) -> impl Iterator<Item = &Arc<Transformer>> {
+        self.transformers.values()
+    }
+
     /// Number of models of both kinds.
     pub fn len(&self) -> usize {
-        self.models.len()
+        self.models.len() + self.transformers.len()
     }
 
     /// True when nothing is served.

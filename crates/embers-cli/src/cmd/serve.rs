@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args as ClapArgs;
+use embers::transformer::InputEmbeddings;
 use embers_server::registry::split_model_arg;
 use embers_server::{Limits, Registry};
 
@@ -13,8 +14,9 @@ use super::info::ReadArgs;
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// Embedding files to serve (any supported format); `NAME=PATH` serves one under NAME,
-    /// otherwise its file stem is the name.
+    /// Embedding files (any supported format) or transformer model folders (config.json,
+    /// tokenizer.json, model.safetensors) to serve; `NAME=PATH` serves one under NAME,
+    /// otherwise the file stem (folder name) is the name.
     #[arg(required = true, value_name = "FILE")]
     models: Vec<String>,
     /// Address to listen on (loopback by default; port 0 picks a free port).
@@ -70,11 +72,25 @@ pub fn run(a: Args) -> Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 
     let mut registry = Registry::new();
     for arg in &a.models {
         let (name, path) = split_model_arg(arg);
+        if path.is_dir() {
+            let layer = InputEmbeddings::from_dir(&path)
+                .with_context(|| format!("loading transformer {name:?}"))?;
+            tracing::info!(
+                model = %name,
+                path = %path.display(),
+                family = layer.family().name(),
+                hidden = layer.hidden_size(),
+                "transformer loaded"
+            );
+            registry.add_transformer(&name, &path, layer)?;
+            continue;
+        }
         let emb = a
             .read
             .load(&path)

@@ -244,9 +244,38 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (
     );
     s.write_all(head.as_bytes()).unwrap();
     s.write_all(body.as_bytes()).unwrap();
+    // Read until the response is complete (by Content-Length, chunked end, or EOF): some
+    // servers keep the connection open despite `Connection: close`.
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
+    let mut buf = [0u8; 65536];
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if response_complete(&raw) {
+            break;
+        }
+    }
     parse_response(&raw)
+}
+
+fn response_complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let body = &raw[end + 4..];
+    for line in head.lines() {
+        if let Some(v) = line.strip_prefix("content-length:") {
+            return v.trim().parse::<usize>().is_ok_and(|n| body.len() >= n);
+        }
+        if line.starts_with("transfer-encoding:") && line.contains("chunked") {
+            return body.ends_with(b"0\r\n\r\n");
+        }
+    }
+    false
 }
 
 /// Splits a raw HTTP/1.1 response into status and body.
@@ -278,4 +307,48 @@ pub fn parse_response(raw: &[u8]) -> (u16, String) {
         body.to_string()
     };
     (status, body)
+}
+
+/// Folder of third-party test data fetched by `scripts/fetch-testdata.sh` (fails when missing).
+pub fn testdata() -> std::path::PathBuf {
+    let dir = std::env::var_os("EMBERS_TESTDATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata-fetched")
+        });
+    assert!(
+        dir.join("minilm").is_dir(),
+        "test data missing at {}: run scripts/fetch-testdata.sh",
+        dir.display()
+    );
+    dir
+}
+
+/// Brute-force reference in f64: the `k` rows of the toy model closest by cosine to `query`,
+/// skipping `exclude` and rows of norm zero, best first, ties by lower id.
+pub fn toy_reference(query: &[f64], k: usize, exclude: &[&str]) -> Vec<(String, f64)> {
+    let qn: f64 = query.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let mut scored: Vec<(usize, f64)> = TOY
+        .iter()
+        .enumerate()
+        .filter(|(_, (w, v))| !exclude.contains(w) && v.iter().any(|x| *x != 0.0))
+        .map(|(i, (_, v))| {
+            let dot: f64 = v.iter().zip(query).map(|(a, b)| *a as f64 * b).sum();
+            let n: f64 = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+            (i, dot / (n * qn))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap().then(a.0.cmp(&b.0)));
+    scored
+        .into_iter()
+        .take(k)
+        .map(|(i, s)| (TOY[i].0.to_string(), s))
+        .collect()
+}
+
+/// The unit vector of a toy word, in f64.
+pub fn toy_unit(word: &str) -> Vec<f64> {
+    let v = toy_vec(word);
+    let n: f64 = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    v.iter().map(|x| *x as f64 / n).collect()
 }

@@ -4,3 +4,5 @@ mod api;
 mod common;
 mod errors;
 mod openapi;
+mod page;
+mod search;
