@@ -134,7 +134,7 @@ fn check_queries(emb: &Embeddings, r: &Value) {
         let ids = query::ids_of(emb, &[pos.clone(), neg.clone()].concat()).unwrap();
         let (p, n) = ids.split_at(pos.len());
         let mean = query::mean_query(emb, p, n).unwrap();
-        let batch = query::top_k_batch(emb, &mean, 3, restrict, &[ids.clone()]);
+        let batch = query::top_k_batch(emb, &mean, 3, restrict, std::slice::from_ref(&ids));
         let single: Vec<u32> = got.iter().map(|n| n.id).collect();
         assert_eq!(batch[0].iter().map(|h| h.id).collect::<Vec<_>>(), single);
     }
