@@ -53,6 +53,8 @@ enum Command {
     /// Train embeddings from a corpus.
     #[command(subcommand)]
     Train(cmd::train_glove::TrainCommand),
+    /// Serve models over HTTP: a JSON API and a page to explore them.
+    Serve(cmd::serve::Args),
 }
 
 fn main() {
@@ -74,6 +76,7 @@ fn main() {
         Command::Tokens(a) => cmd::tokens::run(a),
         Command::Train(c) => cmd::train_glove::run_command(c, progress),
         Command::Quantize(a) => cmd::quantize::run(a, progress),
+        Command::Serve(a) => cmd::serve::run(a),
     };
     if let Err(e) = result {
         // One line: the error and its causes, outermost first.

@@ -13,4 +13,5 @@ pub mod similar;
 pub mod tokens;
 pub mod train_glove;
 pub mod quantize;
+pub mod serve;
 pub mod vocab;
