@@ -32,7 +32,7 @@ enum Command {
     Convert(cmd::convert::Args),
     /// Check the checksum and structure of a native file.
     Verify(cmd::info::VerifyArgs),
-    /// Train embeddings on a corpus (word2vec, fastText-style subwords).
+    /// Train embeddings on a corpus (word2vec, fastText-style subwords, GloVe).
     #[command(subcommand)]
     Train(cmd::train::TrainCommand),
     /// Compress an embedding file to f16, int8 or product-quantized storage.
@@ -50,9 +50,6 @@ enum Command {
     Index(cmd::index::IndexCommand),
     /// The input embedding layer of a Hugging Face model: tokens, ids, type ids, vectors.
     Tokens(cmd::tokens::Args),
-    /// Train embeddings from a corpus.
-    #[command(subcommand)]
-    Train(cmd::train_glove::TrainCommand),
     /// Serve models over HTTP: a JSON API and a page to explore them.
     Serve(cmd::serve::Args),
 }
@@ -74,7 +71,6 @@ fn main() {
         Command::Eval(a) => cmd::eval::run(a),
         Command::Index(c) => cmd::index::run(c),
         Command::Tokens(a) => cmd::tokens::run(a),
-        Command::Train(c) => cmd::train_glove::run_command(c, progress),
         Command::Quantize(a) => cmd::quantize::run(a, progress),
         Command::Serve(a) => cmd::serve::run(a),
     };

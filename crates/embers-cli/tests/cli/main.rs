@@ -3,8 +3,8 @@
 mod common;
 mod formats;
 mod foundation;
-mod train;
-mod query;
-mod transformer;
 mod glove;
 mod quant;
+mod query;
+mod train;
+mod transformer;
