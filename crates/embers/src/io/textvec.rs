@@ -129,9 +129,21 @@ pub(crate) fn parse_rows(
             ));
         }
     }
+    // Every value takes at least one byte: a file too small for rows × dims fails here, before
+    // anything is allocated (a header may promise any number of dims).
     let total = rows
         .checked_mul(dims)
-        .ok_or_else(|| Error::at_line(path, 1, "rows × dims overflows"))?;
+        .filter(|&t| t <= body.len())
+        .ok_or_else(|| {
+            Error::at_line(
+                path,
+                first_line,
+                format!(
+                    "{rows} rows of {dims} values cannot fit in {} bytes",
+                    body.len()
+                ),
+            )
+        })?;
     let mut data = vec![0f32; total];
     let mut slices = Vec::with_capacity(chunks.len());
     let mut rest = data.as_mut_slice();

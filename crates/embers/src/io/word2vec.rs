@@ -49,11 +49,15 @@ pub fn read_binary(
     }
     let (rows, dims) = textvec::parse_header(path, header)?;
     let rows_wanted = options.limit.map_or(rows, |l| l.min(rows));
-    let row_bytes = dims * 4;
+    let row_bytes = dims
+        .checked_mul(4)
+        .filter(|&b| b < bytes.len())
+        .ok_or_else(|| Error::at_line(path, 1, format!("{dims} dims cannot fit in this file")))?;
     let mut pos = header.len() + 1;
-    let mut words = Vec::with_capacity(rows_wanted);
-    let mut offsets = Vec::with_capacity(rows_wanted);
-    let mut data = Vec::with_capacity(rows_wanted.saturating_mul(dims).min(bytes.len() / 4));
+    let cap = rows_wanted.min(bytes.len() / (row_bytes + 2) + 1);
+    let mut words = Vec::with_capacity(cap);
+    let mut offsets = Vec::with_capacity(cap);
+    let mut data = Vec::with_capacity(cap * dims);
     for r in 0..rows_wanted {
         // Optional newline (and stray spaces/CR) before the word.
         while pos < bytes.len() && matches!(bytes[pos], b'\n' | b'\r') {
