@@ -4,6 +4,7 @@
 # binary → native, native open, one lookup) against gensim 4.4 (load_word2vec_format text and
 # binary, its own format with mmap='r'), and finalfusion if `finalfusion` is on PATH.
 # Usage: bench/formats.sh [ROWS] [DIMS]   (data cached in bench/data/, ignored by git)
+# Wall time is the best of 3 (gensim text: 1 run); cpu = user + sys of all threads.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rows=${1:-400000}
@@ -37,14 +38,15 @@ echo "file: $txt ($(du -h "$txt" | cut -f1)), $bin ($(du -h "$bin" | cut -f1)); 
 
 measure() { # label, command...
   local label=$1; shift
-  local best=999999 rss=0
+  local best=999999 cpu=999999 rss=0
   for _ in 1 2 3; do
-    /usr/bin/time -f "%e %M" -o "$data/time" "$@" >/dev/null
-    read -r t m < "$data/time"
+    /usr/bin/time -f "%e %U %S %M" -o "$data/time" "$@" >/dev/null
+    read -r t u s m < "$data/time"
     best=$(python3 -c "print(min($best, $t))")
+    cpu=$(python3 -c "print(min($cpu, $u + $s))")
     rss=$m
   done
-  printf "%-44s %8.3f s  %8.1f MB peak\n" "$label" "$best" "$(python3 -c "print($rss/1024)")"
+  printf "%-44s %8.3f s wall %8.3f s cpu %8.1f MB peak\n" "$label" "$best" "$cpu" "$(python3 -c "print($rss/1024)")"
 }
 
 measure "embers text (GloVe) -> native" "$embers" convert -q "$txt" "$native" --from glove
@@ -58,17 +60,18 @@ import sys, time, resource
 from gensim.models import KeyedVectors
 txt, binf, data = sys.argv[1:4]
 def best(f, n):
-    ts = []
+    ts, cs = [], []
     for _ in range(n):
-        t = time.perf_counter(); r = f(); ts.append(time.perf_counter() - t)
-    return min(ts), r
+        t, c = time.perf_counter(), time.process_time(); r = f()
+        ts.append(time.perf_counter() - t); cs.append(time.process_time() - c)
+    return (min(ts), min(cs)), r
 t, kv = best(lambda: KeyedVectors.load_word2vec_format(txt, no_header=True), 1)
-print(f"{'gensim load_word2vec_format text':44s} {t:8.3f} s")
+print(f"{'gensim load_word2vec_format text':44s} {t[0]:8.3f} s wall {t[1]:8.3f} s cpu")
 t, kv = best(lambda: KeyedVectors.load_word2vec_format(binf, binary=True), 3)
-print(f"{'gensim load_word2vec_format binary':44s} {t:8.3f} s")
+print(f"{'gensim load_word2vec_format binary':44s} {t[0]:8.3f} s wall {t[1]:8.3f} s cpu")
 kv.save(data + "/gensim.kv")
 t, _ = best(lambda: KeyedVectors.load(data + "/gensim.kv", mmap="r"), 3)
-print(f"{'gensim KeyedVectors.load(mmap=r)':44s} {t:8.3f} s")
+print(f"{'gensim KeyedVectors.load(mmap=r)':44s} {t[0]:8.3f} s wall {t[1]:8.3f} s cpu")
 print(f"{'gensim peak RSS (whole run)':44s} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:8.1f} MB")
 PY
 

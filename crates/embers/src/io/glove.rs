@@ -22,7 +22,7 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings
             "the first line has no values after the word (empty file, or not GloVe text)",
         ));
     }
-    textvec::parse_rows(path, &bytes, 1, dims, None, options)
+    textvec::parse_rows(path, &bytes, &bytes, 1, dims, None, options)
 }
 
 /// Writes a GloVe text file (no header). Words with whitespace are refused.

@@ -60,6 +60,7 @@ pub(crate) fn count_values(line: &[u8]) -> usize {
 /// more rows); `limit` stops after that many rows without looking at the rest.
 pub(crate) fn parse_rows(
     path: &Path,
+    source: &input::Input,
     body: &[u8],
     first_line: u64,
     dims: usize,
@@ -160,7 +161,11 @@ pub(crate) fn parse_rows(
         .par_iter()
         .zip(slices.into_par_iter())
         .zip(starts.par_iter())
-        .map(|((chunk, out), &start)| parse_chunk(path, chunk, start, dims, out, options))
+        .map(|((chunk, out), &start)| {
+            let words = parse_chunk(path, chunk, start, dims, out, options);
+            source.release(chunk);
+            words
+        })
         .collect::<Result<_>>()?;
     let words: Vec<String> = words.into_iter().flatten().collect();
     let mut report = ReadReport::default();

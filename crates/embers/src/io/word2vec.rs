@@ -23,7 +23,7 @@ pub fn read_text(
     }
     let (header, body) = textvec::first_line(&bytes);
     let (rows, dims) = textvec::parse_header(path, header)?;
-    textvec::parse_rows(path, body, 2, dims, Some(rows), options)
+    textvec::parse_rows(path, &bytes, body, 2, dims, Some(rows), options)
 }
 
 /// Writes a word2vec text file. Words with whitespace are refused.
@@ -31,6 +31,9 @@ pub fn write_text(path: impl AsRef<Path>, embeddings: &Embeddings) -> Result<()>
     let header = format!("{} {}\n", embeddings.len(), embeddings.dims());
     textvec::write_rows(path.as_ref(), embeddings, Some(header), "word2vec text")
 }
+
+/// Bytes of a mapped binary file read before their pages are given back.
+const RELEASE_EVERY: usize = 16 << 20;
 
 /// Reads a word2vec binary file (by memory map; `.gz` files are decompressed first).
 pub fn read_binary(
@@ -123,6 +126,10 @@ pub fn read_binary(
         }
         words.push(word);
         offsets.push(start as u64);
+        if vend / RELEASE_EVERY != pos / RELEASE_EVERY {
+            let done = vend / RELEASE_EVERY * RELEASE_EVERY;
+            bytes.release(&bytes[done.saturating_sub(RELEASE_EVERY)..done]);
+        }
         pos = vend;
     }
     if options.limit.is_none_or(|l| l >= rows) {
