@@ -115,6 +115,9 @@ pub(crate) fn parse_rows(
         .par_iter()
         .map(|c| {
             let n = memchr::memchr_iter(b'\n', c).count();
+            // Counted pages are given back now and faulted in again (from the page cache) when
+            // parsed, so the whole file is never resident at once.
+            source.release(c);
             n + usize::from(!c.is_empty() && c[c.len() - 1] != b'\n')
         })
         .collect();
