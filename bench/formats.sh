@@ -77,6 +77,7 @@ PY
 
 if command -v finalfusion >/dev/null 2>&1; then
   measure "finalfusion convert text -> finalfusion" finalfusion convert -f text -t finalfusion "$txt" "$data/ff.fifu"
+  measure "finalfusion convert word2vec -> finalfusion" finalfusion convert -f word2vec -t finalfusion "$bin" "$data/ff.fifu"
 else
   echo "finalfusion: not installed (cargo install --locked finalfusion-utils), skipped"
 fi
