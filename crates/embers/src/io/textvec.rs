@@ -205,7 +205,63 @@ fn parse_chunk(
     Ok(words)
 }
 
+/// Parses one row. A row whose word contains spaces (GloVe 840B has such words, e.g. `. . .`)
+/// is read from the right: the last DIMS fields are the values and everything before them the
+/// word, provided some field of that word is not a number (so a row with too many values is
+/// still an error).
 fn parse_line(
+    path: &Path,
+    line: &[u8],
+    lineno: u64,
+    out: &mut [f32],
+    options: &ReadOptions,
+) -> Result<String> {
+    match parse_line_left(path, line, lineno, out, options) {
+        Ok(w) => Ok(w),
+        Err(e) => parse_line_right(path, line, lineno, out, options).ok_or(e),
+    }
+}
+
+fn parse_line_right(
+    path: &Path,
+    line: &[u8],
+    lineno: u64,
+    out: &mut [f32],
+    options: &ReadOptions,
+) -> Option<String> {
+    let dims = out.len();
+    let fields: Vec<(usize, &[u8])> = line
+        .split(|&b| is_blank(b))
+        .scan(0usize, |at, f| {
+            let start = *at;
+            *at += f.len() + 1;
+            Some((start, f))
+        })
+        .filter(|(_, f)| !f.is_empty())
+        .collect();
+    if fields.len() <= dims + 1 {
+        return None;
+    }
+    let split = fields.len() - dims;
+    let is_number = |f: &[u8]| fast_float2::parse::<f32, _>(f).is_ok();
+    if fields[1..split].iter().all(|(_, f)| is_number(f)) {
+        return None;
+    }
+    for (slot, (_, f)) in out.iter_mut().zip(&fields[split..]) {
+        let v = fast_float2::parse::<f32, _>(f).ok()?;
+        if !v.is_finite() && !options.allow_nonfinite {
+            return None;
+        }
+        *slot = v;
+    }
+    let (start, last) = fields[split - 1];
+    decode_word(&line[..start + last.len()], options.lossy, path, || {
+        Position::Line(lineno)
+    })
+    .ok()
+}
+
+fn parse_line_left(
     path: &Path,
     line: &[u8],
     lineno: u64,
