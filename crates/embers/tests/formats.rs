@@ -354,6 +354,21 @@ fn fasttext_current_format_matches_the_fasttext_tool() {
 }
 
 #[test]
+fn fasttext_writer_without_subwords_loads_in_fasttext() {
+    // Vectors without subwords become a model with no buckets: fastText prints the rows as they
+    // are, and zeros for unknown words.
+    let dir = tempfile::tempdir().unwrap();
+    let e = io::read(gensim("word2vec_pre_kv_c"), &ReadOptions::default()).unwrap();
+    let out = dir.path().join("w.bin");
+    io::write(&out, &e, Format::FastTextBin).unwrap();
+    let words = ["the", "of", "mathematics", "zzzzq"];
+    for (w, got) in words.iter().zip(fasttext_vectors(&out, &words)) {
+        let want = e.get(w).unwrap_or(vec![0.0; 10]);
+        close(&want, &got.1, w);
+    }
+}
+
+#[test]
 fn fasttext_old_format_matches_gensim() {
     for name in ["lee_fasttext.bin", "non_ascii_fasttext.bin"] {
         let p = gensim(name);

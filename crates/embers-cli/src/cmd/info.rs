@@ -10,7 +10,8 @@ use embers::Embeddings;
 /// Options shared by every command that reads an embedding file.
 #[derive(ClapArgs, Clone, Debug, Default)]
 pub struct ReadArgs {
-    /// Input format (sniffed when not given).
+    /// Input format, sniffed when not given: native, word2vec (= vec), word2vec-binary, glove,
+    /// fasttext, npy, safetensors.
     #[arg(long)]
     pub from: Option<String>,
     /// Read only the first N rows.

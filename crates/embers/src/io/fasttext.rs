@@ -682,3 +682,89 @@ pub fn write(path: impl AsRef<Path>, embeddings: &Embeddings) -> Result<()> {
 pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings, ReadReport)> {
     FastTextModel::read_bin(path, options)?.to_embeddings()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> FastTextModel {
+        let args = FastTextArgs {
+            dim: 2,
+            bucket: 5,
+            minn: 2,
+            maxn: 3,
+            ..FastTextArgs::default()
+        };
+        let entries = ["</s>", "ab", "ü"]
+            .iter()
+            .enumerate()
+            .map(|(i, w)| DictEntry {
+                word: w.to_string(),
+                count: 10 - i as i64,
+                entry_type: EntryType::Word,
+            })
+            .collect();
+        let input: Vec<f32> = (0..16).map(|x| x as f32 * 0.5 - 3.0).collect();
+        FastTextModel {
+            args,
+            version: Some(VERSION),
+            entries,
+            ntokens: 27,
+            input: DenseMatrix::new(8, 2, input).unwrap(),
+            output: DenseMatrix::new(3, 2, vec![0.5; 6]).unwrap(),
+            raw_words: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn word_vectors_are_the_mean_of_own_and_ngram_rows() {
+        let m = tiny();
+        let (e, _) = m.to_embeddings().unwrap();
+        assert_eq!(e.vocab().count(1), 9);
+        // "</s>" keeps its own row in the current layout.
+        assert_eq!(e.get("</s>").unwrap(), m.input.row(0));
+        // "ab": n-grams of "<ab>" with 2..=3 characters: "<a" "<ab" "ab" "ab>" "b>".
+        let config = m.subword_config();
+        let buckets = config.buckets_of("ab");
+        assert_eq!(config.ngrams("ab"), ["<a", "<ab", "ab", "ab>", "b>"]);
+        let mut want = m.input.row(1).to_vec();
+        for b in &buckets {
+            let r = m.input.row(3 + *b as usize);
+            want[0] += r[0];
+            want[1] += r[1];
+        }
+        let n = (buckets.len() + 1) as f32;
+        let got = e.get("ab").unwrap();
+        assert!((got[0] - want[0] / n).abs() < 1e-6 && (got[1] - want[1] / n).abs() < 1e-6);
+        // Writing embeddings back gives the same vectors.
+        let m2 = FastTextModel::from_embeddings(&e, FastTextArgs::default()).unwrap();
+        let (e2, _) = m2.to_embeddings().unwrap();
+        for w in ["</s>", "ab", "ü", "abc"] {
+            let (a, b) = (e.get(w).unwrap(), e2.get(w).unwrap());
+            assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-5), "{w}");
+        }
+    }
+
+    #[test]
+    fn write_read_round_trip_and_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.bin");
+        let m = tiny();
+        m.write_bin(&p).unwrap();
+        let back = FastTextModel::read_bin(&p, &ReadOptions::default()).unwrap();
+        assert_eq!(back.args, m.args);
+        assert_eq!(back.entries, m.entries);
+        assert_eq!(back.input, m.input);
+        assert_eq!(back.output, m.output);
+        assert_eq!(back.ntokens, 27);
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() - 1]).unwrap();
+        let err = FastTextModel::read_bin(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("truncated"), "{err}");
+        let mut bad = m.clone();
+        bad.input = DenseMatrix::zeros(7, 2);
+        assert!(bad.write_bin(&p).is_err());
+    }
+}

@@ -262,3 +262,30 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings
         .insert("source_tensor".into(), name.to_string());
     Ok((emb, report))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokenizer_json_and_vocab_txt() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = dir.path().join("tokenizer.json");
+        std::fs::write(
+            &j,
+            r#"{"added_tokens":[{"id":3,"content":"[X]"}],"model":{"unk_token":"[UNK]","vocab":{"b":1,"[UNK]":0,"c d":2}}}"#,
+        )
+        .unwrap();
+        let v = read_vocab(&j).unwrap();
+        assert_eq!(v.tokens, ["[UNK]", "b", "c d", "[X]"]);
+        assert_eq!(v.unk.as_deref(), Some("[UNK]"));
+        std::fs::write(&j, r#"{"model":{"vocab":{"a":0,"b":2}}}"#).unwrap();
+        let err = read_vocab(&j).unwrap_err().to_string();
+        assert!(err.contains("without gaps"), "{err}");
+        let t = dir.path().join("vocab.txt");
+        std::fs::write(&t, "[PAD]\n[UNK]\nx\n").unwrap();
+        let v = read_vocab(&t).unwrap();
+        assert_eq!(v.tokens, ["[PAD]", "[UNK]", "x"]);
+        assert_eq!(v.unk.as_deref(), Some("[UNK]"));
+    }
+}

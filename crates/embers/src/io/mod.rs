@@ -135,7 +135,7 @@ fn sniff_bytes(head: &[u8]) -> Option<Format> {
         let (second, _) = textvec::first_line(rest);
         let text_row = std::str::from_utf8(second).is_ok_and(|s| {
             let f: Vec<&str> = s.split_ascii_whitespace().collect();
-            f.len() == dims + 1
+            dims.checked_add(1) == Some(f.len())
                 && f[1..]
                     .iter()
                     .all(|v| fast_float2::parse::<f32, _>(v).is_ok())

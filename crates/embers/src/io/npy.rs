@@ -205,7 +205,7 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings
     if text.last() == Some(&b'\n') {
         text = &text[..text.len() - 1];
     }
-    let mut words = Vec::with_capacity(h.rows);
+    let mut words = Vec::with_capacity(h.rows.min(vbytes.len()));
     if !text.is_empty() {
         for (i, line) in text.split(|&b| b == b'\n').enumerate() {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
