@@ -23,6 +23,8 @@ pub enum TrainCommand {
     Word2vec(W2vArgs),
     /// fastText-style: word vectors plus character n-gram vectors, so unknown words get vectors.
     Fasttext(FtArgs),
+    /// GloVe: count distance-weighted co-occurrences (bounded memory), then fit them with AdaGrad.
+    Glove(super::train_glove::Args),
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -155,9 +157,18 @@ fn install_ctrl_c() {
 }
 
 pub fn run(cmd: TrainCommand, progress: Mode) -> Result<()> {
+    match cmd {
+        TrainCommand::Glove(a) => super::train_glove::run(a, progress),
+        cmd => run_word2vec(cmd, progress),
+    }
+}
+
+/// word2vec and fastText-style training (GloVe has its own pipeline in `train_glove`).
+fn run_word2vec(cmd: TrainCommand, progress: Mode) -> Result<()> {
     let (common, label) = match &cmd {
         TrainCommand::Word2vec(a) => (&a.common, "word2vec"),
         TrainCommand::Fasttext(a) => (&a.common, "fasttext"),
+        TrainCommand::Glove(_) => unreachable!("dispatched in run"),
     };
     let format = Format::from_name(&common.to)?;
     let corpus = Corpus::new(&common.corpus, common.tokenizer.tokenizer())?;
@@ -182,6 +193,7 @@ pub fn run(cmd: TrainCommand, progress: Mode) -> Result<()> {
             c.validate()?;
             (None, Some(c))
         }
+        TrainCommand::Glove(_) => unreachable!("dispatched in run"),
     };
     if let Some(parent) = common.output.parent() {
         if !parent.as_os_str().is_empty() && !parent.is_dir() {
