@@ -22,22 +22,23 @@ embers=$root/target/release/embers
 tokens=$(zcat -f "$corpus" | wc -w)
 common=(--dim 100 --window 5 --negative 5 --sample 1e-4 --min-count 5 --epochs 5 --threads "$threads" --progress none)
 echo "corpus $corpus: $tokens tokens; threads $threads; kernels: output in $out" >&2
-echo "| tool | wall | words/s | peak RSS | analogy (covered) | WS353 | SimLex |"
-echo "|---|---|---|---|---|---|---|"
+echo "| tool | wall | words/s | CPU (user+sys) | peak RSS | analogy (covered) | WS353 | SimLex |"
+echo "|---|---|---|---|---|---|---|---|"
 
 # run NAME VECTORS COMMAND...: time the command, evaluate VECTORS, print a table row.
 run() {
   local name=$1 vectors=$2
   shift 2
   if [[ -n "${ONLY:-}" && " $ONLY " != *" $name "* ]]; then return; fi
-  /usr/bin/time -f "%e %M" -o "$out/$name.time" "$@" >"$out/$name.log" 2>&1
-  read -r wall rss <"$out/$name.time"
+  /usr/bin/time -f "%e %M %U %S" -o "$out/$name.time" "$@" >"$out/$name.log" 2>&1
+  read -r wall rss user sys <"$out/$name.time"
   local q
   q=$(python3 "$root/bench/train_eval.py" "$vectors" "$evaldir")
-  python3 - "$name" "$wall" "$rss" "$tokens" "$q" <<'PY'
+  python3 - "$name" "$wall" "$rss" "$tokens" "$q" "$user" "$sys" <<'PY'
 import json, sys
 name, wall, rss, tokens, q = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), json.loads(sys.argv[5])
-print(f"| {name} | {wall:.0f} s | {5 * tokens / wall / 1000:.0f}k | {rss / 1024:.0f} MB | "
+cpu = float(sys.argv[6]) + float(sys.argv[7])
+print(f"| {name} | {wall:.0f} s | {5 * tokens / wall / 1000:.0f}k | {cpu:.0f} s | {rss / 1024:.0f} MB | "
       f"{q['analogy']:.3f} ({q['analogy_covered'] * 100:.0f}%) | {q['ws353']:.3f} | {q['simlex']:.3f} |")
 PY
 }
