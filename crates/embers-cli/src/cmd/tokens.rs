@@ -24,6 +24,9 @@ pub struct Args {
     /// Embed every line of this file (plain or .gz) instead of one text.
     #[arg(long, conflicts_with_all = ["text", "pair"])]
     file: Option<PathBuf>,
+    /// With --file: a tab splits each line into the text and its pair.
+    #[arg(long, requires = "file")]
+    tab_pairs: bool,
     /// With --file: only the first N lines.
     #[arg(long, requires = "file")]
     limit: Option<usize>,
@@ -129,8 +132,15 @@ pub fn run(a: Args) -> Result<()> {
             if chunk.is_empty() {
                 break;
             }
-            let results = pool.install(|| model.embed_lines(&chunk));
-            for (k, (line, r)) in chunk.iter().zip(results).enumerate() {
+            let inputs: Vec<(&str, Option<&str>)> = chunk
+                .iter()
+                .map(|l| match l.split_once('\t') {
+                    Some((t, p)) if a.tab_pairs => (t, Some(p)),
+                    _ => (l.as_str(), None),
+                })
+                .collect();
+            let results = pool.install(|| model.embed_pairs(&inputs));
+            for (k, (&(line, pair), r)) in inputs.iter().zip(results).enumerate() {
                 let (enc, m) =
                     r.with_context(|| format!("{}: line {}", file.display(), first + k))?;
                 tokens += enc.len();
@@ -142,7 +152,7 @@ pub fn run(a: Args) -> Result<()> {
                     &a,
                     &model,
                     line,
-                    None,
+                    pair,
                     &enc,
                     &m,
                     &mut npy_rows,

@@ -375,6 +375,17 @@ impl InputEmbeddings {
             .map(|l| self.embed_text(l.as_ref(), None))
             .collect()
     }
+
+    /// Like [`Self::embed_lines`] for inputs that may have a second segment.
+    pub fn embed_pairs<S: AsRef<str> + Sync>(
+        &self,
+        inputs: &[(S, Option<S>)],
+    ) -> Vec<Result<(TokenEncoding, DenseMatrix)>> {
+        inputs
+            .par_iter()
+            .map(|(t, p)| self.embed_text(t.as_ref(), p.as_ref().map(|p| p.as_ref())))
+            .collect()
+    }
 }
 
 /// Adds the sinusoidal position encoding of position `p` to `row`, computed in f64.
