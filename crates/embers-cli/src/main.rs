@@ -46,7 +46,7 @@ fn main() {
         Command::Info(a) => cmd::info::run(a),
         Command::Verify(a) => cmd::info::verify(a),
         Command::Demo(a) => cmd::demo::run(a, progress),
-        Command::Tokens(a) => cmd::tokens::run(a),
+        Command::Tokens(a) => cmd::tokens::run(a, progress),
     };
     if let Err(e) = result {
         // One line: the error and its causes, outermost first.

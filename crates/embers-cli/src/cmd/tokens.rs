@@ -74,7 +74,7 @@ enum PositionsArg {
     SinusoidalScaled,
 }
 
-pub fn run(a: Args) -> Result<()> {
+pub fn run(a: Args, progress: crate::progress::Mode) -> Result<()> {
     if let Some(out) = &a.export_vocab {
         let emb = embers::transformer::export_vocab(&a.model, out)?;
         let m = emb.metadata();
@@ -121,6 +121,7 @@ pub fn run(a: Args) -> Result<()> {
             .num_threads(a.threads.unwrap_or(0))
             .build()?;
         let start = Instant::now();
+        let reporter = crate::progress::Reporter::new(progress, "tokens");
         let mut reader = LineReader::open(file, a.limit)?;
         let mut tokens = 0usize;
         let mut chunk = Vec::new();
@@ -140,6 +141,14 @@ pub fn run(a: Args) -> Result<()> {
                 })
                 .collect();
             let results = pool.install(|| model.embed_pairs(&inputs));
+            let mut p = embers::progress::Progress::new(
+                "tokens",
+                reader.lines_read as u64,
+                a.limit.map(|l| l as u64),
+                "lines",
+            );
+            p.rate = Some(reader.lines_read as f64 / start.elapsed().as_secs_f64());
+            reporter.report(&p);
             for (k, (&(line, pair), r)) in inputs.iter().zip(results).enumerate() {
                 let (enc, m) =
                     r.with_context(|| format!("{}: line {}", file.display(), first + k))?;
@@ -160,6 +169,7 @@ pub fn run(a: Args) -> Result<()> {
                 )?;
             }
         }
+        reporter.finish();
         if a.stats {
             let secs = start.elapsed().as_secs_f64();
             let threads = pool.current_num_threads();
