@@ -8,8 +8,9 @@
 //!   and optionally fixed sinusoidal positions ([`PositionMode::Sinusoidal`]).
 //! - [`ModelTokenizer`] / [`TokenEncoding`]: tokenization as the model does it.
 //! - [`ModelConfig`]: what `config.json` says about the layer.
-//! - [`export_token_embeddings`]: a model's token matrix and vocabulary as [`Embeddings`](crate::Embeddings), so every
-//!   other embers command can query an LLM's vocabulary.
+//! - [`export_token_embeddings`]: a model's token matrix and vocabulary as
+//!   [`Embeddings`](crate::Embeddings), so every other embers command can query an LLM's
+//!   vocabulary.
 //!
 //! Weights stay memory-mapped; F16 and BF16 rows are converted as they are read.
 
