@@ -70,7 +70,7 @@ fn main() {
         Command::Analogy(a) => cmd::analogy::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Index(c) => cmd::index::run(c),
-        Command::Tokens(a) => cmd::tokens::run(a),
+        Command::Tokens(a) => cmd::tokens::run(a, progress),
         Command::Quantize(a) => cmd::quantize::run(a, progress),
         Command::Serve(a) => cmd::serve::run(a),
     };

@@ -24,6 +24,9 @@ pub struct Args {
     /// Embed every line of this file (plain or .gz) instead of one text.
     #[arg(long, conflicts_with_all = ["text", "pair"])]
     file: Option<PathBuf>,
+    /// With --file: a tab splits each line into the text and its pair.
+    #[arg(long, requires = "file")]
+    tab_pairs: bool,
     /// With --file: only the first N lines.
     #[arg(long, requires = "file")]
     limit: Option<usize>,
@@ -71,7 +74,7 @@ enum PositionsArg {
     SinusoidalScaled,
 }
 
-pub fn run(a: Args) -> Result<()> {
+pub fn run(a: Args, progress: crate::progress::Mode) -> Result<()> {
     if let Some(out) = &a.export_vocab {
         let emb = embers::transformer::export_vocab(&a.model, out)?;
         let m = emb.metadata();
@@ -118,6 +121,7 @@ pub fn run(a: Args) -> Result<()> {
             .num_threads(a.threads.unwrap_or(0))
             .build()?;
         let start = Instant::now();
+        let reporter = crate::progress::Reporter::new(progress, "tokens");
         let mut reader = LineReader::open(file, a.limit)?;
         let mut tokens = 0usize;
         let mut chunk = Vec::new();
@@ -129,8 +133,23 @@ pub fn run(a: Args) -> Result<()> {
             if chunk.is_empty() {
                 break;
             }
-            let results = pool.install(|| model.embed_lines(&chunk));
-            for (k, (line, r)) in chunk.iter().zip(results).enumerate() {
+            let inputs: Vec<(&str, Option<&str>)> = chunk
+                .iter()
+                .map(|l| match l.split_once('\t') {
+                    Some((t, p)) if a.tab_pairs => (t, Some(p)),
+                    _ => (l.as_str(), None),
+                })
+                .collect();
+            let results = pool.install(|| model.embed_pairs(&inputs));
+            let mut p = embers::progress::Progress::new(
+                "tokens",
+                reader.lines_read as u64,
+                a.limit.map(|l| l as u64),
+                "lines",
+            );
+            p.rate = Some(reader.lines_read as f64 / start.elapsed().as_secs_f64());
+            reporter.report(&p);
+            for (k, (&(line, pair), r)) in inputs.iter().zip(results).enumerate() {
                 let (enc, m) =
                     r.with_context(|| format!("{}: line {}", file.display(), first + k))?;
                 tokens += enc.len();
@@ -142,7 +161,7 @@ pub fn run(a: Args) -> Result<()> {
                     &a,
                     &model,
                     line,
-                    None,
+                    pair,
                     &enc,
                     &m,
                     &mut npy_rows,
@@ -150,6 +169,7 @@ pub fn run(a: Args) -> Result<()> {
                 )?;
             }
         }
+        reporter.finish();
         if a.stats {
             let secs = start.elapsed().as_secs_f64();
             let threads = pool.current_num_threads();

@@ -158,6 +158,29 @@ fn tokens_batch_over_lines_matches_single_texts() {
         .sum();
     assert_eq!(stats[0]["tokens"], first_two);
 
+    // Tab-separated pairs.
+    let pairs = dir.path().join("pairs.txt");
+    std::fs::write(&pairs, "How old are you?\tI am six years old.\n").unwrap();
+    let v = json_lines(&ok(&[
+        "tokens",
+        "--model",
+        &model,
+        "--file",
+        s(&pairs),
+        "--tab-pairs",
+        "--json",
+    ]));
+    let single = json_lines(&ok(&[
+        "tokens",
+        "--model",
+        &model,
+        "How old are you?",
+        "--pair",
+        "I am six years old.",
+        "--json",
+    ]));
+    assert_eq!(v[0], single[0]);
+
     // Padding on request: tokenizer.json pads to 128.
     let padded = json_lines(&ok(&["tokens", "--model", &model, "hi", "--json", "--pad"]));
     assert_eq!(padded[0]["ids"].as_array().unwrap().len(), 128);

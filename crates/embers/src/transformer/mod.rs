@@ -8,8 +8,9 @@
 //!   and optionally fixed sinusoidal positions ([`PositionMode::Sinusoidal`]).
 //! - [`ModelTokenizer`] / [`TokenEncoding`]: tokenization as the model does it.
 //! - [`ModelConfig`]: what `config.json` says about the layer.
-//! - [`export_token_embeddings`]: a model's token matrix and vocabulary as [`Embeddings`], so every
-//!   other embers command can query an LLM's vocabulary.
+//! - [`export_token_embeddings`]: a model's token matrix and vocabulary as
+//!   [`Embeddings`](crate::Embeddings), so every other embers command can query an LLM's
+//!   vocabulary.
 //!
 //! Weights stay memory-mapped; F16 and BF16 rows are converted as they are read.
 
@@ -373,6 +374,17 @@ impl InputEmbeddings {
         lines
             .par_iter()
             .map(|l| self.embed_text(l.as_ref(), None))
+            .collect()
+    }
+
+    /// Like [`Self::embed_lines`] for inputs that may have a second segment.
+    pub fn embed_pairs<S: AsRef<str> + Sync>(
+        &self,
+        inputs: &[(S, Option<S>)],
+    ) -> Vec<Result<(TokenEncoding, DenseMatrix)>> {
+        inputs
+            .par_iter()
+            .map(|(t, p)| self.embed_text(t.as_ref(), p.as_ref().map(|p| p.as_ref())))
             .collect()
     }
 }
