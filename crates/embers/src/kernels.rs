@@ -72,6 +72,19 @@ pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// Dot product of two i8 slices of equal length, accumulated exactly in i32 (for int8 storage).
+/// Exact as long as `len * 128 * 128` fits in i32 (rows of up to 131,071 dims).
+#[inline]
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    debug_assert_eq!(a.len(), b.len());
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the features were detected at runtime.
+        Level::Avx2Fma => unsafe { x86::dot_i8(a, b) },
+        Level::Scalar => scalar::dot_i8(a, b),
+    }
+}
+
 /// `x *= a`.
 #[inline]
 pub fn scale(a: f32, x: &mut [f32]) {
@@ -107,6 +120,37 @@ pub fn normalize(x: &mut [f32]) -> f32 {
     n
 }
 
+/// Number of queries a [`dot_tile`] call scores at once: query tiles are laid out transposed
+/// with this many columns.
+pub const TILE_QUERIES: usize = 16;
+
+/// Blocked dot products of many rows against a tile of [`TILE_QUERIES`] queries, the inner
+/// step of batched exact search: `out[r * TILE_QUERIES + j] = rows[r] · query_j`.
+///
+/// `rows` holds `n` rows of `dims` values (row-major); `queries_t` holds the tile transposed,
+/// `dims × TILE_QUERIES` (`queries_t[d * TILE_QUERIES + j]` is dimension `d` of query `j`; unused
+/// columns zero); `out` has `n * TILE_QUERIES` elements.
+pub fn dot_tile(rows: &[f32], dims: usize, queries_t: &[f32], out: &mut [f32]) {
+    assert_eq!(
+        queries_t.len(),
+        dims * TILE_QUERIES,
+        "transposed query tile"
+    );
+    let n = rows.len().checked_div(dims).unwrap_or(0);
+    assert_eq!(rows.len(), n * dims, "whole rows");
+    assert_eq!(out.len(), n * TILE_QUERIES, "one score per row and query");
+    if dims == 0 {
+        out.fill(0.0);
+        return;
+    }
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the features were detected at runtime; lengths were checked above.
+        Level::Avx2Fma => unsafe { x86::dot_tile(rows, dims, queries_t, out) },
+        Level::Scalar => scalar::dot_tile(rows, dims, queries_t, out),
+    }
+}
+
 /// The portable kernels, also the reference the SIMD ones are tested against.
 pub mod scalar {
     /// Dot product, 8 independent accumulators.
@@ -135,6 +179,27 @@ pub mod scalar {
         for (yi, xi) in y.iter_mut().zip(x) {
             *yi += a * xi;
         }
+    }
+
+    /// Blocked dot products of rows against a transposed tile of queries (see
+    /// [`super::dot_tile`]).
+    pub fn dot_tile(rows: &[f32], dims: usize, queries_t: &[f32], out: &mut [f32]) {
+        const Q: usize = super::TILE_QUERIES;
+        for (row, o) in rows.chunks_exact(dims).zip(out.chunks_exact_mut(Q)) {
+            let mut acc = [0.0f32; Q];
+            for (d, &x) in row.iter().enumerate() {
+                let q = &queries_t[d * Q..(d + 1) * Q];
+                for j in 0..Q {
+                    acc[j] += x * q[j];
+                }
+            }
+            o.copy_from_slice(&acc);
+        }
+    }
+
+    /// Integer dot product of i8 slices.
+    pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+        a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
     }
 }
 
@@ -202,6 +267,45 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc0 = _mm256_setzero_si256();
+        let mut acc1 = _mm256_setzero_si256();
+        let mut i = 0;
+        // Sign-extend 16 bytes to 16 i16 lanes, multiply pairwise and add adjacent pairs into
+        // 8 i32 lanes (_mm256_madd_epi16): exact, since |x·y + x'·y'| ≤ 2·128² fits in i32.
+        while i + 32 <= n {
+            let x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(i) as *const __m128i));
+            let y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i) as *const __m128i));
+            let x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(i + 16) as *const __m128i));
+            let y1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i + 16) as *const __m128i));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x0, y0));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(x1, y1));
+            i += 32;
+        }
+        if i + 16 <= n {
+            let x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(i) as *const __m128i));
+            let y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i) as *const __m128i));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x0, y0));
+            i += 16;
+        }
+        let acc = _mm256_add_epi32(acc0, acc1);
+        let s = _mm_add_epi32(
+            _mm256_castsi256_si128(acc),
+            _mm256_extracti128_si256(acc, 1),
+        );
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+        let mut total = _mm_cvtsi128_si32(s);
+        while i < n {
+            total += *pa.add(i) as i32 * *pb.add(i) as i32;
+            i += 1;
+        }
+        total
+    }
+
+    #[target_feature(enable = "avx2,fma")]
     pub unsafe fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
         let n = x.len().min(y.len());
         let (px, py) = (x.as_ptr(), y.as_mut_ptr());
@@ -215,6 +319,71 @@ mod x86 {
         while i < n {
             *py.add(i) += a * *px.add(i);
             i += 1;
+        }
+    }
+
+    /// Four rows at a time against 16 queries: 8 accumulators, one broadcast per row value.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_tile(rows: &[f32], dims: usize, queries_t: &[f32], out: &mut [f32]) {
+        let n = rows.len() / dims;
+        let pr = rows.as_ptr();
+        let pq = queries_t.as_ptr();
+        let po = out.as_mut_ptr();
+        let mut r = 0;
+        while r + 4 <= n {
+            let (r0, r1, r2, r3) = (
+                pr.add(r * dims),
+                pr.add((r + 1) * dims),
+                pr.add((r + 2) * dims),
+                pr.add((r + 3) * dims),
+            );
+            let mut a00 = _mm256_setzero_ps();
+            let mut a01 = _mm256_setzero_ps();
+            let mut a10 = _mm256_setzero_ps();
+            let mut a11 = _mm256_setzero_ps();
+            let mut a20 = _mm256_setzero_ps();
+            let mut a21 = _mm256_setzero_ps();
+            let mut a30 = _mm256_setzero_ps();
+            let mut a31 = _mm256_setzero_ps();
+            for d in 0..dims {
+                let q0 = _mm256_loadu_ps(pq.add(d * 16));
+                let q1 = _mm256_loadu_ps(pq.add(d * 16 + 8));
+                let x0 = _mm256_broadcast_ss(&*r0.add(d));
+                let x1 = _mm256_broadcast_ss(&*r1.add(d));
+                let x2 = _mm256_broadcast_ss(&*r2.add(d));
+                let x3 = _mm256_broadcast_ss(&*r3.add(d));
+                a00 = _mm256_fmadd_ps(x0, q0, a00);
+                a01 = _mm256_fmadd_ps(x0, q1, a01);
+                a10 = _mm256_fmadd_ps(x1, q0, a10);
+                a11 = _mm256_fmadd_ps(x1, q1, a11);
+                a20 = _mm256_fmadd_ps(x2, q0, a20);
+                a21 = _mm256_fmadd_ps(x2, q1, a21);
+                a30 = _mm256_fmadd_ps(x3, q0, a30);
+                a31 = _mm256_fmadd_ps(x3, q1, a31);
+            }
+            let o = po.add(r * 16);
+            _mm256_storeu_ps(o, a00);
+            _mm256_storeu_ps(o.add(8), a01);
+            _mm256_storeu_ps(o.add(16), a10);
+            _mm256_storeu_ps(o.add(24), a11);
+            _mm256_storeu_ps(o.add(32), a20);
+            _mm256_storeu_ps(o.add(40), a21);
+            _mm256_storeu_ps(o.add(48), a30);
+            _mm256_storeu_ps(o.add(56), a31);
+            r += 4;
+        }
+        while r < n {
+            let r0 = pr.add(r * dims);
+            let mut a0 = _mm256_setzero_ps();
+            let mut a1 = _mm256_setzero_ps();
+            for d in 0..dims {
+                let x0 = _mm256_broadcast_ss(&*r0.add(d));
+                a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(pq.add(d * 16)), a0);
+                a1 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(pq.add(d * 16 + 8)), a1);
+            }
+            _mm256_storeu_ps(po.add(r * 16), a0);
+            _mm256_storeu_ps(po.add(r * 16 + 8), a1);
+            r += 1;
         }
     }
 }
@@ -248,6 +417,48 @@ mod tests {
             }
         }
         assert_eq!(cosine(&[0.0, 0.0], &[1.0, 2.0]), 0.0);
+        // Integer dot products are exact: the SIMD path must equal the scalar oracle bit for bit,
+        // including the extremes -128 · -128.
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 48, 100, 300, 1001] {
+            let a: Vec<i8> = (0..len).map(|_| rng.below(256) as u8 as i8).collect();
+            let b: Vec<i8> = (0..len).map(|_| rng.below(256) as u8 as i8).collect();
+            assert_eq!(dot_i8(&a, &b), scalar::dot_i8(&a, &b), "dot_i8 len {len}");
+            let lo = vec![-128i8; len];
+            assert_eq!(dot_i8(&lo, &lo), 16384 * len as i32);
+        }
         assert!((cosine(&[1.0, 0.0], &[2.0, 0.0]) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn dot_tile_matches_row_by_row_dots() {
+        let mut rng = Rng::new(11);
+        for (n, dims) in [(0, 5), (1, 1), (3, 7), (4, 8), (9, 50), (13, 17), (8, 300)] {
+            let rows: Vec<f32> = (0..n * dims).map(|_| rng.normal()).collect();
+            let queries: Vec<Vec<f32>> = (0..TILE_QUERIES)
+                .map(|_| (0..dims).map(|_| rng.normal()).collect())
+                .collect();
+            let mut qt = vec![0.0; dims * TILE_QUERIES];
+            for (j, q) in queries.iter().enumerate() {
+                for d in 0..dims {
+                    qt[d * TILE_QUERIES + j] = q[d];
+                }
+            }
+            let mut out = vec![f32::NAN; n * TILE_QUERIES];
+            dot_tile(&rows, dims, &qt, &mut out);
+            let mut oracle = vec![f32::NAN; n * TILE_QUERIES];
+            scalar::dot_tile(&rows, dims, &qt, &mut oracle);
+            for r in 0..n {
+                for (j, q) in queries.iter().enumerate() {
+                    let want: f64 = rows[r * dims..(r + 1) * dims]
+                        .iter()
+                        .zip(q)
+                        .map(|(a, b)| *a as f64 * *b as f64)
+                        .sum();
+                    let tol = 1e-4 * (1.0 + dims as f64).sqrt();
+                    assert!((out[r * TILE_QUERIES + j] as f64 - want).abs() < tol);
+                    assert!((oracle[r * TILE_QUERIES + j] as f64 - want).abs() < tol);
+                }
+            }
+        }
     }
 }

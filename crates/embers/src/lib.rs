@@ -4,11 +4,16 @@
 //!
 //! - [`text`]: word tokenizer and streaming corpus reader (plain or gzip).
 //! - [`vocab`]: [`Vocab`] (token ⇄ id, counts) and [`VocabBuilder`] (parallel counting).
-//! - [`storage`]: where rows live ([`DenseMatrix`], owned or memory-mapped).
+//! - [`storage`]: where rows live ([`DenseMatrix`], owned or memory-mapped, or compressed).
 //! - [`Embeddings`]: vocabulary + storage + cached norms + optional [`subword`] vectors.
 //! - [`layer`]: initialisers and the trainable layer.
 //! - [`io`]: file formats, among them the native memory-mapped format ([`io::native`]).
 //! - [`kernels`]: SIMD vector kernels with runtime dispatch.
+//! - [`eval`]: analogy and word-pair benchmarks with gensim's protocols.
+//! - [`query`]: similarity, nearest neighbours (exact and HNSW), analogies, gensim's semantics.
+//! - [`transformer`]: the input embedding layer of Hugging Face checkpoints (BERT, RoBERTa,
+//!   GPT-2, Llama-style) and export of their token matrices.
+//! - [`quant`]: compression to f16, int8 and product-quantized storage, and exact re-ranking.
 //!
 //! ```
 //! use embers::{Embeddings, Vocab, layer::{init_matrix, Init}};
@@ -21,15 +26,19 @@
 
 pub mod embeddings;
 pub mod error;
+pub mod eval;
 pub mod io;
 pub mod kernels;
 pub mod layer;
 pub mod progress;
+pub mod quant;
+pub mod query;
 pub mod rng;
 pub mod storage;
 pub mod subword;
 pub mod text;
 pub mod train;
+pub mod transformer;
 pub mod vocab;
 
 pub use embeddings::{Embeddings, Source};

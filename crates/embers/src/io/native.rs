@@ -76,20 +76,14 @@ pub fn info(path: impl AsRef<Path>) -> Result<NativeInfo> {
     let path = path.as_ref();
     let file = SafetensorsFile::open(path)?;
     check_format(&file)?;
-    let emb = file
-        .tensors()
-        .get("embeddings")
-        .ok_or_else(|| Error::at_field(path, "embeddings", "tensor not found"))?;
-    let (rows, dims) = match emb.shape[..] {
-        [r, d] => (r, d),
-        _ => return Err(Error::at_field(path, "embeddings", "not a 2-D tensor")),
-    };
+    let (rows, dims) = crate::quant::format::shape(&file)?;
     let mut vector_bytes = 0;
     for (name, t) in file.tensors() {
         if name == "embeddings"
             || name == "codes"
             || name.starts_with("quantizer.")
             || name == "scales"
+            || name == "offsets"
             || name == "norms"
         {
             vector_bytes += t.end - t.start;
@@ -122,6 +116,12 @@ pub fn open(path: impl AsRef<Path>) -> Result<Embeddings> {
     let file = SafetensorsFile::open(path)?;
     check_format(&file)?;
     let vocab = read_vocab(&file)?;
+    // Compressed kinds (f16, int8, pq) are opened as memory-mapped views by quant::format.
+    if let Some(storage) = crate::quant::format::open_storage(&file, vocab.len())? {
+        let mut embeddings = Embeddings::new(vocab, storage)?;
+        finish(&file, &mut embeddings)?;
+        return Ok(embeddings);
+    }
     let emb = file.require("embeddings")?;
     let (rows, dims) = match (emb.dtype, emb.shape) {
         (Dtype::F32, [r, d]) => (*r, *d),
@@ -357,6 +357,11 @@ pub fn vocab_layout(vocab: &Vocab) -> (Vec<u8>, Vec<u64>) {
 pub fn write(path: impl AsRef<Path>, embeddings: &Embeddings) -> Result<()> {
     let (vocab_bytes, vocab_offsets) = vocab_layout(embeddings.vocab());
     let (mut tensors, meta) = common_tensors(embeddings, &vocab_bytes, &vocab_offsets, true);
+    let compressed = crate::quant::format::storage_tensors(embeddings.storage());
+    if !compressed.is_empty() {
+        tensors.extend(compressed);
+        return safetensors::write(path, &tensors, &meta, Some("checksum"));
+    }
     let dense;
     let matrix: &[f32] = match embeddings.storage().as_dense() {
         Some(m) => m.as_slice(),

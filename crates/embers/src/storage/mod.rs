@@ -1,9 +1,18 @@
-//! Where the rows live: dense f32 matrices, owned or memory-mapped, behind one [`Storage`] type
-//! so query code does not care. Compressed kinds plug in here as further variants.
+//! Where the rows live: dense f32 matrices, owned or memory-mapped, and the compressed kinds
+//! (f16, int8, product-quantized), behind one [`Storage`] type so query code does not care.
+//! Every kind decodes single rows and scores a query against all rows without decoding the matrix.
 
+mod buffer;
 mod dense;
+mod f16;
+mod int8;
+mod pq;
 
+pub use buffer::Buffer;
 pub use dense::DenseMatrix;
+pub use f16::F16Matrix;
+pub use int8::{quantize_query, Int8Matrix};
+pub use pq::{check_settings as check_pq_settings, PqMatrix};
 
 use crate::error::Result;
 
@@ -13,6 +22,12 @@ use crate::error::Result;
 pub enum Storage {
     /// Plain f32 rows (owned or memory-mapped).
     Dense(DenseMatrix),
+    /// Half-precision rows.
+    F16(F16Matrix),
+    /// 8-bit codes with per-row scales (and offsets).
+    Int8(Int8Matrix),
+    /// Product-quantized codes with codebooks.
+    Pq(PqMatrix),
 }
 
 impl Storage {
@@ -20,6 +35,9 @@ impl Storage {
     pub fn rows(&self) -> usize {
         match self {
             Storage::Dense(m) => m.rows(),
+            Storage::F16(m) => m.rows(),
+            Storage::Int8(m) => m.rows(),
+            Storage::Pq(m) => m.rows(),
         }
     }
 
@@ -27,6 +45,9 @@ impl Storage {
     pub fn dims(&self) -> usize {
         match self {
             Storage::Dense(m) => m.dims(),
+            Storage::F16(m) => m.dims(),
+            Storage::Int8(m) => m.dims(),
+            Storage::Pq(m) => m.dims(),
         }
     }
 
@@ -34,6 +55,9 @@ impl Storage {
     pub fn kind(&self) -> &'static str {
         match self {
             Storage::Dense(_) => "f32",
+            Storage::F16(_) => "f16",
+            Storage::Int8(_) => "int8",
+            Storage::Pq(_) => "pq",
         }
     }
 
@@ -41,6 +65,9 @@ impl Storage {
     pub fn stored_bytes(&self) -> usize {
         match self {
             Storage::Dense(m) => m.rows() * m.dims() * 4,
+            Storage::F16(m) => m.rows() * m.dims() * 2,
+            Storage::Int8(m) => m.stored_bytes(),
+            Storage::Pq(m) => m.stored_bytes(),
         }
     }
 
@@ -49,6 +76,9 @@ impl Storage {
     pub fn row_into(&self, i: usize, out: &mut [f32]) {
         match self {
             Storage::Dense(m) => out.copy_from_slice(m.row(i)),
+            Storage::F16(m) => m.row_into(i, out),
+            Storage::Int8(m) => m.row_into(i, out),
+            Storage::Pq(m) => m.row_into(i, out),
         }
     }
 
@@ -77,6 +107,9 @@ impl Storage {
                         }
                     });
             }
+            Storage::F16(m) => m.dot_all(query, out),
+            Storage::Int8(m) => m.dot_all(query, out),
+            Storage::Pq(m) => m.dot_all(query, out),
         }
     }
 
@@ -84,6 +117,9 @@ impl Storage {
     pub fn truncate(&mut self, n: usize) {
         match self {
             Storage::Dense(m) => m.truncate_rows(n),
+            Storage::F16(m) => m.truncate_rows(n),
+            Storage::Int8(m) => m.truncate_rows(n),
+            Storage::Pq(m) => m.truncate_rows(n),
         }
     }
 
@@ -91,6 +127,7 @@ impl Storage {
     pub fn as_dense(&self) -> Option<&DenseMatrix> {
         match self {
             Storage::Dense(m) => Some(m),
+            _ => None,
         }
     }
 
@@ -98,6 +135,25 @@ impl Storage {
     pub fn to_dense(&self) -> Result<DenseMatrix> {
         match self {
             Storage::Dense(m) => Ok(m.clone()),
+            _ => {
+                use rayon::prelude::*;
+                let (rows, dims) = (self.rows(), self.dims());
+                let mut data = vec![0.0f32; rows * dims];
+                data.par_chunks_mut(dims.max(1))
+                    .enumerate()
+                    .for_each(|(i, r)| self.row_into(i, r));
+                DenseMatrix::new(rows, dims, data)
+            }
+        }
+    }
+
+    /// True when the rows are a view into a memory-mapped file.
+    pub fn is_mapped(&self) -> bool {
+        match self {
+            Storage::Dense(m) => m.is_mapped(),
+            Storage::F16(m) => m.is_mapped(),
+            Storage::Int8(m) => m.is_mapped(),
+            Storage::Pq(m) => m.is_mapped(),
         }
     }
 }
@@ -105,5 +161,23 @@ impl Storage {
 impl From<DenseMatrix> for Storage {
     fn from(m: DenseMatrix) -> Self {
         Storage::Dense(m)
+    }
+}
+
+impl From<F16Matrix> for Storage {
+    fn from(m: F16Matrix) -> Self {
+        Storage::F16(m)
+    }
+}
+
+impl From<Int8Matrix> for Storage {
+    fn from(m: Int8Matrix) -> Self {
+        Storage::Int8(m)
+    }
+}
+
+impl From<PqMatrix> for Storage {
+    fn from(m: PqMatrix) -> Self {
+        Storage::Pq(m)
     }
 }

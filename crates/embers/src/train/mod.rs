@@ -1,4 +1,9 @@
-//! Training embeddings from a corpus: GloVe (co-occurrence counting and AdaGrad training).
+//! Training embeddings from a corpus: word2vec, fastText-style subwords, GloVe (co-occurrence
+//! counting and AdaGrad training), and the planted-structure corpus the tests and the demo train on.
 
 pub mod cooccur;
+pub mod fasttext;
 pub mod glove;
+pub mod sampling;
+pub mod synthetic;
+pub mod word2vec;

@@ -1,0 +1,39 @@
+//! Benchmarks of embedding quality with gensim 4.4's protocols: word analogies
+//! ([`analogy::evaluate_analogies`], `questions-words.txt`) and word-pair similarity
+//! ([`pairs::evaluate_pairs`], WordSim-353, SimLex-999), plus the JSON shape of `embers eval`.
+
+pub mod analogy;
+pub mod pairs;
+pub mod stats;
+
+use std::collections::HashMap;
+
+use crate::embeddings::Embeddings;
+
+pub use analogy::{evaluate_analogies, AnalogyOptions, AnalogyReport, SectionScore};
+pub use pairs::{evaluate_pairs, PairsOptions, PairsReport};
+
+/// Uppercases as Python's `str.upper()` does (full Unicode case mapping).
+pub fn upper(word: &str) -> String {
+    word.to_uppercase()
+}
+
+/// gensim's `ok_vocab`: each word of the first `restrict_vocab` rows (uppercased when
+/// `case_insensitive`) mapped to the id of its first occurrence.
+pub fn ok_vocab(
+    emb: &Embeddings,
+    restrict_vocab: usize,
+    case_insensitive: bool,
+) -> HashMap<String, u32> {
+    let n = restrict_vocab.min(emb.len());
+    let mut map = HashMap::with_capacity(n);
+    for (id, w) in emb.vocab().words()[..n].iter().enumerate() {
+        let key = if case_insensitive {
+            upper(w)
+        } else {
+            w.clone()
+        };
+        map.entry(key).or_insert(id as u32);
+    }
+    map
+}

@@ -1,0 +1,62 @@
+//! GloVe's text format: `word v1 .. vd` per line, no header; the dimension is the number of
+//! values on the first line.
+
+use std::path::Path;
+
+use crate::embeddings::Embeddings;
+use crate::error::{Error, Result};
+use crate::io::input::{self, ReadReport};
+use crate::io::textvec;
+use crate::io::ReadOptions;
+
+/// Reads a GloVe text file (parsed in parallel; `.gz` accepted).
+pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings, ReadReport)> {
+    let path = path.as_ref();
+    let bytes = input::open(path, options.limit)?;
+    let (first, _) = textvec::first_line(&bytes);
+    let dims = textvec::count_values(first);
+    if dims == 0 {
+        return Err(Error::at_line(
+            path,
+            1,
+            "the first line has no values after the word (empty file, or not GloVe text)",
+        ));
+    }
+    textvec::parse_rows(path, &bytes, 1, dims, None, options)
+}
+
+/// Writes a GloVe text file (no header). Words with whitespace are refused.
+pub fn write(path: impl AsRef<Path>, embeddings: &Embeddings) -> Result<()> {
+    textvec::write_rows(path.as_ref(), embeddings, None, "GloVe text")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_infers_dims() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("g.txt");
+        std::fs::write(&p, "the 0.1 -0.2 3e-2\nof 1 2 3 \r\n\n").unwrap();
+        let (e, _) = read(&p, &ReadOptions::default()).unwrap();
+        assert_eq!(e.dims(), 3);
+        assert_eq!(e.get("the"), Some(vec![0.1, -0.2, 0.03]));
+        assert_eq!(e.get("of"), Some(vec![1.0, 2.0, 3.0]));
+        let o = ReadOptions {
+            limit: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(read(&p, &o).unwrap().0.len(), 1);
+        let q = dir.path().join("h.txt");
+        write(&q, &e).unwrap();
+        let (back, _) = read(&q, &ReadOptions::default()).unwrap();
+        assert_eq!(back.get("of"), e.get("of"));
+        std::fs::write(&p, "the 0.1 -0.2\nof 1 2 3\n").unwrap();
+        let err = read(&p, &ReadOptions::default()).unwrap_err().to_string();
+        assert!(
+            err.contains("line 2: the row has 3 values, expected 2"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! Input bytes for the readers: a memory map of a plain file, or the decompressed content of a
+//! `.gz` file; plus the shared pieces every reader needs (duplicate handling, the read report).
+
+use std::io::Read;
+use std::path::Path;
+
+use memmap2::Mmap;
+use rustc_hash::FxHashMap;
+
+use crate::error::{Error, Position, Result};
+use crate::storage::DenseMatrix;
+use crate::vocab::Vocab;
+
+/// The bytes of an input file.
+pub(crate) enum Input {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Input {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Input::Mapped(m) => m,
+            Input::Owned(v) => v,
+        }
+    }
+}
+
+/// True when the file name ends in `.gz` or the file starts with the gzip magic bytes.
+pub(crate) fn is_gzip(path: &Path) -> bool {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    {
+        return true;
+    }
+    let mut magic = [0u8; 2];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .map(|_| magic == [0x1f, 0x8b])
+        .unwrap_or(false)
+}
+
+/// Opens `path`: a memory map for plain files, the whole decompressed content for gzip files.
+/// With `max_lines`, a gzip file is decompressed only until that many lines are complete.
+pub(crate) fn open(path: &Path, max_lines: Option<usize>) -> Result<Input> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    if is_gzip(path) {
+        let mut dec = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
+        let mut out = Vec::new();
+        match max_lines {
+            None => {
+                dec.read_to_end(&mut out)
+                    .map_err(|e| Error::io(path, gz_error(e)))?;
+            }
+            Some(n) => {
+                let mut buf = vec![0u8; 1 << 16];
+                let mut lines = 0usize;
+                loop {
+                    let got = dec
+                        .read(&mut buf)
+                        .map_err(|e| Error::io(path, gz_error(e)))?;
+                    if got == 0 {
+                        break;
+                    }
+                    lines += memchr::memchr_iter(b'\n', &buf[..got]).count();
+                    out.extend_from_slice(&buf[..got]);
+                    if lines > n {
+                        break;
+                    }
+                }
+            }
+        }
+        return Ok(Input::Owned(out));
+    }
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    if len == 0 {
+        return Ok(Input::Owned(Vec::new()));
+    }
+    // SAFETY: the map is read-only; like every reader of memory-mapped files we rely on the file
+    // not being truncated by another process while it is read.
+    let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    Ok(Input::Mapped(map))
+}
+
+fn gz_error(e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("gzip: {e}"))
+}
+
+/// The first `n` bytes of a file (decompressed when it is gzip), for sniffing.
+pub(crate) fn head(path: &Path, n: usize) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut out = Vec::with_capacity(n);
+    let reader: Box<dyn Read> = if is_gzip(path) {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    reader
+        .take(n as u64)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(out)
+}
+
+/// A word seen again in a file: the later row was dropped and the first kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// The repeated word.
+    pub word: String,
+    /// Where the dropped repetition is (line for text formats, byte or entry for binary ones).
+    pub position: Position,
+}
+
+/// What a reader noticed without failing: currently the duplicate words it dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadReport {
+    /// Repeated words; each later occurrence was dropped, the first kept.
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// Decodes a token: UTF-8, or with `lossy` invalid sequences replaced by U+FFFD.
+pub(crate) fn decode_word(
+    bytes: &[u8],
+    lossy: bool,
+    path: &Path,
+    at: impl FnOnce() -> Position,
+) -> Result<String> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s.to_owned()),
+        Err(_) if lossy => Ok(String::from_utf8_lossy(bytes).into_owned()),
+        Err(e) => Err(Error::format(
+            path,
+            at(),
+            format!(
+                "the word {:?} is not valid UTF-8 (bad byte at offset {} of the word); use --lossy to replace it",
+                String::from_utf8_lossy(bytes),
+                e.valid_up_to()
+            ),
+        )),
+    }
+}
+
+/// Builds the vocabulary and matrix from parsed rows, dropping every repeated word after its
+/// first occurrence (recorded in `report` with `position(row)`). Rows must be `dims` long each.
+pub(crate) fn dedup_rows(
+    words: Vec<String>,
+    mut data: Vec<f32>,
+    dims: usize,
+    report: &mut ReadReport,
+    position: impl Fn(usize) -> Position,
+) -> Result<(Vocab, DenseMatrix)> {
+    let mut seen: FxHashMap<&str, ()> = FxHashMap::default();
+    seen.reserve(words.len());
+    let mut dropped = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        if seen.insert(w.as_str(), ()).is_some() {
+            dropped.push(i);
+        }
+    }
+    drop(seen);
+    let words = if dropped.is_empty() {
+        words
+    } else {
+        let mut keep = Vec::with_capacity(words.len() - dropped.len());
+        let mut next = 0;
+        let mut out_row = 0;
+        for (i, w) in words.into_iter().enumerate() {
+            if next < dropped.len() && dropped[next] == i {
+                next += 1;
+                report.duplicates.push(Duplicate {
+                    word: w,
+                    position: position(i),
+                });
+                continue;
+            }
+            if out_row != i {
+                data.copy_within(i * dims..(i + 1) * dims, out_row * dims);
+            }
+            out_row += 1;
+            keep.push(w);
+        }
+        data.truncate(out_row * dims);
+        keep
+    };
+    let rows = words.len();
+    let counts = vec![0; rows];
+    let matrix = DenseMatrix::new(rows, dims, data)?;
+    Ok((Vocab::from_trusted_parts(words, counts), matrix))
+}
+
+/// Checks that a word can be written to a format that separates fields with whitespace.
+pub(crate) fn check_plain_word(word: &str, id: usize, format: &str) -> Result<()> {
+    if word.is_empty() || word.bytes().any(|b| b.is_ascii_whitespace()) {
+        return Err(Error::invalid(
+            "vocabulary",
+            format!(
+                "word {id} ({word:?}) is empty or contains whitespace, which {format} cannot hold \
+                 (fields are separated by spaces); write the native or fastText .bin format instead"
+            ),
+        ));
+    }
+    Ok(())
+}

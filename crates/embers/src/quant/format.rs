@@ -1,0 +1,507 @@
+//! How compressed storage is laid out in the native (safetensors) file, and how it is opened as
+//! memory-mapped views without decoding:
+//!
+//! | `storage` | tensors |
+//! | --- | --- |
+//! | `f16` | `embeddings` F16 [rows, dims] |
+//! | `int8` | `embeddings` I8 [rows, dims], `scales` F32 [rows], `offsets` F32 [rows] (affine only) |
+//! | `pq` | `codes` U8 [rows, m], `quantizer.centroids` F32 [m, 2^bits, dims/m], `quantizer.rotation` F32 [dims, dims] (optional) |
+//!
+//! The `storage` metadata entry names the kind; the shapes carry everything needed to decode.
+
+use crate::error::{Error, Result};
+use crate::io::safetensors::bytemuck_free::Pod;
+use crate::io::safetensors::{bytes_of, Dtype, SafetensorsFile, TensorOut};
+use crate::storage::{Buffer, F16Matrix, Int8Matrix, PqMatrix, Storage};
+
+/// The tensors holding a compressed storage's rows (none for dense f32, which the native
+/// writer stores itself).
+pub fn storage_tensors(storage: &Storage) -> Vec<TensorOut<'_>> {
+    let (rows, dims) = (storage.rows(), storage.dims());
+    match storage {
+        Storage::F16(m) => vec![TensorOut::new(
+            "embeddings",
+            Dtype::F16,
+            vec![rows, dims],
+            bytes_of(m.as_slice()),
+        )],
+        Storage::Int8(m) => {
+            let mut t = vec![
+                TensorOut::new(
+                    "embeddings",
+                    Dtype::I8,
+                    vec![rows, dims],
+                    bytes_of(m.codes()),
+                ),
+                TensorOut::new("scales", Dtype::F32, vec![rows], bytes_of(m.scales())),
+            ];
+            if let Some(o) = m.offsets() {
+                t.push(TensorOut::new(
+                    "offsets",
+                    Dtype::F32,
+                    vec![rows],
+                    bytes_of(o),
+                ));
+            }
+            t
+        }
+        Storage::Pq(m) => {
+            let mut t = vec![
+                TensorOut::new(
+                    "codes",
+                    Dtype::U8,
+                    vec![rows, m.subquantizers()],
+                    bytes_of(m.codes()),
+                ),
+                TensorOut::new(
+                    "quantizer.centroids",
+                    Dtype::F32,
+                    vec![m.subquantizers(), m.ksub(), m.dsub()],
+                    bytes_of(m.centroids()),
+                ),
+            ];
+            if let Some(r) = m.rotation() {
+                t.push(TensorOut::new(
+                    "quantizer.rotation",
+                    Dtype::F32,
+                    vec![dims, dims],
+                    bytes_of(r),
+                ));
+            }
+            t
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The storage kind named in a file's metadata (`f32` when absent).
+pub fn storage_kind(file: &SafetensorsFile) -> &str {
+    file.metadata()
+        .get("storage")
+        .map(String::as_str)
+        .unwrap_or("f32")
+}
+
+/// Rows and dims of the stored matrix, from the tensor shapes alone (header only).
+pub fn shape(file: &SafetensorsFile) -> Result<(usize, usize)> {
+    let path = file.path();
+    if storage_kind(file) == "pq" {
+        let codes = file.require("codes")?;
+        let cents = file.require("quantizer.centroids")?;
+        return match (codes.shape, cents.shape) {
+            ([rows, m], [m2, _, dsub]) if m == m2 => Ok((*rows, m * dsub)),
+            _ => Err(Error::at_field(
+                path,
+                "codes",
+                format!(
+                    "codes {:?} and quantizer.centroids {:?} are not [rows, m] and [m, 2^bits, dims/m]",
+                    codes.shape, cents.shape
+                ),
+            )),
+        };
+    }
+    let emb = file.require("embeddings")?;
+    match emb.shape {
+        [r, d] => Ok((*r, *d)),
+        other => Err(Error::at_field(
+            path,
+            "embeddings",
+            format!("not a 2-D tensor: shape {other:?}"),
+        )),
+    }
+}
+
+/// A zero-copy view of tensor `name`, which must have `dtype` and `shape`.
+fn view<T: Pod>(
+    file: &SafetensorsFile,
+    name: &str,
+    dtype: Dtype,
+    shape: &[usize],
+) -> Result<Buffer<T>> {
+    let path = file.path();
+    let t = file.require(name)?;
+    if t.dtype != dtype || t.shape != shape {
+        return Err(Error::at_field(
+            path,
+            name,
+            format!(
+                "expected {} {:?}, found {} {:?}",
+                dtype.name(),
+                shape,
+                t.dtype.name(),
+                t.shape
+            ),
+        ));
+    }
+    let offset = file.file_offset(name).expect("tensor exists");
+    Buffer::mapped(file.mmap().clone(), offset, shape.iter().product())
+        .map_err(|e| Error::at_field(path, name, e.to_string()))
+}
+
+/// Opens the compressed rows of a native file as memory-mapped views, validating every shape
+/// against `rows` (the vocabulary size) and the kind named in the metadata. Returns `None` for
+/// dense f32 files, which the native reader opens itself.
+pub fn open_storage(file: &SafetensorsFile, rows: usize) -> Result<Option<Storage>> {
+    let path = file.path();
+    let kind = storage_kind(file);
+    if kind == "f32" {
+        return Ok(None);
+    }
+    let (r, dims) = shape(file)?;
+    if r != rows {
+        let name = if kind == "pq" { "codes" } else { "embeddings" };
+        return Err(Error::at_field(
+            path,
+            name,
+            format!("{r} rows but the vocabulary has {rows} tokens"),
+        ));
+    }
+    if let Some(d) = file.metadata().get("dims") {
+        if d.parse::<usize>().ok() != Some(dims) {
+            return Err(Error::at_field(
+                path,
+                "__metadata__.dims",
+                format!("says {d} but the tensors hold {dims} dimensions"),
+            ));
+        }
+    }
+    let bad = |name: &str, e: Error| Error::at_field(path, name, e.to_string());
+    let storage: Storage = match kind {
+        "f16" => F16Matrix::new(
+            rows,
+            dims,
+            view(file, "embeddings", Dtype::F16, &[rows, dims])?,
+        )
+        .map_err(|e| bad("embeddings", e))?
+        .into(),
+        "int8" => {
+            let codes = view(file, "embeddings", Dtype::I8, &[rows, dims])?;
+            let scales = view(file, "scales", Dtype::F32, &[rows])?;
+            let offsets = match file.get("offsets") {
+                Some(_) => Some(view(file, "offsets", Dtype::F32, &[rows])?),
+                None => None,
+            };
+            Int8Matrix::new(rows, dims, codes, scales, offsets)
+                .map_err(|e| bad("scales", e))?
+                .into()
+        }
+        "pq" => {
+            let m = file.require("codes")?.shape[1];
+            let ksub = file.require("quantizer.centroids")?.shape[1];
+            if !ksub.is_power_of_two() || !(2..=256).contains(&ksub) {
+                return Err(Error::at_field(
+                    path,
+                    "quantizer.centroids",
+                    format!("{ksub} centroids per codebook is not 2^bits with bits in 1..=8"),
+                ));
+            }
+            let bits = ksub.trailing_zeros();
+            let codes = view(file, "codes", Dtype::U8, &[rows, m])?;
+            let cents = view(
+                file,
+                "quantizer.centroids",
+                Dtype::F32,
+                &[m, ksub, dims / m.max(1)],
+            )?;
+            let rotation = match file.get("quantizer.rotation") {
+                Some(_) => Some(view(file, "quantizer.rotation", Dtype::F32, &[dims, dims])?),
+                None => None,
+            };
+            PqMatrix::new(rows, dims, m, bits, codes, cents, rotation)
+                .map_err(|e| bad("codes", e))?
+                .into()
+        }
+        other => {
+            return Err(Error::at_field(
+                path,
+                "__metadata__.storage",
+                format!("unknown storage kind {other:?} (this embers reads f32, f16, int8, pq)"),
+            ))
+        }
+    };
+    Ok(Some(storage))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::embeddings::Embeddings;
+    use crate::io::{native, safetensors};
+    use crate::progress::silent;
+    use crate::quant::{quantize, PqConfig, Target};
+    use crate::rng::Rng;
+    use crate::storage::DenseMatrix;
+    use crate::vocab::Vocab;
+
+    fn model(rows: usize, dims: usize) -> Embeddings {
+        let mut rng = Rng::new(21);
+        let m =
+            DenseMatrix::new(rows, dims, (0..rows * dims).map(|_| rng.normal()).collect()).unwrap();
+        let vocab = Vocab::from_words((0..rows).map(|i| format!("w{i}")).collect()).unwrap();
+        Embeddings::new(vocab, m).unwrap()
+    }
+
+    fn targets() -> Vec<Target> {
+        vec![
+            Target::F16,
+            Target::Int8 { affine: false },
+            Target::Int8 { affine: true },
+            Target::Pq(PqConfig {
+                subquantizers: 6,
+                bits: 6,
+                sample: 300,
+                iterations: 5,
+                seed: 2,
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_a_mapped_native_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = model(300, 24);
+        for t in targets() {
+            let q = quantize(&e, &t, &silent).unwrap();
+            let p = dir.path().join("q.embers");
+            native::write(&p, &q).unwrap();
+            native::verify(&p).unwrap();
+            let back = native::open(&p).unwrap();
+            assert_eq!(back.storage().kind(), q.storage().kind());
+            assert!(back.storage().is_mapped(), "{t:?} not mapped");
+            assert_eq!(
+                back.storage().to_dense().unwrap(),
+                q.storage().to_dense().unwrap()
+            );
+            assert!(back.has_norms());
+            assert_eq!(back.norms(), q.norms());
+            assert_eq!(back.metadata()["quantizer"], t.describe());
+            let info = native::info(&p).unwrap();
+            assert_eq!((info.rows, info.dims), (300, 24));
+            assert_eq!(info.storage, q.storage().kind());
+            // Vectors = the storage's own bytes plus 4 bytes of norm per row.
+            assert_eq!(info.vector_bytes, q.storage().stored_bytes() + 300 * 4);
+            // Writing an opened (mapped) file again gives the same bytes.
+            let p2 = dir.path().join("q2.embers");
+            native::write(&p2, &back).unwrap();
+            assert_eq!(std::fs::read(&p).unwrap(), std::fs::read(&p2).unwrap());
+        }
+    }
+
+    #[test]
+    fn numpy_decodes_our_files_to_the_same_rows() {
+        // An independent decoder: plain json + numpy over the safetensors bytes, following the
+        // layout documented at the top of this module.
+        let dir = tempfile::tempdir().unwrap();
+        let e = model(300, 24);
+        for (i, t) in targets().into_iter().enumerate() {
+            let q = quantize(&e, &t, &silent).unwrap();
+            let p = dir.path().join(format!("q{i}.embers"));
+            let out = dir.path().join(format!("q{i}.f32"));
+            native::write(&p, &q).unwrap();
+            let script = r#"
+import json, struct, sys, numpy as np
+raw = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', raw[:8])[0]
+h = json.loads(raw[8:8 + n]); base = 8 + n
+def t(name, dt):
+    x = h[name]; a, b = x['data_offsets']
+    return np.frombuffer(raw[base + a:base + b], dtype=dt).reshape(x['shape'])
+kind = h['__metadata__']['storage']
+if kind == 'f16':
+    rows = t('embeddings', '<f2').astype(np.float64)
+elif kind == 'int8':
+    c = t('embeddings', 'i1').astype(np.float64)
+    rows = c * t('scales', '<f4')[:, None].astype(np.float64)
+    if 'offsets' in h:
+        rows += t('offsets', '<f4')[:, None]
+else:
+    codes = t('codes', 'u1'); cents = t('quantizer.centroids', '<f4')
+    rows = np.concatenate([cents[j][codes[:, j]] for j in range(codes.shape[1])], axis=1)
+rows.astype('<f4').tofile(sys.argv[2])
+"#;
+            let status = std::process::Command::new("python3")
+                .args(["-c", script])
+                .arg(&p)
+                .arg(&out)
+                .status()
+                .expect("python3 with numpy is needed for this test (see .ci/run)");
+            assert!(status.success(), "numpy decoding failed for {t:?}");
+            let want = safetensors::f32s(&std::fs::read(&out).unwrap()).into_owned();
+            let got = q.storage().to_dense().unwrap();
+            for (a, b) in got.as_slice().iter().zip(&want) {
+                assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{t:?}: {a} vs {b}");
+            }
+            assert_eq!(want.len(), 300 * 24);
+        }
+    }
+
+    /// Writes a native-looking file from raw tensors, to build inconsistent ones.
+    fn raw_file(
+        path: &std::path::Path,
+        storage: &str,
+        extra: Vec<TensorOut<'_>>,
+        dims_meta: Option<&str>,
+    ) {
+        let vocab = Vocab::from_words((0..4).map(|i| format!("w{i}")).collect()).unwrap();
+        let (bytes, offsets) = native::vocab_layout(&vocab);
+        let mut tensors = vec![
+            TensorOut::new("vocab.bytes", Dtype::U8, vec![bytes.len()], bytes.clone()),
+            TensorOut::new(
+                "vocab.offsets",
+                Dtype::U64,
+                vec![offsets.len()],
+                bytes_of(&offsets).to_vec(),
+            ),
+        ];
+        tensors.extend(extra);
+        let mut meta = BTreeMap::new();
+        meta.insert("format".to_string(), native::FORMAT_NAME.to_string());
+        meta.insert("version".to_string(), "1".to_string());
+        meta.insert("storage".to_string(), storage.to_string());
+        if let Some(d) = dims_meta {
+            meta.insert("dims".to_string(), d.to_string());
+        }
+        safetensors::write(path, &tensors, &meta, Some("checksum")).unwrap();
+    }
+
+    #[test]
+    fn inconsistent_files_are_refused_with_the_field_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.embers");
+        let f32s = |n: usize| vec![0u8; n * 4];
+        let cases: Vec<(&str, Vec<TensorOut<'_>>, Option<&str>, &str)> = vec![
+            (
+                "int8",
+                vec![
+                    TensorOut::new("embeddings", Dtype::I8, vec![4, 6], vec![0u8; 24]),
+                    TensorOut::new("scales", Dtype::F32, vec![3], f32s(3)),
+                ],
+                None,
+                "scales",
+            ),
+            (
+                "int8",
+                vec![TensorOut::new(
+                    "embeddings",
+                    Dtype::I8,
+                    vec![4, 6],
+                    vec![0u8; 24],
+                )],
+                None,
+                "scales",
+            ),
+            (
+                "f16",
+                vec![TensorOut::new(
+                    "embeddings",
+                    Dtype::F32,
+                    vec![4, 6],
+                    f32s(24),
+                )],
+                None,
+                "expected F16",
+            ),
+            (
+                "f16",
+                vec![TensorOut::new(
+                    "embeddings",
+                    Dtype::F16,
+                    vec![5, 6],
+                    vec![0u8; 60],
+                )],
+                None,
+                "5 rows but the vocabulary has 4",
+            ),
+            (
+                "f16",
+                vec![TensorOut::new(
+                    "embeddings",
+                    Dtype::F16,
+                    vec![4, 6],
+                    vec![0u8; 48],
+                )],
+                Some("7"),
+                "__metadata__.dims",
+            ),
+            (
+                "pq",
+                vec![
+                    TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0, 1, 2, 9, 0, 0, 0, 0]),
+                    TensorOut::new("quantizer.centroids", Dtype::F32, vec![2, 8, 3], f32s(48)),
+                ],
+                None,
+                "code 1 of row 1 is 9",
+            ),
+            (
+                "pq",
+                vec![
+                    TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0u8; 8]),
+                    TensorOut::new("quantizer.centroids", Dtype::F32, vec![3, 8, 3], f32s(72)),
+                ],
+                None,
+                "not [rows, m]",
+            ),
+            (
+                "pq",
+                vec![
+                    TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0u8; 8]),
+                    TensorOut::new("quantizer.centroids", Dtype::F32, vec![2, 6, 3], f32s(36)),
+                ],
+                None,
+                "not 2^bits",
+            ),
+            (
+                "pq",
+                vec![
+                    TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0u8; 8]),
+                    TensorOut::new("quantizer.centroids", Dtype::F32, vec![2, 8, 3], f32s(48)),
+                    TensorOut::new("quantizer.rotation", Dtype::F32, vec![5, 5], f32s(25)),
+                ],
+                None,
+                "quantizer.rotation",
+            ),
+            (
+                "int4",
+                vec![TensorOut::new(
+                    "embeddings",
+                    Dtype::I8,
+                    vec![4, 6],
+                    vec![0u8; 24],
+                )],
+                None,
+                "unknown storage kind",
+            ),
+        ];
+        for (storage, tensors, dims, want) in cases {
+            raw_file(&p, storage, tensors, dims);
+            let e = native::open(&p).unwrap_err().to_string();
+            assert!(
+                e.contains("bad.embers") && e.contains(want),
+                "{storage}: {e}"
+            );
+        }
+        // A consistent hand-made PQ file opens and decodes by the documented layout.
+        let cents: Vec<f32> = (0..48).map(|i| i as f32).collect();
+        raw_file(
+            &p,
+            "pq",
+            vec![
+                TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0, 1, 2, 7, 0, 0, 5, 3]),
+                TensorOut::new(
+                    "quantizer.centroids",
+                    Dtype::F32,
+                    vec![2, 8, 3],
+                    bytes_of(&cents).to_vec(),
+                ),
+            ],
+            Some("6"),
+        );
+        let e = native::open(&p).unwrap();
+        assert_eq!(e.storage().kind(), "pq");
+        // Row 1: codebook 0 centroid 2 = [6, 7, 8]; codebook 1 centroid 7 = 24 + 21.. = [45, 46, 47].
+        assert_eq!(e.get("w1").unwrap(), vec![6.0, 7.0, 8.0, 45.0, 46.0, 47.0]);
+        assert_eq!(native::info(&p).unwrap().dims, 6);
+    }
+}

@@ -1,0 +1,434 @@
+//! Compression of embedding matrices: f16, int8 (symmetric or affine, per-row scales) and
+//! product quantization (seeded k-means codebooks), producing [`Storage`] kinds that answer
+//! similarity queries from their codes; plus exact re-ranking of the top candidates.
+//!
+//! ```
+//! use embers::{Embeddings, Vocab, layer::{init_matrix, Init}};
+//! use embers::quant::{quantize, Target};
+//! let vocab = Vocab::from_words((0..300).map(|i| format!("w{i}")).collect()).unwrap();
+//! let m = init_matrix(300, 16, Init::Normal { mean: 0.0, std: 1.0 }, 1).unwrap();
+//! let emb = Embeddings::new(vocab, m).unwrap();
+//! let small = quantize(&emb, &Target::Int8 { affine: false }, &embers::progress::silent).unwrap();
+//! assert_eq!(small.storage().kind(), "int8");
+//! assert!(small.storage().stored_bytes() * 3 < emb.storage().stored_bytes());
+//! ```
+
+pub mod format;
+pub mod kmeans;
+pub mod pq;
+pub mod rerank;
+pub mod scalar;
+
+pub use pq::PqConfig;
+pub use rerank::{rerank, search_reranked};
+pub use scalar::{to_f16, to_int8};
+
+use rayon::prelude::*;
+
+use crate::embeddings::Embeddings;
+use crate::error::{Error, Result};
+use crate::progress::ProgressFn;
+use crate::storage::{DenseMatrix, Storage};
+
+/// The storage kind to compress to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Plain f32 (decompresses a quantized model).
+    F32,
+    /// Half precision.
+    F16,
+    /// 8-bit codes with a per-row scale; `affine` adds a per-row offset.
+    Int8 { affine: bool },
+    /// Product quantization.
+    Pq(PqConfig),
+}
+
+impl Target {
+    /// Parses `f32`, `f16`, `int8` or `pq` (PQ with the defaults for `dims`).
+    pub fn from_name(name: &str, dims: usize) -> Result<Self> {
+        Ok(match name {
+            "f32" => Target::F32,
+            "f16" => Target::F16,
+            "int8" => Target::Int8 { affine: false },
+            "pq" => Target::Pq(PqConfig::for_dims(dims)),
+            other => {
+                return Err(Error::invalid(
+                    "to",
+                    format!("unknown storage kind {other:?}: expected f32, f16, int8 or pq"),
+                ))
+            }
+        })
+    }
+
+    /// The settings as stored in the `quantizer` metadata entry (JSON).
+    pub fn describe(&self) -> String {
+        match self {
+            Target::F32 => r#"{"kind":"f32"}"#.into(),
+            Target::F16 => r#"{"kind":"f16"}"#.into(),
+            Target::Int8 { affine } => format!(r#"{{"kind":"int8","affine":{affine}}}"#),
+            Target::Pq(c) => {
+                let mut v = serde_json::to_value(c).expect("plain struct");
+                v["kind"] = "pq".into();
+                v.to_string()
+            }
+        }
+    }
+}
+
+/// Compresses the rows of `matrix`.
+pub fn compress(matrix: &DenseMatrix, target: &Target, progress: &ProgressFn) -> Result<Storage> {
+    Ok(match target {
+        Target::F32 => Storage::Dense(matrix.clone()),
+        Target::F16 => to_f16(matrix)?.into(),
+        Target::Int8 { affine } => to_int8(matrix, *affine)?.into(),
+        Target::Pq(cfg) => pq::train(matrix, cfg, progress)?.into(),
+    })
+}
+
+/// The same model with its rows compressed to `target`: vocabulary, subwords (kept in f32) and
+/// metadata carried over, the settings recorded under the `quantizer` metadata key, and the row
+/// norms recomputed from the compressed rows so cosine scores are those of the decoded vectors.
+pub fn quantize(
+    embeddings: &Embeddings,
+    target: &Target,
+    progress: &ProgressFn,
+) -> Result<Embeddings> {
+    let dense = embeddings.storage().to_dense()?;
+    let storage = compress(&dense, target, progress)?;
+    drop(dense);
+    let norms = row_norms(&storage);
+    let mut out = Embeddings::new(embeddings.vocab().clone(), storage)?.with_norms(norms)?;
+    if let Some(s) = embeddings.subwords() {
+        out = out.with_subwords(s.clone())?;
+    }
+    for (k, v) in embeddings.metadata() {
+        out.metadata_mut().insert(k.clone(), v.clone());
+    }
+    if *target == Target::F32 {
+        out.metadata_mut().remove("quantizer");
+    } else {
+        out.metadata_mut()
+            .insert("quantizer".into(), target.describe());
+    }
+    Ok(out)
+}
+
+/// L2 norm of every decoded row, in parallel.
+pub fn row_norms(storage: &Storage) -> Vec<f32> {
+    if let Some(m) = storage.as_dense() {
+        return m.row_norms();
+    }
+    let dims = storage.dims();
+    (0..storage.rows())
+        .into_par_iter()
+        .map_init(
+            || vec![0.0f32; dims],
+            |buf, i| {
+                storage.row_into(i, buf);
+                crate::kernels::norm(buf)
+            },
+        )
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::silent;
+    use crate::rng::Rng;
+    use crate::storage::{Buffer, PqMatrix};
+    use crate::vocab::Vocab;
+
+    fn random(rows: usize, dims: usize, seed: u64) -> DenseMatrix {
+        let mut rng = Rng::new(seed);
+        DenseMatrix::new(rows, dims, (0..rows * dims).map(|_| rng.normal()).collect()).unwrap()
+    }
+
+    /// Rows drawn around `k` random centres, with noise of standard deviation `noise`.
+    fn clustered(rows: usize, dims: usize, k: usize, noise: f32, seed: u64) -> DenseMatrix {
+        let mut rng = Rng::new(seed);
+        let centres: Vec<f32> = (0..k * dims).map(|_| rng.normal()).collect();
+        let mut data = Vec::with_capacity(rows * dims);
+        for _ in 0..rows {
+            let c = rng.below(k as u64) as usize;
+            data.extend(
+                centres[c * dims..(c + 1) * dims]
+                    .iter()
+                    .map(|v| v + noise * rng.normal()),
+            );
+        }
+        DenseMatrix::new(rows, dims, data).unwrap()
+    }
+
+    fn dot64(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+    }
+
+    /// A random orthogonal matrix (Gram–Schmidt on Gaussian rows, in f64).
+    fn orthogonal(d: usize, seed: u64) -> Vec<f32> {
+        let mut rng = Rng::new(seed);
+        let mut rows: Vec<Vec<f64>> = Vec::new();
+        while rows.len() < d {
+            let mut v: Vec<f64> = (0..d).map(|_| rng.normal() as f64).collect();
+            for r in &rows {
+                let p: f64 = v.iter().zip(r).map(|(a, b)| a * b).sum();
+                v.iter_mut().zip(r).for_each(|(a, b)| *a -= p * b);
+            }
+            let n = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+            if n > 1e-6 {
+                rows.push(v.into_iter().map(|a| a / n).collect());
+            }
+        }
+        rows.concat().into_iter().map(|a| a as f32).collect()
+    }
+
+    #[test]
+    #[allow(clippy::needless_range_loop)]
+    fn dot_all_equals_dot_products_of_decoded_rows_for_every_kind() {
+        let (rows, dims) = (700, 48);
+        let m = random(rows, dims, 1);
+        let pq = PqConfig {
+            subquantizers: 12,
+            bits: 8,
+            sample: 700,
+            iterations: 8,
+            seed: 5,
+        };
+        let mut kinds: Vec<Storage> = [
+            Target::F32,
+            Target::F16,
+            Target::Int8 { affine: false },
+            Target::Int8 { affine: true },
+            Target::Pq(pq.clone()),
+            Target::Pq(PqConfig { bits: 3, ..pq }),
+        ]
+        .iter()
+        .map(|t| compress(&m, t, &silent).unwrap())
+        .collect();
+        // PQ with a rotation, built by hand: codes of the rotated rows decode through Rᵀ.
+        let Storage::Pq(p) = &kinds[4] else { panic!() };
+        let rotated = PqMatrix::new(
+            rows,
+            dims,
+            12,
+            8,
+            p.codes().to_vec(),
+            p.centroids().to_vec(),
+            Some(Buffer::Owned(orthogonal(dims, 9))),
+        )
+        .unwrap();
+        kinds.push(rotated.into());
+
+        let mut rng = Rng::new(2);
+        for s in &kinds {
+            let decoded = s.to_dense().unwrap();
+            for _ in 0..5 {
+                let q: Vec<f32> = (0..dims).map(|_| rng.normal()).collect();
+                let qmax = q.iter().fold(0.0f32, |a, v| a.max(v.abs())) as f64;
+                let mut out = vec![0.0; rows];
+                s.dot_all(&q, &mut out);
+                for i in 0..rows {
+                    let row = decoded.row(i);
+                    let want = dot64(row, &q);
+                    let l1: f64 = row.iter().map(|v| v.abs() as f64).sum();
+                    // int8 also rounds the query: at most max|q|/254 per value.
+                    let tol = if s.kind() == "int8" {
+                        l1 * qmax / 254.0 + 1e-3
+                    } else {
+                        1e-4 * (1.0 + l1)
+                    };
+                    assert!(
+                        (out[i] as f64 - want).abs() <= tol,
+                        "{} row {i}: {} vs {want}",
+                        s.kind(),
+                        out[i]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn int8_scores_are_exact_integer_arithmetic_against_f64_reference() {
+        // Independent of the kernels: recompute offset·Σq + scale·qscale·Σ code·qcode in f64.
+        let m = random(300, 301, 3);
+        let mut rng = Rng::new(4);
+        for affine in [false, true] {
+            let s = to_int8(&m, affine).unwrap();
+            let q: Vec<f32> = (0..301).map(|_| rng.normal()).collect();
+            let qmax = q.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+            let qs = qmax / 127.0;
+            let qc: Vec<f64> = q.iter().map(|v| (v / qs).round() as f64).collect();
+            let qsum: f64 = q.iter().map(|v| *v as f64).sum();
+            let mut out = vec![0.0; 300];
+            Storage::Int8(s.clone()).dot_all(&q, &mut out);
+            for i in 0..300 {
+                let codes = &s.codes()[i * 301..(i + 1) * 301];
+                let idot: f64 = codes.iter().zip(&qc).map(|(&c, &b)| c as f64 * b).sum();
+                let off = s.offsets().map_or(0.0, |o| o[i] as f64);
+                let want = s.scales()[i] as f64 * qs as f64 * idot + off * qsum;
+                assert!(
+                    (out[i] as f64 - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                    "{affine} {i}: {} vs {want}",
+                    out[i]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn f16_matches_numpy_float16_bit_for_bit() {
+        // Reference: numpy's float32 → float16 conversion (round to nearest even), run here.
+        let dir = tempfile::tempdir().unwrap();
+        let mut rng = Rng::new(6);
+        let mut vals: Vec<f32> = (0..2000).map(|_| rng.normal() * 10.0).collect();
+        vals.extend([
+            0.0,
+            -0.0,
+            1e-8,
+            -3e-6,
+            6.1e-5,
+            65504.0,
+            -65504.0,
+            0.1,
+            1.0 / 3.0,
+            2049.0,
+            2051.0,
+        ]);
+        let input = dir.path().join("in.f32");
+        let output = dir.path().join("out.f16");
+        std::fs::write(
+            &input,
+            vals.iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<u8>>(),
+        )
+        .unwrap();
+        let status = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import numpy as np, sys\n\
+                 x = np.fromfile(sys.argv[1], dtype='<f4')\n\
+                 x.astype('<f2').tofile(sys.argv[2])\n",
+            )
+            .arg(&input)
+            .arg(&output)
+            .status()
+            .expect("python3 with numpy is needed for this test (see .ci/run)");
+        assert!(status.success(), "numpy conversion failed");
+        let want: Vec<u16> = std::fs::read(&output)
+            .unwrap()
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        let m = DenseMatrix::new(1, vals.len(), vals.clone()).unwrap();
+        let h = to_f16(&m).unwrap();
+        let got: Vec<u16> = h.as_slice().iter().map(|v| v.to_bits()).collect();
+        assert_eq!(got, want);
+        // Relative error of normal values ≤ 2^-11 < 1e-3.
+        let mut back = vec![0.0; vals.len()];
+        h.row_into(0, &mut back);
+        for (a, b) in vals.iter().zip(&back) {
+            if a.abs() > 6.2e-5 {
+                assert!(((a - b) / a).abs() <= 1e-3, "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn pq_reconstructs_clustered_data_and_keeps_neighbours() {
+        let (rows, dims) = (4000, 32);
+        let m = clustered(rows, dims, 200, 0.3, 7);
+        let cfg = PqConfig {
+            subquantizers: 8,
+            bits: 8,
+            sample: 4000,
+            iterations: 20,
+            seed: 1,
+        };
+        let s = compress(&m, &Target::Pq(cfg), &silent).unwrap();
+        assert_eq!(s.stored_bytes(), rows * 8 + 8 * 256 * 4 * 4);
+        let d = s.to_dense().unwrap();
+        let (mut err, mut total) = (0.0f64, 0.0f64);
+        for i in 0..rows {
+            err += crate::kernels::scalar::l2_sq(m.row(i), d.row(i)) as f64;
+            total += dot64(m.row(i), m.row(i));
+        }
+        // The noise alone is 0.3² · 32 ≈ 2.9 of ≈ 34.9 per row (8.3%): storing each row's exact
+        // cluster centre would leave that much. PQ in 8 bytes a row must beat it (measured 4.9%).
+        let rel = err / total;
+        assert!(rel < 0.06, "relative squared error {rel}");
+
+        // Top-10 cosine neighbours on codes versus exact f32 search.
+        let vocab = Vocab::from_words((0..rows).map(|i| format!("w{i}")).collect()).unwrap();
+        let exact = Embeddings::new(vocab.clone(), m.clone()).unwrap();
+        let compressed = quantize(
+            &exact,
+            &Target::Pq(PqConfig {
+                subquantizers: 8,
+                bits: 8,
+                sample: 4000,
+                iterations: 20,
+                seed: 1,
+            }),
+            &silent,
+        )
+        .unwrap();
+        assert_eq!(
+            compressed.metadata()["quantizer"],
+            r#"{"bits":8,"iterations":20,"kind":"pq","sample":4000,"seed":1,"subquantizers":8}"#
+        );
+        let (mut hits, mut hits_rr) = (0, 0);
+        for qi in (0..rows).step_by(97) {
+            let q = m.row(qi).to_vec();
+            let truth: Vec<u32> = rerank::candidates(&exact, &q, 10, &[qi as u32])
+                .unwrap()
+                .iter()
+                .map(|c| c.0)
+                .collect();
+            let approx = rerank::candidates(&compressed, &q, 10, &[qi as u32]).unwrap();
+            hits += approx.iter().filter(|c| truth.contains(&c.0)).count();
+            let rr = search_reranked(&compressed, Some(exact.storage()), &q, 10, 50, &[qi as u32])
+                .unwrap();
+            hits_rr += rr.iter().filter(|c| truth.contains(&c.0)).count();
+        }
+        let queries = (0..rows).step_by(97).count();
+        let overlap = hits as f64 / (10 * queries) as f64;
+        let overlap_rr = hits_rr as f64 / (10 * queries) as f64;
+        assert!(overlap >= 0.65, "top-10 overlap {overlap}"); // measured 0.75
+        assert!(
+            overlap_rr >= 0.95 && overlap_rr >= overlap,
+            "re-ranked {overlap_rr}"
+        );
+    }
+
+    #[test]
+    fn quantize_keeps_vocab_and_norms_of_decoded_rows() {
+        let m = random(300, 20, 8);
+        let vocab = Vocab::from_words((0..300).map(|i| format!("w{i}")).collect()).unwrap();
+        let e = Embeddings::new(vocab, m).unwrap();
+        for name in ["f16", "int8", "pq", "f32"] {
+            let t = Target::from_name(name, 20).unwrap();
+            let q = quantize(&e, &t, &silent).unwrap();
+            assert_eq!(q.storage().kind(), name);
+            assert_eq!(q.vocab(), e.vocab());
+            for i in [0usize, 17, 299] {
+                let row = q.storage().row_vec(i);
+                assert!((q.norms()[i] - crate::kernels::norm(&row)).abs() < 1e-5);
+            }
+            let mut t = q.clone();
+            t.truncate(10);
+            assert_eq!(t.storage().rows(), 10);
+            assert_eq!(t.storage().row_vec(9), q.storage().row_vec(9));
+        }
+        assert!(Target::from_name("int4", 20).is_err());
+        // Quantizing is deterministic for a seed.
+        let t = Target::from_name("pq", 20).unwrap();
+        let a = quantize(&e, &t, &silent).unwrap();
+        let b = quantize(&e, &t, &silent).unwrap();
+        assert_eq!(
+            a.storage().to_dense().unwrap(),
+            b.storage().to_dense().unwrap()
+        );
+    }
+}

@@ -1,0 +1,332 @@
+//! Exact top-k search by cosine: one query through `Storage::dot_all` (any storage kind), many
+//! queries at once through a blocked matrix product with a running top-k per query (dense f32
+//! rows), both on all cores and with deterministic ties (score descending, then id ascending).
+
+use rayon::prelude::*;
+
+use crate::embeddings::Embeddings;
+use crate::kernels::{self, TILE_QUERIES};
+
+/// One search result: a row id and its score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    pub id: u32,
+    pub score: f32,
+}
+
+/// True when `(s, id)` ranks before `(t, jd)`: higher score first, then lower id.
+#[inline]
+fn before(s: f32, id: u32, t: f32, jd: u32) -> bool {
+    s > t || (s == t && id < jd)
+}
+
+/// The best `k` (score, id) pairs seen so far, kept sorted best first. NaN scores never enter.
+#[derive(Debug, Clone)]
+pub struct TopK {
+    k: usize,
+    items: Vec<Hit>,
+}
+
+impl TopK {
+    /// An empty list keeping at most `k` hits.
+    pub fn new(k: usize) -> Self {
+        TopK {
+            k,
+            items: Vec::with_capacity(k + 1),
+        }
+    }
+
+    /// The score a new hit must beat (strictly, at a higher id) to enter; `-inf` while not full.
+    #[inline]
+    pub fn threshold(&self) -> f32 {
+        if self.items.len() < self.k {
+            f32::NEG_INFINITY
+        } else {
+            self.items.last().map_or(f32::INFINITY, |h| h.score)
+        }
+    }
+
+    /// Offers a hit; keeps it when it ranks among the best `k`.
+    #[inline]
+    pub fn push(&mut self, id: u32, score: f32) {
+        if self.k == 0 || score.is_nan() {
+            return;
+        }
+        if self.items.len() == self.k {
+            let last = self.items[self.k - 1];
+            if !before(score, id, last.score, last.id) {
+                return;
+            }
+            self.items.pop();
+        }
+        let pos = self
+            .items
+            .partition_point(|h| before(h.score, h.id, score, id));
+        self.items.insert(pos, Hit { id, score });
+    }
+
+    /// The hits, best first.
+    pub fn into_sorted(self) -> Vec<Hit> {
+        self.items
+    }
+}
+
+/// Cosine of `query` (any length-`dims` vector) with each of the first `limit` rows, as gensim
+/// computes it: `row · query / ‖row‖` (so `query` should be unit length). Rows of norm zero get
+/// NaN, which never ranks.
+pub fn cosines(emb: &Embeddings, query: &[f32], limit: usize) -> Vec<f32> {
+    let mut scores = vec![0.0; emb.len()];
+    emb.storage().dot_all(query, &mut scores);
+    scores.truncate(limit);
+    let norms = emb.norms();
+    scores
+        .par_iter_mut()
+        .zip(&norms[..limit])
+        .for_each(|(s, n)| *s /= n);
+    scores
+}
+
+/// The best `k` of `scores` (index = row id) that are not in `exclude`, ties by lower id.
+pub fn select(scores: &[f32], k: usize, exclude: &[u32]) -> Vec<Hit> {
+    const CHUNK: usize = 1 << 15;
+    let parts: Vec<TopK> = scores
+        .par_chunks(CHUNK)
+        .enumerate()
+        .map(|(c, chunk)| {
+            let mut top = TopK::new(k);
+            let base = c * CHUNK;
+            let mut thr = top.threshold();
+            for (i, &s) in chunk.iter().enumerate() {
+                if s > thr {
+                    let id = (base + i) as u32;
+                    if !exclude.contains(&id) {
+                        top.push(id, s);
+                        thr = top.threshold();
+                    }
+                }
+            }
+            top
+        })
+        .collect();
+    merge(parts, k)
+}
+
+fn merge(parts: Vec<TopK>, k: usize) -> Vec<Hit> {
+    let mut top = TopK::new(k);
+    for p in parts {
+        for h in p.into_sorted() {
+            top.push(h.id, h.score);
+        }
+    }
+    top.into_sorted()
+}
+
+/// Exact top-`k` rows by cosine with the unit vector `query` among the first `limit` rows,
+/// skipping `exclude`. Works on every storage kind.
+pub fn top_k(emb: &Embeddings, query: &[f32], k: usize, limit: usize, exclude: &[u32]) -> Vec<Hit> {
+    let scores = cosines(emb, query, limit.min(emb.len()));
+    select(&scores, k, exclude)
+}
+
+/// Exact top-`k` for many unit-length queries at once (`queries` holds `n × dims` values),
+/// among the first `limit` rows, skipping `exclude[q]` for query `q` (`exclude` is empty or has
+/// one list per query). Same answers as calling [`top_k`] per query; on dense f32 rows it runs
+/// as a blocked matrix product with a running top-k per query, on all cores.
+pub fn top_k_batch(
+    emb: &Embeddings,
+    queries: &[f32],
+    k: usize,
+    limit: usize,
+    exclude: &[Vec<u32>],
+) -> Vec<Vec<Hit>> {
+    let dims = emb.dims();
+    let n = queries.len().checked_div(dims).unwrap_or(0);
+    assert_eq!(queries.len(), n * dims, "whole queries");
+    assert!(
+        exclude.is_empty() || exclude.len() == n,
+        "one exclusion list per query"
+    );
+    let limit = limit.min(emb.len());
+    let none: Vec<u32> = Vec::new();
+    let excl = |q: usize| -> &[u32] { exclude.get(q).map_or(&none[..], |v| &v[..]) };
+    let Some(dense) = emb.storage().as_dense() else {
+        return (0..n)
+            .map(|q| top_k(emb, &queries[q * dims..(q + 1) * dims], k, limit, excl(q)))
+            .collect();
+    };
+    if n == 0 || dims == 0 {
+        return vec![Vec::new(); n];
+    }
+    let matrix = &dense.as_slice()[..limit * dims];
+    let norms = &emb.norms()[..limit];
+    let tiles = n.div_ceil(TILE_QUERIES);
+    // Split rows too when there are fewer query tiles than threads.
+    let threads = rayon::current_num_threads().max(1);
+    let row_parts = (2 * threads)
+        .div_ceil(tiles)
+        .clamp(1, limit.div_ceil(4096).max(1));
+    let part_rows = limit.div_ceil(row_parts).max(1);
+    let jobs: Vec<(usize, usize)> = (0..tiles)
+        .flat_map(|t| (0..row_parts).map(move |p| (t, p)))
+        .collect();
+    let results: Vec<Vec<TopK>> = jobs
+        .par_iter()
+        .map(|&(t, p)| {
+            let q0 = t * TILE_QUERIES;
+            let qn = (n - q0).min(TILE_QUERIES);
+            let mut qt = vec![0.0f32; dims * TILE_QUERIES];
+            for j in 0..qn {
+                let q = &queries[(q0 + j) * dims..(q0 + j + 1) * dims];
+                for (d, &x) in q.iter().enumerate() {
+                    qt[d * TILE_QUERIES + j] = x;
+                }
+            }
+            let mut tops: Vec<TopK> = (0..qn).map(|_| TopK::new(k)).collect();
+            let mut thr: Vec<f32> = tops.iter().map(TopK::threshold).collect();
+            let r_start = (p * part_rows).min(limit);
+            let r_end = ((p + 1) * part_rows).min(limit);
+            const BLOCK: usize = 512;
+            let mut buf = vec![0.0f32; BLOCK * TILE_QUERIES];
+            let mut r0 = r_start;
+            while r0 < r_end {
+                let r1 = (r0 + BLOCK).min(r_end);
+                let out = &mut buf[..(r1 - r0) * TILE_QUERIES];
+                kernels::dot_tile(&matrix[r0 * dims..r1 * dims], dims, &qt, out);
+                for (i, scores) in out.chunks_exact(TILE_QUERIES).enumerate() {
+                    let row = r0 + i;
+                    let norm = norms[row];
+                    for j in 0..qn {
+                        let s = scores[j] / norm;
+                        if s > thr[j] {
+                            let id = row as u32;
+                            if !excl(q0 + j).contains(&id) {
+                                tops[j].push(id, s);
+                                thr[j] = tops[j].threshold();
+                            }
+                        }
+                    }
+                }
+                r0 = r1;
+            }
+            tops
+        })
+        .collect();
+    let mut out: Vec<Vec<TopK>> = (0..n).map(|_| Vec::with_capacity(row_parts)).collect();
+    for ((t, _), tops) in jobs.iter().zip(results) {
+        for (j, top) in tops.into_iter().enumerate() {
+            out[t * TILE_QUERIES + j].push(top);
+        }
+    }
+    out.into_iter().map(|parts| merge(parts, k)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+    use crate::storage::DenseMatrix;
+    use crate::vocab::Vocab;
+
+    fn random(rows: usize, dims: usize, seed: u64) -> Embeddings {
+        let mut rng = Rng::new(seed);
+        let mut data: Vec<f32> = (0..rows * dims).map(|_| rng.normal()).collect();
+        // Duplicate rows make exact ties; a zero row has no direction.
+        if rows > 10 {
+            let (a, b) = data.split_at_mut(7 * dims);
+            b[..dims].copy_from_slice(&a[3 * dims..4 * dims]);
+            data[9 * dims..10 * dims].fill(0.0);
+        }
+        let words = (0..rows).map(|i| format!("w{i}")).collect();
+        Embeddings::new(
+            Vocab::from_words(words).unwrap(),
+            DenseMatrix::new(rows, dims, data).unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// Brute force in f64 with a full sort: the oracle.
+    fn oracle(emb: &Embeddings, q: &[f32], k: usize, limit: usize, ex: &[u32]) -> Vec<(u32, f64)> {
+        let mut all: Vec<(u32, f64)> = (0..limit)
+            .filter(|&i| !ex.contains(&(i as u32)))
+            .filter_map(|i| {
+                let r = emb.vector(i as u32).unwrap();
+                let n = r.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+                if n == 0.0 {
+                    return None;
+                }
+                let d: f64 = r.iter().zip(q).map(|(a, b)| *a as f64 * *b as f64).sum();
+                Some((i as u32, d / n))
+            })
+            .collect();
+        all.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap().then(a.0.cmp(&b.0)));
+        all.truncate(k);
+        all
+    }
+
+    fn unit(v: &mut [f32]) {
+        kernels::normalize(v);
+    }
+
+    #[test]
+    fn single_and_batched_match_the_oracle() {
+        let (rows, dims) = (3000, 37);
+        let emb = random(rows, dims, 5);
+        let mut rng = Rng::new(9);
+        let nq = 37;
+        let mut queries: Vec<f32> = (0..nq * dims).map(|_| rng.normal()).collect();
+        for q in queries.chunks_mut(dims) {
+            unit(q);
+        }
+        // Query 0 points exactly at row 3 (and its duplicate row 7): a tie broken by id.
+        let mut r3 = emb.vector(3).unwrap();
+        unit(&mut r3);
+        queries[..dims].copy_from_slice(&r3);
+        let exclude: Vec<Vec<u32>> = (0..nq).map(|q| vec![q as u32 * 11, 5]).collect();
+        for (k, limit) in [(1, rows), (10, rows), (25, 2000), (3, 17)] {
+            let batch = top_k_batch(&emb, &queries, k, limit, &exclude);
+            for q in 0..nq {
+                let query = &queries[q * dims..(q + 1) * dims];
+                let single = top_k(&emb, query, k, limit, &exclude[q]);
+                let want = oracle(&emb, query, k, limit, &exclude[q]);
+                assert_eq!(single.len(), want.len());
+                for ((s, b), w) in single.iter().zip(&batch[q]).zip(&want) {
+                    assert!((s.score as f64 - w.1).abs() < 1e-5);
+                    assert!((b.score as f64 - w.1).abs() < 1e-5);
+                }
+                let ids = |h: &[Hit]| h.iter().map(|h| h.id).collect::<Vec<_>>();
+                assert_eq!(ids(&single), ids(&batch[q]), "query {q} k {k}");
+                // Scores agree to rounding, so ids may only differ where the oracle is near-tied.
+                for (s, w) in single.iter().zip(&want) {
+                    if s.id != w.0 {
+                        let other = want.iter().find(|x| x.0 == s.id).map(|x| x.1);
+                        assert!(other.is_some_and(|o| (o - w.1).abs() < 1e-6));
+                    }
+                }
+            }
+            assert_eq!(
+                batch[0][0].id, 3,
+                "tie between duplicate rows goes to the lower id"
+            );
+            if k > 1 && limit > 7 {
+                assert_eq!(batch[0][1].id, 7);
+            }
+        }
+    }
+
+    #[test]
+    fn topk_keeps_best_with_deterministic_ties() {
+        let mut t = TopK::new(3);
+        for (id, s) in [
+            (5, 0.5),
+            (2, 0.5),
+            (9, 0.9),
+            (1, f32::NAN),
+            (7, 0.1),
+            (3, 0.5),
+        ] {
+            t.push(id, s);
+        }
+        let got: Vec<(u32, f32)> = t.into_sorted().iter().map(|h| (h.id, h.score)).collect();
+        assert_eq!(got, vec![(9, 0.9), (2, 0.5), (3, 0.5)]);
+    }
+}

@@ -1,0 +1,1 @@
+//! Approximate nearest neighbours: a hierarchical navigable small world graph (HNSW).

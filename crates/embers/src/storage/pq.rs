@@ -1,0 +1,256 @@
+//! Product-quantized rows: each row is split into `m` sub-vectors of `dims / m` values, and each
+//! sub-vector is stored as the index (one byte) of its nearest centroid among `2^bits` in that
+//! subspace's codebook. An optional orthogonal rotation is applied before splitting (optimised
+//! PQ). Scores use asymmetric distance computation: one table of `m × 2^bits` dot products per
+//! query, then one table lookup per code.
+
+use super::buffer::Buffer;
+use crate::error::{Error, Result};
+
+/// PQ codes (rows × m bytes), codebooks (m × 2^bits × dims/m f32) and an optional rotation
+/// (dims × dims f32, row-major, orthogonal: a row `x` is encoded as `x · R`).
+#[derive(Debug, Clone)]
+pub struct PqMatrix {
+    rows: usize,
+    dims: usize,
+    m: usize,
+    bits: u32,
+    codes: Buffer<u8>,
+    centroids: Buffer<f32>,
+    rotation: Option<Buffer<f32>>,
+}
+
+/// Checks PQ settings: `m ≥ 1` divides `dims`, `1 ≤ bits ≤ 8`.
+pub fn check_settings(dims: usize, m: usize, bits: u32) -> Result<()> {
+    if m == 0 || dims % m != 0 {
+        return Err(Error::invalid(
+            "subquantizers",
+            format!("{m} does not divide the {dims} dimensions"),
+        ));
+    }
+    if !(1..=8).contains(&bits) {
+        return Err(Error::invalid(
+            "bits",
+            format!("{bits} is outside 1..=8 (codes are single bytes)"),
+        ));
+    }
+    Ok(())
+}
+
+impl PqMatrix {
+    /// Wraps codes, codebooks and an optional rotation, checking every length and that every
+    /// code is below `2^bits`.
+    pub fn new(
+        rows: usize,
+        dims: usize,
+        m: usize,
+        bits: u32,
+        codes: impl Into<Buffer<u8>>,
+        centroids: impl Into<Buffer<f32>>,
+        rotation: Option<Buffer<f32>>,
+    ) -> Result<Self> {
+        check_settings(dims, m, bits)?;
+        let (codes, centroids) = (codes.into(), centroids.into());
+        if rows.checked_mul(m) != Some(codes.len()) {
+            return Err(Error::shape(
+                "pq codes",
+                format!("{rows} × {m}"),
+                format!("{} codes", codes.len()),
+            ));
+        }
+        let ksub = 1usize << bits;
+        if centroids.len() != ksub * dims {
+            return Err(Error::shape(
+                "pq centroids",
+                format!("{m} × {ksub} × {}", dims / m),
+                format!("{} values", centroids.len()),
+            ));
+        }
+        if !centroids.as_slice().iter().all(|c| c.is_finite()) {
+            return Err(Error::invalid("centroids", "not all finite"));
+        }
+        if bits < 8 {
+            if let Some(p) = codes.as_slice().iter().position(|&c| c as usize >= ksub) {
+                return Err(Error::invalid(
+                    "codes",
+                    format!(
+                        "code {} of row {} is {}, not below 2^{bits}",
+                        p % m,
+                        p / m,
+                        codes.as_slice()[p]
+                    ),
+                ));
+            }
+        }
+        if let Some(r) = &rotation {
+            if r.len() != dims * dims {
+                return Err(Error::shape(
+                    "pq rotation",
+                    format!("{dims} × {dims}"),
+                    format!("{} values", r.len()),
+                ));
+            }
+            if !r.as_slice().iter().all(|c| c.is_finite()) {
+                return Err(Error::invalid("rotation", "not all finite"));
+            }
+        }
+        Ok(PqMatrix {
+            rows,
+            dims,
+            m,
+            bits,
+            codes,
+            centroids,
+            rotation,
+        })
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns of the decoded rows.
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    /// Number of subquantizers (code bytes per row).
+    pub fn subquantizers(&self) -> usize {
+        self.m
+    }
+
+    /// Bits per code (codebooks have `2^bits` centroids).
+    pub fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    /// Values per sub-vector.
+    pub fn dsub(&self) -> usize {
+        self.dims / self.m
+    }
+
+    /// Centroids per codebook.
+    pub fn ksub(&self) -> usize {
+        1 << self.bits
+    }
+
+    /// All codes, row-major (rows × m).
+    pub fn codes(&self) -> &[u8] {
+        &self.codes.as_slice()[..self.rows * self.m]
+    }
+
+    /// Codebooks, m × 2^bits × dsub.
+    pub fn centroids(&self) -> &[f32] {
+        self.centroids.as_slice()
+    }
+
+    /// The rotation applied before encoding, dims × dims row-major, if any.
+    pub fn rotation(&self) -> Option<&[f32]> {
+        self.rotation.as_ref().map(Buffer::as_slice)
+    }
+
+    /// True when the codes are a view into a memory-mapped file.
+    pub fn is_mapped(&self) -> bool {
+        self.codes.is_mapped()
+    }
+
+    /// Bytes of codes, codebooks and rotation.
+    pub fn stored_bytes(&self) -> usize {
+        self.rows * self.m
+            + self.centroids.len() * 4
+            + self.rotation.as_ref().map_or(0, |r| r.len() * 4)
+    }
+
+    /// Row `i` decoded: its centroids concatenated, rotated back. Panics when `i >= rows()`.
+    pub fn row_into(&self, i: usize, out: &mut [f32]) {
+        let codes = &self.codes()[i * self.m..(i + 1) * self.m];
+        match self.rotation() {
+            None => self.gather(codes, out),
+            Some(r) => {
+                let mut y = vec![0.0f32; self.dims];
+                self.gather(codes, &mut y);
+                // x = y · Rᵀ, i.e. x_i = row_i(R) · y.
+                for (xi, ri) in out.iter_mut().zip(r.chunks_exact(self.dims)) {
+                    *xi = crate::kernels::dot(ri, &y);
+                }
+            }
+        }
+    }
+
+    /// Concatenates the centroids named by `codes` (in the rotated space).
+    fn gather(&self, codes: &[u8], out: &mut [f32]) {
+        let (dsub, ksub) = (self.dsub(), self.ksub());
+        let cents = self.centroids();
+        for (j, (&c, o)) in codes.iter().zip(out.chunks_exact_mut(dsub)).enumerate() {
+            let at = (j * ksub + c as usize) * dsub;
+            o.copy_from_slice(&cents[at..at + dsub]);
+        }
+    }
+
+    /// The query in the space the codebooks live in (`query · R`, or the query itself).
+    pub fn rotate_query(&self, query: &[f32]) -> Vec<f32> {
+        match self.rotation() {
+            None => query.to_vec(),
+            Some(r) => {
+                let mut y = vec![0.0f32; self.dims];
+                for (&q, ri) in query.iter().zip(r.chunks_exact(self.dims)) {
+                    crate::kernels::axpy(q, ri, &mut y);
+                }
+                y
+            }
+        }
+    }
+
+    /// The asymmetric-distance table of a query: `table[j · 2^bits + c]` is the dot product of
+    /// the query's j-th sub-vector with centroid `c` of codebook `j`.
+    pub fn lookup_table(&self, query: &[f32]) -> Vec<f32> {
+        let q = self.rotate_query(query);
+        let (dsub, ksub) = (self.dsub(), self.ksub());
+        let cents = self.centroids();
+        let mut table = vec![0.0f32; self.m * ksub];
+        for j in 0..self.m {
+            let qj = &q[j * dsub..(j + 1) * dsub];
+            for c in 0..ksub {
+                let at = (j * ksub + c) * dsub;
+                table[j * ksub + c] = crate::kernels::dot(&cents[at..at + dsub], qj);
+            }
+        }
+        table
+    }
+
+    /// `out[i] = decoded row_i · query`, by table lookups on the codes (no row is decoded).
+    pub fn dot_all(&self, query: &[f32], out: &mut [f32]) {
+        use rayon::prelude::*;
+        let table = self.lookup_table(query);
+        let (m, ksub) = (self.m, self.ksub());
+        out.par_chunks_mut(4096)
+            .zip(self.codes().par_chunks(4096 * m))
+            .for_each(|(o, rows)| {
+                for (s, codes) in o.iter_mut().zip(rows.chunks_exact(m)) {
+                    let mut acc = [0.0f32; 4];
+                    let mut j = 0;
+                    while j + 4 <= m {
+                        for (l, a) in acc.iter_mut().enumerate() {
+                            *a += table[(j + l) * ksub + codes[j + l] as usize];
+                        }
+                        j += 4;
+                    }
+                    let mut sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+                    while j < m {
+                        sum += table[j * ksub + codes[j] as usize];
+                        j += 1;
+                    }
+                    *s = sum;
+                }
+            });
+    }
+
+    /// Keeps the first `n` rows.
+    pub fn truncate_rows(&mut self, n: usize) {
+        if n < self.rows {
+            self.rows = n;
+            self.codes.truncate(n * self.m);
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! Pieces shared by the word2vec-style trainers: the unigram^0.75 noise distribution as an alias
+//! table, the Huffman tree of hierarchical softmax, word2vec's subsampling of frequent words, the
+//! sigmoid / log-sigmoid tables and the linear learning-rate schedule.
+
+use crate::rng::Rng;
+
+/// Walker's alias table: samples `i` with probability proportional to `weights[i]` in O(1).
+#[derive(Debug, Clone)]
+pub struct AliasTable {
+    prob: Vec<u32>,
+    alias: Vec<u32>,
+}
+
+impl AliasTable {
+    /// The table of `weights` (non-negative, not all zero; an empty or all-zero list gives a
+    /// table over one entry).
+    pub fn new(weights: &[f64]) -> Self {
+        let n = weights.len().max(1);
+        let total: f64 = weights.iter().sum();
+        let mut scaled: Vec<f64> = if total > 0.0 {
+            weights.iter().map(|w| w * n as f64 / total).collect()
+        } else {
+            vec![1.0; n]
+        };
+        let mut prob = vec![u32::MAX; n];
+        let mut alias: Vec<u32> = (0..n as u32).collect();
+        let (mut small, mut large): (Vec<usize>, Vec<usize>) =
+            (0..n).partition(|&i| scaled[i] < 1.0);
+        while let (Some(s), Some(&l)) = (small.pop(), large.last()) {
+            prob[s] = (scaled[s] * 4_294_967_296.0).min(u32::MAX as f64) as u32;
+            alias[s] = l as u32;
+            scaled[l] -= 1.0 - scaled[s];
+            if scaled[l] < 1.0 {
+                large.pop();
+                small.push(l);
+            }
+        }
+        AliasTable { prob, alias }
+    }
+
+    /// The unigram^`power` noise distribution of word2vec over `counts`.
+    pub fn unigram(counts: &[u64], power: f64) -> Self {
+        let w: Vec<f64> = counts.iter().map(|&c| (c as f64).powf(power)).collect();
+        AliasTable::new(&w)
+    }
+
+    /// Draws one index.
+    #[inline]
+    pub fn sample(&self, rng: &mut Rng) -> u32 {
+        let r = rng.next_u64();
+        let i = ((r >> 32) * self.prob.len() as u64) >> 32;
+        if (r as u32) < self.prob[i as usize] {
+            i as u32
+        } else {
+            self.alias[i as usize]
+        }
+    }
+}
+
+/// Hierarchical-softmax paths: for each word the inner nodes from the root down and the binary
+/// code (0/1 per node), built as word2vec's `CreateBinaryTree` does (Huffman over counts).
+#[derive(Debug, Clone)]
+pub struct Huffman {
+    offsets: Vec<u32>,
+    points: Vec<u32>,
+    codes: Vec<u8>,
+}
+
+impl Huffman {
+    /// The tree over `counts` (`counts.len()` leaves, `counts.len() − 1` inner nodes numbered
+    /// `0..n−1`).
+    pub fn new(counts: &[u64]) -> Self {
+        let n = counts.len();
+        let mut offsets = vec![0u32; n + 1];
+        if n < 2 {
+            return Huffman {
+                offsets,
+                points: Vec::new(),
+                codes: Vec::new(),
+            };
+        }
+        // Leaves sorted by ascending count; the two-queue merge of word2vec.
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(counts[i]));
+        let mut count = vec![u64::MAX; 2 * n];
+        for (pos, &i) in order.iter().enumerate() {
+            count[pos] = counts[i];
+        }
+        let mut parent = vec![0usize; 2 * n];
+        let mut binary = vec![0u8; 2 * n];
+        let (mut pos1, mut pos2) = (n as isize - 1, n);
+        for a in 0..n - 1 {
+            let mut pick = || {
+                if pos1 >= 0 && count[pos1 as usize] < count[pos2] {
+                    pos1 -= 1;
+                    (pos1 + 1) as usize
+                } else {
+                    pos2 += 1;
+                    pos2 - 1
+                }
+            };
+            let min1 = pick();
+            let min2 = pick();
+            count[n + a] = count[min1].saturating_add(count[min2]);
+            parent[min1] = n + a;
+            parent[min2] = n + a;
+            binary[min2] = 1;
+        }
+        let mut per_word: Vec<(Vec<u32>, Vec<u8>)> = vec![(Vec::new(), Vec::new()); n];
+        for (pos, &word) in order.iter().enumerate() {
+            let (mut pts, mut cds) = (Vec::new(), Vec::new());
+            let mut b = pos;
+            while b != 2 * n - 2 {
+                cds.push(binary[b]);
+                b = parent[b];
+                pts.push((b - n) as u32);
+            }
+            pts.reverse();
+            cds.reverse();
+            per_word[word] = (pts, cds);
+        }
+        let mut points = Vec::new();
+        let mut codes = Vec::new();
+        for (i, (p, c)) in per_word.into_iter().enumerate() {
+            points.extend(p);
+            codes.extend(c);
+            offsets[i + 1] = points.len() as u32;
+        }
+        Huffman {
+            offsets,
+            points,
+            codes,
+        }
+    }
+
+    /// Inner nodes (rows of the output matrix) and codes on the path to `word`.
+    #[inline]
+    pub fn path(&self, word: u32) -> (&[u32], &[u8]) {
+        let (a, b) = (
+            self.offsets[word as usize] as usize,
+            self.offsets[word as usize + 1] as usize,
+        );
+        (&self.points[a..b], &self.codes[a..b])
+    }
+}
+
+/// word2vec's keep probability for a word of count `count` among `total` words with threshold
+/// `sample` (`(√(f/s) + 1)·s/f`, `f = count/total`), as a threshold on 32 random bits
+/// (`u32::MAX` = always keep). `sample <= 0` keeps everything.
+pub fn keep_thresholds(counts: &[u64], sample: f64) -> Vec<u32> {
+    let total: u64 = counts.iter().sum();
+    counts
+        .iter()
+        .map(|&c| {
+            if sample <= 0.0 || c == 0 {
+                return u32::MAX;
+            }
+            let st = sample * total as f64;
+            let p = ((c as f64 / st).sqrt() + 1.0) * st / c as f64;
+            if p >= 1.0 {
+                u32::MAX
+            } else {
+                (p * 4_294_967_296.0) as u32
+            }
+        })
+        .collect()
+}
+
+/// Scores beyond ±`MAX_EXP` count as saturated (word2vec's convention).
+pub const MAX_EXP: f32 = 6.0;
+const TABLE: usize = 1024;
+
+/// Tabulated sigmoid and −log-sigmoid on `[−MAX_EXP, MAX_EXP]`.
+#[derive(Debug, Clone)]
+pub struct SigmoidTable {
+    sig: Vec<f32>,
+    nls: Vec<f32>,
+}
+
+impl Default for SigmoidTable {
+    fn default() -> Self {
+        let mut sig = Vec::with_capacity(TABLE + 1);
+        let mut nls = Vec::with_capacity(TABLE + 1);
+        for i in 0..=TABLE {
+            let x = (i as f64 / TABLE as f64 * 2.0 - 1.0) * MAX_EXP as f64;
+            let s = 1.0 / (1.0 + (-x).exp());
+            sig.push(s as f32);
+            nls.push(-(s.ln()) as f32);
+        }
+        SigmoidTable { sig, nls }
+    }
+}
+
+impl SigmoidTable {
+    #[inline]
+    fn index(x: f32) -> usize {
+        ((x + MAX_EXP) * (TABLE as f32 / (2.0 * MAX_EXP))) as usize
+    }
+
+    /// σ(x), saturating to 0/1 outside the table.
+    #[inline]
+    pub fn sigmoid(&self, x: f32) -> f32 {
+        if x >= MAX_EXP {
+            1.0
+        } else if x <= -MAX_EXP {
+            0.0
+        } else {
+            self.sig[Self::index(x)]
+        }
+    }
+
+    /// −log σ(x) (the loss of a positive example with score `x`); linear outside the table.
+    #[inline]
+    pub fn neg_log_sigmoid(&self, x: f32) -> f32 {
+        if x >= MAX_EXP {
+            0.0
+        } else if x <= -MAX_EXP {
+            -x
+        } else {
+            self.nls[Self::index(x)]
+        }
+    }
+}
+
+/// word2vec's linear decay: `alpha · (1 − done/total)`, never below `alpha · 1e-4`.
+#[inline]
+pub fn learning_rate(alpha: f32, done: u64, total: u64) -> f32 {
+    let frac = 1.0 - done as f64 / (total as f64 + 1.0);
+    (alpha as f64 * frac.max(1e-4)) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alias_table_matches_unigram_075() {
+        let counts = [1000u64, 300, 50, 7, 1, 0];
+        let t = AliasTable::unigram(&counts, 0.75);
+        let mut rng = Rng::new(5);
+        let n = 400_000;
+        let mut seen = [0usize; 6];
+        for _ in 0..n {
+            seen[t.sample(&mut rng) as usize] += 1;
+        }
+        let w: Vec<f64> = counts.iter().map(|&c| (c as f64).powf(0.75)).collect();
+        let z: f64 = w.iter().sum();
+        for i in 0..6 {
+            let p = w[i] / z;
+            let got = seen[i] as f64 / n as f64;
+            assert!((got - p).abs() < 0.005, "{i}: {got} vs {p}");
+        }
+        assert_eq!(seen[5], 0);
+    }
+
+    #[test]
+    fn huffman_codes_are_prefix_free_and_optimal_lengths() {
+        // Classic example: counts 45,13,12,16,9,5 → code lengths 1,3,3,3,4,4.
+        let counts = [45u64, 16, 13, 12, 9, 5];
+        let h = Huffman::new(&counts);
+        let lens: Vec<usize> = (0..6).map(|w| h.path(w).0.len()).collect();
+        assert_eq!(lens, vec![1, 3, 3, 3, 4, 4]);
+        let codes: Vec<Vec<u8>> = (0..6).map(|w| h.path(w).1.to_vec()).collect();
+        for i in 0..6 {
+            for j in 0..6 {
+                if i != j {
+                    assert!(!codes[j].starts_with(&codes[i]), "{i} prefixes {j}");
+                }
+            }
+            // Every path starts at the root (the last inner node).
+            assert_eq!(h.path(i as u32).0[0], 4);
+        }
+    }
+
+    #[test]
+    fn subsampling_follows_word2vec_formula_and_schedule_decays() {
+        // f = 0.5, s = 0.01: p = (sqrt(50) + 1) * 0.02 = 0.16142
+        let t = keep_thresholds(&[50, 50], 0.01);
+        let p = t[0] as f64 / 4_294_967_296.0;
+        assert!((p - ((50f64).sqrt() + 1.0) * 0.02).abs() < 1e-6);
+        assert_eq!(keep_thresholds(&[1, 1_000_000], 1e-3)[0], u32::MAX);
+        assert_eq!(learning_rate(0.025, 0, 100), 0.025);
+        assert!((learning_rate(0.025, 50, 99) - 0.0125).abs() < 1e-6);
+        assert_eq!(
+            learning_rate(0.025, 100, 100),
+            0.025 * 1e-4_f32.max(1.0 / 101.0)
+        );
+        assert!((learning_rate(0.025, 1000, 100) - 2.5e-6).abs() < 1e-9);
+        let s = SigmoidTable::default();
+        assert!((s.sigmoid(0.0) - 0.5).abs() < 0.01);
+        assert!((s.neg_log_sigmoid(1.0) - 0.3133).abs() < 0.01);
+    }
+}

@@ -1,0 +1,965 @@
+//! word2vec training: skip-gram and CBOW, negative sampling and hierarchical softmax, frequent-word
+//! subsampling, dynamic windows and linear learning-rate decay, on many threads with lock-free
+//! (Hogwild) updates. The same engine trains fastText-style subword models
+//! ([`crate::train::fasttext`]): there a word's input vector is the mean of several rows.
+//!
+//! # Reproducibility
+//! With `threads = 1` and a fixed `seed` the result is bit-identical from run to run (on the same
+//! machine and kernel set: AVX2+FMA and scalar kernels round differently). With more threads,
+//! workers take corpus chunks in whatever order they become free and update the shared matrices
+//! without locks, so results differ from run to run (as with word2vec, gensim and fastText); the
+//! vocabulary, the initial matrices and the per-thread random streams are still fixed by the seed.
+//!
+//! # Differences from the original tools, on purpose
+//! In skip-gram the centre word is the input and every context word of its (shrunk) window is
+//! predicted from it; the input-side gradient is summed over the window and applied once, as
+//! fastText and pWord2Vec do (word2vec C updates the context word's input row after each pair;
+//! the expected update is the same). CBOW with `cbow_mean = false` adds the full error to each
+//! context row (word2vec C; gensim divides it by the number of context words).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use rustc_hash::FxHashMap;
+
+use crate::error::{Error, Result};
+use crate::kernels::{axpy, dot};
+use crate::progress::{Progress, ProgressFn};
+use crate::rng::Rng;
+use crate::storage::DenseMatrix;
+use crate::text::corpus::for_each_sentence_in;
+use crate::text::Corpus;
+use crate::train::sampling::{keep_thresholds, learning_rate, AliasTable, Huffman, SigmoidTable};
+use crate::vocab::{Vocab, VocabBuilder};
+use crate::Embeddings;
+
+/// The architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// Skip-gram: predict each context word from the centre word.
+    SkipGram,
+    /// Continuous bag of words: predict the centre word from its context.
+    Cbow,
+}
+
+impl Model {
+    /// `sg` or `cbow`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::SkipGram => "sg",
+            Model::Cbow => "cbow",
+        }
+    }
+}
+
+/// Training settings, named as word2vec (C) and gensim users know them.
+#[derive(Debug, Clone)]
+pub struct Word2VecConfig {
+    /// Skip-gram or CBOW (`-cbow 0|1`, gensim `sg`).
+    pub model: Model,
+    /// CBOW: mean (true, the default of both tools) or sum of the context vectors.
+    pub cbow_mean: bool,
+    /// Vector size (`-size`, gensim `vector_size`).
+    pub dim: usize,
+    /// Maximum distance between centre and context word; the window actually used for each
+    /// centre word is drawn uniformly from `1..=window`.
+    pub window: usize,
+    /// Negative samples per positive example (0 = no negative sampling).
+    pub negative: usize,
+    /// Hierarchical softmax.
+    pub hs: bool,
+    /// Subsampling threshold of frequent words (0 = off).
+    pub sample: f64,
+    /// Words rarer than this are dropped.
+    pub min_count: u64,
+    /// Keep only the most frequent words (gensim `max_final_vocab`).
+    pub max_vocab: Option<usize>,
+    /// Passes over the corpus (`-iter`, gensim `epochs`).
+    pub epochs: u32,
+    /// Starting learning rate; it decays linearly to `alpha × 1e-4`. `None`: 0.025 for
+    /// skip-gram, 0.05 for CBOW (word2vec's defaults).
+    pub alpha: Option<f32>,
+    /// Exponent of the unigram noise distribution (`ns_exponent`).
+    pub ns_exponent: f64,
+    /// Worker threads (0 = all cores).
+    pub threads: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+}
+
+impl Default for Word2VecConfig {
+    /// word2vec's and gensim's defaults: skip-gram, 100 dims, window 5, 5 negatives, sample
+    /// 1e-3, min_count 5, 5 epochs.
+    fn default() -> Self {
+        Word2VecConfig {
+            model: Model::SkipGram,
+            cbow_mean: true,
+            dim: 100,
+            window: 5,
+            negative: 5,
+            hs: false,
+            sample: 1e-3,
+            min_count: 5,
+            max_vocab: None,
+            epochs: 5,
+            alpha: None,
+            ns_exponent: 0.75,
+            threads: 0,
+            seed: 1,
+        }
+    }
+}
+
+impl Word2VecConfig {
+    /// The starting learning rate in effect.
+    pub fn alpha(&self) -> f32 {
+        self.alpha.unwrap_or(match self.model {
+            Model::SkipGram => 0.025,
+            Model::Cbow => 0.05,
+        })
+    }
+
+    /// Checks the settings; called before any work.
+    pub fn validate(&self) -> Result<()> {
+        if self.dim == 0 {
+            return Err(Error::invalid("dim", "must be at least 1"));
+        }
+        if self.window == 0 {
+            return Err(Error::invalid("window", "must be at least 1"));
+        }
+        if self.negative == 0 && !self.hs {
+            return Err(Error::invalid(
+                "negative",
+                "negative sampling is off (0) and hierarchical softmax is off: nothing to train",
+            ));
+        }
+        if self.epochs == 0 {
+            return Err(Error::invalid("epochs", "must be at least 1"));
+        }
+        let a = self.alpha();
+        if !(a.is_finite() && a > 0.0) {
+            return Err(Error::invalid(
+                "alpha",
+                format!("must be positive, got {a}"),
+            ));
+        }
+        if !(self.sample.is_finite() && self.sample >= 0.0) {
+            return Err(Error::invalid("sample", "must be a non-negative number"));
+        }
+        if !self.ns_exponent.is_finite() {
+            return Err(Error::invalid("ns_exponent", "must be finite"));
+        }
+        if self.min_count == 0 {
+            return Err(Error::invalid("min_count", "must be at least 1"));
+        }
+        if self.max_vocab == Some(0) {
+            return Err(Error::invalid("max_vocab", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The settings as metadata entries (`train.*`) for the output file.
+    pub fn metadata(&self) -> Vec<(String, String)> {
+        let mut m = vec![
+            ("train.model".into(), self.model.name().into()),
+            ("train.dim".into(), self.dim.to_string()),
+            ("train.window".into(), self.window.to_string()),
+            ("train.negative".into(), self.negative.to_string()),
+            ("train.hs".into(), (self.hs as u8).to_string()),
+            ("train.sample".into(), self.sample.to_string()),
+            ("train.min_count".into(), self.min_count.to_string()),
+            ("train.epochs".into(), self.epochs.to_string()),
+            ("train.alpha".into(), self.alpha().to_string()),
+            ("train.ns_exponent".into(), self.ns_exponent.to_string()),
+            ("train.threads".into(), self.threads.to_string()),
+            ("train.seed".into(), self.seed.to_string()),
+        ];
+        if self.model == Model::Cbow {
+            m.push(("train.cbow_mean".into(), (self.cbow_mean as u8).to_string()));
+        }
+        if let Some(v) = self.max_vocab {
+            m.push(("train.max_vocab".into(), v.to_string()));
+        }
+        m
+    }
+}
+
+/// Things a caller can pass to a training run besides the settings.
+#[derive(Default, Clone, Copy)]
+pub struct Control<'a> {
+    /// Receives progress reports (from the thread that called `train`, a few per second).
+    pub progress: Option<&'a ProgressFn<'a>>,
+    /// When set to true, training stops soon and returns [`Error::Cancelled`].
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+impl Control<'_> {
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// Counts the corpus and builds the vocabulary of `config` (`min_count`, `max_vocab`).
+/// An empty corpus, or one whose vocabulary is empty after `min_count`, is an error.
+pub fn build_vocab(
+    corpus: &Corpus,
+    config: &Word2VecConfig,
+    control: Control<'_>,
+) -> Result<Vocab> {
+    let mut builder = VocabBuilder::new()
+        .min_count(config.min_count)
+        .max_size(config.max_vocab)
+        .threads(config.threads);
+    let size = corpus.size_on_disk();
+    let tokens = builder.count_corpus(corpus, |done| {
+        if let Some(p) = control.progress {
+            p(&Progress::new("count", done, Some(size), "bytes"));
+        }
+    })?;
+    if control.cancelled() {
+        return Err(Error::Cancelled);
+    }
+    if tokens == 0 {
+        let names: Vec<String> = corpus
+            .paths()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        return Err(Error::invalid(
+            "corpus",
+            format!("no words in {}", names.join(", ")),
+        ));
+    }
+    let distinct = builder.distinct();
+    builder.build().map_err(|_| {
+        Error::invalid(
+            "min_count",
+            format!(
+                "no word occurs at least {} times ({tokens} tokens, {distinct} distinct words); lower --min-count",
+                config.min_count
+            ),
+        )
+    })
+}
+
+/// Trains word2vec on `corpus` and returns the input vectors, with the settings in the metadata.
+pub fn train(corpus: &Corpus, config: &Word2VecConfig, control: Control<'_>) -> Result<Embeddings> {
+    config.validate()?;
+    let vocab = build_vocab(corpus, config, control)?;
+    let inputs = InputRows::words(vocab.len());
+    let matrix = train_with(corpus, config, &vocab, &inputs, control)?;
+    let dim = config.dim;
+    let data = matrix[..vocab.len() * dim].to_vec();
+    let mut emb = Embeddings::new(vocab, DenseMatrix::new(data.len() / dim, dim, data)?)?;
+    emb.metadata_mut()
+        .insert("train.algorithm".into(), "word2vec".into());
+    for (k, v) in config.metadata() {
+        emb.metadata_mut().insert(k, v);
+    }
+    Ok(emb)
+}
+
+/// Which rows of the input matrix make up each word's input vector (the mean of them): one row
+/// per word for word2vec, the word's row plus its n-gram bucket rows for fastText.
+#[derive(Debug, Clone)]
+pub struct InputRows {
+    offsets: Vec<u32>,
+    rows: Vec<u32>,
+    /// Total rows of the input matrix.
+    pub total_rows: usize,
+}
+
+impl InputRows {
+    /// One row per word: word `i` is row `i`.
+    pub fn words(n: usize) -> Self {
+        InputRows {
+            offsets: (0..=n as u32).collect(),
+            rows: (0..n as u32).collect(),
+            total_rows: n,
+        }
+    }
+
+    /// Explicit row lists, one per word (`lists[i]` non-empty), over `total_rows` rows.
+    pub fn from_lists(lists: Vec<Vec<u32>>, total_rows: usize) -> Result<Self> {
+        let mut offsets = Vec::with_capacity(lists.len() + 1);
+        offsets.push(0u32);
+        let mut rows = Vec::new();
+        for l in lists {
+            if l.is_empty() || l.iter().any(|&r| r as usize >= total_rows) {
+                return Err(Error::invalid(
+                    "input rows",
+                    "empty list or row out of range",
+                ));
+            }
+            rows.extend(l);
+            offsets.push(rows.len() as u32);
+        }
+        Ok(InputRows {
+            offsets,
+            rows,
+            total_rows,
+        })
+    }
+
+    /// The rows of word `w`.
+    #[inline]
+    pub fn of(&self, w: u32) -> &[u32] {
+        &self.rows[self.offsets[w as usize] as usize..self.offsets[w as usize + 1] as usize]
+    }
+}
+
+/// A matrix shared by the worker threads without locks (Hogwild).
+///
+/// # Safety
+/// Several threads read and write rows of the same matrix at the same time without
+/// synchronisation, exactly as word2vec, fastText and gensim do: a read may see a row half
+/// updated by another thread, and two concurrent `+=` may lose one of the updates. For SGD on
+/// sparse updates this costs nothing measurable (Niu et al., "Hogwild!", 2011). What keeps it
+/// memory-safe in the sense that matters here: the buffer is allocated once, outlives every
+/// worker (the workers are scoped threads), is never resized, every index is bounds-checked
+/// against `rows`, and `f32` has no invalid bit patterns, so a torn read is just a slightly stale
+/// number. With one thread there is no concurrency and results are deterministic.
+struct Shared {
+    ptr: *mut f32,
+    rows: usize,
+    dim: usize,
+}
+
+// SAFETY: see the type's documentation; the pointer targets a Vec that outlives the workers.
+unsafe impl Send for Shared {}
+// SAFETY: as above; concurrent row access is the intended Hogwild behaviour.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    fn new(data: &mut [f32], dim: usize) -> Self {
+        Shared {
+            ptr: data.as_mut_ptr(),
+            rows: data.len() / dim,
+            dim,
+        }
+    }
+
+    /// Row `i`, mutable. Callers never hold two overlapping rows of the same matrix mutably in
+    /// one thread; concurrent access from other threads is the Hogwild race described above.
+    #[allow(clippy::mut_from_ref)]
+    #[inline]
+    fn row(&self, i: u32) -> &mut [f32] {
+        assert!((i as usize) < self.rows);
+        // SAFETY: in bounds (checked above); see the type's documentation for the aliasing.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(i as usize * self.dim), self.dim) }
+    }
+}
+
+/// Trains on `corpus` with the given vocabulary and input-row layout; returns the input matrix
+/// (`inputs.total_rows × dim`, row-major). Used by word2vec and fastText.
+pub fn train_with(
+    corpus: &Corpus,
+    config: &Word2VecConfig,
+    vocab: &Vocab,
+    inputs: &InputRows,
+    control: Control<'_>,
+) -> Result<Vec<f32>> {
+    config.validate()?;
+    let dim = config.dim;
+    let n = vocab.len();
+    let threads = if config.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        config.threads
+    };
+    // Initial matrices: inputs uniform in ±0.5/dim (word2vec), outputs zero.
+    let mut rng = Rng::new(config.seed);
+    let total_in = inputs
+        .total_rows
+        .checked_mul(dim)
+        .ok_or_else(|| Error::invalid("dim", "matrix too large"))?;
+    let mut syn0: Vec<f32> = (0..total_in)
+        .map(|_| (rng.uniform() - 0.5) / dim as f32)
+        .collect();
+    let mut syn1neg = if config.negative > 0 {
+        vec![0.0f32; n * dim]
+    } else {
+        Vec::new()
+    };
+    let mut syn1 = if config.hs {
+        vec![0.0f32; n.saturating_sub(1).max(1) * dim]
+    } else {
+        Vec::new()
+    };
+    let ids: FxHashMap<&str, u32> = vocab
+        .words()
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.as_str(), i as u32))
+        .collect();
+    let shared = Engine {
+        config,
+        alpha: config.alpha(),
+        inputs,
+        syn0: Shared::new(&mut syn0, dim),
+        syn1neg: (config.negative > 0).then(|| Shared::new(&mut syn1neg, dim)),
+        syn1: config.hs.then(|| Shared::new(&mut syn1, dim)),
+        noise: AliasTable::unigram(vocab.counts(), config.ns_exponent),
+        huffman: if config.hs {
+            Huffman::new(vocab.counts())
+        } else {
+            Huffman::new(&[])
+        },
+        keep: keep_thresholds(vocab.counts(), config.sample),
+        sigmoid: SigmoidTable::default(),
+        ids,
+        tokenizer: *corpus.tokenizer(),
+        words_done: AtomicU64::new(0),
+        total_words: vocab.total_count() * config.epochs as u64,
+        loss: Mutex::new((0.0, 0)),
+        stop: AtomicBool::new(false),
+    };
+    let engine = &shared;
+    let seed_rng = Rng::new(config.seed ^ 0x7261_696e);
+    let start = Instant::now();
+    let chunk_bytes = 256 << 10;
+    let (tx, rx) = sync_channel::<String>(threads * 2);
+    let rx = Mutex::new(rx);
+    let rx = &rx;
+    let result: Result<()> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let mut rng = seed_rng.fork(t as u64);
+                scope.spawn(move || {
+                    let mut worker = Worker::new(engine, dim);
+                    loop {
+                        let text = match rx.lock().map(|r| r.recv()) {
+                            Ok(Ok(c)) => c,
+                            _ => break,
+                        };
+                        if engine.stop.load(Ordering::Relaxed) {
+                            continue;
+                        }
+                        worker.chunk(&text, &mut rng);
+                    }
+                    worker.flush();
+                })
+            })
+            .collect();
+        let mut last_report = Instant::now();
+        let mut outcome = Ok(());
+        'epochs: for epoch in 1..=config.epochs {
+            for chunk in corpus.chunks(chunk_bytes) {
+                if control.cancelled() {
+                    outcome = Err(Error::Cancelled);
+                    break 'epochs;
+                }
+                let chunk = match chunk {
+                    Ok(c) => c,
+                    Err(e) => {
+                        outcome = Err(e);
+                        break 'epochs;
+                    }
+                };
+                if tx.send(chunk.text).is_err() {
+                    break 'epochs;
+                }
+                if last_report.elapsed().as_millis() >= 250 {
+                    last_report = Instant::now();
+                    engine.report(control, epoch, start);
+                }
+            }
+        }
+        if outcome.is_err() {
+            engine.stop.store(true, Ordering::Relaxed);
+        }
+        drop(tx);
+        for w in workers {
+            w.join()
+                .map_err(|_| Error::Other("training worker panicked".into()))?;
+        }
+        if outcome.is_ok() && control.cancelled() {
+            outcome = Err(Error::Cancelled);
+        }
+        if outcome.is_ok() {
+            engine.report(control, config.epochs, start);
+        }
+        outcome
+    });
+    result?;
+    drop(shared);
+    Ok(syn0)
+}
+
+/// Everything the workers share.
+struct Engine<'a> {
+    config: &'a Word2VecConfig,
+    alpha: f32,
+    inputs: &'a InputRows,
+    syn0: Shared,
+    syn1neg: Option<Shared>,
+    syn1: Option<Shared>,
+    noise: AliasTable,
+    huffman: Huffman,
+    keep: Vec<u32>,
+    sigmoid: SigmoidTable,
+    ids: FxHashMap<&'a str, u32>,
+    tokenizer: crate::text::WordTokenizer,
+    words_done: AtomicU64,
+    total_words: u64,
+    /// Loss sum and number of predictions since the last report.
+    loss: Mutex<(f64, u64)>,
+    stop: AtomicBool,
+}
+
+impl Engine<'_> {
+    fn report(&self, control: Control<'_>, epoch: u32, start: Instant) {
+        let Some(p) = control.progress else { return };
+        let done = self
+            .words_done
+            .load(Ordering::Relaxed)
+            .min(self.total_words);
+        let (sum, count) = self
+            .loss
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or((0.0, 0));
+        let secs = start.elapsed().as_secs_f64();
+        let mut ev = Progress::new("train", done, Some(self.total_words), "words");
+        ev.epoch = Some(epoch);
+        ev.learning_rate = Some(learning_rate(self.alpha, done, self.total_words) as f64);
+        ev.loss = (count > 0).then(|| sum / count as f64);
+        ev.rate = (secs > 0.0).then(|| done as f64 / secs);
+        p(&ev);
+    }
+}
+
+/// Per-thread state.
+struct Worker<'e, 'a> {
+    e: &'e Engine<'a>,
+    sentence: Vec<u32>,
+    hidden: Vec<f32>,
+    grad: Vec<f32>,
+    alpha: f32,
+    pending_words: u64,
+    loss: f64,
+    predictions: u64,
+}
+
+const UPDATE_EVERY: u64 = 10_000;
+
+impl<'e, 'a> Worker<'e, 'a> {
+    fn new(e: &'e Engine<'a>, dim: usize) -> Self {
+        Worker {
+            e,
+            sentence: Vec::new(),
+            hidden: vec![0.0; dim],
+            grad: vec![0.0; dim],
+            alpha: e.alpha,
+            pending_words: 0,
+            loss: 0.0,
+            predictions: 0,
+        }
+    }
+
+    /// Publishes the word count and loss, and refreshes the learning rate.
+    fn flush(&mut self) {
+        let done = self
+            .e
+            .words_done
+            .fetch_add(self.pending_words, Ordering::Relaxed)
+            + self.pending_words;
+        self.pending_words = 0;
+        self.alpha = learning_rate(self.e.alpha, done, self.e.total_words);
+        if let Ok(mut l) = self.e.loss.lock() {
+            l.0 += self.loss;
+            l.1 += self.predictions;
+        }
+        self.loss = 0.0;
+        self.predictions = 0;
+    }
+
+    fn chunk(&mut self, text: &str, rng: &mut Rng) {
+        let e = self.e;
+        let mut sentence = std::mem::take(&mut self.sentence);
+        for_each_sentence_in(&e.tokenizer, text, &mut |tokens: &[&str]| {
+            if e.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            sentence.clear();
+            for t in tokens {
+                if let Some(&id) = e.ids.get(t) {
+                    self.pending_words += 1;
+                    let k = e.keep[id as usize];
+                    if k == u32::MAX || (rng.next_u64() as u32) < k {
+                        sentence.push(id);
+                    }
+                }
+            }
+            match e.config.model {
+                Model::SkipGram => self.skipgram(&sentence, rng),
+                Model::Cbow => self.cbow(&sentence, rng),
+            }
+            if self.pending_words >= UPDATE_EVERY {
+                self.flush();
+            }
+        });
+        self.sentence = sentence;
+    }
+
+    /// Mean of the rows of `w` into `hidden`.
+    fn load_input(&mut self, w: u32) {
+        let rows = self.e.inputs.of(w);
+        if rows.len() == 1 {
+            self.hidden.copy_from_slice(self.e.syn0.row(rows[0]));
+            return;
+        }
+        self.hidden.fill(0.0);
+        for &r in rows {
+            axpy(1.0, self.e.syn0.row(r), &mut self.hidden);
+        }
+        let inv = 1.0 / rows.len() as f32;
+        self.hidden.iter_mut().for_each(|x| *x *= inv);
+    }
+
+    fn skipgram(&mut self, s: &[u32], rng: &mut Rng) {
+        let window = self.e.config.window;
+        for i in 0..s.len() {
+            let b = window - rng.below(window as u64) as usize;
+            let lo = i.saturating_sub(b);
+            let hi = (i + b + 1).min(s.len());
+            if hi - lo < 2 {
+                continue;
+            }
+            self.load_input(s[i]);
+            self.grad.fill(0.0);
+            for (j, &target) in s.iter().enumerate().take(hi).skip(lo) {
+                if j != i {
+                    self.predict(target, rng);
+                }
+            }
+            for &r in self.e.inputs.of(s[i]) {
+                axpy(1.0, &self.grad, self.e.syn0.row(r));
+            }
+        }
+    }
+
+    fn cbow(&mut self, s: &[u32], rng: &mut Rng) {
+        let window = self.e.config.window;
+        for i in 0..s.len() {
+            let b = window - rng.below(window as u64) as usize;
+            let lo = i.saturating_sub(b);
+            let hi = (i + b + 1).min(s.len());
+            if hi - lo < 2 {
+                continue;
+            }
+            self.hidden.fill(0.0);
+            let mut count = 0usize;
+            for (j, &w) in s.iter().enumerate().take(hi).skip(lo) {
+                if j != i {
+                    for &r in self.e.inputs.of(w) {
+                        axpy(1.0, self.e.syn0.row(r), &mut self.hidden);
+                        count += 1;
+                    }
+                }
+            }
+            if self.e.config.cbow_mean {
+                let inv = 1.0 / count as f32;
+                self.hidden.iter_mut().for_each(|x| *x *= inv);
+            }
+            self.grad.fill(0.0);
+            self.predict(s[i], rng);
+            for (j, &w) in s.iter().enumerate().take(hi).skip(lo) {
+                if j != i {
+                    for &r in self.e.inputs.of(w) {
+                        axpy(1.0, &self.grad, self.e.syn0.row(r));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One prediction of `target` from `hidden`: updates output rows, adds the input-side
+    /// gradient to `grad`, and accumulates the loss.
+    #[inline]
+    fn predict(&mut self, target: u32, rng: &mut Rng) {
+        let e = self.e;
+        let alpha = self.alpha;
+        let mut loss = 0.0f32;
+        if let Some(syn1) = &e.syn1 {
+            let (points, codes) = e.huffman.path(target);
+            for (&p, &c) in points.iter().zip(codes) {
+                let out = syn1.row(p);
+                let f = dot(&self.hidden, out);
+                // Code 0 = positive side (word2vec's label = 1 − code).
+                let x = if c == 0 { f } else { -f };
+                loss += e.sigmoid.neg_log_sigmoid(x);
+                let g = (1.0 - c as f32 - e.sigmoid.sigmoid(f)) * alpha;
+                axpy(g, out, &mut self.grad);
+                axpy(g, &self.hidden, out);
+            }
+        }
+        if let Some(syn1neg) = &e.syn1neg {
+            for d in 0..=e.config.negative {
+                let (t, label) = if d == 0 {
+                    (target, 1.0f32)
+                } else {
+                    let t = e.noise.sample(rng);
+                    if t == target {
+                        continue;
+                    }
+                    (t, 0.0)
+                };
+                let out = syn1neg.row(t);
+                let f = dot(&self.hidden, out);
+                loss += e.sigmoid.neg_log_sigmoid(if d == 0 { f } else { -f });
+                let g = (label - e.sigmoid.sigmoid(f)) * alpha;
+                axpy(g, out, &mut self.grad);
+                axpy(g, &self.hidden, out);
+            }
+        }
+        self.loss += loss as f64;
+        self.predictions += 1;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::train::synthetic::{analogies, Synthetic, SyntheticConfig};
+
+    /// Top-1 analogy accuracy over the planted questions (3CosAdd on unit vectors, the three
+    /// question words excluded), as gensim's `evaluate_word_analogies` computes it.
+    pub(crate) fn planted_accuracy(emb: &Embeddings) -> f64 {
+        let unit: Vec<Vec<f32>> = (0..emb.len() as u32)
+            .map(|i| {
+                let mut v = emb.vector(i).unwrap();
+                crate::kernels::normalize(&mut v);
+                v
+            })
+            .collect();
+        let qs = analogies();
+        let mut right = 0;
+        for q in &qs {
+            let id = |w| emb.vocab().id(w).unwrap();
+            let (a, b, c) = (id(q.a), id(q.b), id(q.c));
+            let mut target = vec![0.0f32; emb.dims()];
+            axpy(1.0, &unit[b as usize], &mut target);
+            axpy(-1.0, &unit[a as usize], &mut target);
+            axpy(1.0, &unit[c as usize], &mut target);
+            let best = (0..unit.len() as u32)
+                .filter(|&i| i != a && i != b && i != c)
+                .max_by(|&i, &j| {
+                    dot(&unit[i as usize], &target).total_cmp(&dot(&unit[j as usize], &target))
+                })
+                .unwrap();
+            if emb.vocab().token(best) == Some(q.d) {
+                right += 1;
+            }
+        }
+        right as f64 / qs.len() as f64
+    }
+
+    pub(crate) fn planted_corpus(dir: &std::path::Path) -> Corpus {
+        let path = dir.join("planted.txt");
+        Synthetic::write(
+            SyntheticConfig {
+                sentences: 20_000,
+                ..Default::default()
+            },
+            &path,
+        )
+        .unwrap();
+        Corpus::new(&[path], Default::default()).unwrap()
+    }
+
+    fn small(model: Model, negative: usize, hs: bool) -> Word2VecConfig {
+        Word2VecConfig {
+            model,
+            dim: 40,
+            window: 4,
+            negative,
+            hs,
+            sample: 1e-3,
+            min_count: 5,
+            epochs: 5,
+            threads: 1,
+            seed: 7,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn planted_analogies_are_learned_by_all_four_variants() {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = planted_corpus(dir.path());
+        for (model, neg, hs) in [
+            (Model::SkipGram, 5, false),
+            (Model::Cbow, 5, false),
+            (Model::SkipGram, 0, true),
+            (Model::Cbow, 0, true),
+        ] {
+            let emb = train(&corpus, &small(model, neg, hs), Control::default()).unwrap();
+            let acc = planted_accuracy(&emb);
+            eprintln!("{model:?} neg={neg} hs={hs}: {acc:.3}");
+            assert!(acc >= 0.6, "{model:?} neg={neg} hs={hs}: accuracy {acc}");
+        }
+        // The check can fail: untrained vectors (one epoch at a learning rate too small to move
+        // them) answer almost nothing.
+        let untrained = Word2VecConfig {
+            alpha: Some(1e-7),
+            epochs: 1,
+            ..small(Model::SkipGram, 5, false)
+        };
+        let acc = planted_accuracy(&train(&corpus, &untrained, Control::default()).unwrap());
+        assert!(acc < 0.1, "untrained accuracy {acc}");
+    }
+
+    #[test]
+    fn one_thread_is_bit_identical_run_to_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.txt");
+        Synthetic::write(
+            SyntheticConfig {
+                sentences: 2000,
+                ..Default::default()
+            },
+            &path,
+        )
+        .unwrap();
+        let corpus = Corpus::new(&[path], Default::default()).unwrap();
+        for model in [Model::SkipGram, Model::Cbow] {
+            let cfg = Word2VecConfig {
+                hs: true,
+                ..small(model, 3, true)
+            };
+            let a = train(&corpus, &cfg, Control::default()).unwrap();
+            let b = train(&corpus, &cfg, Control::default()).unwrap();
+            let bits = |e: &Embeddings| -> Vec<u32> {
+                e.storage()
+                    .as_dense()
+                    .unwrap()
+                    .as_slice()
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .collect()
+            };
+            assert_eq!(bits(&a), bits(&b));
+            let c = train(
+                &corpus,
+                &Word2VecConfig { seed: 8, ..cfg },
+                Control::default(),
+            )
+            .unwrap();
+            assert_ne!(bits(&a), bits(&c));
+            assert_eq!(a.metadata()["train.model"], model.name());
+            assert_eq!(a.metadata()["train.seed"], "7");
+        }
+    }
+
+    #[test]
+    fn bad_input_is_rejected_before_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.txt");
+        std::fs::write(&empty, "\n  \n").unwrap();
+        let rare = dir.path().join("rare.txt");
+        std::fs::write(&rare, "a b c d\n").unwrap();
+        let cfg = Word2VecConfig::default();
+        let run = |path: &std::path::Path, cfg: &Word2VecConfig| {
+            let corpus = Corpus::new(&[path], Default::default()).unwrap();
+            train(&corpus, cfg, Control::default())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            run(&empty, &cfg).contains("no words"),
+            "{}",
+            run(&empty, &cfg)
+        );
+        assert!(run(&rare, &cfg).contains("min_count"));
+        let bad = [
+            (
+                Word2VecConfig {
+                    dim: 0,
+                    ..cfg.clone()
+                },
+                "dim",
+            ),
+            (
+                Word2VecConfig {
+                    window: 0,
+                    ..cfg.clone()
+                },
+                "window",
+            ),
+            (
+                Word2VecConfig {
+                    negative: 0,
+                    hs: false,
+                    ..cfg.clone()
+                },
+                "negative",
+            ),
+            (
+                Word2VecConfig {
+                    epochs: 0,
+                    ..cfg.clone()
+                },
+                "epochs",
+            ),
+            (
+                Word2VecConfig {
+                    alpha: Some(-1.0),
+                    ..cfg.clone()
+                },
+                "alpha",
+            ),
+            (
+                Word2VecConfig {
+                    sample: f64::NAN,
+                    ..cfg.clone()
+                },
+                "sample",
+            ),
+        ];
+        for (c, name) in bad {
+            let e = run(&rare, &c);
+            assert!(e.contains(name), "{e}");
+        }
+        assert!(Corpus::new(&[dir.path().join("missing.txt")], Default::default()).is_err());
+        // Cancellation: a raised flag stops the run with Error::Cancelled.
+        let corpus = Corpus::new(&[&rare], Default::default()).unwrap();
+        let flag = AtomicBool::new(true);
+        let ctl = Control {
+            cancel: Some(&flag),
+            progress: None,
+        };
+        let cfg1 = Word2VecConfig {
+            min_count: 1,
+            ..cfg
+        };
+        assert!(matches!(train(&corpus, &cfg1, ctl), Err(Error::Cancelled)));
+    }
+
+    #[test]
+    fn progress_reports_words_rate_and_finite_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = planted_corpus(dir.path());
+        let events = Mutex::new(Vec::new());
+        let sink = |p: &Progress| events.lock().unwrap().push(p.clone());
+        let ctl = Control {
+            progress: Some(&sink),
+            cancel: None,
+        };
+        let cfg = Word2VecConfig {
+            epochs: 2,
+            ..small(Model::Cbow, 5, false)
+        };
+        let emb = train(&corpus, &cfg, ctl).unwrap();
+        let events = events.into_inner().unwrap();
+        let last = events.iter().rev().find(|p| p.stage == "train").unwrap();
+        let total = emb.vocab().total_count() * 2;
+        assert_eq!(last.done, total);
+        assert_eq!(last.total, Some(total));
+        assert!(last.loss.unwrap().is_finite() && last.loss.unwrap() > 0.0);
+        assert!(last.learning_rate.unwrap() < 0.05 * 0.01);
+        assert!(events.iter().any(|p| p.stage == "count"));
+    }
+}

@@ -1,0 +1,201 @@
+//! Tokenization as the model does it: `tokenizer.json` through the `tokenizers` crate (special
+//! tokens, sentence pairs with type ids, the configured truncation), with the padding that some
+//! files force switched off unless asked for, and a clear error for text the model cannot place.
+
+use std::path::{Path, PathBuf};
+
+use tokenizers::{Tokenizer, TruncationParams};
+
+use crate::error::{Error, Result};
+
+/// What to do with text longer than the model accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Truncation {
+    /// The truncation written in `tokenizer.json` (none if it has none): text that is still too
+    /// long for the model's positions is an error.
+    #[default]
+    AsConfigured,
+    /// Cut to the longest sequence the model's positions allow (longest-first for pairs).
+    ToModel,
+    /// Never cut: text longer than the model's positions is an error.
+    Off,
+}
+
+/// One tokenized input: what the input layer is applied to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TokenEncoding {
+    /// Token strings, special tokens included.
+    pub tokens: Vec<String>,
+    /// Token ids (rows of the word embedding matrix).
+    pub ids: Vec<u32>,
+    /// Segment ids: 0 for the first text, 1 for the pair (BERT-style models).
+    pub type_ids: Vec<u32>,
+    /// 1 for real tokens, 0 for padding.
+    pub attention_mask: Vec<u32>,
+    /// True when the tokenizer cut the input to fit.
+    pub truncated: bool,
+}
+
+impl TokenEncoding {
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when there are no tokens.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+impl From<&tokenizers::Encoding> for TokenEncoding {
+    fn from(e: &tokenizers::Encoding) -> Self {
+        TokenEncoding {
+            tokens: e.get_tokens().to_vec(),
+            ids: e.get_ids().to_vec(),
+            type_ids: e.get_type_ids().to_vec(),
+            attention_mask: e.get_attention_mask().to_vec(),
+            truncated: !e.get_overflowing().is_empty(),
+        }
+    }
+}
+
+/// A model's tokenizer with the options the input layer applies.
+#[derive(Debug, Clone)]
+pub struct ModelTokenizer {
+    path: PathBuf,
+    tokenizer: Tokenizer,
+    configured_truncation: Option<TruncationParams>,
+    configured_padding: Option<tokenizers::PaddingParams>,
+    max_tokens: usize,
+    truncation: Truncation,
+    pad: bool,
+}
+
+impl ModelTokenizer {
+    /// Loads `tokenizer.json`; `max_tokens` is the longest sequence the model can place.
+    /// Padding starts off; truncation starts as configured.
+    pub fn from_file(path: impl AsRef<Path>, max_tokens: usize) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let mut tokenizer = Tokenizer::from_bytes(&bytes).map_err(|e| {
+            Error::at_byte(
+                &path,
+                0,
+                format!("not a tokenizer.json this version reads: {e}"),
+            )
+        })?;
+        let configured_truncation = tokenizer.get_truncation().cloned();
+        let configured_padding = tokenizer.get_padding().cloned();
+        tokenizer.with_padding(None);
+        Ok(ModelTokenizer {
+            path,
+            tokenizer,
+            configured_truncation,
+            configured_padding,
+            max_tokens,
+            truncation: Truncation::AsConfigured,
+            pad: false,
+        })
+    }
+
+    /// The underlying `tokenizers` tokenizer (with the current options applied).
+    pub fn inner(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// The longest sequence (special tokens included) the model can place.
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    /// The padding written in `tokenizer.json`, if any (applied only after [`Self::set_padding`]).
+    pub fn configured_padding(&self) -> Option<&tokenizers::PaddingParams> {
+        self.configured_padding.as_ref()
+    }
+
+    /// The truncation written in `tokenizer.json`, if any.
+    pub fn configured_truncation(&self) -> Option<&TruncationParams> {
+        self.configured_truncation.as_ref()
+    }
+
+    /// Applies the padding of `tokenizer.json` (`true`) or none (`false`, the default). Asking
+    /// for padding when the file configures none is an error.
+    pub fn set_padding(&mut self, pad: bool) -> Result<()> {
+        if pad && self.configured_padding.is_none() {
+            return Err(Error::at_field(
+                &self.path,
+                "padding",
+                "padding requested but tokenizer.json configures none",
+            ));
+        }
+        self.pad = pad;
+        self.tokenizer.with_padding(if pad {
+            self.configured_padding.clone()
+        } else {
+            None
+        });
+        Ok(())
+    }
+
+    /// Chooses how long inputs are handled.
+    pub fn set_truncation(&mut self, truncation: Truncation) -> Result<()> {
+        let params = match truncation {
+            Truncation::AsConfigured => self.configured_truncation.clone(),
+            Truncation::Off => None,
+            Truncation::ToModel => Some(TruncationParams {
+                max_length: self.max_tokens,
+                ..self.configured_truncation.clone().unwrap_or_default()
+            }),
+        };
+        self.tokenizer
+            .with_truncation(params)
+            .map_err(|e| Error::invalid("truncation", e.to_string()))?;
+        self.truncation = truncation;
+        Ok(())
+    }
+
+    /// Tokenizes `text` (and the second segment `pair`), adding the model's special tokens.
+    /// Errors when the result is longer than the model's positions.
+    pub fn encode(&self, text: &str, pair: Option<&str>) -> Result<TokenEncoding> {
+        let enc = match pair {
+            None => self.tokenizer.encode(text, true),
+            Some(p) => self.tokenizer.encode((text, p), true),
+        }
+        .map_err(|e| Error::Other(format!("{}: tokenizing failed: {e}", self.path.display())))?;
+        let enc = TokenEncoding::from(&enc);
+        if enc.len() > self.max_tokens {
+            let how = match self.truncation {
+                Truncation::Off => "truncation is off",
+                _ => "tokenizer.json does not truncate to fit",
+            };
+            return Err(Error::invalid(
+                "text",
+                format!(
+                    "{} tokens but the model has positions for {} ({how}; truncate to the model's length to cut it)",
+                    enc.len(),
+                    self.max_tokens
+                ),
+            ));
+        }
+        Ok(enc)
+    }
+
+    /// The token string of `id`, if the tokenizer has one.
+    pub fn id_to_token(&self, id: u32) -> Option<String> {
+        self.tokenizer.id_to_token(id)
+    }
+
+    /// The unknown token, if the model has one.
+    pub fn unk_token(&self) -> Option<String> {
+        match self.tokenizer.get_model() {
+            tokenizers::ModelWrapper::WordPiece(w) => Some(w.unk_token.clone()),
+            tokenizers::ModelWrapper::BPE(b) => b.unk_token.clone(),
+            tokenizers::ModelWrapper::WordLevel(w) => Some(w.unk_token.clone()),
+            tokenizers::ModelWrapper::Unigram(_) => ["<unk>", "[UNK]"]
+                .into_iter()
+                .find(|t| self.tokenizer.token_to_id(t).is_some())
+                .map(str::to_string),
+        }
+    }
+}
