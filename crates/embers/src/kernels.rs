@@ -155,7 +155,7 @@ pub fn dot_tile(rows: &[f32], dims: usize, queries_t: &[f32], out: &mut [f32]) {
         dims * TILE_QUERIES,
         "transposed query tile"
     );
-    let n = if dims == 0 { 0 } else { rows.len() / dims };
+    let n = rows.len().checked_div(dims).unwrap_or(0);
     assert_eq!(rows.len(), n * dims, "whole rows");
     assert_eq!(out.len(), n * TILE_QUERIES, "one score per row and query");
     if dims == 0 {

@@ -140,7 +140,7 @@ pub fn top_k_batch(
     exclude: &[Vec<u32>],
 ) -> Vec<Vec<Hit>> {
     let dims = emb.dims();
-    let n = if dims == 0 { 0 } else { queries.len() / dims };
+    let n = queries.len().checked_div(dims).unwrap_or(0);
     assert_eq!(queries.len(), n * dims, "whole queries");
     assert!(
         exclude.is_empty() || exclude.len() == n,
