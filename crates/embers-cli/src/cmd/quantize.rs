@@ -24,6 +24,10 @@ pub struct Args {
     /// int8: store a per-row offset too (affine quantization), for rows not centred on zero.
     #[arg(long)]
     affine: bool,
+    /// Scale rows to unit length first: cosine queries are unchanged, lengths are dropped, and
+    /// the quantizer spends its bits on directions only (much lower PQ error).
+    #[arg(long)]
+    normalize: bool,
     /// pq: number of subquantizers (code bytes per row); must divide the dims.
     /// Default: the most that keep at least 5 dims each.
     #[arg(long, short = 'm')]
@@ -92,12 +96,18 @@ pub fn run(a: Args, progress: Mode) -> Result<()> {
     let loaded = start.elapsed().as_secs_f64();
     let reporter = Reporter::new(progress, "quantize");
     let t = Instant::now();
-    let q = quant::quantize(&emb, &target, &|p| reporter.report(p))?;
+    let q = quant::quantize_with(&emb, &target, a.normalize, &|p| reporter.report(p))?;
     reporter.finish();
     let seconds = t.elapsed().as_secs_f64();
 
-    // Reconstruction error: ‖x − x̂‖² / ‖x‖² over the whole matrix.
-    let original = emb.storage().to_dense()?;
+    // Reconstruction error: ‖x − x̂‖² / ‖x‖² over the whole matrix (of unit rows when
+    // normalizing, so only the quantizer's error counts).
+    let mut original = emb.storage().to_dense()?;
+    if a.normalize {
+        for r in original.as_mut_slice().chunks_mut(emb.dims().max(1)) {
+            embers::kernels::normalize(r);
+        }
+    }
     let decoded = q.storage().to_dense()?;
     let d = emb.dims().max(1);
     let (err, total) = original
@@ -117,11 +127,16 @@ pub fn run(a: Args, progress: Mode) -> Result<()> {
     let f32_bytes = emb.len() * emb.dims() * 4;
     let bytes = q.storage().stored_bytes() + emb.len() * 4;
     let ratio = bytes as f64 / f32_bytes.max(1) as f64;
+    let settings = q
+        .metadata()
+        .get("quantizer")
+        .cloned()
+        .unwrap_or_else(|| target.describe());
     if a.json {
         let v = serde_json::json!({
             "output": a.output,
             "storage": q.storage().kind(),
-            "quantizer": serde_json::from_str::<serde_json::Value>(&target.describe())?,
+            "quantizer": serde_json::from_str::<serde_json::Value>(&settings)?,
             "rows": q.len(),
             "dims": q.dims(),
             "vector_bytes": bytes,
@@ -138,7 +153,7 @@ pub fn run(a: Args, progress: Mode) -> Result<()> {
             q.len(),
             q.dims(),
             a.output.display(),
-            target.describe(),
+            settings,
             bytes,
             ratio,
             1.0 / ratio.max(f64::MIN_POSITIVE),

@@ -83,6 +83,26 @@ fn quantize_every_kind_then_info_and_lookup() {
             assert!(err > 0.0 && err < 0.5, "{report}");
         }
     }
+    // --normalize: unit rows, recorded in the metadata.
+    let n = dir.path().join("norm.embers");
+    let report: serde_json::Value = serde_json::from_str(
+        ok(&[
+            "quantize",
+            s(&emb),
+            s(&n),
+            "--to",
+            "int8",
+            "--normalize",
+            "--json",
+        ])
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(report["quantizer"]["normalized"], true);
+    let v = vector(ok(&["lookup", s(&n), "the", "--json"]).trim());
+    let len = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert!((len - 1.0).abs() < 0.01, "{len}");
+
     // Decompressing gives back f32 storage with the decoded rows.
     let back = dir.path().join("back.embers");
     ok(&[
