@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::Args as ClapArgs;
 use embers::transformer::InputEmbeddings;
-use embers_server::registry::split_model_arg;
+use embers_server::registry::{split_model_arg, valid_name};
 use embers_server::{Limits, Registry};
 
 use super::info::ReadArgs;
@@ -75,9 +75,22 @@ pub fn run(a: Args) -> Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 
+    // Names first, so a clash is reported before anything is loaded.
+    let specs: Vec<_> = a.models.iter().map(|m| split_model_arg(m)).collect();
+    for (i, (name, path)) in specs.iter().enumerate() {
+        if !valid_name(name) {
+            bail!(
+                "model name {name:?} (for {}) must use only A-Z a-z 0-9 . _ -; name it with NAME=PATH",
+                path.display()
+            );
+        }
+        if specs[..i].iter().any(|(n, _)| n == name) {
+            bail!("model name {name:?} is used twice; name models with NAME=PATH");
+        }
+    }
+
     let mut registry = Registry::new();
-    for arg in &a.models {
-        let (name, path) = split_model_arg(arg);
+    for (name, path) in specs {
         if path.is_dir() {
             let layer = InputEmbeddings::from_dir(&path)
                 .with_context(|| format!("loading transformer {name:?}"))?;
