@@ -22,6 +22,12 @@ pub struct ReadArgs {
     /// Accept NaN and infinite values.
     #[arg(long)]
     pub allow_nonfinite: bool,
+    /// Tensor to read from a safetensors checkpoint (e.g. embeddings.word_embeddings.weight).
+    #[arg(long)]
+    pub tensor: Option<String>,
+    /// Vocabulary of a safetensors checkpoint (tokenizer.json or vocab.txt; default: beside it).
+    #[arg(long)]
+    pub vocab: Option<PathBuf>,
 }
 
 impl ReadArgs {
@@ -31,6 +37,8 @@ impl ReadArgs {
             limit: self.limit,
             lossy: self.lossy,
             allow_nonfinite: self.allow_nonfinite,
+            tensor: self.tensor.clone(),
+            vocab: self.vocab.clone(),
         })
     }
 

@@ -146,6 +146,7 @@ pub(crate) fn decode_word(
 /// first occurrence (recorded in `report` with `position(row)`). Rows must be `dims` long each.
 pub(crate) fn dedup_rows(
     words: Vec<String>,
+    counts: Option<Vec<u64>>,
     mut data: Vec<f32>,
     dims: usize,
     report: &mut ReadReport,
@@ -160,9 +161,11 @@ pub(crate) fn dedup_rows(
         }
     }
     drop(seen);
+    let mut counts = counts.unwrap_or_else(|| vec![0; words.len()]);
     let words = if dropped.is_empty() {
         words
     } else {
+        let mut kept_counts = Vec::with_capacity(words.len() - dropped.len());
         let mut keep = Vec::with_capacity(words.len() - dropped.len());
         let mut next = 0;
         let mut out_row = 0;
@@ -180,12 +183,13 @@ pub(crate) fn dedup_rows(
             }
             out_row += 1;
             keep.push(w);
+            kept_counts.push(counts[i]);
         }
         data.truncate(out_row * dims);
+        counts = kept_counts;
         keep
     };
     let rows = words.len();
-    let counts = vec![0; rows];
     let matrix = DenseMatrix::new(rows, dims, data)?;
     Ok((Vocab::from_trusted_parts(words, counts), matrix))
 }

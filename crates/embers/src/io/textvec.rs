@@ -152,7 +152,7 @@ pub(crate) fn parse_rows(
         .collect::<Result<_>>()?;
     let words: Vec<String> = words.into_iter().flatten().collect();
     let mut report = ReadReport::default();
-    let (vocab, matrix) = input::dedup_rows(words, data, dims, &mut report, |row| {
+    let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, |row| {
         Position::Line(first_line + row as u64)
     })?;
     Ok((Embeddings::new(vocab, matrix)?, report))

@@ -132,7 +132,7 @@ pub fn read_binary(
         }
     }
     let mut report = ReadReport::default();
-    let (vocab, matrix) = input::dedup_rows(words, data, dims, &mut report, |row| {
+    let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, |row| {
         Position::Byte(offsets[row])
     })?;
     Ok((Embeddings::new(vocab, matrix)?, report))
