@@ -163,3 +163,48 @@ fn serve_rejects_bad_arguments_with_one_line() {
     let err = fails(&["serve", &b, "--addr", "127.0.0.1:0"]);
     assert!(err.contains("bad/name"), "{err}");
 }
+
+#[test]
+fn serve_uses_the_files_hnsw_index_like_similar_ann() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lee.vec");
+    std::fs::copy(testdata().join("gensim/lee_fasttext.vec"), &file).unwrap();
+    ok(&["index", "build", s(&file), "--progress", "none"]);
+    let cli = ok(&[
+        "similar",
+        s(&file),
+        "government",
+        "-k",
+        "5",
+        "--ann",
+        "--json",
+    ]);
+    let cli: serde_json::Value = serde_json::from_str(cli.trim()).unwrap();
+
+    let server = Server::start(&[s(&file)]);
+    let (status, body) = request(
+        server.addr,
+        "POST",
+        "/v1/models/lee/similar",
+        r#"{"word": "government", "k": 5, "ann": true}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let words = |v: &serde_json::Value| -> Vec<String> {
+        v["neighbors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["word"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(words(&v), words(&cli));
+    for (a, b) in v["neighbors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(cli["neighbors"].as_array().unwrap())
+    {
+        assert!((a["score"].as_f64().unwrap() - b["score"].as_f64().unwrap()).abs() < 1e-6);
+    }
+}
