@@ -68,4 +68,14 @@ for kind in lookup similar; do
   echo "server RSS after: $(rss $server)"
 done
 echo
+# The same neighbour queries without HTTP: 1,024 words in one `embers similar` call (one batched
+# top-k over the matrix, all cores), for the kernel's own rate on this machine right now.
+words=$(awk 'BEGIN { srand(3); for (i = 0; i < 1024; i++) printf "w%d ", int(rand() * 400000) }')
+start=$(date +%s.%N)
+# shellcheck disable=SC2086
+"$embers" similar "$work/model.safetensors" $words -k 10 --json > /dev/null
+end=$(date +%s.%N)
+awk -v s="$start" -v e="$end" 'BEGIN { printf "library alone: 1024 k=10 queries batched in %.2f s = %.0f queries/s (load included)\n", e - s, 1024 / (e - s) }'
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
 curl -s "http://127.0.0.1:$port/metrics" | grep -E '^embers_http_requests_total|^embers_http_errors_total' || true
