@@ -4,6 +4,7 @@
 #
 #   bench/vocab.sh                       # en-mix.txt.gz, its plain text, and a ≥1 GB plain file
 #   BIG_GZ=1 bench/vocab.sh              # also the ≥1 GB file gzipped (slow to make)
+#   SKIP_BIG=1 bench/vocab.sh            # only en-mix.txt.gz and its plain text
 #   CORPUS=... WORK=/tmp/x REPEAT=32 THREADS=0 bench/vocab.sh
 #
 # Inputs are made under $WORK (never in the repository): the corpus decompressed, and REPEAT
@@ -24,11 +25,12 @@ mkdir -p "$WORK"
 plain="$WORK/en-mix.txt"
 big="$WORK/en-mix-x$REPEAT.txt"
 [ -s "$plain" ] || zcat "$CORPUS" > "$plain"
-if [ ! -s "$big" ] || [ "$(stat -c %s "$big")" -ne $(( $(stat -c %s "$plain") * REPEAT )) ]; then
+if [ "${SKIP_BIG:-0}" != 1 ] && { [ ! -s "$big" ] || [ "$(stat -c %s "$big")" -ne $(( $(stat -c %s "$plain") * REPEAT )) ]; }; then
   for _ in $(seq "$REPEAT"); do cat "$plain"; done > "$big.tmp" && mv "$big.tmp" "$big"
 fi
-inputs=("$CORPUS" "$plain" "$big")
-if [ "${BIG_GZ:-0}" = 1 ]; then
+inputs=("$CORPUS" "$plain")
+[ "${SKIP_BIG:-0}" = 1 ] || inputs+=("$big")
+if [ "${BIG_GZ:-0}" = 1 ] && [ "${SKIP_BIG:-0}" != 1 ]; then
   [ -s "$big.gz" ] || gzip -c "$big" > "$big.gz"
   inputs+=("$big.gz")
 fi
@@ -40,8 +42,8 @@ secs() { echo "$1" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i
 
 printf 'cpu: %s, %s cores; load average: %s\n' "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')" \
   "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-28s %9s | %8s %8s %8s %9s | %8s %8s %8s %8s %9s | %6s %6s\n' \
-  input MB embers_s MB/s cpu_s peak_MB gs_scan gs_prep gs_s MB/s peak_MB ratio r_scan
+printf '%-20s %7s | %8s %7s %7s %8s | %8s %8s %8s %7s %7s %8s | %6s %6s %6s\n' \
+  input MB embers_s MB/s cpu_s peak_MB gs_scan gs_prep gs_s MB/s cpu_s peak_MB ratio r_scan r_cpu
 for f in "${inputs[@]}"; do
   if [[ "$f" == *.gz ]]; then bytes=$(zcat "$f" | wc -c); else bytes=$(stat -c %s "$f"); fi
   mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')
@@ -55,7 +57,7 @@ for f in "${inputs[@]}"; do
 
   /usr/bin/time -v "$PYTHON" bench/gensim_vocab.py "$f" > "$WORK/gensim.out" 2> "$WORK/gensim.time"
   g_rss=$(field 'Maximum resident set size' "$WORK/gensim.time")
-  read -r g_scan g_prep g_tokens g_distinct < <("$PYTHON" -c 'import json,sys; d=json.load(sys.stdin); print(d["scan_seconds"], d["prepare_vocab_seconds"], d["tokens"], d["distinct"])' < "$WORK/gensim.out")
+  read -r g_scan g_prep g_cpu g_tokens g_distinct < <("$PYTHON" -c 'import json,sys; d=json.load(sys.stdin); print(d["scan_seconds"], d["prepare_vocab_seconds"], d["vocab_cpu_seconds"], d["tokens"], d["distinct"])' < "$WORK/gensim.out")
 
   # Both tools must have counted the same corpus.
   e_tokens=$(echo "$e_line" | sed -E 's/counted ([0-9]+) tokens.*/\1/')
@@ -66,11 +68,13 @@ for f in "${inputs[@]}"; do
   fi
 
   awk -v name="$(basename "$f")" -v mb="$mb" -v ew="$e_wall" -v ec="$e_cpu" -v er="$e_rss" \
-      -v gs="$g_scan" -v gp="$g_prep" -v gr="$g_rss" 'BEGIN {
+      -v gs="$g_scan" -v gp="$g_prep" -v gc="$g_cpu" -v gr="$g_rss" 'BEGIN {
     g = gs + gp
-    printf "%-28s %9.1f | %8.2f %8.1f %8.2f %9.1f | %8.2f %8.2f %8.2f %8.1f %9.1f | %5.1fx %5.1fx\n",
-      name, mb, ew, mb / ew, ec, er / 1024, gs, gp, g, mb / g, gr / 1024, g / ew, gs / ew }'
+    printf "%-20s %7.1f | %8.2f %7.1f %7.2f %8.1f | %8.2f %8.2f %8.2f %7.1f %7.2f %8.1f | %5.1fx %5.1fx %5.1fx\n",
+      name, mb, ew, mb / ew, ec, er / 1024, gs, gp, g, mb / g, gc, gr / 1024, g / ew, gs / ew, gc / ec }'
 done
 echo "embers_s: wall-clock of the whole 'embers vocab build' process (reading, counting, sorting, writing the TSV);"
 echo "gs_scan/gs_prep: gensim scan_vocab / prepare_vocab seconds measured inside Python (import and weight set-up excluded);"
-echo "ratio = (gs_scan + gs_prep) / embers_s; r_scan = gs_scan / embers_s (gensim's counting pass alone). Token and distinct counts agree."
+echo "cpu_s: CPU seconds (user + system; embers: the whole process, all threads; gensim: scan + prepare_vocab, in-process);"
+echo "ratio = (gs_scan + gs_prep) / embers_s; r_scan = gs_scan / embers_s (gensim's counting pass alone);"
+echo "r_cpu = gensim cpu_s / embers cpu_s (work per byte, insensitive to other load). Token and distinct counts agree."
