@@ -348,6 +348,7 @@ fn similar_query(emb: &Embeddings, req: SimilarRequest) -> Result<(Vec<f32>, Vec
 /// Runs a neighbour search: exact (batched with concurrent requests) or through the model's
 /// approximate index.
 async fn search(
+    state: &Shared,
     model: Arc<Model>,
     query: Vec<f32>,
     k: usize,
@@ -356,10 +357,23 @@ async fn search(
 ) -> Result<Vec<Neighbor>, ApiError> {
     let k = k.min(model.embeddings.len());
     let hits = if ann {
-        return Err(ApiError::unprocessable(
-            "ann_unavailable",
-            format!("model {:?} has no approximate index", model.name),
-        ));
+        if model.index.is_none() {
+            return Err(ApiError::unprocessable(
+                "ann_unavailable",
+                format!(
+                    "model {:?} has no approximate index; build one with `embers index build` \
+                     or start the server with --ann",
+                    model.name
+                ),
+            ));
+        }
+        let ef = state.limits.ef.max(k);
+        let model = model.clone();
+        blocking(move || {
+            let index = model.index.as_ref().expect("checked above");
+            Ok(index.search(&model.embeddings, &query, k, ef, &exclude)?)
+        })
+        .await?
     } else {
         model
             .searcher
@@ -382,7 +396,7 @@ pub async fn similar(
     check_k(&state, k)?;
     let ann = req.ann;
     let (query, exclude) = similar_query(&model.embeddings, req)?;
-    let neighbors = search(model, query, k, exclude, ann).await?;
+    let neighbors = search(&state, model, query, k, exclude, ann).await?;
     Ok(Json(NeighborsResponse { neighbors }))
 }
 
@@ -417,7 +431,7 @@ pub async fn analogy(
         other => other.into(),
     })?;
     let q = query::mean_query(emb, &[ids[1], ids[2]], &[ids[0]])?;
-    let neighbors = search(model, q, k, ids, req.ann).await?;
+    let neighbors = search(&state, model, q, k, ids, req.ann).await?;
     Ok(Json(NeighborsResponse { neighbors }))
 }
 

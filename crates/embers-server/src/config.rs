@@ -13,6 +13,8 @@ pub struct Limits {
     pub max_k: usize,
     /// Longest time a request may take before it is answered 503 `timeout`.
     pub timeout: Duration,
+    /// Candidate list size of approximate (`ann: true`) searches (at least `k` is used).
+    pub ef: usize,
 }
 
 impl Default for Limits {
@@ -22,6 +24,7 @@ impl Default for Limits {
             max_batch: 1024,
             max_k: 1000,
             timeout: Duration::from_secs(10),
+            ef: 100,
         }
     }
 }

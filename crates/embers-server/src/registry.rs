@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use embers::query::hnsw::Hnsw;
 use embers::transformer::InputEmbeddings;
 use embers::Embeddings;
 
@@ -22,6 +23,8 @@ pub struct Model {
     pub embeddings: Arc<Embeddings>,
     /// Exact search, batched across concurrent requests.
     pub searcher: Searcher,
+    /// The approximate (HNSW) index, when one was opened or built for this model.
+    pub index: Option<Hnsw>,
 }
 
 /// A transformer input layer being served (`/v1/transformers/{name}/embed`).
@@ -56,7 +59,23 @@ impl Registry {
         path: impl Into<PathBuf>,
         embeddings: Embeddings,
     ) -> embers::Result<()> {
+        self.add_embeddings_with_index(name, path, embeddings, None)
+    }
+
+    /// Like [`Registry::add_embeddings`], with an HNSW index built for these embeddings
+    /// (answers `ann: true` queries; checked to belong to them).
+    pub fn add_embeddings_with_index(
+        &mut self,
+        name: &str,
+        path: impl Into<PathBuf>,
+        embeddings: Embeddings,
+        index: Option<Hnsw>,
+    ) -> embers::Result<()> {
         self.check_name(name)?;
+        let path = path.into();
+        if let Some(ix) = &index {
+            ix.check_belongs(&embeddings, &path)?;
+        }
         // Norms are needed by every similarity query; computing them now keeps the first
         // request as fast as the others.
         let _ = embeddings.norms();
@@ -67,9 +86,10 @@ impl Registry {
             name.to_string(),
             Arc::new(Model {
                 name: name.to_string(),
-                path: path.into(),
+                path,
                 embeddings,
                 searcher,
+                index,
             }),
         );
         Ok(())

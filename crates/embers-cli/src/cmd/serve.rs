@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args as ClapArgs;
+use embers::query::hnsw::{Hnsw, HnswParams};
 use embers::transformer::InputEmbeddings;
-use embers_server::registry::split_model_arg;
+use embers_server::registry::{split_model_arg, valid_name};
 use embers_server::{Limits, Registry};
 
 use super::info::ReadArgs;
@@ -37,14 +38,21 @@ pub struct Args {
     /// Longest time to answer one request, in seconds.
     #[arg(long, default_value_t = Limits::default().timeout.as_secs_f64())]
     timeout: f64,
+    /// Answer `ann: true` queries for every model: open FILE.hnsw, or build the index in
+    /// memory when there is none (without this flag, existing FILE.hnsw indexes are still used).
+    #[arg(long)]
+    ann: bool,
+    /// Candidate list size of approximate searches (larger: slower, more accurate).
+    #[arg(long, default_value_t = Limits::default().ef)]
+    ef: usize,
     #[command(flatten)]
     read: ReadArgs,
 }
 
 impl Args {
     fn limits(&self) -> Result<Limits> {
-        if self.max_batch == 0 || self.max_k == 0 || self.max_body == 0 {
-            bail!("--max-batch, --max-k and --max-body must be at least 1");
+        if self.max_batch == 0 || self.max_k == 0 || self.max_body == 0 || self.ef == 0 {
+            bail!("--max-batch, --max-k, --max-body and --ef must be at least 1");
         }
         if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout < 1e6) {
             bail!(
@@ -57,6 +65,7 @@ impl Args {
             max_batch: self.max_batch,
             max_k: self.max_k,
             timeout: Duration::from_secs_f64(self.timeout),
+            ef: self.ef,
         })
     }
 }
@@ -75,9 +84,22 @@ pub fn run(a: Args) -> Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 
+    // Names first, so a clash is reported before anything is loaded.
+    let specs: Vec<_> = a.models.iter().map(|m| split_model_arg(m)).collect();
+    for (i, (name, path)) in specs.iter().enumerate() {
+        if !valid_name(name) {
+            bail!(
+                "model name {name:?} (for {}) must use only A-Z a-z 0-9 . _ -; name it with NAME=PATH",
+                path.display()
+            );
+        }
+        if specs[..i].iter().any(|(n, _)| n == name) {
+            bail!("model name {name:?} is used twice; name models with NAME=PATH");
+        }
+    }
+
     let mut registry = Registry::new();
-    for arg in &a.models {
-        let (name, path) = split_model_arg(arg);
+    for (name, path) in specs {
         if path.is_dir() {
             let layer = InputEmbeddings::from_dir(&path)
                 .with_context(|| format!("loading transformer {name:?}"))?;
@@ -103,7 +125,20 @@ pub fn run(a: Args) -> Result<()> {
             storage = emb.storage().kind(),
             "model loaded"
         );
-        registry.add_embeddings(&name, &path, emb)?;
+        let index_path = Hnsw::path_for(&path);
+        let index = if index_path.exists() {
+            let ix = Hnsw::open(&index_path, &emb)?;
+            tracing::info!(model = %name, index = %index_path.display(), "ANN index opened");
+            Some(ix)
+        } else if a.ann {
+            tracing::info!(model = %name, "no {} : building the ANN index in memory", index_path.display());
+            let ix = Hnsw::build(&emb, &HnswParams::default())?;
+            tracing::info!(model = %name, "ANN index built");
+            Some(ix)
+        } else {
+            None
+        };
+        registry.add_embeddings_with_index(&name, &path, emb, index)?;
     }
 
     if let Some(n) = a.threads {

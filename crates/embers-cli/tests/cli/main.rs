@@ -6,5 +6,6 @@ mod foundation;
 mod glove;
 mod quant;
 mod query;
+mod serve;
 mod train;
 mod transformer;

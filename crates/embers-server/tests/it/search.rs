@@ -203,3 +203,60 @@ async fn transformer_embed_gives_tokens_ids_and_layer_output() {
     assert_eq!(v["truncated"], true);
     assert_eq!(v["ids"][127], 102);
 }
+
+#[tokio::test]
+async fn ann_queries_use_the_models_hnsw_index() {
+    use embers::query::hnsw::{Hnsw, HnswParams};
+    // Without an index, `ann: true` is refused with a hint.
+    post(
+        &app(),
+        "/v1/models/toy/similar",
+        json!({"word": "king", "ann": true}),
+    )
+    .await
+    .assert_error(422, "ann_unavailable");
+
+    // With one (single-threaded build: deterministic), on this 9-row model the candidate list
+    // covers every row, so the answers equal the exact ones.
+    let emb = toy();
+    let params = HnswParams {
+        threads: 1,
+        ..HnswParams::default()
+    };
+    let index = Hnsw::build(&emb, &params).unwrap();
+    let mut registry = embers_server::Registry::new();
+    registry
+        .add_embeddings_with_index("toy", "toy.embers", emb, Some(index))
+        .unwrap();
+    let app = embers_server::router(embers_server::state(registry, Default::default()));
+    for word in ["king", "pear", "woman"] {
+        let v = post(
+            &app,
+            "/v1/models/toy/similar",
+            json!({"word": word, "k": 4, "ann": true}),
+        )
+        .await
+        .json();
+        assert_same(&neighbours(&v), &toy_reference(&toy_unit(word), 4, &[word]));
+    }
+    let v = post(
+        &app,
+        "/v1/models/toy/analogy",
+        json!({"a": "man", "b": "king", "c": "woman", "k": 3, "ann": true}),
+    )
+    .await
+    .json();
+    let (m, k, w) = (toy_unit("man"), toy_unit("king"), toy_unit("woman"));
+    let q: Vec<f64> = (0..4).map(|i| k[i] - m[i] + w[i]).collect();
+    assert_same(
+        &neighbours(&v),
+        &toy_reference(&q, 3, &["man", "king", "woman"]),
+    );
+
+    // An index built for other embeddings is refused when registering.
+    let other = Hnsw::build(&with_subwords(), &params).unwrap();
+    let mut registry = embers_server::Registry::new();
+    assert!(registry
+        .add_embeddings_with_index("toy", "toy.embers", toy(), Some(other))
+        .is_err());
+}
