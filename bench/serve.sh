@@ -44,6 +44,8 @@ end
 LUA
 
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
+# CPU seconds (user + system) the process has used so far.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 
 "$embers" serve "bench=$work/model.safetensors" --addr "127.0.0.1:$port" --threads 2 \
   >"$work/serve.out" 2>"$work/serve.err" &
@@ -61,11 +63,15 @@ for kind in lookup similar; do
   # A short warm-up so both runs start from the same state (pages of the map touched).
   wrk -t2 -c"$conns" -d3s -s "$work/$kind.lua" "http://127.0.0.1:$port" >/dev/null
   before=$(rss $server)
+  cpu0=$(cpu $server)
   echo
   echo "== $kind: wrk -t2 -c$conns -d$duration --latency (server RSS before: $before)"
   wrk -t2 -c"$conns" -d"$duration" --latency -s "$work/$kind.lua" "http://127.0.0.1:$port" \
     | tee "$work/$kind.txt" | grep -E 'Latency|Req/Sec|requests in|Requests/sec|50%|75%|90%|99%|Non-2xx|Socket errors|Transfer'
   echo "server RSS after: $(rss $server)"
+  cpu1=$(cpu $server)
+  n=$(awk '/requests in/ {print $1}' "$work/$kind.txt")
+  awk -v a="$cpu0" -v b="$cpu1" -v n="$n" 'BEGIN { printf "server CPU: %.1f s for %d requests = %.1f µs per request\n", b - a, n, 1e6 * (b - a) / n }' 
 done
 echo
 # The same neighbour queries without HTTP: 1,024 words in one `embers similar` call (one batched
