@@ -1,6 +1,7 @@
 //! Vocabularies: token ⇄ id maps with counts, built from a corpus or a word list.
 
 mod builder;
+mod index;
 
 pub use builder::VocabBuilder;
 
@@ -9,6 +10,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
+
+use index::IdTable;
 
 use crate::error::{Error, Result};
 use crate::io::atomic::AtomicFile;
@@ -22,7 +25,7 @@ pub struct Vocab {
     words: Vec<String>,
     counts: Vec<u64>,
     /// Token → id, built on first use for vocabularies read from trusted files.
-    index: OnceLock<FxHashMap<String, u32>>,
+    index: OnceLock<IdTable>,
     unk: Option<u32>,
 }
 
@@ -36,15 +39,13 @@ impl Vocab {
         if words.len() > u32::MAX as usize {
             return Err(Error::invalid("words", "more than 2^32 - 1 tokens"));
         }
-        let mut index = FxHashMap::default();
-        index.reserve(words.len());
-        for (i, w) in words.iter().enumerate() {
-            if w.is_empty() {
-                return Err(Error::invalid("words", format!("token {i} is empty")));
-            }
-            if index.insert(w.clone(), i as u32).is_some() {
-                return Err(Error::invalid("words", format!("duplicate token {w:?}")));
-            }
+        if let Some(i) = words.iter().position(|w| w.is_empty()) {
+            return Err(Error::invalid("words", format!("token {i} is empty")));
+        }
+        let (index, duplicates) = IdTable::build(&words);
+        if let Some(&d) = duplicates.first() {
+            let w = &words[d as usize];
+            return Err(Error::invalid("words", format!("duplicate token {w:?}")));
         }
         Ok(Vocab {
             words,
@@ -67,15 +68,8 @@ impl Vocab {
         }
     }
 
-    fn index(&self) -> &FxHashMap<String, u32> {
-        self.index.get_or_init(|| {
-            let mut index = FxHashMap::default();
-            index.reserve(self.words.len());
-            for (i, w) in self.words.iter().enumerate() {
-                index.entry(w.clone()).or_insert(i as u32);
-            }
-            index
-        })
+    fn index(&self) -> &IdTable {
+        self.index.get_or_init(|| IdTable::build(&self.words).0)
     }
 
     /// A vocabulary from tokens in id order, every count zero.
@@ -125,7 +119,7 @@ impl Vocab {
 
     /// The id of `token`, if it is in the vocabulary.
     pub fn id(&self, token: &str) -> Option<u32> {
-        self.index().get(token).copied()
+        self.index().get(&self.words, token)
     }
 
     /// The id of `token`, or the unknown token's id when there is one.
@@ -218,7 +212,7 @@ impl Vocab {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let mut words = Vec::new();
         let mut counts = Vec::new();
-        let mut index = FxHashMap::default();
+        let mut line_numbers = Vec::new();
         for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
             let lineno = i as u64 + 1;
             let line = line.map_err(|e| Error::io(path, e))?;
@@ -240,18 +234,21 @@ impl Vocab {
             if word.is_empty() {
                 return Err(Error::at_line(path, lineno, "empty token"));
             }
-            if index.insert(word.to_string(), words.len() as u32).is_some() {
-                return Err(Error::at_line(
-                    path,
-                    lineno,
-                    format!("duplicate token {word:?}"),
-                ));
-            }
             words.push(word.to_string());
             counts.push(count);
+            line_numbers.push(lineno);
         }
         if words.is_empty() {
             return Err(Error::at_line(path, 1, "the vocabulary file is empty"));
+        }
+        let (index, duplicates) = IdTable::build(&words);
+        if let Some(&d) = duplicates.first() {
+            let word = &words[d as usize];
+            return Err(Error::at_line(
+                path,
+                line_numbers[d as usize],
+                format!("duplicate token {word:?}"),
+            ));
         }
         Ok(Vocab {
             words,
