@@ -369,7 +369,7 @@ impl Hnsw {
                 .num_threads(threads)
                 .build()
                 .map_err(|e| Error::Other(format!("thread pool: {e}")))?;
-            // The first few thousand nodes serially give the graph a stable start.
+            // The first thousand nodes go in serially: the graph starts from a stable core.
             let head = (n as u32).min(1000);
             (1..head).for_each(insert);
             pool.install(|| (head..n as u32).into_par_iter().for_each(insert));
