@@ -10,7 +10,9 @@ use super::info::ReadArgs;
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// Input file (format sniffed unless --from is given).
+    /// Input file (format sniffed unless --from is given), or a Hugging Face model folder
+    /// (config.json, tokenizer.json, model.safetensors) whose token embedding matrix and
+    /// vocabulary are exported.
     input: PathBuf,
     /// Output file (format from its extension unless --to is given: .embers/.safetensors
     /// native, .vec/.txt word2vec text, .bin word2vec binary or fastText when the input has
@@ -27,12 +29,15 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
+    let started = std::time::Instant::now();
+    if a.input.is_dir() {
+        return export_model(&a, started);
+    }
     let options = a.read.options()?;
     let from = match options.format {
         Some(f) => f,
         None => io::sniff(&a.input)?,
     };
-    let started = std::time::Instant::now();
     let (emb, report) = io::read_with_report(&a.input, &options)?;
     for d in &report.duplicates {
         eprintln!(
@@ -58,6 +63,31 @@ pub fn run(a: Args) -> Result<()> {
             emb.len(),
             emb.dims(),
             read_time.as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// A transformer folder: its token embedding matrix with the tokenizer's vocabulary.
+fn export_model(a: &Args, started: std::time::Instant) -> Result<()> {
+    let mut emb = embers::transformer::export_token_embeddings(&a.input)?;
+    if let Some(limit) = a.read.limit {
+        emb.truncate(limit);
+    }
+    let to = match &a.to {
+        Some(name) => Format::from_name(name)?,
+        None => io::output_format(&a.output, &emb)?,
+    };
+    io::write(&a.output, &emb, to)?;
+    if !a.quiet {
+        println!(
+            "{} (model folder) -> {} ({}): {} × {} token embeddings, total {:.3} s",
+            a.input.display(),
+            a.output.display(),
+            to.name(),
+            emb.len(),
+            emb.dims(),
             started.elapsed().as_secs_f64()
         );
     }

@@ -213,6 +213,40 @@ fn tokens_export_vocab_then_lookup() {
 }
 
 #[test]
+fn convert_exports_a_model_folder_for_queries() {
+    let model = minilm();
+    let dir = tempfile::tempdir().unwrap();
+    let native = dir.path().join("minilm.safetensors");
+    ok(&["convert", &model, s(&native)]);
+    let via_tokens = dir.path().join("via-tokens.safetensors");
+    ok(&[
+        "tokens",
+        "--model",
+        &model,
+        "--export-vocab",
+        s(&via_tokens),
+    ]);
+    let a = ok(&["lookup", s(&native), "king", "queen"]);
+    let b = ok(&["lookup", s(&via_tokens), "king", "queen"]);
+    assert_eq!(a, b);
+    // The LLM's vocabulary answers neighbour queries like any other embeddings.
+    let out = json_lines(&ok(&["similar", s(&native), "king", "-k", "5", "--json"]));
+    let words: Vec<&str> = out[0]["neighbors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["word"].as_str().unwrap())
+        .collect();
+    assert_eq!(words.len(), 5);
+    assert!(!words.contains(&"king"), "{words:?}");
+    // Text export of the first rows only.
+    let vec = dir.path().join("minilm-head.vec");
+    ok(&["convert", &model, s(&vec), "--limit", "1000"]);
+    let text = std::fs::read_to_string(&vec).unwrap();
+    assert!(text.starts_with("1000 384\n"), "{}", &text[..40]);
+}
+
+#[test]
 fn tokens_errors_are_one_line() {
     let model = minilm();
     let e = fails(&["tokens", "--model", "/nonexistent/model", "hi"]);
