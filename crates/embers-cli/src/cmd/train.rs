@@ -44,7 +44,8 @@ pub struct Common {
     /// Output file.
     #[arg(short, long)]
     output: PathBuf,
-    /// Output format.
+    /// Output format: native, word2vec (text), word2vec-binary, fasttext (.bin, subword
+    /// models), glove, npy, safetensors.
     #[arg(long, default_value = "native")]
     to: String,
     /// Architecture.
@@ -233,8 +234,30 @@ fn run_word2vec(cmd: TrainCommand, progress: Mode) -> Result<()> {
         r => r?,
     };
     let secs = start.elapsed().as_secs_f64();
-    embers::io::write(&common.output, &emb, format)
-        .with_context(|| format!("writing {}", common.output.display()))?;
+    match (&ft, format) {
+        // A fastText .bin with the training settings in its header.
+        (Some(c), Format::FastTextBin) => {
+            use embers::io::fasttext::{loss, model, FastTextArgs, FastTextModel};
+            let w = &c.word2vec;
+            let int = |v: usize| i32::try_from(v).unwrap_or(i32::MAX);
+            let args = FastTextArgs {
+                ws: int(w.window),
+                epoch: i32::try_from(w.epochs).unwrap_or(i32::MAX),
+                min_count: i32::try_from(w.min_count).unwrap_or(i32::MAX),
+                neg: int(w.negative),
+                loss: if w.hs { loss::HS } else { loss::NS },
+                model: match w.model {
+                    Model::SkipGram => model::SKIPGRAM,
+                    Model::Cbow => model::CBOW,
+                },
+                t: w.sample,
+                ..FastTextArgs::default()
+            };
+            FastTextModel::from_embeddings(&emb, args)?.write_bin(&common.output)
+        }
+        _ => embers::io::write(&common.output, &emb, format),
+    }
+    .with_context(|| format!("writing {}", common.output.display()))?;
     let words: u64 = emb.vocab().total_count() * common.epochs as u64;
     eprintln!(
         "trained {} vectors × {} dims on {} words ({} epochs) in {secs:.1}s ({:.0} words/s) → {}",

@@ -93,6 +93,46 @@ fn train_word2vec_and_fasttext_write_loadable_files() {
     // An unknown word gets a vector from its n-grams.
     let v = ok(&["lookup", s(&ft), "queenly"]);
     assert!(v.contains("queenly"), "{v}");
+
+    // The same training written as a fastText .bin gives the same word vectors when read back
+    // (the .bin stores word rows such that the mean with the n-gram rows is the vector).
+    let bin = dir.path().join("ft.bin");
+    let args = [
+        "train",
+        "fasttext",
+        s(&corpus),
+        "--dim",
+        "16",
+        "--epochs",
+        "1",
+        "--bucket",
+        "5000",
+        "--maxn",
+        "4",
+        "--threads",
+        "1",
+        "--progress",
+        "none",
+    ];
+    let native = dir.path().join("ft1.emb");
+    let mut a = args.to_vec();
+    a.extend(["-o", s(&native)]);
+    ok(&a);
+    let mut b = args.to_vec();
+    b.extend(["-o", s(&bin), "--to", "fasttext"]);
+    ok(&b);
+    let parse = |text: String| -> Vec<f32> {
+        text.split_whitespace()
+            .skip(1)
+            .map(|x| x.parse().unwrap())
+            .collect()
+    };
+    let x = parse(ok(&["lookup", s(&native), "queen"]));
+    let y = parse(ok(&["lookup", s(&bin), "queen"]));
+    assert_eq!(x.len(), 16);
+    for (p, q) in x.iter().zip(&y) {
+        assert!((p - q).abs() < 1e-4, "{x:?} vs {y:?}");
+    }
 }
 
 #[test]
