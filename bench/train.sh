@@ -6,13 +6,13 @@
 # quality with gensim's evaluation protocol (bench/train_eval.py).
 #
 # usage: bench/train.sh [CORPUS.txt.gz] [EVAL_DIR]
-#   CORPUS   default bench/data/en-mix.txt.gz (see BENCHMARKS.md for where it comes from)
+#   CORPUS   default ../shared/data/corpus/en-mix.txt.gz beside the repository (see BENCHMARKS.md)
 #   EVAL_DIR folder with questions-words.txt, wordsim353.tsv, simlex999.txt
 #            default testdata-fetched/gensim (scripts/fetch-testdata.sh)
 # env: THREADS (2), ONLY (space-separated subset of run names), SUBWORDS=1, FASTTEXT=1
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-corpus=$(realpath "${1:-$root/bench/data/en-mix.txt.gz}")
+corpus=$(realpath "${1:-$root/../shared/data/corpus/en-mix.txt.gz}")
 evaldir=$(realpath "${2:-$root/testdata-fetched/gensim}")
 threads=${THREADS:-2}
 out=${OUT:-$(mktemp -d /tmp/embers-train-bench.XXXX)}
