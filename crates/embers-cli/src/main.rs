@@ -28,13 +28,30 @@ enum Command {
     Lookup(cmd::lookup::Args),
     /// Show the shape, storage and metadata of an embedding file.
     Info(cmd::info::Args),
+    /// Convert an embedding file between formats (sniffed, or --from/--to).
+    Convert(cmd::convert::Args),
     /// Check the checksum and structure of a native file.
     Verify(cmd::info::VerifyArgs),
+    /// Train embeddings on a corpus (word2vec, fastText-style subwords, GloVe).
+    #[command(subcommand)]
+    Train(cmd::train::TrainCommand),
+    /// Compress an embedding file to f16, int8 or product-quantized storage.
+    Quantize(cmd::quantize::Args),
     /// Run the main job on built-in data: vocabulary, matrix, lookups.
     Demo(cmd::demo::Args),
-    /// Train embeddings from a corpus.
+    /// Nearest neighbours of words (exact, or approximate with --ann).
+    Similar(cmd::similar::Args),
+    /// A is to B as C is to ? (3CosAdd, or 3CosMul).
+    Analogy(cmd::analogy::Args),
+    /// Analogy and word-pair benchmarks (gensim's protocols).
+    Eval(cmd::eval::Args),
+    /// Approximate-neighbour (HNSW) index of an embedding file.
     #[command(subcommand)]
-    Train(cmd::train_glove::TrainCommand),
+    Index(cmd::index::IndexCommand),
+    /// The input embedding layer of a Hugging Face model: tokens, ids, type ids, vectors.
+    Tokens(cmd::tokens::Args),
+    /// Serve models over HTTP: a JSON API and a page to explore them.
+    Serve(cmd::serve::Args),
 }
 
 fn main() {
@@ -45,9 +62,17 @@ fn main() {
         Command::Init(a) => cmd::init::run(a),
         Command::Lookup(a) => cmd::lookup::run(a),
         Command::Info(a) => cmd::info::run(a),
+        Command::Convert(a) => cmd::convert::run(a),
         Command::Verify(a) => cmd::info::verify(a),
+        Command::Train(c) => cmd::train::run(c, progress),
         Command::Demo(a) => cmd::demo::run(a, progress),
-        Command::Train(c) => cmd::train_glove::run_command(c, progress),
+        Command::Similar(a) => cmd::similar::run(a),
+        Command::Analogy(a) => cmd::analogy::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
+        Command::Index(c) => cmd::index::run(c),
+        Command::Tokens(a) => cmd::tokens::run(a, progress),
+        Command::Quantize(a) => cmd::quantize::run(a, progress),
+        Command::Serve(a) => cmd::serve::run(a),
     };
     if let Err(e) = result {
         // One line: the error and its causes, outermost first.

@@ -85,6 +85,25 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     }
 }
 
+/// Dot product of half-precision `a` with `b`, widening in registers (F16C on x86_64 when the
+/// CPU has it, with AVX2/FMA).
+#[inline]
+pub fn dot_f16(a: &[half::f16], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    if level() == Level::Avx2Fma && has_f16c() {
+        // SAFETY: AVX2, FMA and F16C were detected at runtime.
+        return unsafe { x86::dot_f16(a, b) };
+    }
+    scalar::dot_f16(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_f16c() -> bool {
+    static F16C: OnceLock<bool> = OnceLock::new();
+    *F16C.get_or_init(|| is_x86_feature_detected!("f16c"))
+}
+
 /// `x *= a`.
 #[inline]
 pub fn scale(a: f32, x: &mut [f32]) {
@@ -197,6 +216,22 @@ pub mod scalar {
         }
     }
 
+    /// Dot product of f16 values with f32 values, 8 accumulators like [`dot`].
+    pub fn dot_f16(a: &[half::f16], b: &[f32]) -> f32 {
+        let mut acc = [0.0f32; 8];
+        let chunks = a.len() / 8;
+        for i in 0..chunks {
+            for k in 0..8 {
+                acc[k] += a[i * 8 + k].to_f32() * b[i * 8 + k];
+            }
+        }
+        let mut s: f32 = acc.iter().sum();
+        for i in chunks * 8..a.len() {
+            s += a[i].to_f32() * b[i];
+        }
+        s
+    }
+
     /// Integer dot product of i8 slices.
     pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
         a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
@@ -261,6 +296,33 @@ mod x86 {
         while i < n {
             let d = *pa.add(i) - *pb.add(i);
             s += d * d;
+            i += 1;
+        }
+        s
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn dot_f16(a: &[half::f16], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr() as *const u16, b.as_ptr());
+        let mut acc0 = _mm256_setzero_ps();
+        let mut acc1 = _mm256_setzero_ps();
+        let mut i = 0;
+        while i + 16 <= n {
+            let x0 = _mm256_cvtph_ps(_mm_loadu_si128(pa.add(i) as *const __m128i));
+            let x1 = _mm256_cvtph_ps(_mm_loadu_si128(pa.add(i + 8) as *const __m128i));
+            acc0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(pb.add(i)), acc0);
+            acc1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(pb.add(i + 8)), acc1);
+            i += 16;
+        }
+        if i + 8 <= n {
+            let x0 = _mm256_cvtph_ps(_mm_loadu_si128(pa.add(i) as *const __m128i));
+            acc0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(pb.add(i)), acc0);
+            i += 8;
+        }
+        let mut s = hsum(_mm256_add_ps(acc0, acc1));
+        while i < n {
+            s += (*a.get_unchecked(i)).to_f32() * *pb.add(i);
             i += 1;
         }
         s
@@ -417,6 +479,19 @@ mod tests {
             }
         }
         assert_eq!(cosine(&[0.0, 0.0], &[1.0, 2.0]), 0.0);
+        for len in [0, 1, 7, 8, 9, 16, 17, 33, 300] {
+            let a: Vec<half::f16> = (0..len)
+                .map(|_| half::f16::from_f32(rng.normal()))
+                .collect();
+            let b: Vec<f32> = (0..len).map(|_| rng.normal()).collect();
+            let tol = 1e-4 * (1.0 + len as f32).sqrt();
+            let f64_ref: f64 = a.iter().zip(&b).map(|(x, y)| x.to_f64() * *y as f64).sum();
+            assert!(
+                (dot_f16(&a, &b) as f64 - f64_ref).abs() < tol as f64,
+                "dot_f16 {len}"
+            );
+            assert!((scalar::dot_f16(&a, &b) as f64 - f64_ref).abs() < tol as f64);
+        }
         // Integer dot products are exact: the SIMD path must equal the scalar oracle bit for bit,
         // including the extremes -128 · -128.
         for len in [0, 1, 15, 16, 17, 31, 32, 33, 48, 100, 300, 1001] {

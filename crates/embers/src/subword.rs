@@ -44,13 +44,19 @@ impl SubwordConfig {
     /// them: the word wrapped in `<` and `>`, n counted in UTF-8 characters, n-grams of length 1
     /// at the markers left out, and the whole wrapped word not among them unless its length is
     /// within `minn..=maxn` (fastText adds the word itself separately).
-    pub fn for_each_bucket(&self, word: &str, mut f: impl FnMut(u32)) {
+    pub fn for_each_bucket(&self, word: &str, f: impl FnMut(u32)) {
+        self.for_each_bucket_bytes(word.as_bytes(), f)
+    }
+
+    /// [`SubwordConfig::for_each_bucket`] on raw bytes, for words that are not valid UTF-8
+    /// (fastText hashes bytes; a file read with `lossy` still gets the model's own buckets).
+    pub fn for_each_bucket_bytes(&self, word: &[u8], mut f: impl FnMut(u32)) {
         if self.maxn == 0 || self.buckets == 0 {
             return;
         }
         let mut wrapped = Vec::with_capacity(word.len() + 2);
         wrapped.push(b'<');
-        wrapped.extend_from_slice(word.as_bytes());
+        wrapped.extend_from_slice(word);
         wrapped.push(b'>');
         let w = &wrapped;
         let mut ngram: Vec<u8> = Vec::with_capacity(64);

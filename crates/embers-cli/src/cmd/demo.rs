@@ -2,7 +2,8 @@
 //!
 //! The walk-through of an embedding layer: a vocabulary (from a word list built into the
 //! binary), a 100-dimensional matrix initialised like `torch.randn`, the vector of "king", and
-//! what an unknown word gets.
+//! what an unknown word gets; then training: word2vec on a generated corpus with planted
+//! structure, the neighbours of "king" and the answer to king − man + woman.
 
 use anyhow::Result;
 use clap::Args as ClapArgs;
@@ -16,6 +17,12 @@ pub struct Args {
     /// Random seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Also write the generated training corpus (one sentence a line) to this file.
+    #[arg(long)]
+    write_corpus: Option<std::path::PathBuf>,
+    /// Training threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 /// A small word list shipped in the binary: special tokens, then common English words.
@@ -31,7 +38,7 @@ good better best bad worse worst big bigger biggest small smaller smallest \
 walk walked walking run ran running swim swam swimming write wrote writing \
 red green blue black white two three four five six seven eight nine ten";
 
-pub fn run(a: Args, _progress: Mode) -> Result<()> {
+pub fn run(a: Args, progress: Mode) -> Result<()> {
     let words: Vec<String> = WORDS.split_whitespace().map(str::to_string).collect();
     let mut vocab = Vocab::from_words(words)?;
     vocab.set_unk("<unk>")?;
@@ -89,7 +96,112 @@ pub fn run(a: Args, _progress: Mode) -> Result<()> {
         "5. cosine(king, queen) = {:.4}: untrained rows are unrelated; training (embers train) gives them meaning",
         embers::kernels::cosine(&emb.vector(king)?, &queen)
     );
+    train_part(&a, progress)
+}
+
+/// Step 6: train word2vec on the planted corpus and query it.
+fn train_part(a: &Args, progress: Mode) -> Result<()> {
+    use embers::train::synthetic::{Synthetic, SyntheticConfig};
+    use embers::train::word2vec::{self, Control, Model, Word2VecConfig};
+    let dir = tempfile_dir()?;
+    let path = match &a.write_corpus {
+        Some(p) => p.clone(),
+        None => dir.join("planted.txt"),
+    };
+    let synth = SyntheticConfig {
+        seed: a.seed,
+        sentences: 20_000,
+        ..Default::default()
+    };
+    Synthetic::write(synth, &path)?;
+    let corpus = embers::text::Corpus::new(&[&path], Default::default())?;
+    let config = Word2VecConfig {
+        model: Model::SkipGram,
+        dim: 50,
+        window: 4,
+        min_count: 5,
+        epochs: 5,
+        threads: a.threads,
+        seed: a.seed,
+        ..Default::default()
+    };
+    let reporter = crate::progress::Reporter::new(progress, "training");
+    let sink = |p: &embers::progress::Progress| reporter.report(p);
+    let start = std::time::Instant::now();
+    let trained = word2vec::train(
+        &corpus,
+        &config,
+        Control {
+            progress: Some(&sink),
+            cancel: None,
+        },
+    )?;
+    reporter.finish();
+    if a.write_corpus.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    println!(
+        "6. trained word2vec skip-gram ({} dims) on 20,000 generated sentences ({} words, {} distinct) in {:.2}s",
+        trained.dims(),
+        trained.vocab().total_count(),
+        trained.len(),
+        start.elapsed().as_secs_f64()
+    );
+    let unit = unit_rows(&trained)?;
+    let vocab = trained.vocab();
+    let id = |w: &str| vocab.id(w).expect("planted word");
+    let king = id("king");
+    let near = nearest(&unit, &unit[king as usize], &[king], 5);
+    let list: Vec<String> = near
+        .iter()
+        .map(|&(i, c)| format!("{} {c:.3}", vocab.token(i).unwrap_or("?")))
+        .collect();
+    println!("     neighbours of king: {}", list.join(", "));
+    for (p1, n, p2) in [("king", "man", "woman"), ("paris", "france", "italy")] {
+        let mut q = vec![0.0f32; trained.dims()];
+        embers::kernels::axpy(1.0, &unit[id(p1) as usize], &mut q);
+        embers::kernels::axpy(-1.0, &unit[id(n) as usize], &mut q);
+        embers::kernels::axpy(1.0, &unit[id(p2) as usize], &mut q);
+        let best = nearest(&unit, &q, &[id(p1), id(n), id(p2)], 1);
+        if let Some(&(i, cos)) = best.first() {
+            println!(
+                "     {p1} − {n} + {p2} = {} (cosine {cos:.3})",
+                vocab.token(i).unwrap_or("?")
+            );
+        }
+    }
     Ok(())
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("embers-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Unit-length copies of all rows.
+fn unit_rows(emb: &Embeddings) -> Result<Vec<Vec<f32>>> {
+    (0..emb.len() as u32)
+        .map(|i| {
+            let mut v = emb.vector(i)?;
+            embers::kernels::normalize(&mut v);
+            Ok(v)
+        })
+        .collect()
+}
+
+/// The `k` rows most cosine-similar to `q` (rows are unit length), leaving out `skip`.
+fn nearest(unit: &[Vec<f32>], q: &[f32], skip: &[u32], k: usize) -> Vec<(u32, f32)> {
+    let qn = embers::kernels::norm(q).max(1e-12);
+    let mut scored: Vec<(u32, f32)> = unit
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !skip.contains(&(*i as u32)))
+        .map(|(i, v)| (i as u32, embers::kernels::dot(v, q) / qn))
+        .collect();
+    scored.sort_by(|x, y| y.1.total_cmp(&x.1));
+    scored.truncate(k);
+    scored
 }
 
 fn preview(v: &[f32]) -> String {

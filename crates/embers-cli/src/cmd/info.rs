@@ -10,7 +10,8 @@ use embers::Embeddings;
 /// Options shared by every command that reads an embedding file.
 #[derive(ClapArgs, Clone, Debug, Default)]
 pub struct ReadArgs {
-    /// Input format (sniffed when not given).
+    /// Input format, sniffed when not given: native, word2vec (= vec), word2vec-binary, glove,
+    /// fasttext, npy, safetensors.
     #[arg(long)]
     pub from: Option<String>,
     /// Read only the first N rows.
@@ -22,6 +23,12 @@ pub struct ReadArgs {
     /// Accept NaN and infinite values.
     #[arg(long)]
     pub allow_nonfinite: bool,
+    /// Tensor to read from a safetensors checkpoint (e.g. embeddings.word_embeddings.weight).
+    #[arg(long)]
+    pub tensor: Option<String>,
+    /// Vocabulary of a safetensors checkpoint (tokenizer.json or vocab.txt; default: beside it).
+    #[arg(long)]
+    pub vocab: Option<PathBuf>,
 }
 
 impl ReadArgs {
@@ -31,6 +38,8 @@ impl ReadArgs {
             limit: self.limit,
             lossy: self.lossy,
             allow_nonfinite: self.allow_nonfinite,
+            tensor: self.tensor.clone(),
+            vocab: self.vocab.clone(),
         })
     }
 

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Result;
-use clap::{Args as ClapArgs, Subcommand};
+use clap::Args as ClapArgs;
 use embers::progress::Progress;
 use embers::text::Corpus;
 use embers::train::cooccur::{self, CooccurConfig};
@@ -13,19 +13,6 @@ use embers::VocabBuilder;
 
 use super::vocab::TokenizerArgs;
 use crate::progress::{Mode, Reporter};
-
-/// Trainers (`embers train …`).
-#[derive(Subcommand)]
-pub enum TrainCommand {
-    /// GloVe: count distance-weighted co-occurrences (bounded memory), then fit them with AdaGrad.
-    Glove(Args),
-}
-
-pub fn run_command(cmd: TrainCommand, progress: Mode) -> Result<()> {
-    match cmd {
-        TrainCommand::Glove(a) => run(a, progress),
-    }
-}
 
 #[derive(ClapArgs)]
 pub struct Args {

@@ -1,5 +1,11 @@
 //! End-to-end tests of the `embers` binary: one integration-test binary, one module per area.
 
 mod common;
+mod formats;
 mod foundation;
 mod glove;
+mod quant;
+mod query;
+mod serve;
+mod train;
+mod transformer;

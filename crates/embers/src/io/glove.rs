@@ -22,7 +22,7 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings
             "the first line has no values after the word (empty file, or not GloVe text)",
         ));
     }
-    textvec::parse_rows(path, &bytes, 1, dims, None, options)
+    textvec::parse_rows(path, &bytes, &bytes, 1, dims, None, options)
 }
 
 /// Writes a GloVe text file (no header). Words with whitespace are refused.
@@ -52,6 +52,11 @@ mod tests {
         write(&q, &e).unwrap();
         let (back, _) = read(&q, &ReadOptions::default()).unwrap();
         assert_eq!(back.get("of"), e.get("of"));
+        // A word with spaces is read from the right; a row with one value too many is not.
+        std::fs::write(&p, "the 0.1 -0.2\n. . . 1 2\nat x@y.z 3 4\n").unwrap();
+        let (e, _) = read(&p, &ReadOptions::default()).unwrap();
+        assert_eq!(e.get(". . ."), Some(vec![1.0, 2.0]));
+        assert_eq!(e.get("at x@y.z"), Some(vec![3.0, 4.0]));
         std::fs::write(&p, "the 0.1 -0.2\nof 1 2 3\n").unwrap();
         let err = read(&p, &ReadOptions::default()).unwrap_err().to_string();
         assert!(

@@ -27,6 +27,34 @@ impl std::ops::Deref for Input {
     }
 }
 
+impl Input {
+    /// Tells the kernel the process is done with the pages of `part` (a sub-slice of this
+    /// input), so a large memory-mapped file does not stay resident while the matrix is built.
+    /// The bytes stay readable (they are read again from the file if touched).
+    pub(crate) fn release(&self, part: &[u8]) {
+        #[cfg(unix)]
+        if let Input::Mapped(m) = self {
+            const PAGE: usize = 4096;
+            let base = m.as_ptr() as usize;
+            let start = part.as_ptr() as usize;
+            if start < base || start + part.len() > base + m.len() {
+                return;
+            }
+            let from = (start - base).div_ceil(PAGE) * PAGE;
+            let to = (start - base + part.len()) / PAGE * PAGE;
+            if to > from {
+                // SAFETY: a read-only shared file mapping: dropped pages are re-read from the
+                // file on the next access, so no data is lost and borrowed slices stay valid.
+                let _ = unsafe {
+                    m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
+                };
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = part;
+    }
+}
+
 /// True when the file name ends in `.gz` or the file starts with the gzip magic bytes.
 pub(crate) fn is_gzip(path: &Path) -> bool {
     if path
@@ -146,6 +174,7 @@ pub(crate) fn decode_word(
 /// first occurrence (recorded in `report` with `position(row)`). Rows must be `dims` long each.
 pub(crate) fn dedup_rows(
     words: Vec<String>,
+    counts: Option<Vec<u64>>,
     mut data: Vec<f32>,
     dims: usize,
     report: &mut ReadReport,
@@ -160,9 +189,11 @@ pub(crate) fn dedup_rows(
         }
     }
     drop(seen);
+    let mut counts = counts.unwrap_or_else(|| vec![0; words.len()]);
     let words = if dropped.is_empty() {
         words
     } else {
+        let mut kept_counts = Vec::with_capacity(words.len() - dropped.len());
         let mut keep = Vec::with_capacity(words.len() - dropped.len());
         let mut next = 0;
         let mut out_row = 0;
@@ -180,12 +211,13 @@ pub(crate) fn dedup_rows(
             }
             out_row += 1;
             keep.push(w);
+            kept_counts.push(counts[i]);
         }
         data.truncate(out_row * dims);
+        counts = kept_counts;
         keep
     };
     let rows = words.len();
-    let counts = vec![0; rows];
     let matrix = DenseMatrix::new(rows, dims, data)?;
     Ok((Vocab::from_trusted_parts(words, counts), matrix))
 }

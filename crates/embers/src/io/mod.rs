@@ -1,9 +1,12 @@
 //! Reading and writing embedding files: one module per format, format sniffing, atomic writes.
 
 pub mod atomic;
+pub mod fasttext;
 pub mod glove;
+pub mod hf;
 mod input;
 pub mod native;
+pub mod npy;
 pub mod safetensors;
 mod textvec;
 pub mod word2vec;
@@ -27,6 +30,12 @@ pub enum Format {
     Word2VecBinary,
     /// GloVe text: `word v1 .. vd` lines without a header.
     Glove,
+    /// fastText `.bin` model (current or pre-0.9 layout), with subwords.
+    FastTextBin,
+    /// numpy `X.npy` matrix with its vocabulary `X.vocab.txt` (one word a line).
+    Npy,
+    /// One tensor of any safetensors checkpoint (read only; name it with `tensor`).
+    Safetensors,
 }
 
 impl Format {
@@ -39,6 +48,9 @@ impl Format {
             }
             "word2vec-binary" | "word2vec-bin" | "w2v-bin" | "binary" => Ok(Format::Word2VecBinary),
             "glove" | "glove-text" => Ok(Format::Glove),
+            "fasttext" | "fasttext-bin" | "ft" => Ok(Format::FastTextBin),
+            "npy" | "numpy" => Ok(Format::Npy),
+            "safetensors" | "hf" => Ok(Format::Safetensors),
             other => Err(Error::invalid(
                 "format",
                 format!("unknown format {other:?}; known: {}", Format::NAMES),
@@ -47,7 +59,8 @@ impl Format {
     }
 
     /// The names accepted by [`Format::from_name`], for messages.
-    pub const NAMES: &'static str = "native, word2vec (= vec), word2vec-binary, glove";
+    pub const NAMES: &'static str =
+        "native, word2vec (= vec), word2vec-binary, glove, fasttext, npy, safetensors";
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
@@ -56,6 +69,9 @@ impl Format {
             Format::Word2VecText => "word2vec",
             Format::Word2VecBinary => "word2vec-binary",
             Format::Glove => "glove",
+            Format::FastTextBin => "fasttext",
+            Format::Npy => "npy",
+            Format::Safetensors => "safetensors",
         }
     }
 }
@@ -71,6 +87,11 @@ pub struct ReadOptions {
     pub lossy: bool,
     /// Accept NaN and infinite values instead of rejecting the file.
     pub allow_nonfinite: bool,
+    /// For safetensors checkpoints: the tensor holding the embedding rows.
+    pub tensor: Option<String>,
+    /// For safetensors checkpoints: the vocabulary file (`tokenizer.json` or `vocab.txt`);
+    /// by default the one in the checkpoint's folder.
+    pub vocab: Option<std::path::PathBuf>,
 }
 
 /// Guesses the format of `path` from its first bytes (gzip files are looked into) and, where
@@ -78,6 +99,9 @@ pub struct ReadOptions {
 pub fn sniff(path: &Path) -> Result<Format> {
     if native::is_native(path) {
         return Ok(Format::Native);
+    }
+    if safetensors::SafetensorsFile::open(path).is_ok() {
+        return Ok(Format::Safetensors);
     }
     let head = input::head(path, 1 << 16)?;
     if let Some(f) = sniff_bytes(&head) {
@@ -95,6 +119,12 @@ pub fn sniff(path: &Path) -> Result<Format> {
 
 /// Guesses a format from the first bytes of a (decompressed) file.
 fn sniff_bytes(head: &[u8]) -> Option<Format> {
+    if npy::is_npy(head) {
+        return Some(Format::Npy);
+    }
+    if fasttext::looks_like_bin(head) {
+        return Some(Format::FastTextBin);
+    }
     let (first, rest) = textvec::first_line(head);
     let first_text = std::str::from_utf8(first).ok()?;
     let fields: Vec<&str> = first_text.split_ascii_whitespace().collect();
@@ -105,7 +135,7 @@ fn sniff_bytes(head: &[u8]) -> Option<Format> {
         let (second, _) = textvec::first_line(rest);
         let text_row = std::str::from_utf8(second).is_ok_and(|s| {
             let f: Vec<&str> = s.split_ascii_whitespace().collect();
-            f.len() == dims + 1
+            dims.checked_add(1) == Some(f.len())
                 && f[1..]
                     .iter()
                     .all(|v| fast_float2::parse::<f32, _>(v).is_ok())
@@ -124,6 +154,36 @@ fn sniff_bytes(head: &[u8]) -> Option<Format> {
         return Some(Format::Glove);
     }
     None
+}
+
+/// The format to write `path` in, from its extension: `.embers`/`.safetensors` native,
+/// `.vec`/`.txt`/`.w2v` word2vec text, `.glove` GloVe text, `.npy` numpy (+ `.vocab.txt`),
+/// `.ftbin` fastText, and `.bin` fastText when the embeddings have subwords, word2vec binary
+/// otherwise. Anything else is an error asking for an explicit format.
+pub fn output_format(path: &Path, embeddings: &Embeddings) -> Result<Format> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    Ok(match ext.as_str() {
+        "embers" | "safetensors" => Format::Native,
+        "vec" | "txt" | "w2v" => Format::Word2VecText,
+        "glove" => Format::Glove,
+        "npy" => Format::Npy,
+        "ftbin" => Format::FastTextBin,
+        "bin" if embeddings.subwords().is_some() => Format::FastTextBin,
+        "bin" => Format::Word2VecBinary,
+        _ => {
+            return Err(Error::invalid(
+                "output",
+                format!(
+                    "cannot tell the output format from the name {}; name it with --to ({})",
+                    path.display(),
+                    Format::NAMES
+                ),
+            ))
+        }
+    })
 }
 
 /// Reads an embedding file in any supported format.
@@ -147,6 +207,9 @@ pub fn read_with_report(
         Format::Word2VecText => word2vec::read_text(path, options)?,
         Format::Word2VecBinary => word2vec::read_binary(path, options)?,
         Format::Glove => glove::read(path, options)?,
+        Format::FastTextBin => fasttext::read(path, options)?,
+        Format::Npy => npy::read(path, options)?,
+        Format::Safetensors => hf::read(path, options)?,
     };
     if let Some(limit) = options.limit {
         emb.truncate(limit);
@@ -161,5 +224,11 @@ pub fn write(path: impl AsRef<Path>, embeddings: &Embeddings, format: Format) ->
         Format::Word2VecText => word2vec::write_text(path, embeddings),
         Format::Word2VecBinary => word2vec::write_binary(path, embeddings),
         Format::Glove => glove::write(path, embeddings),
+        Format::FastTextBin => fasttext::write(path, embeddings),
+        Format::Npy => npy::write(path, embeddings),
+        Format::Safetensors => Err(Error::invalid(
+            "format",
+            "embers writes safetensors as its native format: use --to native",
+        )),
     }
 }

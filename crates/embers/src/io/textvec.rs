@@ -60,6 +60,7 @@ pub(crate) fn count_values(line: &[u8]) -> usize {
 /// more rows); `limit` stops after that many rows without looking at the rest.
 pub(crate) fn parse_rows(
     path: &Path,
+    source: &input::Input,
     body: &[u8],
     first_line: u64,
     dims: usize,
@@ -114,6 +115,9 @@ pub(crate) fn parse_rows(
         .par_iter()
         .map(|c| {
             let n = memchr::memchr_iter(b'\n', c).count();
+            // Counted pages are given back now and faulted in again (from the page cache) when
+            // parsed, so the whole file is never resident at once.
+            source.release(c);
             n + usize::from(!c.is_empty() && c[c.len() - 1] != b'\n')
         })
         .collect();
@@ -129,9 +133,21 @@ pub(crate) fn parse_rows(
             ));
         }
     }
+    // Every value takes at least one byte: a file too small for rows × dims fails here, before
+    // anything is allocated (a header may promise any number of dims).
     let total = rows
         .checked_mul(dims)
-        .ok_or_else(|| Error::at_line(path, 1, "rows × dims overflows"))?;
+        .filter(|&t| t <= body.len())
+        .ok_or_else(|| {
+            Error::at_line(
+                path,
+                first_line,
+                format!(
+                    "{rows} rows of {dims} values cannot fit in {} bytes",
+                    body.len()
+                ),
+            )
+        })?;
     let mut data = vec![0f32; total];
     let mut slices = Vec::with_capacity(chunks.len());
     let mut rest = data.as_mut_slice();
@@ -148,11 +164,15 @@ pub(crate) fn parse_rows(
         .par_iter()
         .zip(slices.into_par_iter())
         .zip(starts.par_iter())
-        .map(|((chunk, out), &start)| parse_chunk(path, chunk, start, dims, out, options))
+        .map(|((chunk, out), &start)| {
+            let words = parse_chunk(path, chunk, start, dims, out, options);
+            source.release(chunk);
+            words
+        })
         .collect::<Result<_>>()?;
     let words: Vec<String> = words.into_iter().flatten().collect();
     let mut report = ReadReport::default();
-    let (vocab, matrix) = input::dedup_rows(words, data, dims, &mut report, |row| {
+    let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, |row| {
         Position::Line(first_line + row as u64)
     })?;
     Ok((Embeddings::new(vocab, matrix)?, report))
@@ -185,7 +205,63 @@ fn parse_chunk(
     Ok(words)
 }
 
+/// Parses one row. A row whose word contains spaces (GloVe 840B has such words, e.g. `. . .`)
+/// is read from the right: the last DIMS fields are the values and everything before them the
+/// word, provided some field of that word is not a number (so a row with too many values is
+/// still an error).
 fn parse_line(
+    path: &Path,
+    line: &[u8],
+    lineno: u64,
+    out: &mut [f32],
+    options: &ReadOptions,
+) -> Result<String> {
+    match parse_line_left(path, line, lineno, out, options) {
+        Ok(w) => Ok(w),
+        Err(e) => parse_line_right(path, line, lineno, out, options).ok_or(e),
+    }
+}
+
+fn parse_line_right(
+    path: &Path,
+    line: &[u8],
+    lineno: u64,
+    out: &mut [f32],
+    options: &ReadOptions,
+) -> Option<String> {
+    let dims = out.len();
+    let fields: Vec<(usize, &[u8])> = line
+        .split(|&b| is_blank(b))
+        .scan(0usize, |at, f| {
+            let start = *at;
+            *at += f.len() + 1;
+            Some((start, f))
+        })
+        .filter(|(_, f)| !f.is_empty())
+        .collect();
+    if fields.len() <= dims + 1 {
+        return None;
+    }
+    let split = fields.len() - dims;
+    let is_number = |f: &[u8]| fast_float2::parse::<f32, _>(f).is_ok();
+    if fields[1..split].iter().all(|(_, f)| is_number(f)) {
+        return None;
+    }
+    for (slot, (_, f)) in out.iter_mut().zip(&fields[split..]) {
+        let v = fast_float2::parse::<f32, _>(f).ok()?;
+        if !v.is_finite() && !options.allow_nonfinite {
+            return None;
+        }
+        *slot = v;
+    }
+    let (start, last) = fields[split - 1];
+    decode_word(&line[..start + last.len()], options.lossy, path, || {
+        Position::Line(lineno)
+    })
+    .ok()
+}
+
+fn parse_line_left(
     path: &Path,
     line: &[u8],
     lineno: u64,

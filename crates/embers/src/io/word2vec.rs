@@ -23,7 +23,7 @@ pub fn read_text(
     }
     let (header, body) = textvec::first_line(&bytes);
     let (rows, dims) = textvec::parse_header(path, header)?;
-    textvec::parse_rows(path, body, 2, dims, Some(rows), options)
+    textvec::parse_rows(path, &bytes, body, 2, dims, Some(rows), options)
 }
 
 /// Writes a word2vec text file. Words with whitespace are refused.
@@ -31,6 +31,9 @@ pub fn write_text(path: impl AsRef<Path>, embeddings: &Embeddings) -> Result<()>
     let header = format!("{} {}\n", embeddings.len(), embeddings.dims());
     textvec::write_rows(path.as_ref(), embeddings, Some(header), "word2vec text")
 }
+
+/// Bytes of a mapped binary file read before their pages are given back.
+const RELEASE_EVERY: usize = 16 << 20;
 
 /// Reads a word2vec binary file (by memory map; `.gz` files are decompressed first).
 pub fn read_binary(
@@ -49,11 +52,15 @@ pub fn read_binary(
     }
     let (rows, dims) = textvec::parse_header(path, header)?;
     let rows_wanted = options.limit.map_or(rows, |l| l.min(rows));
-    let row_bytes = dims * 4;
+    let row_bytes = dims
+        .checked_mul(4)
+        .filter(|&b| b < bytes.len())
+        .ok_or_else(|| Error::at_line(path, 1, format!("{dims} dims cannot fit in this file")))?;
     let mut pos = header.len() + 1;
-    let mut words = Vec::with_capacity(rows_wanted);
-    let mut offsets = Vec::with_capacity(rows_wanted);
-    let mut data = Vec::with_capacity(rows_wanted.saturating_mul(dims).min(bytes.len() / 4));
+    let cap = rows_wanted.min(bytes.len() / (row_bytes + 2) + 1);
+    let mut words = Vec::with_capacity(cap);
+    let mut offsets = Vec::with_capacity(cap);
+    let mut data = Vec::with_capacity(cap * dims);
     for r in 0..rows_wanted {
         // Optional newline (and stray spaces/CR) before the word.
         while pos < bytes.len() && matches!(bytes[pos], b'\n' | b'\r') {
@@ -119,6 +126,10 @@ pub fn read_binary(
         }
         words.push(word);
         offsets.push(start as u64);
+        if vend / RELEASE_EVERY != pos / RELEASE_EVERY {
+            let done = vend / RELEASE_EVERY * RELEASE_EVERY;
+            bytes.release(&bytes[done.saturating_sub(RELEASE_EVERY)..done]);
+        }
         pos = vend;
     }
     if options.limit.is_none_or(|l| l >= rows) {
@@ -132,7 +143,7 @@ pub fn read_binary(
         }
     }
     let mut report = ReadReport::default();
-    let (vocab, matrix) = input::dedup_rows(words, data, dims, &mut report, |row| {
+    let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, |row| {
         Position::Byte(offsets[row])
     })?;
     Ok((Embeddings::new(vocab, matrix)?, report))

@@ -240,6 +240,37 @@ impl EmbeddingBag {
         Ok(acc.finish())
     }
 
+    /// The gradient of `per_sample_weights` (sum mode): for id `i` of bag `b`, the dot product of
+    /// its row with the bag's output gradient, 0 for padding ids; as torch computes it when the
+    /// weights require a gradient (whether or not the layer itself is frozen).
+    pub fn per_sample_weights_backward(
+        &self,
+        ids: &[usize],
+        offsets: &[usize],
+        per_sample_weights: &[f32],
+        grad_output: &[f32],
+    ) -> Result<Vec<f32>> {
+        let bags = self.check(ids, offsets, Some(per_sample_weights))?;
+        let d = self.dims();
+        if grad_output.len() != bags.len() * d {
+            return Err(Error::shape(
+                "grad_output",
+                format!("{} × {d} values", bags.len()),
+                format!("{} values", grad_output.len()),
+            ));
+        }
+        let mut out = vec![0.0f32; ids.len()];
+        for (b, range) in bags.into_iter().enumerate() {
+            let g = &grad_output[b * d..(b + 1) * d];
+            for i in range {
+                if Some(ids[i]) != self.options.padding_idx {
+                    out[i] = crate::kernels::dot(self.weight.row(ids[i]), g);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// For each dimension, the row holding the bag's maximum (the first one on ties, as torch's
     /// CPU kernel), or `None` for an empty or all-padding bag.
     fn argmax(&self, ids: &[usize], range: Range<usize>) -> Vec<Option<usize>> {
@@ -482,6 +513,37 @@ mod tests {
             .backward(&[], &[0, 0], None, &[1.0; 6])
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn per_sample_weights_gradient_matches_finite_differences() {
+        let mut b = bag(BagMode::Sum, Some(4));
+        let psw = normals(9, IDS.len());
+        let out = b.forward(&IDS, &OFFSETS, Some(&psw)).unwrap();
+        let c = normals(5, out.len());
+        let (_, grad_out) = quad_loss(&out, &c);
+        let g = b
+            .per_sample_weights_backward(&IDS, &OFFSETS, &psw, &grad_out)
+            .unwrap();
+        let eps = 1e-2f32;
+        for i in 0..IDS.len() {
+            let at = |delta: f32| {
+                let mut p = psw.clone();
+                p[i] += delta;
+                quad_loss(&b.clone().forward(&IDS, &OFFSETS, Some(&p)).unwrap(), &c).0
+            };
+            let numeric = ((at(eps) - at(-eps)) / (2.0 * eps as f64)) as f32;
+            assert!(
+                (numeric - g[i]).abs() <= 2e-3 * (1.0 + numeric.abs()),
+                "weight {i}: finite difference {numeric}, backward {}",
+                g[i]
+            );
+        }
+        // Ids 4 (padding) get 0.
+        assert_eq!((g[2], g[3]), (0.0, 0.0));
+        assert!(bag(BagMode::Mean, None)
+            .per_sample_weights_backward(&IDS, &OFFSETS, &psw, &grad_out)
+            .is_err());
     }
 
     #[test]

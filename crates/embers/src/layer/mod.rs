@@ -7,6 +7,23 @@
 //! - [`Sgd`], [`Adagrad`], [`SparseAdam`]: [`SparseOptimizer`]s that touch only the rows of a
 //!   gradient.
 //! - [`init_matrix`] with [`Init`]: seeded initialisers.
+//!
+//! ```
+//! use embers::layer::{EmbeddingLayer, EmbeddingOptions, Init, SparseAdam, SparseOptimizer};
+//! let opts = EmbeddingOptions { padding_idx: Some(0), ..Default::default() };
+//! let mut layer = EmbeddingLayer::new(1000, 64, Init::Normal { mean: 0.0, std: 1.0 }, 42, opts)?;
+//! let mut adam = SparseAdam::new(1e-3)?;
+//! let ids = [5, 17, 5, 0];
+//! let out = layer.forward(&ids)?;
+//! assert_eq!(out.len(), 4 * 64);
+//! let grad = layer.backward(&ids, &vec![1.0; out.len()])?;
+//! assert_eq!(grad.rows(), &[5, 17]); // id 5 twice, summed; 0 is padding
+//! assert_eq!(grad.get(5).unwrap()[0], 2.0);
+//! let before = layer.weight().row(17).to_vec();
+//! adam.step(layer.weight_mut(), &grad)?;
+//! assert_ne!(layer.weight().row(17), &before[..]);
+//! # Ok::<(), embers::Error>(())
+//! ```
 
 pub mod bag;
 pub mod embedding;

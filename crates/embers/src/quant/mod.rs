@@ -93,7 +93,26 @@ pub fn quantize(
     target: &Target,
     progress: &ProgressFn,
 ) -> Result<Embeddings> {
-    let dense = embeddings.storage().to_dense()?;
+    quantize_with(embeddings, target, false, progress)
+}
+
+/// [`quantize`], optionally scaling every row to unit length first (`normalize`). Normalized
+/// models keep only directions: cosine neighbours, analogies and similarities are unchanged, the
+/// quantizer spends nothing on lengths (PQ error drops markedly), and lookups return unit
+/// vectors. Recorded as `"normalized":true` in the `quantizer` metadata.
+pub fn quantize_with(
+    embeddings: &Embeddings,
+    target: &Target,
+    normalize: bool,
+    progress: &ProgressFn,
+) -> Result<Embeddings> {
+    let mut dense = embeddings.storage().to_dense()?;
+    if normalize {
+        let d = dense.dims().max(1);
+        dense.as_mut_slice().par_chunks_mut(d).for_each(|r| {
+            crate::kernels::normalize(r);
+        });
+    }
     let storage = compress(&dense, target, progress)?;
     drop(dense);
     let norms = row_norms(&storage);
@@ -107,8 +126,11 @@ pub fn quantize(
     if *target == Target::F32 {
         out.metadata_mut().remove("quantizer");
     } else {
-        out.metadata_mut()
-            .insert("quantizer".into(), target.describe());
+        let mut desc = target.describe();
+        if normalize {
+            desc = format!("{},\"normalized\":true}}", &desc[..desc.len() - 1]);
+        }
+        out.metadata_mut().insert("quantizer".into(), desc);
     }
     Ok(out)
 }
@@ -422,6 +444,17 @@ mod tests {
             assert_eq!(t.storage().row_vec(9), q.storage().row_vec(9));
         }
         assert!(Target::from_name("int4", 20).is_err());
+        // Normalized: unit rows (up to the quantizer's error), cosines unchanged.
+        let n = quantize_with(&e, &Target::F16, true, &silent).unwrap();
+        assert_eq!(
+            n.metadata()["quantizer"],
+            r#"{"kind":"f16","normalized":true}"#
+        );
+        assert!((n.norms()[5] - 1.0).abs() < 1e-3);
+        let (a, b) = (e.storage().row_vec(3), e.storage().row_vec(4));
+        let (c, d) = (n.storage().row_vec(3), n.storage().row_vec(4));
+        let cos = |x: &[f32], y: &[f32]| crate::kernels::cosine(x, y);
+        assert!((cos(&a, &b) - cos(&c, &d)).abs() < 1e-3);
         // Quantizing is deterministic for a seed.
         let t = Target::from_name("pq", 20).unwrap();
         let a = quantize(&e, &t, &silent).unwrap();

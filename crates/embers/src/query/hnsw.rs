@@ -1,1 +1,880 @@
-//! Approximate nearest neighbours: a hierarchical navigable small world graph (HNSW).
+//! Approximate nearest neighbours by cosine: a hierarchical navigable small world graph
+//! (HNSW, Malkov & Yashunin 2018) over the rows of an [`Embeddings`], built here (seeded, and
+//! deterministic with one thread), saved in its own file next to the embeddings and opened by
+//! memory map.
+//!
+//! File layout (little-endian): a 96-byte header (magic `EMBHNSW\0`, version, parameters,
+//! shape, a fingerprint of the embeddings it was built for), the graph as u32 words, and an
+//! 8-byte footer (CRC32 of everything before it, then `HNSW`). Opening checks the magic, the
+//! version, the CRC, every link, and the fingerprint: an index of other embeddings is refused.
+
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use memmap2::Mmap;
+use rayon::prelude::*;
+
+use crate::embeddings::Embeddings;
+use crate::error::{Error, Result};
+use crate::io::atomic::AtomicFile;
+use crate::kernels;
+use crate::query::exact::{self, Hit, TopK};
+use crate::rng::Rng;
+
+const MAGIC: &[u8; 8] = b"EMBHNSW\0";
+const FOOTER: &[u8; 4] = b"HNSW";
+/// Version of the index layout written by this release.
+pub const VERSION: u32 = 1;
+const HEADER: usize = 96;
+const MAX_LEVEL: usize = 16;
+
+/// Settings of an index build.
+#[derive(Debug, Clone)]
+pub struct HnswParams {
+    /// Links per node on the upper levels (level 0 keeps twice as many). Default 16.
+    pub m: usize,
+    /// Candidate list size while building; larger is slower and more accurate. Default 200.
+    pub ef_construction: usize,
+    /// Seed of the level draws.
+    pub seed: u64,
+    /// Threads for the build; 1 gives the same graph on every run. 0 = all cores.
+    pub threads: usize,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        HnswParams {
+            m: 16,
+            ef_construction: 200,
+            seed: 42,
+            threads: 0,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Words {
+    Owned(Vec<u32>),
+    Mapped(Arc<Mmap>),
+}
+
+/// An HNSW graph over the rows of one [`Embeddings`].
+#[derive(Debug)]
+pub struct Hnsw {
+    rows: usize,
+    dims: usize,
+    m: usize,
+    m0: usize,
+    ef_construction: usize,
+    seed: u64,
+    max_level: usize,
+    entry: u32,
+    upper_lists: usize,
+    fingerprint: u64,
+    words: Words,
+}
+
+/// A 64-bit fingerprint of embeddings: CRC32 of the vocabulary and CRC32 of the vectors.
+pub fn fingerprint(emb: &Embeddings) -> u64 {
+    let mut h = crc32fast::Hasher::new();
+    for w in emb.vocab().words() {
+        h.update(w.as_bytes());
+        h.update(&[0]);
+    }
+    let vocab = h.finalize();
+    let vectors = match emb.storage().as_dense() {
+        Some(m) => crc_f32(m.as_slice()),
+        None => {
+            let mut h = crc32fast::Hasher::new();
+            let mut buf = vec![0.0; emb.dims()];
+            for i in 0..emb.len() {
+                emb.storage().row_into(i, &mut buf);
+                h.update(crate::io::safetensors::bytes_of(&buf));
+            }
+            h.finalize()
+        }
+    };
+    ((vocab as u64) << 32) | vectors as u64
+}
+
+fn crc_f32(values: &[f32]) -> u32 {
+    const PIECE: usize = 1 << 22;
+    let parts: Vec<crc32fast::Hasher> = values
+        .par_chunks(PIECE)
+        .map(|c| {
+            let mut h = crc32fast::Hasher::new();
+            h.update(crate::io::safetensors::bytes_of(c));
+            h
+        })
+        .collect();
+    let mut total = crc32fast::Hasher::new();
+    for p in parts {
+        total.combine(&p);
+    }
+    total.finalize()
+}
+
+/// The rows seen through the cached norms, scored gensim's way (dot / norm). Dense f32 rows
+/// are read in place; other storage kinds decode the rows they touch. Rows of norm zero score
+/// `-inf`: they are never answers.
+struct Space<'a> {
+    emb: &'a Embeddings,
+    dense: Option<&'a [f32]>,
+    dims: usize,
+    norms: &'a [f32],
+}
+
+thread_local! {
+    static ROWS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+impl<'a> Space<'a> {
+    fn new(emb: &'a Embeddings) -> Self {
+        Space {
+            emb,
+            dense: emb.storage().as_dense().map(|m| m.as_slice()),
+            dims: emb.dims(),
+            norms: emb.norms(),
+        }
+    }
+
+    #[inline]
+    fn finite(x: f32) -> f32 {
+        if x.is_nan() || x.is_infinite() {
+            f32::NEG_INFINITY
+        } else {
+            x
+        }
+    }
+
+    /// Cosine of row `i` with a unit query.
+    #[inline]
+    fn sim_q(&self, q: &[f32], i: u32) -> f32 {
+        let i = i as usize;
+        let d = match self.dense {
+            Some(m) => kernels::dot(&m[i * self.dims..(i + 1) * self.dims], q),
+            None => ROWS.with(|r| {
+                let (a, _) = &mut *r.borrow_mut();
+                a.resize(self.dims, 0.0);
+                self.emb.storage().row_into(i, a);
+                kernels::dot(a, q)
+            }),
+        };
+        Self::finite(d / self.norms[i])
+    }
+
+    /// Cosine of rows `i` and `j`.
+    #[inline]
+    fn sim(&self, i: u32, j: u32) -> f32 {
+        let (i, j) = (i as usize, j as usize);
+        let d = match self.dense {
+            Some(m) => kernels::dot(
+                &m[i * self.dims..(i + 1) * self.dims],
+                &m[j * self.dims..(j + 1) * self.dims],
+            ),
+            None => ROWS.with(|r| {
+                let (a, b) = &mut *r.borrow_mut();
+                a.resize(self.dims, 0.0);
+                b.resize(self.dims, 0.0);
+                self.emb.storage().row_into(i, a);
+                self.emb.storage().row_into(j, b);
+                kernels::dot(a, b)
+            }),
+        };
+        Self::finite(d / (self.norms[i] * self.norms[j]))
+    }
+}
+
+/// (similarity, id) ordered by similarity, ties by lower id ranking higher.
+#[derive(Clone, Copy, PartialEq)]
+struct Cand(f32, u32);
+impl Eq for Cand {}
+impl Ord for Cand {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.0.total_cmp(&o.0).then(o.1.cmp(&self.1))
+    }
+}
+impl PartialOrd for Cand {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+/// Visited marks by generation, one per thread, reused across searches.
+struct Visited {
+    mark: Vec<u32>,
+    gen: u32,
+}
+
+impl Visited {
+    fn reset(&mut self, n: usize) {
+        if self.mark.len() != n {
+            self.mark = vec![0; n];
+            self.gen = 0;
+        }
+        self.gen = self.gen.wrapping_add(1);
+        if self.gen == 0 {
+            self.mark.fill(0);
+            self.gen = 1;
+        }
+    }
+    #[inline]
+    fn insert(&mut self, i: u32) -> bool {
+        let m = &mut self.mark[i as usize];
+        if *m == self.gen {
+            false
+        } else {
+            *m = self.gen;
+            true
+        }
+    }
+}
+
+thread_local! {
+    static VISITED: RefCell<Visited> = const { RefCell::new(Visited { mark: Vec::new(), gen: 0 }) };
+}
+
+/// Best-first search on one level from `entry`; returns up to `ef` candidates, best first.
+fn search_layer(
+    n: usize,
+    entry: &[Cand],
+    ef: usize,
+    score: &dyn Fn(u32) -> f32,
+    links: &dyn Fn(u32, &mut Vec<u32>),
+) -> Vec<Cand> {
+    VISITED.with(|v| {
+        let mut visited = v.borrow_mut();
+        visited.reset(n);
+        let mut frontier: BinaryHeap<Cand> = BinaryHeap::new();
+        let mut best: BinaryHeap<std::cmp::Reverse<Cand>> = BinaryHeap::new();
+        for &c in entry {
+            if visited.insert(c.1) {
+                frontier.push(c);
+                best.push(std::cmp::Reverse(c));
+            }
+        }
+        while best.len() > ef {
+            best.pop();
+        }
+        let mut buf = Vec::new();
+        while let Some(c) = frontier.pop() {
+            let worst = best.peek().expect("not empty").0;
+            if best.len() >= ef && c < worst {
+                break;
+            }
+            links(c.1, &mut buf);
+            for &nb in &buf {
+                if !visited.insert(nb) {
+                    continue;
+                }
+                let cand = Cand(score(nb), nb);
+                if best.len() < ef || cand > best.peek().expect("not empty").0 {
+                    frontier.push(cand);
+                    best.push(std::cmp::Reverse(cand));
+                    if best.len() > ef {
+                        best.pop();
+                    }
+                }
+            }
+        }
+        let mut out: Vec<Cand> = best.into_iter().map(|r| r.0).collect();
+        out.sort_by(|a, b| b.cmp(a));
+        out
+    })
+}
+
+/// Malkov's neighbour heuristic: keep a candidate only when it is closer to the base than to
+/// every neighbour kept so far; at most `m`. `cands` is sorted best first.
+fn select(space: &Space<'_>, cands: &[Cand], m: usize) -> Vec<u32> {
+    let mut kept: Vec<u32> = Vec::with_capacity(m);
+    for c in cands {
+        if kept.len() == m {
+            break;
+        }
+        if kept.iter().all(|&k| space.sim(c.1, k) < c.0) {
+            kept.push(c.1);
+        }
+    }
+    kept
+}
+
+struct Building {
+    /// links[node][level]
+    links: Vec<Vec<RwLock<Vec<u32>>>>,
+    top: Mutex<(u32, usize)>,
+}
+
+impl Hnsw {
+    /// Builds an index over all rows of `emb`.
+    pub fn build(emb: &Embeddings, params: &HnswParams) -> Result<Self> {
+        if params.m < 2 || params.m > 256 {
+            return Err(Error::invalid("m", "must be between 2 and 256"));
+        }
+        if params.ef_construction == 0 {
+            return Err(Error::invalid("ef_construction", "must be at least 1"));
+        }
+        if emb.is_empty() {
+            return Err(Error::invalid(
+                "embeddings",
+                "cannot index an empty vocabulary",
+            ));
+        }
+        let n = emb.len();
+        let space = Space::new(emb);
+        let (m, m0) = (params.m, 2 * params.m);
+        let ml = 1.0 / (m as f64).ln();
+        let mut rng = Rng::new(params.seed);
+        let levels: Vec<usize> = (0..n)
+            .map(|_| {
+                let u = 1.0 - rng.uniform_f64();
+                ((-u.ln() * ml) as usize).min(MAX_LEVEL)
+            })
+            .collect();
+        let b = Building {
+            links: levels
+                .iter()
+                .map(|&l| {
+                    (0..=l)
+                        .map(|lv| RwLock::new(Vec::with_capacity(if lv == 0 { m0 } else { m })))
+                        .collect()
+                })
+                .collect(),
+            top: Mutex::new((0, levels[0])),
+        };
+        let insert = |q: u32| {
+            let level = levels[q as usize];
+            let mut top = b.top.lock().expect("no panics while held");
+            let (entry, max_level) = *top;
+            if level > max_level {
+                // A node that raises the top level holds the lock for its whole insertion.
+                Self::insert_node(&space, &b, &levels, q, entry, max_level, m, m0, params);
+                *top = (q, level);
+            } else {
+                drop(top);
+                Self::insert_node(&space, &b, &levels, q, entry, max_level, m, m0, params);
+            }
+        };
+        let threads = if params.threads == 0 {
+            rayon::current_num_threads()
+        } else {
+            params.threads
+        };
+        if threads <= 1 {
+            (1..n as u32).for_each(insert);
+        } else {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|e| Error::Other(format!("thread pool: {e}")))?;
+            // The first few thousand nodes serially give the graph a stable start.
+            let head = (n as u32).min(1000);
+            (1..head).for_each(insert);
+            pool.install(|| (head..n as u32).into_par_iter().for_each(insert));
+        }
+        let (entry, max_level) = *b.top.lock().expect("build done");
+        // Flatten into the file layout.
+        let mut words: Vec<u32> = Vec::with_capacity(n * (m0 + 3));
+        for node in &b.links {
+            let l0 = node[0].read().expect("build done");
+            words.push(l0.len() as u32);
+            words.extend_from_slice(&l0);
+            words.resize(words.len() + m0 - l0.len(), 0);
+        }
+        words.extend(levels.iter().map(|&l| l as u32));
+        let mut next = 0u32;
+        for &l in &levels {
+            words.push(next);
+            next += l as u32;
+        }
+        for node in &b.links {
+            for lv in node.iter().skip(1) {
+                let l = lv.read().expect("build done");
+                words.push(l.len() as u32);
+                words.extend_from_slice(&l);
+                words.resize(words.len() + m - l.len(), 0);
+            }
+        }
+        Ok(Hnsw {
+            rows: n,
+            dims: emb.dims(),
+            m,
+            m0,
+            ef_construction: params.ef_construction,
+            seed: params.seed,
+            max_level,
+            entry,
+            upper_lists: next as usize,
+            fingerprint: fingerprint(emb),
+            words: Words::Owned(words),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert_node(
+        space: &Space<'_>,
+        b: &Building,
+        levels: &[usize],
+        q: u32,
+        entry: u32,
+        max_level: usize,
+        m: usize,
+        m0: usize,
+        params: &HnswParams,
+    ) {
+        let n = levels.len();
+        let level = levels[q as usize];
+        let score = |i: u32| space.sim(q, i);
+        let mut ep = vec![Cand(score(entry), entry)];
+        let mut lv = max_level;
+        while lv > level {
+            let links = |i: u32, buf: &mut Vec<u32>| {
+                buf.clear();
+                buf.extend_from_slice(&b.links[i as usize][lv].read().expect("lock"));
+            };
+            ep = search_layer(n, &ep, 1, &score, &links);
+            lv -= 1;
+        }
+        for lv in (0..=level.min(max_level)).rev() {
+            let links = |i: u32, buf: &mut Vec<u32>| {
+                buf.clear();
+                buf.extend_from_slice(&b.links[i as usize][lv].read().expect("lock"));
+            };
+            let found = search_layer(n, &ep, params.ef_construction, &score, &links);
+            let cap = if lv == 0 { m0 } else { m };
+            let chosen = select(space, &found, m);
+            *b.links[q as usize][lv].write().expect("lock") = chosen.clone();
+            for &e in &chosen {
+                let mut l = b.links[e as usize][lv].write().expect("lock");
+                if l.contains(&q) {
+                    continue;
+                }
+                if l.len() < cap {
+                    l.push(q);
+                } else {
+                    let mut cands: Vec<Cand> = l
+                        .iter()
+                        .chain([&q])
+                        .map(|&x| Cand(space.sim(e, x), x))
+                        .collect();
+                    cands.sort_by(|a, b| b.cmp(a));
+                    *l = select(space, &cands, cap);
+                }
+            }
+            ep = found;
+        }
+    }
+
+    fn slice(&self) -> &[u32] {
+        match &self.words {
+            Words::Owned(v) => v,
+            Words::Mapped(m) => {
+                let body = &m[HEADER..m.len() - 8];
+                // SAFETY: the map is page aligned, HEADER is a multiple of 4, and the body
+                // length was checked to be a whole number of u32 words when opening.
+                unsafe { std::slice::from_raw_parts(body.as_ptr() as *const u32, body.len() / 4) }
+            }
+        }
+    }
+
+    fn links_of<'s>(&self, words: &'s [u32], node: u32, level: usize) -> &'s [u32] {
+        let n = self.rows;
+        if level == 0 {
+            let at = node as usize * (self.m0 + 1);
+            let c = words[at] as usize;
+            &words[at + 1..at + 1 + c]
+        } else {
+            let start = words[n * (self.m0 + 1) + n + node as usize] as usize + level - 1;
+            let at = n * (self.m0 + 1) + 2 * n + start * (self.m + 1);
+            let c = words[at] as usize;
+            &words[at + 1..at + 1 + c]
+        }
+    }
+
+    /// Number of rows indexed.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Links per node on upper levels.
+    pub fn m(&self) -> usize {
+        self.m
+    }
+
+    /// The candidate list size used while building.
+    pub fn ef_construction(&self) -> usize {
+        self.ef_construction
+    }
+
+    /// Checks that this index was built for `emb`.
+    pub fn check_belongs(&self, emb: &Embeddings, path: &Path) -> Result<()> {
+        if emb.len() != self.rows || emb.dims() != self.dims {
+            return Err(Error::at_field(
+                path,
+                "shape",
+                format!(
+                    "index is for {} × {} embeddings, these are {} × {}",
+                    self.rows,
+                    self.dims,
+                    emb.len(),
+                    emb.dims()
+                ),
+            ));
+        }
+        if fingerprint(emb) != self.fingerprint {
+            return Err(Error::at_field(
+                path,
+                "fingerprint",
+                "index was built for other embeddings (vocabulary or vectors differ); rebuild it with `embers index build`",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Approximate top-`k` rows by cosine with the unit vector `query`, skipping `exclude`;
+    /// `ef` (at least `k`) is the candidate list size, larger = slower and more accurate.
+    /// `emb` must be the embeddings the index was built for.
+    pub fn search(
+        &self,
+        emb: &Embeddings,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        exclude: &[u32],
+    ) -> Result<Vec<Hit>> {
+        if emb.len() != self.rows || query.len() != self.dims {
+            return Err(Error::shape(
+                "ANN query",
+                format!("{} rows × {} dims", self.rows, self.dims),
+                format!("{} rows × {} dims", emb.len(), query.len()),
+            ));
+        }
+        let space = Space::new(emb);
+        Ok(self.search_in(&space, query, k, ef, exclude))
+    }
+
+    fn search_in(&self, space: &Space<'_>, q: &[f32], k: usize, ef: usize, ex: &[u32]) -> Vec<Hit> {
+        let words = self.slice();
+        let score = |i: u32| space.sim_q(q, i);
+        let mut ep = vec![Cand(score(self.entry), self.entry)];
+        for lv in (1..=self.max_level).rev() {
+            let links = |i: u32, buf: &mut Vec<u32>| {
+                buf.clear();
+                buf.extend_from_slice(self.links_of(words, i, lv));
+            };
+            ep = search_layer(self.rows, &ep, 1, &score, &links);
+        }
+        let links = |i: u32, buf: &mut Vec<u32>| {
+            buf.clear();
+            buf.extend_from_slice(self.links_of(words, i, 0));
+        };
+        let found = search_layer(self.rows, &ep, ef.max(k + ex.len()), &score, &links);
+        let mut top = TopK::new(k);
+        for c in found {
+            if c.0 > f32::NEG_INFINITY && !ex.contains(&c.1) {
+                top.push(c.1, c.0);
+            }
+        }
+        top.into_sorted()
+    }
+
+    /// Mean recall@`k` of this index against exact search, over `samples` rows (chosen with
+    /// `seed`) used as queries (each excluding itself), at candidate list size `ef`.
+    pub fn recall(
+        &self,
+        emb: &Embeddings,
+        k: usize,
+        ef: usize,
+        samples: usize,
+        seed: u64,
+    ) -> Result<f64> {
+        let space = Space::new(emb);
+        let n = emb.len();
+        let samples = samples.min(n);
+        let mut rng = Rng::new(seed);
+        let ids: Vec<u32> = (0..samples).map(|_| rng.below(n as u64) as u32).collect();
+        let dims = emb.dims();
+        let mut queries = Vec::with_capacity(samples * dims);
+        for &id in &ids {
+            queries.extend(crate::query::unit_row(emb, id));
+        }
+        let exclude: Vec<Vec<u32>> = ids.iter().map(|&i| vec![i]).collect();
+        let k = k.min(n.saturating_sub(1)).max(1);
+        let truth = exact::top_k_batch(emb, &queries, k, n, &exclude);
+        let found: usize = ids
+            .par_iter()
+            .enumerate()
+            .map(|(i, &id)| {
+                let got = self.search_in(&space, &queries[i * dims..(i + 1) * dims], k, ef, &[id]);
+                got.iter()
+                    .filter(|h| truth[i].iter().any(|t| t.id == h.id))
+                    .count()
+            })
+            .sum();
+        let possible: usize = truth.iter().map(Vec::len).sum();
+        Ok(if possible == 0 {
+            1.0
+        } else {
+            found as f64 / possible as f64
+        })
+    }
+
+    /// Where the index of embeddings stored at `path` lives: `path` with `.hnsw` appended.
+    pub fn path_for(path: &Path) -> PathBuf {
+        let mut s = path.as_os_str().to_owned();
+        s.push(".hnsw");
+        PathBuf::from(s)
+    }
+
+    /// Writes the index atomically.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let mut header = Vec::with_capacity(HEADER);
+        header.extend_from_slice(MAGIC);
+        for v in [
+            VERSION,
+            self.m as u32,
+            self.m0 as u32,
+            self.max_level as u32,
+            self.entry,
+            self.ef_construction as u32,
+            self.dims as u32,
+            0,
+        ] {
+            header.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [
+            self.rows as u64,
+            self.upper_lists as u64,
+            self.fingerprint,
+            self.seed,
+        ] {
+            header.extend_from_slice(&v.to_le_bytes());
+        }
+        header.resize(HEADER, 0);
+        let body = crate::io::safetensors::bytes_of(self.slice());
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&header);
+        crc.update(body);
+        let mut out = AtomicFile::create(path)?;
+        out.write_all(&header)?;
+        out.write_all(body)?;
+        out.write_all(&crc.finalize().to_le_bytes())?;
+        out.write_all(FOOTER)?;
+        out.commit()
+    }
+
+    /// Opens an index by memory map, checks its integrity, and checks that it belongs to `emb`.
+    pub fn open(path: impl AsRef<Path>, emb: &Embeddings) -> Result<Self> {
+        let path = path.as_ref();
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        // SAFETY: the file is opened read-only; like every memory map, it must not be
+        // truncated by another process while in use.
+        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let len = mmap.len();
+        if len < HEADER + 8 || &mmap[..8] != MAGIC {
+            return Err(Error::at_byte(
+                path,
+                0,
+                "not an embers HNSW index (bad magic)",
+            ));
+        }
+        if &mmap[len - 4..] != FOOTER {
+            return Err(Error::at_byte(
+                path,
+                len as u64 - 4,
+                "truncated index (footer missing)",
+            ));
+        }
+        let u32_at = |o: usize| u32::from_le_bytes(mmap[o..o + 4].try_into().expect("4 bytes"));
+        let u64_at = |o: usize| u64::from_le_bytes(mmap[o..o + 8].try_into().expect("8 bytes"));
+        let version = u32_at(8);
+        if version != VERSION {
+            return Err(Error::at_byte(
+                path,
+                8,
+                format!("index version {version}, this embers reads {VERSION}"),
+            ));
+        }
+        let stored = u32_at(len - 8);
+        let actual = {
+            let mut h = crc32fast::Hasher::new();
+            h.update(&mmap[..len - 8]);
+            h.finalize()
+        };
+        if stored != actual {
+            return Err(Error::at_byte(
+                path,
+                len as u64 - 8,
+                format!("checksum mismatch (stored {stored:08x}, computed {actual:08x}): the file is damaged"),
+            ));
+        }
+        let bad = |field: &str, msg: String| Error::at_field(path, field, msg);
+        let (m, m0, max_level, entry, ef_c, dims) = (
+            u32_at(12) as usize,
+            u32_at(16) as usize,
+            u32_at(20) as usize,
+            u32_at(24),
+            u32_at(28) as usize,
+            u32_at(32) as usize,
+        );
+        let (rows, upper_lists, fp, seed) = (
+            u64_at(40) as usize,
+            u64_at(48) as usize,
+            u64_at(56),
+            u64_at(64),
+        );
+        let body_words = (len - HEADER - 8) / 4;
+        let expected = rows
+            .checked_mul(m0 + 3)
+            .and_then(|x| x.checked_add(upper_lists.checked_mul(m + 1)?));
+        if (len - HEADER - 8) % 4 != 0 || expected != Some(body_words) || rows == 0 {
+            return Err(bad("graph", "size does not match the header".into()));
+        }
+        if m < 2 || m0 != 2 * m || max_level > MAX_LEVEL || entry as usize >= rows {
+            return Err(bad("header", "invalid parameters".into()));
+        }
+        let index = Hnsw {
+            rows,
+            dims,
+            m,
+            m0,
+            ef_construction: ef_c,
+            seed,
+            max_level,
+            entry,
+            upper_lists,
+            fingerprint: fp,
+            words: Words::Mapped(Arc::new(mmap)),
+        };
+        index.validate(path)?;
+        index.check_belongs(emb, path)?;
+        Ok(index)
+    }
+
+    /// Every count within bounds, every link a valid row, every level within the header's.
+    fn validate(&self, path: &Path) -> Result<()> {
+        let w = self.slice();
+        let n = self.rows;
+        let bad = |msg: String| Error::at_field(path, "graph", msg);
+        let mut upper_used = 0usize;
+        for node in 0..n {
+            let level = w[n * (self.m0 + 1) + node] as usize;
+            let start = w[n * (self.m0 + 1) + n + node] as usize;
+            if level > self.max_level || start != upper_used {
+                return Err(bad(format!("node {node}: invalid level table")));
+            }
+            upper_used += level;
+        }
+        if upper_used != self.upper_lists {
+            return Err(bad("level table does not match the header".into()));
+        }
+        let check = |list: &[u32], cap: usize, what: &str| -> Result<()> {
+            let c = list[0] as usize;
+            if c > cap || list[1..=c].iter().any(|&x| x as usize >= n) {
+                return Err(bad(format!("{what}: invalid link list")));
+            }
+            Ok(())
+        };
+        for (i, list) in w[..n * (self.m0 + 1)].chunks_exact(self.m0 + 1).enumerate() {
+            check(list, self.m0, &format!("node {i}"))?;
+        }
+        let upper = &w[n * (self.m0 + 1) + 2 * n..];
+        for (i, list) in upper.chunks_exact(self.m + 1).enumerate() {
+            check(list, self.m, &format!("upper list {i}"))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::DenseMatrix;
+    use crate::vocab::Vocab;
+
+    /// Clustered data, like real embeddings: 40 centres, rows scattered around them.
+    fn clustered(rows: usize, dims: usize, seed: u64) -> Embeddings {
+        let mut rng = Rng::new(seed);
+        let centres: Vec<Vec<f32>> = (0..40)
+            .map(|_| (0..dims).map(|_| rng.normal()).collect())
+            .collect();
+        let mut data = Vec::with_capacity(rows * dims);
+        for _ in 0..rows {
+            let c = &centres[rng.below(40) as usize];
+            data.extend(c.iter().map(|x| x + 0.6 * rng.normal()));
+        }
+        let words = (0..rows).map(|i| format!("w{i}")).collect();
+        Embeddings::new(
+            Vocab::from_words(words).unwrap(),
+            DenseMatrix::new(rows, dims, data).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn finds_true_neighbours_and_is_deterministic_single_threaded() {
+        let emb = clustered(4000, 16, 1);
+        let p = HnswParams {
+            threads: 1,
+            ..Default::default()
+        };
+        let a = Hnsw::build(&emb, &p).unwrap();
+        let recall = a.recall(&emb, 10, 64, 300, 7).unwrap();
+        assert!(recall > 0.95, "recall@10 {recall}");
+        let b = Hnsw::build(&emb, &p).unwrap();
+        assert_eq!(a.slice(), b.slice(), "same seed, one thread: same graph");
+        // A parallel build is still a good index.
+        let par = Hnsw::build(&emb, &HnswParams { threads: 2, ..p }).unwrap();
+        assert!(par.recall(&emb, 10, 64, 300, 7).unwrap() > 0.95);
+        // Exact answer for a query that is a row: itself first, scored 1.
+        let q = crate::query::unit_row(&emb, 17);
+        let hits = a.search(&emb, &q, 3, 50, &[]).unwrap();
+        assert_eq!(hits[0].id, 17);
+        assert!((hits[0].score - 1.0).abs() < 1e-5);
+        assert!(a
+            .search(&emb, &q, 3, 50, &[17])
+            .unwrap()
+            .iter()
+            .all(|h| h.id != 17));
+    }
+
+    #[test]
+    fn saved_index_reopens_and_refuses_other_embeddings_or_damage() {
+        let emb = clustered(500, 8, 2);
+        let idx = Hnsw::build(&emb, &HnswParams::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.hnsw");
+        idx.save(&path).unwrap();
+        let back = Hnsw::open(&path, &emb).unwrap();
+        assert_eq!(back.slice(), idx.slice());
+        let q = crate::query::unit_row(&emb, 3);
+        assert_eq!(
+            back.search(&emb, &q, 5, 40, &[]).unwrap(),
+            idx.search(&emb, &q, 5, 40, &[]).unwrap()
+        );
+        // Same shape, other vectors: refused by fingerprint.
+        let other = clustered(500, 8, 3);
+        let e = Hnsw::open(&path, &other).unwrap_err();
+        assert!(e.to_string().contains("fingerprint"), "{e}");
+        let e = Hnsw::open(&path, &clustered(400, 8, 2)).unwrap_err();
+        assert!(e.to_string().contains("shape"), "{e}");
+        // One flipped byte in the graph: checksum mismatch.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[HEADER + 10] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(Hnsw::open(&path, &emb)
+            .unwrap_err()
+            .to_string()
+            .contains("checksum"));
+        std::fs::write(&path, &bytes[..50]).unwrap();
+        assert!(Hnsw::open(&path, &emb).is_err());
+        std::fs::write(&path, b"not an index at all, really not").unwrap();
+        assert!(Hnsw::open(&path, &emb)
+            .unwrap_err()
+            .to_string()
+            .contains("magic"));
+    }
+}

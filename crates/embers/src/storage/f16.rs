@@ -58,17 +58,15 @@ impl F16Matrix {
         self.row(i).convert_to_f32_slice(out);
     }
 
-    /// `out[i] = row_i · query`, widening each row on the fly (F16C when the CPU has it).
+    /// `out[i] = row_i · query`, widening each row in registers (F16C when the CPU has it).
     pub fn dot_all(&self, query: &[f32], out: &mut [f32]) {
         use rayon::prelude::*;
         let d = self.dims.max(1);
-        out.par_chunks_mut(2048)
-            .zip(self.as_slice().par_chunks(2048 * d))
+        out.par_chunks_mut(4096)
+            .zip(self.as_slice().par_chunks(4096 * d))
             .for_each(|(o, rows)| {
-                let mut buf = vec![0.0f32; self.dims];
                 for (s, r) in o.iter_mut().zip(rows.chunks_exact(d)) {
-                    r.convert_to_f32_slice(&mut buf);
-                    *s = crate::kernels::dot(&buf, query);
+                    *s = crate::kernels::dot_f16(r, query);
                 }
             });
     }

@@ -8,8 +8,9 @@
 //!   and optionally fixed sinusoidal positions ([`PositionMode::Sinusoidal`]).
 //! - [`ModelTokenizer`] / [`TokenEncoding`]: tokenization as the model does it.
 //! - [`ModelConfig`]: what `config.json` says about the layer.
-//! - [`export_token_embeddings`]: a model's token matrix and vocabulary as [`Embeddings`], so every
-//!   other embers command can query an LLM's vocabulary.
+//! - [`export_token_embeddings`]: a model's token matrix and vocabulary as
+//!   [`Embeddings`](crate::Embeddings), so every other embers command can query an LLM's
+//!   vocabulary.
 //!
 //! Weights stay memory-mapped; F16 and BF16 rows are converted as they are read.
 
@@ -375,6 +376,17 @@ impl InputEmbeddings {
             .map(|l| self.embed_text(l.as_ref(), None))
             .collect()
     }
+
+    /// Like [`Self::embed_lines`] for inputs that may have a second segment.
+    pub fn embed_pairs<S: AsRef<str> + Sync>(
+        &self,
+        inputs: &[(S, Option<S>)],
+    ) -> Vec<Result<(TokenEncoding, DenseMatrix)>> {
+        inputs
+            .par_iter()
+            .map(|(t, p)| self.embed_text(t.as_ref(), p.as_ref().map(|p| p.as_ref())))
+            .collect()
+    }
 }
 
 /// Adds the sinusoidal position encoding of position `p` to `row`, computed in f64.
@@ -387,20 +399,34 @@ fn add_sinusoid(p: u32, row: &mut [f32]) {
     }
 }
 
-/// LayerNorm over one row: `(x - mean) / sqrt(var + eps) * weight + bias`, statistics in f64.
+/// LayerNorm over one row: `(x - mean) / sqrt(var + eps) * weight + bias`, with the mean and
+/// variance accumulated in f64 (eight partial sums, so the loop vectorises).
 fn layer_norm(row: &mut [f32], norm: &LayerNorm) {
     let n = row.len() as f64;
-    let mean = row.iter().map(|&x| x as f64).sum::<f64>() / n;
-    let var = row
-        .iter()
-        .map(|&x| {
-            let d = x as f64 - mean;
-            d * d
-        })
-        .sum::<f64>()
-        / n;
-    let inv = 1.0 / (var + norm.eps).sqrt();
+    let mean = sum_f64(row, |x| x) / n;
+    let var = sum_f64(row, |x| {
+        let d = x - mean;
+        d * d
+    }) / n;
+    let inv = (1.0 / (var + norm.eps).sqrt()) as f32;
+    let mean = mean as f32;
     for ((x, w), b) in row.iter_mut().zip(&norm.weight).zip(&norm.bias) {
-        *x = ((*x as f64 - mean) * inv * *w as f64 + *b as f64) as f32;
+        *x = (*x - mean) * inv * *w + *b;
     }
+}
+
+fn sum_f64(row: &[f32], f: impl Fn(f64) -> f64) -> f64 {
+    let mut acc = [0f64; 8];
+    let chunks = row.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..8 {
+            acc[k] += f(c[k] as f64);
+        }
+    }
+    let mut total: f64 = acc.iter().sum();
+    for &x in rest {
+        total += f(x as f64);
+    }
+    total
 }

@@ -675,3 +675,51 @@ fn bad_folders_give_clear_errors() {
         .to_string()
         .contains("padding"));
 }
+
+#[test]
+fn configs_name_what_is_missing_or_unsupported() {
+    let p = Path::new("config.json");
+    let cfg = |v: Value| ModelConfig::from_json(p, &v);
+    let err = |v: Value| cfg(v).unwrap_err().to_string();
+    let bert = json!({"model_type": "bert", "hidden_size": 8, "vocab_size": 10,
+                      "max_position_embeddings": 16, "type_vocab_size": 2});
+    let c = cfg(bert.clone()).unwrap();
+    assert_eq!(
+        (c.family, c.layer_norm_eps, c.max_tokens()),
+        (Family::Bert, Some(1e-12), 16)
+    );
+    let mut rel = bert.clone();
+    rel["position_embedding_type"] = "relative_key".into();
+    assert!(err(rel).contains("relative_key"));
+    let mut albert = bert.clone();
+    albert["model_type"] = "albert".into();
+    let e = err(albert);
+    assert!(e.contains("albert") && e.contains("projection"), "{e}");
+    let mut no_types = bert.clone();
+    no_types.as_object_mut().unwrap().remove("type_vocab_size");
+    assert!(err(no_types).contains("type_vocab_size"));
+    let mut factorised = bert.clone();
+    factorised["embedding_size"] = 4.into();
+    assert!(err(factorised).contains("embedding_size"));
+    // RoBERTa needs its padding id, and loses padding_idx + 1 positions.
+    let mut roberta = bert.clone();
+    roberta["model_type"] = "xlm-roberta".into();
+    assert!(err(roberta.clone()).contains("pad_token_id"));
+    roberta["pad_token_id"] = 1.into();
+    let c = cfg(roberta).unwrap();
+    assert_eq!((c.family, c.max_tokens()), (Family::Roberta, 14));
+    // model_type inferred from architectures when absent.
+    let c = cfg(
+        json!({"architectures": ["MistralForCausalLM"], "hidden_size": 8, "vocab_size": 10,
+                       "max_position_embeddings": 32}),
+    )
+    .unwrap();
+    assert_eq!(
+        (c.model_type.as_str(), c.family),
+        ("mistral", Family::Rotary)
+    );
+    assert!(err(json!({"architectures": ["FooModel"]})).contains("model_type"));
+    assert!(err(json!([1, 2])).contains("not a JSON object"));
+    let e = err(json!({"model_type": "gpt2", "n_embd": -3, "vocab_size": 10, "n_positions": 4}));
+    assert!(e.contains("n_embd") && e.contains("positive"), "{e}");
+}

@@ -158,6 +158,7 @@ impl ModelTokenizer {
     /// Tokenizes `text` (and the second segment `pair`), adding the model's special tokens.
     /// Errors when the result is longer than the model's positions.
     pub fn encode(&self, text: &str, pair: Option<&str>) -> Result<TokenEncoding> {
+        // `encode_fast` is `encode` without character offsets, which the layer does not use.
         let enc = match pair {
             None => self.tokenizer.encode(text, true),
             Some(p) => self.tokenizer.encode((text, p), true),

@@ -263,8 +263,14 @@ impl Table {
         let b = self.row_bytes(i);
         match self.dtype {
             Dtype::F32 => {
-                for (o, c) in out.iter_mut().zip(b.chunks_exact(4)) {
-                    *o += f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                // SAFETY: every bit pattern is a valid f32; align_to only yields the aligned part.
+                let (pre, mid, post) = unsafe { b.align_to::<f32>() };
+                if pre.is_empty() && post.is_empty() && cfg!(target_endian = "little") {
+                    crate::kernels::axpy(1.0, mid, out);
+                } else {
+                    for (o, c) in out.iter_mut().zip(b.chunks_exact(4)) {
+                        *o += f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                    }
                 }
             }
             Dtype::F16 => {

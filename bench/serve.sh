@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Load test of `embers serve` on loopback: a 400,000 × 50 model, wrk (Debian package `wrk`) with
+# Lua scripts for the POST bodies, 64 connections for 30 s each: single-word vector lookups,
+# then k=10 neighbour queries (exact search). Prints requests/s, latency percentiles, errors
+# and the server's resident memory before and after.
+#
+# Usage: bench/serve.sh [DURATION=30s] [CONNECTIONS=64]
+# Needs: a release build (cargo build --release -p embers-cli), wrk (apt-get install -y wrk).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+duration=${1:-30s}
+conns=${2:-64}
+embers=$root/target/release/embers
+work=${BENCH_DIR:-/tmp/embers-bench-serve}
+port=${PORT:-18181}
+mkdir -p "$work"
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
+[ -x "$embers" ] || { echo "build first: cargo build --release -p embers-cli" >&2; exit 1; }
+
+# The model: 400,000 words w0 … w399999, 50 dims, seeded normal vectors, native format.
+if [ ! -f "$work/model.safetensors" ]; then
+  seq 0 399999 | sed 's/^/w/' > "$work/words.txt"
+  "$embers" vocab from-wordlist "$work/words.txt" -o "$work/vocab.tsv" --progress none
+  "$embers" init --vocab "$work/vocab.tsv" --dim 50 --seed 7 -o "$work/model.safetensors"
+fi
+
+cat > "$work/lookup.lua" <<'LUA'
+-- One random word per request: POST /v1/models/bench/vectors {"words": ["wN"]}
+local headers = { ["Content-Type"] = "application/json" }
+function init(args) math.randomseed(os.time() + (tonumber(tostring({}):sub(8), 16) or 0)) end
+function request()
+  local body = '{"words":["w' .. math.random(0, 399999) .. '"]}'
+  return wrk.format("POST", "/v1/models/bench/vectors", headers, body)
+end
+LUA
+cat > "$work/similar.lua" <<'LUA'
+-- One random word per request: POST /v1/models/bench/similar {"word": "wN", "k": 10}
+local headers = { ["Content-Type"] = "application/json" }
+function init(args) math.randomseed(os.time() + (tonumber(tostring({}):sub(8), 16) or 0)) end
+function request()
+  local body = '{"word":"w' .. math.random(0, 399999) .. '","k":10}'
+  return wrk.format("POST", "/v1/models/bench/similar", headers, body)
+end
+LUA
+
+rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
+# CPU seconds (user + system) the process has used so far.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+
+"$embers" serve "bench=$work/model.safetensors" --addr "127.0.0.1:$port" --threads 2 \
+  >"$work/serve.out" 2>"$work/serve.err" &
+server=$!
+trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "model: 400000 × 50 f32 ($(du -h "$work/model.safetensors" | cut -f1) file, memory-mapped)"
+echo "server RSS at start: $(rss $server)"
+
+for kind in lookup similar; do
+  # A short warm-up so both runs start from the same state (pages of the map touched).
+  wrk -t2 -c"$conns" -d3s -s "$work/$kind.lua" "http://127.0.0.1:$port" >/dev/null
+  before=$(rss $server)
+  cpu0=$(cpu $server)
+  echo
+  echo "== $kind: wrk -t2 -c$conns -d$duration --latency (server RSS before: $before)"
+  wrk -t2 -c"$conns" -d"$duration" --latency -s "$work/$kind.lua" "http://127.0.0.1:$port" \
+    | tee "$work/$kind.txt" | grep -E 'Latency|Req/Sec|requests in|Requests/sec|50%|75%|90%|99%|Non-2xx|Socket errors|Transfer'
+  echo "server RSS after: $(rss $server)"
+  cpu1=$(cpu $server)
+  n=$(awk '/requests in/ {print $1}' "$work/$kind.txt")
+  awk -v a="$cpu0" -v b="$cpu1" -v n="$n" 'BEGIN { printf "server CPU: %.1f s for %d requests = %.1f µs per request\n", b - a, n, 1e6 * (b - a) / n }' 
+done
+echo
+# The same neighbour queries without HTTP: 1,024 words in one `embers similar` call (one batched
+# top-k over the matrix, all cores), for the kernel's own rate on this machine right now.
+words=$(awk 'BEGIN { srand(3); for (i = 0; i < 1024; i++) printf "w%d ", int(rand() * 400000) }')
+start=$(date +%s.%N)
+# shellcheck disable=SC2086
+"$embers" similar "$work/model.safetensors" $words -k 10 --json > /dev/null
+end=$(date +%s.%N)
+awk -v s="$start" -v e="$end" 'BEGIN { printf "library alone: 1024 k=10 queries batched in %.2f s = %.0f queries/s (load included)\n", e - s, 1024 / (e - s) }'
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+curl -s "http://127.0.0.1:$port/metrics" | grep -E '^embers_http_requests_total|^embers_http_errors_total' || true

@@ -1,0 +1,165 @@
+//! `embers quantize`: compress an embedding file to f16, int8 or product-quantized storage in
+//! the native format, and report the size ratio and reconstruction error.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use clap::Args as ClapArgs;
+use embers::quant::{self, PqConfig, Target};
+use rayon::prelude::*;
+
+use super::info::ReadArgs;
+use crate::progress::{Mode, Reporter};
+
+#[derive(ClapArgs)]
+pub struct Args {
+    /// Input embedding file (any readable format).
+    input: PathBuf,
+    /// Output file (native format).
+    output: PathBuf,
+    /// Storage kind: f16, int8, pq (or f32 to decompress).
+    #[arg(long)]
+    to: String,
+    /// int8: store a per-row offset too (affine quantization), for rows not centred on zero.
+    #[arg(long)]
+    affine: bool,
+    /// Scale rows to unit length first: cosine queries are unchanged, lengths are dropped, and
+    /// the quantizer spends its bits on directions only (much lower PQ error).
+    #[arg(long)]
+    normalize: bool,
+    /// pq: number of subquantizers (code bytes per row); must divide the dims.
+    /// Default: the most that keep at least 5 dims each.
+    #[arg(long, short = 'm')]
+    subquantizers: Option<usize>,
+    /// pq: bits per code, 1..=8 (2^bits centroids per subquantizer).
+    #[arg(long)]
+    bits: Option<u32>,
+    /// pq: rows sampled to train the codebooks.
+    #[arg(long)]
+    sample: Option<usize>,
+    /// pq: most k-means iterations.
+    #[arg(long)]
+    iterations: Option<usize>,
+    /// pq: random seed of the sample and k-means++.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+impl Args {
+    /// Validates the flags against the kind and the model's dims.
+    fn target(&self, dims: usize) -> Result<Target> {
+        let mut target = Target::from_name(&self.to, dims)?;
+        let pq_flags = self.subquantizers.is_some()
+            || self.bits.is_some()
+            || self.sample.is_some()
+            || self.iterations.is_some()
+            || self.seed.is_some();
+        match &mut target {
+            Target::Pq(cfg) => {
+                let d = PqConfig::for_dims(dims);
+                *cfg = PqConfig {
+                    subquantizers: self.subquantizers.unwrap_or(d.subquantizers),
+                    bits: self.bits.unwrap_or(d.bits),
+                    sample: self.sample.unwrap_or(d.sample),
+                    iterations: self.iterations.unwrap_or(d.iterations),
+                    seed: self.seed.unwrap_or(d.seed),
+                };
+            }
+            Target::Int8 { affine } => *affine = self.affine,
+            _ => {}
+        }
+        if pq_flags && !matches!(target, Target::Pq(_)) {
+            bail!(
+                "--subquantizers, --bits, --sample, --iterations and --seed only apply to --to pq"
+            );
+        }
+        if self.affine && !matches!(target, Target::Int8 { .. }) {
+            bail!("--affine only applies to --to int8");
+        }
+        Ok(target)
+    }
+}
+
+pub fn run(a: Args, progress: Mode) -> Result<()> {
+    let start = Instant::now();
+    let emb = a.read.load(&a.input)?;
+    let target = a.target(emb.dims())?;
+    if let Target::Pq(cfg) = &target {
+        quant::pq::check_config(emb.len(), emb.dims(), cfg)?;
+    }
+    let loaded = start.elapsed().as_secs_f64();
+    let reporter = Reporter::new(progress, "quantize");
+    let t = Instant::now();
+    let q = quant::quantize_with(&emb, &target, a.normalize, &|p| reporter.report(p))?;
+    reporter.finish();
+    let seconds = t.elapsed().as_secs_f64();
+
+    // Reconstruction error: ‖x − x̂‖² / ‖x‖² over the whole matrix (of unit rows when
+    // normalizing, so only the quantizer's error counts).
+    let mut original = emb.storage().to_dense()?;
+    if a.normalize {
+        for r in original.as_mut_slice().chunks_mut(emb.dims().max(1)) {
+            embers::kernels::normalize(r);
+        }
+    }
+    let decoded = q.storage().to_dense()?;
+    let d = emb.dims().max(1);
+    let (err, total) = original
+        .as_slice()
+        .par_chunks(d)
+        .zip(decoded.as_slice().par_chunks(d))
+        .map(|(x, y)| {
+            let e: f64 = x.iter().zip(y).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
+            let n: f64 = x.iter().map(|a| (*a as f64).powi(2)).sum();
+            (e, n)
+        })
+        .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let rel = if total > 0.0 { err / total } else { 0.0 };
+    embers::io::native::write(&a.output, &q)?;
+
+    // Sizes as `embers info` counts them: stored rows plus 4 bytes of norm per row.
+    let f32_bytes = emb.len() * emb.dims() * 4;
+    let bytes = q.storage().stored_bytes() + emb.len() * 4;
+    let ratio = bytes as f64 / f32_bytes.max(1) as f64;
+    let settings = q
+        .metadata()
+        .get("quantizer")
+        .cloned()
+        .unwrap_or_else(|| target.describe());
+    if a.json {
+        let v = serde_json::json!({
+            "output": a.output,
+            "storage": q.storage().kind(),
+            "quantizer": serde_json::from_str::<serde_json::Value>(&settings)?,
+            "rows": q.len(),
+            "dims": q.dims(),
+            "vector_bytes": bytes,
+            "f32_bytes": f32_bytes,
+            "ratio": ratio,
+            "relative_squared_error": rel,
+            "load_seconds": loaded,
+            "quantize_seconds": seconds,
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "{} × {} → {} ({}): {} bytes of vectors, {:.4}× f32 ({:.1}× smaller), relative squared error {:.5}, quantized in {:.2} s",
+            q.len(),
+            q.dims(),
+            a.output.display(),
+            settings,
+            bytes,
+            ratio,
+            1.0 / ratio.max(f64::MIN_POSITIVE),
+            rel,
+            seconds
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! `embers similar`: nearest neighbours of words, exact or through the HNSW index.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args as ClapArgs;
+use embers::query::{self, hnsw::Hnsw, Neighbor};
+use embers::Embeddings;
+
+use super::info::ReadArgs;
+
+#[derive(ClapArgs)]
+pub struct Args {
+    /// Embedding file (any supported format).
+    file: PathBuf,
+    /// Words to find neighbours of (one query each).
+    #[arg(required = true)]
+    words: Vec<String>,
+    /// Number of neighbours.
+    #[arg(short, long, default_value_t = 10)]
+    k: usize,
+    /// Search only the first N words of the vocabulary (exact search only).
+    #[arg(long, conflicts_with = "ann")]
+    restrict_vocab: Option<usize>,
+    /// Use the HNSW index FILE.hnsw (build it with `embers index build FILE`).
+    #[arg(long)]
+    ann: bool,
+    /// Candidate list size of the approximate search (larger: slower, more accurate).
+    #[arg(long, default_value_t = 100, requires = "ann")]
+    ef: usize,
+    /// The index file, when not FILE.hnsw.
+    #[arg(long, requires = "ann")]
+    index: Option<PathBuf>,
+    /// One JSON object per query.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+/// Opens the index of `file` (or `index`) for `emb`, with a hint when it is missing.
+pub fn open_index(
+    file: &std::path::Path,
+    index: Option<&PathBuf>,
+    emb: &Embeddings,
+) -> Result<Hnsw> {
+    let path = index.cloned().unwrap_or_else(|| Hnsw::path_for(file));
+    if !path.exists() {
+        anyhow::bail!(
+            "{}: no index; build one with `embers index build {}`",
+            path.display(),
+            file.display()
+        );
+    }
+    Ok(Hnsw::open(&path, emb)?)
+}
+
+/// Prints one query's neighbours as a table or a JSON line.
+pub fn print(
+    out: &mut impl Write,
+    query: serde_json::Value,
+    label: &str,
+    neighbors: &[Neighbor],
+    json: bool,
+) -> Result<()> {
+    if json {
+        let n: Vec<serde_json::Value> = neighbors
+            .iter()
+            .map(|n| serde_json::json!({ "word": n.word, "score": n.score }))
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "query": query, "neighbors": n })
+        )?;
+    } else {
+        writeln!(out, "{label}")?;
+        for (i, n) in neighbors.iter().enumerate() {
+            writeln!(out, "{:>4}  {:<24} {:.6}", i + 1, n.word, n.score)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let emb = a.read.load(&a.file)?;
+    let words: Vec<&str> = a.words.iter().map(String::as_str).collect();
+    let ids = query::ids_of(&emb, &words).with_context(|| a.file.display().to_string())?;
+    query::check_k(&emb, a.k)?;
+    let limit = query::search_limit(&emb, a.restrict_vocab)?;
+    let queries: Vec<Vec<f32>> = ids.iter().map(|&id| query::unit_row(&emb, id)).collect();
+    let results: Vec<Vec<Neighbor>> = if a.ann {
+        let index = open_index(&a.file, a.index.as_ref(), &emb)?;
+        let mut r = Vec::new();
+        for (q, &id) in queries.iter().zip(&ids) {
+            r.push(query::named(&emb, index.search(&emb, q, a.k, a.ef, &[id])?));
+        }
+        r
+    } else if ids.len() == 1 {
+        vec![query::named(
+            &emb,
+            query::top_k(&emb, &queries[0], a.k, limit, &ids),
+        )]
+    } else {
+        let flat: Vec<f32> = queries.concat();
+        let exclude: Vec<Vec<u32>> = ids.iter().map(|&id| vec![id]).collect();
+        query::top_k_batch(&emb, &flat, a.k, limit, &exclude)
+            .into_iter()
+            .map(|h| query::named(&emb, h))
+            .collect()
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for (i, (word, n)) in words.iter().zip(&results).enumerate() {
+        if i > 0 && !a.json {
+            writeln!(out)?;
+        }
+        print(
+            &mut out,
+            serde_json::json!(word),
+            &format!("neighbours of {word}:"),
+            n,
+            a.json,
+        )?;
+    }
+    Ok(())
+}

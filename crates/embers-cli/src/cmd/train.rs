@@ -1,0 +1,249 @@
+//! `embers train word2vec|fasttext`: train embeddings on a corpus and write them atomically.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args as ClapArgs, Subcommand};
+use embers::io::Format;
+use embers::progress::Progress;
+use embers::subword::SubwordConfig;
+use embers::text::Corpus;
+use embers::train::fasttext::{self, FastTextConfig};
+use embers::train::word2vec::{self, Control, Model, Word2VecConfig};
+use embers::Embeddings;
+
+use crate::cmd::vocab::TokenizerArgs;
+use crate::progress::{Mode, Reporter};
+
+#[derive(Subcommand)]
+pub enum TrainCommand {
+    /// word2vec: skip-gram or CBOW, negative sampling or hierarchical softmax.
+    Word2vec(W2vArgs),
+    /// fastText-style: word vectors plus character n-gram vectors, so unknown words get vectors.
+    Fasttext(FtArgs),
+    /// GloVe: count distance-weighted co-occurrences (bounded memory), then fit them with AdaGrad.
+    Glove(super::train_glove::Args),
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ModelArg {
+    /// Skip-gram.
+    Sg,
+    /// Continuous bag of words.
+    Cbow,
+}
+
+/// Settings shared by both trainers (word2vec/gensim names).
+#[derive(ClapArgs)]
+pub struct Common {
+    /// Corpus files, one sentence per line, plain or gzip.
+    #[arg(required = true)]
+    corpus: Vec<PathBuf>,
+    /// Output file.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Output format.
+    #[arg(long, default_value = "native")]
+    to: String,
+    /// Architecture.
+    #[arg(long, value_enum, default_value_t = ModelArg::Sg)]
+    model: ModelArg,
+    /// CBOW: sum the context vectors instead of averaging them.
+    #[arg(long)]
+    cbow_sum: bool,
+    /// Vector dimensions.
+    #[arg(long, default_value_t = 100)]
+    dim: usize,
+    /// Maximum context distance (each centre word uses a window drawn from 1..=window).
+    #[arg(long, default_value_t = 5)]
+    window: usize,
+    /// Negative samples per example (0: none; then --hs is needed).
+    #[arg(long, default_value_t = 5)]
+    negative: usize,
+    /// Hierarchical softmax.
+    #[arg(long)]
+    hs: bool,
+    /// Subsampling threshold for frequent words (0: off). Default: 1e-3 (word2vec), 1e-4 (fastText).
+    #[arg(long)]
+    sample: Option<f64>,
+    /// Drop words seen fewer times.
+    #[arg(long, default_value_t = 5)]
+    min_count: u64,
+    /// Keep at most this many words (the most frequent).
+    #[arg(long)]
+    max_vocab: Option<usize>,
+    /// Passes over the corpus.
+    #[arg(long, default_value_t = 5)]
+    epochs: u32,
+    /// Starting learning rate, decayed linearly to alpha × 1e-4. Default: 0.025 for sg and
+    /// 0.05 for cbow (word2vec), 0.05 for fastText.
+    #[arg(long)]
+    alpha: Option<f32>,
+    /// Worker threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Skip-gram: share the negative samples among the context words of a centre word
+    /// (Ji et al. 2016): fewer vector products per window, same expected gradient.
+    #[arg(long)]
+    shared_negatives: bool,
+    /// Random seed; with --threads 1 the output is identical from run to run.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    tokenizer: TokenizerArgs,
+}
+
+#[derive(ClapArgs)]
+pub struct W2vArgs {
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(ClapArgs)]
+pub struct FtArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Shortest character n-gram.
+    #[arg(long, default_value_t = 3)]
+    minn: u32,
+    /// Longest character n-gram (0: no n-grams).
+    #[arg(long, default_value_t = 6)]
+    maxn: u32,
+    /// Number of n-gram hash buckets.
+    #[arg(long, default_value_t = 2_000_000)]
+    bucket: u32,
+}
+
+impl Common {
+    fn config(&self, default_sample: f64, default_alpha: Option<f32>) -> Word2VecConfig {
+        Word2VecConfig {
+            model: match self.model {
+                ModelArg::Sg => Model::SkipGram,
+                ModelArg::Cbow => Model::Cbow,
+            },
+            cbow_mean: !self.cbow_sum,
+            dim: self.dim,
+            window: self.window,
+            negative: self.negative,
+            hs: self.hs,
+            sample: self.sample.unwrap_or(default_sample),
+            min_count: self.min_count,
+            max_vocab: self.max_vocab,
+            epochs: self.epochs,
+            alpha: self.alpha.or(default_alpha),
+            threads: self.threads,
+            seed: self.seed,
+            shared_negatives: self.shared_negatives,
+            ..Word2VecConfig::default()
+        }
+    }
+}
+
+/// Set by the Ctrl-C handler; training polls it.
+static CANCEL: AtomicBool = AtomicBool::new(false);
+
+fn install_ctrl_c() {
+    let handler = || {
+        if CANCEL.swap(true, Ordering::SeqCst) {
+            // Second Ctrl-C: leave at once (nothing has been written to the output path yet).
+            // SAFETY: _exit is async-signal-safe.
+            unsafe { libc::_exit(130) };
+        }
+    };
+    // SAFETY: the handler only touches an atomic and calls _exit, both async-signal-safe.
+    let _ = unsafe { signal_hook_registry::register(libc::SIGINT, handler) };
+}
+
+pub fn run(cmd: TrainCommand, progress: Mode) -> Result<()> {
+    match cmd {
+        TrainCommand::Glove(a) => super::train_glove::run(a, progress),
+        cmd => run_word2vec(cmd, progress),
+    }
+}
+
+/// word2vec and fastText-style training (GloVe has its own pipeline in `train_glove`).
+fn run_word2vec(cmd: TrainCommand, progress: Mode) -> Result<()> {
+    let (common, label) = match &cmd {
+        TrainCommand::Word2vec(a) => (&a.common, "word2vec"),
+        TrainCommand::Fasttext(a) => (&a.common, "fasttext"),
+        TrainCommand::Glove(_) => unreachable!("dispatched in run"),
+    };
+    let format = Format::from_name(&common.to)?;
+    let corpus = Corpus::new(&common.corpus, common.tokenizer.tokenizer())?;
+    // Check the settings before counting the corpus.
+    let w2v_default = Word2VecConfig::default();
+    let ft_default = FastTextConfig::default();
+    let (w2v, ft) = match &cmd {
+        TrainCommand::Word2vec(_) => {
+            let c = common.config(w2v_default.sample, None);
+            c.validate()?;
+            (Some(c), None)
+        }
+        TrainCommand::Fasttext(a) => {
+            let c = FastTextConfig {
+                word2vec: common.config(ft_default.word2vec.sample, ft_default.word2vec.alpha),
+                subwords: SubwordConfig {
+                    minn: a.minn,
+                    maxn: a.maxn,
+                    buckets: a.bucket,
+                },
+            };
+            c.validate()?;
+            (None, Some(c))
+        }
+        TrainCommand::Glove(_) => unreachable!("dispatched in run"),
+    };
+    if let Some(parent) = common.output.parent() {
+        if !parent.as_os_str().is_empty() && !parent.is_dir() {
+            anyhow::bail!("output folder {} does not exist", parent.display());
+        }
+    }
+    install_ctrl_c();
+    let start = Instant::now();
+    let counting = Reporter::new(progress, "counting");
+    let training = Reporter::new(progress, label);
+    let sink = |p: &Progress| {
+        if p.stage == "count" {
+            counting.report(p);
+        } else {
+            counting.finish();
+            training.report(p);
+        }
+    };
+    let control = Control {
+        progress: Some(&sink),
+        cancel: Some(&CANCEL),
+    };
+    let result = match (&w2v, &ft) {
+        (Some(c), _) => word2vec::train(&corpus, c, control),
+        (_, Some(c)) => fasttext::train(&corpus, c, control),
+        _ => unreachable!("one of the two configs is set"),
+    };
+    counting.finish();
+    training.finish();
+    let emb: Embeddings = match result {
+        Err(embers::Error::Cancelled) => {
+            anyhow::bail!(
+                "training interrupted; nothing written to {}",
+                common.output.display()
+            )
+        }
+        r => r?,
+    };
+    let secs = start.elapsed().as_secs_f64();
+    embers::io::write(&common.output, &emb, format)
+        .with_context(|| format!("writing {}", common.output.display()))?;
+    let words: u64 = emb.vocab().total_count() * common.epochs as u64;
+    eprintln!(
+        "trained {} vectors × {} dims on {} words ({} epochs) in {secs:.1}s ({:.0} words/s) → {}",
+        emb.len(),
+        emb.dims(),
+        emb.vocab().total_count(),
+        common.epochs,
+        words as f64 / secs.max(1e-9),
+        common.output.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! `embers quantize` and `embers info` on compressed files.
+
+use crate::common::{fails, ok, s, testdata};
+
+fn vector(json_line: &str) -> Vec<f64> {
+    let v: serde_json::Value = serde_json::from_str(json_line).unwrap();
+    v["vector"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn quantize_every_kind_then_info_and_lookup() {
+    let dir = tempfile::tempdir().unwrap();
+    let vocab = dir.path().join("vocab.tsv");
+    ok(&[
+        "vocab",
+        "build",
+        s(&testdata().join("gensim/lee_background.cor")),
+        "-o",
+        s(&vocab),
+        "--min-count",
+        "3",
+    ]);
+    let emb = dir.path().join("emb.embers");
+    ok(&[
+        "init",
+        "--vocab",
+        s(&vocab),
+        "--dim",
+        "40",
+        "--seed",
+        "3",
+        "-o",
+        s(&emb),
+    ]);
+    let original = vector(ok(&["lookup", s(&emb), "the", "--json"]).trim());
+    let max = original.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+
+    let cases: &[(&str, &[&str], f64, f64)] = &[
+        // kind, extra flags, largest size ratio (norms included: 4 bytes of 160 per row),
+        // per-value error bound on "the"
+        ("f16", &[], 0.53, 1e-3 * max),
+        ("int8", &[], 0.31, max / 127.0),
+        ("int8", &["--affine"], 0.33, max / 127.0),
+        (
+            "pq",
+            &["--subquantizers", "8", "--bits", "8", "--seed", "1"],
+            0.17,
+            f64::INFINITY,
+        ),
+    ];
+    for (kind, extra, ratio, bound) in cases {
+        let out = dir.path().join(format!("{kind}.embers"));
+        let mut args = vec!["quantize", s(&emb), s(&out), "--to", kind, "--json"];
+        args.extend_from_slice(extra);
+        let report: serde_json::Value = serde_json::from_str(ok(&args).trim()).unwrap();
+        assert_eq!(report["storage"], *kind);
+        assert!(report["ratio"].as_f64().unwrap() <= *ratio, "{report}");
+
+        let info: serde_json::Value =
+            serde_json::from_str(ok(&["info", s(&out), "--json"]).trim()).unwrap();
+        assert_eq!(info["storage"], *kind);
+        assert_eq!(info["dims"], 40);
+        let compression = info["compression"].as_f64().unwrap();
+        assert!(
+            (compression * report["ratio"].as_f64().unwrap() - 1.0).abs() < 1e-9,
+            "info and quantize disagree: {info} {report}"
+        );
+        assert!(ok(&["info", s(&out)]).contains(&format!("storage   {kind}")));
+        ok(&["verify", s(&out)]);
+
+        let v = vector(ok(&["lookup", s(&out), "the", "--json"]).trim());
+        assert_eq!(v.len(), 40);
+        for (a, b) in original.iter().zip(&v) {
+            assert!((a - b).abs() <= *bound, "{kind}: {a} vs {b}");
+        }
+        if *kind == "pq" {
+            let err = report["relative_squared_error"].as_f64().unwrap();
+            assert!(err > 0.0 && err < 0.5, "{report}");
+        }
+    }
+    // --normalize: unit rows, recorded in the metadata.
+    let n = dir.path().join("norm.embers");
+    let report: serde_json::Value = serde_json::from_str(
+        ok(&[
+            "quantize",
+            s(&emb),
+            s(&n),
+            "--to",
+            "int8",
+            "--normalize",
+            "--json",
+        ])
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(report["quantizer"]["normalized"], true);
+    let v = vector(ok(&["lookup", s(&n), "the", "--json"]).trim());
+    let len = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert!((len - 1.0).abs() < 0.01, "{len}");
+
+    // Decompressing gives back f32 storage with the decoded rows.
+    let back = dir.path().join("back.embers");
+    ok(&[
+        "quantize",
+        s(&dir.path().join("int8.embers")),
+        s(&back),
+        "--to",
+        "f32",
+    ]);
+    let info: serde_json::Value =
+        serde_json::from_str(ok(&["info", s(&back), "--json"]).trim()).unwrap();
+    assert_eq!(info["storage"], "f32");
+
+    // The same seed gives the same file.
+    let a = dir.path().join("a.embers");
+    let b = dir.path().join("b.embers");
+    for p in [&a, &b] {
+        ok(&[
+            "quantize",
+            s(&emb),
+            s(p),
+            "--to",
+            "pq",
+            "-m",
+            "4",
+            "--bits",
+            "6",
+            "--seed",
+            "9",
+        ]);
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+
+    // Bad arguments.
+    let q = |extra: &[&str]| {
+        let out = dir.path().join("bad.embers");
+        let mut args = vec!["quantize", s(&emb), s(&out)];
+        args.extend_from_slice(extra);
+        let e = fails(&args);
+        assert!(!out.exists(), "no output on error");
+        e
+    };
+    assert!(q(&["--to", "pq", "-m", "7"]).contains("does not divide"));
+    assert!(q(&["--to", "pq", "--bits", "9"]).contains("1..=8"));
+    assert!(q(&["--to", "pq", "--bits", "8", "--sample", "100"]).contains("cannot train"));
+    assert!(q(&["--to", "pq", "--iterations", "0"]).contains("iterations"));
+    assert!(q(&["--to", "int4"]).contains("unknown storage kind"));
+    assert!(q(&["--to", "int8", "--bits", "4"]).contains("only apply to --to pq"));
+    assert!(q(&["--to", "pq", "--affine"]).contains("--affine"));
+    let missing = fails(&["quantize", "/nonexistent/x.embers", s(&a), "--to", "f16"]);
+    assert!(missing.contains("/nonexistent/x.embers"), "{missing}");
+}

@@ -1,0 +1,554 @@
+//! The JSON handlers under `/v1` (plus `/healthz`): request and answer types, validation
+//! against the limits, and the calls into the library.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use embers::query::{self, Neighbor};
+use embers::{kernels, Embeddings, Source};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::extract::{JsonBody, ModelName};
+use crate::registry::{Model, Transformer};
+use crate::Shared;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// Runs CPU-heavy work off the async workers, so timeouts and other requests are not held up.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("the request's worker failed: {e}")))?
+}
+
+fn model(state: &Shared, name: &str) -> Result<Arc<Model>, ApiError> {
+    state
+        .registry
+        .model(name)
+        .cloned()
+        .ok_or_else(|| ApiError::unknown_model(name))
+}
+
+/// Checks a batch's size: empty is 422 `empty_batch`, above `--max-batch` is 413.
+fn check_batch(state: &Shared, len: usize, what: &str) -> Result<(), ApiError> {
+    if len == 0 {
+        return Err(ApiError::unprocessable(
+            "empty_batch",
+            format!("`{what}` is empty; send at least one"),
+        ));
+    }
+    let max = state.limits.max_batch;
+    if len > max {
+        return Err(ApiError::too_large(
+            "batch_too_large",
+            format!("`{what}` has {len} items; the server accepts at most {max} (--max-batch)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `k` against 1..=`--max-k`.
+fn check_k(state: &Shared, k: usize) -> Result<(), ApiError> {
+    let max = state.limits.max_k;
+    if k == 0 || k > max {
+        return Err(ApiError::unprocessable(
+            "k_out_of_range",
+            format!("k = {k} is outside 1..={max} (--max-k)"),
+        ));
+    }
+    Ok(())
+}
+
+fn source_name(source: Source) -> (&'static str, Option<u32>) {
+    match source {
+        Source::Vocab(id) => ("vocab", Some(id)),
+        Source::Subwords => ("subwords", None),
+        Source::Unk(id) => ("unk", Some(id)),
+    }
+}
+
+/// A word's vector: its row, else its subword vector; `None` when unknown.
+fn vector_of(emb: &Embeddings, word: &str) -> Option<Vec<f32>> {
+    emb.lookup(word, false).map(|(v, _)| v)
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /healthz, GET /v1/models
+
+/// `GET /healthz`: `{"status": "ok"}` while the server runs.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+#[derive(Serialize)]
+pub struct ModelInfo {
+    name: String,
+    rows: usize,
+    dims: usize,
+    storage: &'static str,
+    subwords: Option<embers::subword::SubwordConfig>,
+}
+
+#[derive(Serialize)]
+pub struct TransformerInfo {
+    name: String,
+    family: String,
+    vocab_size: usize,
+    hidden_size: usize,
+}
+
+#[derive(Serialize)]
+pub struct ModelsResponse {
+    models: Vec<ModelInfo>,
+    transformers: Vec<TransformerInfo>,
+}
+
+/// `GET /v1/models`: every model's name and shape.
+pub async fn models(State(state): State<Shared>) -> Json<ModelsResponse> {
+    let models = state
+        .registry
+        .models()
+        .map(|m| ModelInfo {
+            name: m.name.clone(),
+            rows: m.embeddings.len(),
+            dims: m.embeddings.dims(),
+            storage: m.embeddings.storage().kind(),
+            subwords: m.embeddings.subwords().map(|s| s.config),
+        })
+        .collect();
+    let transformers = state
+        .registry
+        .transformers()
+        .map(|t| TransformerInfo {
+            name: t.name.clone(),
+            family: t.layer.family().name().to_string(),
+            vocab_size: t.layer.word_embeddings().rows(),
+            hidden_size: t.layer.hidden_size(),
+        })
+        .collect();
+    Json(ModelsResponse {
+        models,
+        transformers,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /v1/models/{model}/vectors
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorsRequest {
+    words: Vec<String>,
+    /// Give unknown words the `<unk>` row when the vocabulary has one.
+    #[serde(default)]
+    unk: bool,
+}
+
+#[derive(Serialize)]
+pub struct WordVector {
+    word: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vector: Option<Vec<f32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+pub struct VectorsResponse {
+    results: Vec<WordVector>,
+}
+
+/// `POST /v1/models/{model}/vectors`: the vectors of a batch of words, unknown ones reported
+/// per word.
+pub async fn vectors(
+    State(state): State<Shared>,
+    ModelName(name): ModelName,
+    JsonBody(req): JsonBody<VectorsRequest>,
+) -> ApiResult<VectorsResponse> {
+    let model = model(&state, &name)?;
+    check_batch(&state, req.words.len(), "words")?;
+    let emb = &model.embeddings;
+    let results = req
+        .words
+        .into_iter()
+        .map(|word| match emb.lookup(&word, req.unk) {
+            Some((vector, source)) => {
+                let (source, id) = source_name(source);
+                WordVector {
+                    word,
+                    id,
+                    source: Some(source),
+                    vector: Some(vector),
+                    error: None,
+                }
+            }
+            None => WordVector {
+                word,
+                id: None,
+                source: None,
+                vector: None,
+                error: Some("unknown word"),
+            },
+        })
+        .collect();
+    Ok(Json(VectorsResponse { results }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /v1/models/{model}/similarity
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimilarityRequest {
+    pairs: Vec<Vec<String>>,
+}
+
+#[derive(Serialize)]
+pub struct PairScore {
+    pair: [String; 2],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct SimilarityResponse {
+    results: Vec<PairScore>,
+}
+
+/// `POST /v1/models/{model}/similarity`: cosine similarity of word pairs (subword vectors for
+/// unknown words when the model has subwords); a pair with an unknown word gets an error.
+pub async fn similarity(
+    State(state): State<Shared>,
+    ModelName(name): ModelName,
+    JsonBody(req): JsonBody<SimilarityRequest>,
+) -> ApiResult<SimilarityResponse> {
+    let model = model(&state, &name)?;
+    check_batch(&state, req.pairs.len(), "pairs")?;
+    let mut pairs = Vec::with_capacity(req.pairs.len());
+    for (i, p) in req.pairs.into_iter().enumerate() {
+        let Ok(pair) = <[String; 2]>::try_from(p) else {
+            return Err(ApiError::unprocessable(
+                "invalid_request",
+                format!("pairs[{i}] must be a list of two words"),
+            ));
+        };
+        pairs.push(pair);
+    }
+    let emb = &model.embeddings;
+    let results = pairs
+        .into_iter()
+        .map(|pair| {
+            let a = vector_of(emb, &pair[0]);
+            let b = vector_of(emb, &pair[1]);
+            match (a, b) {
+                (Some(a), Some(b)) => PairScore {
+                    score: Some(embers::kernels::cosine(&a, &b)),
+                    pair,
+                    error: None,
+                },
+                (a, _) => {
+                    let missing = if a.is_none() { &pair[0] } else { &pair[1] };
+                    PairScore {
+                        error: Some(format!("unknown word {missing:?}")),
+                        pair,
+                        score: None,
+                    }
+                }
+            }
+        })
+        .collect();
+    Ok(Json(SimilarityResponse { results }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /v1/models/{model}/similar, /analogy
+
+/// `k` when the request gives none: 10, or `--max-k` when that is smaller.
+fn default_k(state: &Shared) -> usize {
+    10.min(state.limits.max_k)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimilarRequest {
+    word: Option<String>,
+    vector: Option<Vec<f32>>,
+    k: Option<usize>,
+    #[serde(default)]
+    ann: bool,
+}
+
+#[derive(Serialize)]
+pub struct NeighborsResponse {
+    neighbors: Vec<Neighbor>,
+}
+
+fn unknown_word(word: &str) -> ApiError {
+    ApiError::unprocessable(
+        "unknown_word",
+        format!("{word:?} is not in the vocabulary and has no subword vector"),
+    )
+}
+
+/// The unit query vector and the rows to leave out for a `/similar` request: a vocabulary
+/// word is its own unit row (and is not its own neighbour); an unknown word with subwords is
+/// its subword vector; a vector is scaled to unit length.
+fn similar_query(emb: &Embeddings, req: SimilarRequest) -> Result<(Vec<f32>, Vec<u32>), ApiError> {
+    match (req.word, req.vector) {
+        (Some(w), None) => {
+            if let Some(id) = emb.vocab().id(&w) {
+                return Ok((query::unit_row(emb, id), vec![id]));
+            }
+            let mut v = vector_of(emb, &w).ok_or_else(|| unknown_word(&w))?;
+            kernels::normalize(&mut v);
+            Ok((v, Vec::new()))
+        }
+        (None, Some(mut v)) => {
+            if v.len() != emb.dims() {
+                return Err(ApiError::unprocessable(
+                    "dimension_mismatch",
+                    format!(
+                        "`vector` has {} values; the model has {} dims",
+                        v.len(),
+                        emb.dims()
+                    ),
+                ));
+            }
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(ApiError::unprocessable(
+                    "invalid_request",
+                    "`vector` has a non-finite value",
+                ));
+            }
+            if kernels::normalize(&mut v) == 0.0 {
+                return Err(ApiError::unprocessable(
+                    "invalid_request",
+                    "`vector` is all zeros: it has no direction to compare",
+                ));
+            }
+            Ok((v, Vec::new()))
+        }
+        _ => Err(ApiError::unprocessable(
+            "invalid_request",
+            "give exactly one of `word` and `vector`",
+        )),
+    }
+}
+
+/// Runs a neighbour search: exact (batched with concurrent requests) or through the model's
+/// approximate index.
+async fn search(
+    state: &Shared,
+    model: Arc<Model>,
+    query: Vec<f32>,
+    k: usize,
+    exclude: Vec<u32>,
+    ann: bool,
+) -> Result<Vec<Neighbor>, ApiError> {
+    let k = k.min(model.embeddings.len());
+    let hits = if ann {
+        if model.index.is_none() {
+            return Err(ApiError::unprocessable(
+                "ann_unavailable",
+                format!(
+                    "model {:?} has no approximate index; build one with `embers index build` \
+                     or start the server with --ann",
+                    model.name
+                ),
+            ));
+        }
+        let ef = state.limits.ef.max(k);
+        let model = model.clone();
+        blocking(move || {
+            let index = model.index.as_ref().expect("checked above");
+            Ok(index.search(&model.embeddings, &query, k, ef, &exclude)?)
+        })
+        .await?
+    } else {
+        model
+            .searcher
+            .search(query, k, exclude)
+            .await
+            .ok_or_else(|| ApiError::internal("the search thread has stopped"))?
+    };
+    Ok(query::named(&model.embeddings, hits))
+}
+
+/// `POST /v1/models/{model}/similar`: the `k` nearest neighbours (cosine) of a word or a
+/// vector; `ann: true` uses the approximate index.
+pub async fn similar(
+    State(state): State<Shared>,
+    ModelName(name): ModelName,
+    JsonBody(req): JsonBody<SimilarRequest>,
+) -> ApiResult<NeighborsResponse> {
+    let model = model(&state, &name)?;
+    let k = req.k.unwrap_or_else(|| default_k(&state));
+    check_k(&state, k)?;
+    let ann = req.ann;
+    let (query, exclude) = similar_query(&model.embeddings, req)?;
+    let neighbors = search(&state, model, query, k, exclude, ann).await?;
+    Ok(Json(NeighborsResponse { neighbors }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalogyRequest {
+    a: String,
+    b: String,
+    c: String,
+    k: Option<usize>,
+    #[serde(default)]
+    ann: bool,
+}
+
+/// `POST /v1/models/{model}/analogy`: `a` is to `b` as `c` is to the answers — gensim's
+/// `most_similar(positive=[b, c], negative=[a])` (3CosAdd over unit vectors), the three
+/// query words excluded.
+pub async fn analogy(
+    State(state): State<Shared>,
+    ModelName(name): ModelName,
+    JsonBody(req): JsonBody<AnalogyRequest>,
+) -> ApiResult<NeighborsResponse> {
+    let model = model(&state, &name)?;
+    let k = req.k.unwrap_or_else(|| default_k(&state));
+    check_k(&state, k)?;
+    let emb = &model.embeddings;
+    let ids = query::ids_of(emb, &[&req.a, &req.b, &req.c]).map_err(|e| match e {
+        embers::Error::UnknownTokens(words) => ApiError::unprocessable(
+            "unknown_word",
+            format!("not in the vocabulary: {}", words.join(", ")),
+        ),
+        other => other.into(),
+    })?;
+    let q = query::mean_query(emb, &[ids[1], ids[2]], &[ids[0]])?;
+    let neighbors = search(&state, model, q, k, ids, req.ann).await?;
+    Ok(Json(NeighborsResponse { neighbors }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /v1/models/{model}/projection
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectionRequest {
+    words: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct Point {
+    word: String,
+    x: f64,
+    y: f64,
+}
+
+#[derive(Serialize)]
+pub struct ProjectionResponse {
+    points: Vec<Point>,
+    /// Share of the variance along x and y.
+    explained: [f64; 2],
+    /// Requested words without a vector (left out of `points`).
+    unknown: Vec<String>,
+}
+
+/// `POST /v1/models/{model}/projection`: the words' vectors placed on their first two
+/// principal components (for the page's plot).
+pub async fn projection(
+    State(state): State<Shared>,
+    ModelName(name): ModelName,
+    JsonBody(req): JsonBody<ProjectionRequest>,
+) -> ApiResult<ProjectionResponse> {
+    let model = model(&state, &name)?;
+    check_batch(&state, req.words.len(), "words")?;
+    let answer = blocking(move || {
+        let emb = &model.embeddings;
+        let mut known = Vec::new();
+        let mut vectors = Vec::new();
+        let mut unknown = Vec::new();
+        for w in req.words {
+            match vector_of(emb, &w) {
+                Some(v) => {
+                    known.push(w);
+                    vectors.push(v);
+                }
+                None => unknown.push(w),
+            }
+        }
+        let refs: Vec<&[f32]> = vectors.iter().map(|v| v.as_slice()).collect();
+        let p = crate::projection::pca2(&refs)
+            .ok_or_else(|| ApiError::internal("vectors of unequal length"))?;
+        let points = known
+            .into_iter()
+            .zip(p.points)
+            .map(|(word, [x, y])| Point { word, x, y })
+            .collect();
+        Ok(ProjectionResponse {
+            points,
+            explained: p.explained,
+            unknown,
+        })
+    })
+    .await?;
+    Ok(Json(answer))
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /v1/transformers/{model}/embed
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedRequest {
+    text: String,
+    pair: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct EmbedResponse {
+    tokens: Vec<String>,
+    ids: Vec<u32>,
+    type_ids: Vec<u32>,
+    /// True when the model's tokenizer cut the text to fit.
+    truncated: bool,
+    /// One row of `hidden_size` values per token: the input the first attention block sees.
+    embeddings: Vec<Vec<f32>>,
+}
+
+fn transformer(state: &Shared, name: &str) -> Result<Arc<Transformer>, ApiError> {
+    state
+        .registry
+        .transformer(name)
+        .cloned()
+        .ok_or_else(|| ApiError::unknown_model(name))
+}
+
+/// `POST /v1/transformers/{model}/embed`: a text (and optional pair) tokenized as the model
+/// does, and the input embedding layer's output for each token.
+pub async fn embed(
+    State(state): State<Shared>,
+    ModelName(name): ModelName,
+    JsonBody(req): JsonBody<EmbedRequest>,
+) -> ApiResult<EmbedResponse> {
+    let t = transformer(&state, &name)?;
+    let answer = blocking(move || {
+        let (enc, m) = t.layer.embed_text(&req.text, req.pair.as_deref())?;
+        let embeddings = (0..m.rows()).map(|r| m.row(r).to_vec()).collect();
+        Ok(EmbedResponse {
+            tokens: enc.tokens,
+            ids: enc.ids,
+            type_ids: enc.type_ids,
+            truncated: enc.truncated,
+            embeddings,
+        })
+    })
+    .await?;
+    Ok(Json(answer))
+}

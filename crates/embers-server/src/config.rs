@@ -1,0 +1,30 @@
+//! Limits the server enforces on every request, set from the command line.
+
+use std::time::Duration;
+
+/// What one request may ask for. Requests beyond a limit get a 4xx answer, never a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request body, in bytes (larger bodies get 413 `body_too_large`).
+    pub max_body: usize,
+    /// Most items in one batch: words, pairs, projected words (more get 413 `batch_too_large`).
+    pub max_batch: usize,
+    /// Largest `k` of a neighbour query (larger gets 422 `k_out_of_range`).
+    pub max_k: usize,
+    /// Longest time a request may take before it is answered 503 `timeout`.
+    pub timeout: Duration,
+    /// Candidate list size of approximate (`ann: true`) searches (at least `k` is used).
+    pub ef: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: 1 << 20,
+            max_batch: 1024,
+            max_k: 1000,
+            timeout: Duration::from_secs(10),
+            ef: 100,
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The models a server answers for: embedding models and transformer input layers, each under a
+//! name, loaded once and shared by every request through `Arc` (memory-mapped files stay mapped;
+//! no request copies a matrix).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use embers::query::hnsw::Hnsw;
+use embers::transformer::InputEmbeddings;
+use embers::Embeddings;
+
+use crate::search::Searcher;
+
+/// An embedding model being served.
+#[derive(Debug)]
+pub struct Model {
+    /// The name in URLs (`/v1/models/{name}/...`).
+    pub name: String,
+    /// Where it was loaded from (shown in logs only).
+    pub path: PathBuf,
+    /// The vectors (shared with the model's search thread).
+    pub embeddings: Arc<Embeddings>,
+    /// Exact search, batched across concurrent requests.
+    pub searcher: Searcher,
+    /// The approximate (HNSW) index, when one was opened or built for this model.
+    pub index: Option<Hnsw>,
+}
+
+/// A transformer input layer being served (`/v1/transformers/{name}/embed`).
+#[derive(Debug)]
+pub struct Transformer {
+    /// The name in URLs.
+    pub name: String,
+    /// The model folder.
+    pub path: PathBuf,
+    /// The input embedding layer (weights memory-mapped).
+    pub layer: InputEmbeddings,
+}
+
+/// Every model the server answers for, by name.
+#[derive(Debug, Default)]
+pub struct Registry {
+    models: BTreeMap<String, Arc<Model>>,
+    transformers: BTreeMap<String, Arc<Transformer>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an embedding model under `name`. Names must be non-empty, URL-safe
+    /// (`A-Z a-z 0-9 . _ -`) and unique.
+    pub fn add_embeddings(
+        &mut self,
+        name: &str,
+        path: impl Into<PathBuf>,
+        embeddings: Embeddings,
+    ) -> embers::Result<()> {
+        self.add_embeddings_with_index(name, path, embeddings, None)
+    }
+
+    /// Like [`Registry::add_embeddings`], with an HNSW index built for these embeddings
+    /// (answers `ann: true` queries; checked to belong to them).
+    pub fn add_embeddings_with_index(
+        &mut self,
+        name: &str,
+        path: impl Into<PathBuf>,
+        embeddings: Embeddings,
+        index: Option<Hnsw>,
+    ) -> embers::Result<()> {
+        self.check_name(name)?;
+        let path = path.into();
+        if let Some(ix) = &index {
+            ix.check_belongs(&embeddings, &path)?;
+        }
+        // Norms are needed by every similarity query; computing them now keeps the first
+        // request as fast as the others.
+        let _ = embeddings.norms();
+        let embeddings = Arc::new(embeddings);
+        let searcher = Searcher::start(name, embeddings.clone())
+            .map_err(|e| embers::Error::Other(format!("cannot start a search thread: {e}")))?;
+        self.models.insert(
+            name.to_string(),
+            Arc::new(Model {
+                name: name.to_string(),
+                path,
+                embeddings,
+                searcher,
+                index,
+            }),
+        );
+        Ok(())
+    }
+
+    /// Adds a transformer input layer under `name` (same naming rules; names are shared with
+    /// embedding models).
+    pub fn add_transformer(
+        &mut self,
+        name: &str,
+        path: impl Into<PathBuf>,
+        layer: InputEmbeddings,
+    ) -> embers::Result<()> {
+        self.check_name(name)?;
+        self.transformers.insert(
+            name.to_string(),
+            Arc::new(Transformer {
+                name: name.to_string(),
+                path: path.into(),
+                layer,
+            }),
+        );
+        Ok(())
+    }
+
+    fn check_name(&self, name: &str) -> embers::Result<()> {
+        if !valid_name(name) {
+            return Err(embers::Error::invalid(
+                "model name",
+                format!("{name:?} must be non-empty and use only A-Z a-z 0-9 . _ -"),
+            ));
+        }
+        if self.contains(name) {
+            return Err(embers::Error::invalid(
+                "model name",
+                format!("{name:?} is used twice; name models with NAME=PATH"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// True when some model (of either kind) has this name.
+    pub fn contains(&self, name: &str) -> bool {
+        self.models.contains_key(name) || self.transformers.contains_key(name)
+    }
+
+    /// The embedding model named `name`.
+    pub fn model(&self, name: &str) -> Option<&Arc<Model>> {
+        self.models.get(name)
+    }
+
+    /// All embedding models, by name.
+    pub fn models(&self) -> impl Iterator<Item = &Arc<Model>> {
+        self.models.values()
+    }
+
+    /// The transformer named `name`.
+    pub fn transformer(&self, name: &str) -> Option<&Arc<Transformer>> {
+        self.transformers.get(name)
+    }
+
+    /// All transformers, by name.
+    pub fn transformers(&self) -> impl Iterator<Item = &Arc<Transformer>> {
+        self.transformers.values()
+    }
+
+    /// Number of models of both kinds.
+    pub fn len(&self) -> usize {
+        self.models.len() + self.transformers.len()
+    }
+
+    /// True when nothing is served.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// True for names usable in a URL path segment without escaping.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Splits a command-line model argument into its name and path: `NAME=PATH`, or a bare path
+/// served under its file stem (folder name for a directory).
+pub fn split_model_arg(arg: &str) -> (String, PathBuf) {
+    if let Some((name, path)) = arg.split_once('=') {
+        if valid_name(name) && !name.contains('/') {
+            return (name.to_string(), PathBuf::from(path));
+        }
+    }
+    let path = PathBuf::from(arg);
+    (default_name(&path), path)
+}
+
+/// The name a path is served under when none is given: the file stem, or the folder's name.
+pub fn default_name(path: &Path) -> String {
+    let stem = if path.is_dir() {
+        path.file_name()
+    } else {
+        path.file_stem()
+    };
+    let raw = stem
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_arguments_and_names() {
+        assert_eq!(
+            split_model_arg("news=/data/vectors.bin"),
+            ("news".to_string(), PathBuf::from("/data/vectors.bin"))
+        );
+        assert_eq!(
+            split_model_arg("/data/glove.6B.50d.embers"),
+            (
+                "glove.6B.50d".to_string(),
+                PathBuf::from("/data/glove.6B.50d.embers")
+            )
+        );
+        assert_eq!(default_name(Path::new("a b/c d.txt")), "c_d");
+        assert!(valid_name("w2v-300_x.1"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("a/b"));
+        assert!(!valid_name("é"));
+    }
+}

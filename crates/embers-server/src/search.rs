@@ -1,0 +1,87 @@
+//! Exact neighbour search shared by concurrent requests: each model has one search thread that
+//! takes every query waiting for it and answers them together with the library's batched
+//! top-k (`embers::query::top_k_batch`, one pass over the matrix for up to [`MAX_BATCH`]
+//! queries). Under load batches form by themselves; a lone query is answered at once, without
+//! waiting for company.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use embers::query::{top_k_batch, Hit};
+use embers::Embeddings;
+use tokio::sync::oneshot;
+
+/// Most queries answered by one pass over the matrix.
+pub const MAX_BATCH: usize = 64;
+
+/// One query: a unit vector, how many answers, and rows that must not be answered.
+struct Job {
+    query: Vec<f32>,
+    k: usize,
+    exclude: Vec<u32>,
+    reply: oneshot::Sender<Vec<Hit>>,
+}
+
+/// The search thread of one model. Dropping it ends the thread once queued queries are done.
+#[derive(Debug)]
+pub struct Searcher {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Searcher {
+    /// Starts the search thread for `emb`.
+    pub fn start(name: &str, emb: Arc<Embeddings>) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name(format!("search-{name}"))
+            .spawn(move || run(&emb, rx))?;
+        Ok(Searcher { tx })
+    }
+
+    /// The `k` rows closest (cosine) to the unit vector `query`, skipping `exclude`, best
+    /// first, ties by lower id. `None` only if the search thread is gone.
+    pub async fn search(&self, query: Vec<f32>, k: usize, exclude: Vec<u32>) -> Option<Vec<Hit>> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Job {
+                query,
+                k,
+                exclude,
+                reply,
+            })
+            .ok()?;
+        answer.await.ok()
+    }
+}
+
+fn run(emb: &Embeddings, rx: mpsc::Receiver<Job>) {
+    let dims = emb.dims();
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut queries: Vec<f32> = Vec::with_capacity(MAX_BATCH * dims);
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // Requests whose client gave up (timeout, closed connection) are not searched.
+        batch.retain(|j| !j.reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
+        queries.clear();
+        for j in &batch {
+            queries.extend_from_slice(&j.query);
+        }
+        let k = batch.iter().map(|j| j.k).max().unwrap_or(1);
+        let exclude: Vec<Vec<u32>> = batch.iter().map(|j| j.exclude.clone()).collect();
+        let answers = top_k_batch(emb, &queries, k, emb.len(), &exclude);
+        for (job, mut hits) in batch.drain(..).zip(answers) {
+            // The best k of the best k_max, since both are ordered by score then id.
+            hits.truncate(job.k);
+            let _ = job.reply.send(hits);
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The API's answers on good requests, checked against the fixtures' known vectors and against
+//! cosine similarities computed here in f64.
+
+use serde_json::json;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn health_and_models() {
+    let app = app();
+    let a = get(&app, "/healthz").await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json(), json!({"status": "ok"}));
+
+    let v = get(&app, "/v1/models").await.json();
+    let models = v["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2);
+    // Sorted by name: "sub", then "toy".
+    assert_eq!(
+        models[0],
+        json!({"name": "sub", "rows": 2, "dims": 3, "storage": "f32",
+               "subwords": {"minn": 3, "maxn": 4, "buckets": 1}})
+    );
+    assert_eq!(
+        models[1],
+        json!({"name": "toy", "rows": TOY.len(), "dims": 4, "storage": "f32", "subwords": null})
+    );
+}
+
+#[tokio::test]
+async fn vectors_known_unknown_unk_and_subwords() {
+    let app = app();
+    let v = post(
+        &app,
+        "/v1/models/toy/vectors",
+        json!({"words": ["queen", "dragon", "king"]}),
+    )
+    .await
+    .json();
+    let r = v["results"].as_array().unwrap();
+    assert_eq!(r.len(), 3);
+    assert_eq!(r[0]["word"], "queen");
+    assert_eq!(r[0]["id"], 1);
+    assert_eq!(r[0]["source"], "vocab");
+    let got: Vec<f32> = serde_json::from_value(r[0]["vector"].clone()).unwrap();
+    assert_eq!(got, toy_vec("queen"));
+    assert_eq!(r[1], json!({"word": "dragon", "error": "unknown word"}));
+    assert_eq!(r[2]["word"], "king");
+
+    // With `unk`, the unknown word gets the <unk> row (id 8, all zeros).
+    let v = post(
+        &app,
+        "/v1/models/toy/vectors",
+        json!({"words": ["dragon"], "unk": true}),
+    )
+    .await
+    .json();
+    assert_eq!(
+        v["results"][0],
+        json!({"word": "dragon", "id": 8, "source": "unk", "vector": [0.0, 0.0, 0.0, 0.0]})
+    );
+
+    // A model with subwords builds unknown words from their n-grams (one bucket: its row).
+    let v = post(
+        &app,
+        "/v1/models/sub/vectors",
+        json!({"words": ["cats", "dog"]}),
+    )
+    .await
+    .json();
+    assert_eq!(
+        v["results"][0],
+        json!({"word": "cats", "source": "subwords", "vector": [0.25, -0.5, 2.0]})
+    );
+    assert_eq!(
+        v["results"][1],
+        json!({"word": "dog", "id": 1, "source": "vocab", "vector": [0.0, 1.0, 0.0]})
+    );
+}
+
+#[tokio::test]
+async fn similarity_of_pairs_matches_f64_cosine() {
+    let app = app();
+    let v = post(
+        &app,
+        "/v1/models/toy/similarity",
+        json!({"pairs": [["king", "queen"], ["apple", "pear"], ["king", "dragon"], ["king", "king"]]}),
+    )
+    .await
+    .json();
+    let r = v["results"].as_array().unwrap();
+    let want = cosine64(&toy_vec("king"), &toy_vec("queen"));
+    assert!((r[0]["score"].as_f64().unwrap() - want).abs() < 1e-6);
+    assert_eq!(r[0]["pair"], json!(["king", "queen"]));
+    let want = cosine64(&toy_vec("apple"), &toy_vec("pear"));
+    assert!((r[1]["score"].as_f64().unwrap() - want).abs() < 1e-6);
+    assert_eq!(
+        r[2],
+        json!({"pair": ["king", "dragon"], "error": "unknown word \"dragon\""})
+    );
+    assert!((r[3]["score"].as_f64().unwrap() - 1.0).abs() < 1e-6);
+
+    // Subword vectors take part: cos([0.25,-0.5,2], [1,0,0]).
+    let v = post(
+        &app,
+        "/v1/models/sub/similarity",
+        json!({"pairs": [["kitten", "cat"]]}),
+    )
+    .await
+    .json();
+    let want = cosine64(&[0.25, -0.5, 2.0], &[1.0, 0.0, 0.0]);
+    assert!((v["results"][0]["score"].as_f64().unwrap() - want).abs() < 1e-6);
+}
+
+#[tokio::test]
+async fn projection_places_words_on_principal_axes() {
+    let app = app();
+    // apple and pear differ mostly from the royals along one direction: the first axis must
+    // separate the two groups, and the explained shares are in 0..=1 with x ≥ y.
+    let v = post(
+        &app,
+        "/v1/models/toy/projection",
+        json!({"words": ["king", "queen", "prince", "apple", "pear", "dragon"]}),
+    )
+    .await
+    .json();
+    assert_eq!(v["unknown"], json!(["dragon"]));
+    let pts = v["points"].as_array().unwrap();
+    assert_eq!(pts.len(), 5);
+    let x = |w: &str| {
+        pts.iter().find(|p| p["word"] == w).unwrap()["x"]
+            .as_f64()
+            .unwrap()
+    };
+    let royals = [x("king"), x("queen"), x("prince")];
+    let fruit = [x("apple"), x("pear")];
+    let sep = royals
+        .iter()
+        .all(|r| fruit.iter().all(|f| r.signum() != f.signum()));
+    assert!(sep, "first axis separates royals from fruit: {pts:?}");
+    let ex = v["explained"].as_array().unwrap();
+    let (ex0, ex1) = (ex[0].as_f64().unwrap(), ex[1].as_f64().unwrap());
+    assert!(
+        ex0 >= ex1 && ex1 >= 0.0 && ex0 + ex1 <= 1.0 + 1e-9,
+        "{ex:?}"
+    );
+    // The coordinates are centred.
+    let sum_x: f64 = pts.iter().map(|p| p["x"].as_f64().unwrap()).sum();
+    assert!(sum_x.abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_latency_and_errors() {
+    let app = app();
+    get(&app, "/healthz").await;
+    get(&app, "/healthz").await;
+    post(&app, "/v1/models/nope/vectors", json!({"words": ["a"]})).await;
+    get(&app, "/no/such/page").await;
+    let m = get(&app, "/metrics").await;
+    assert_eq!(m.status, 200);
+    assert!(
+        m.content_type.starts_with("text/plain"),
+        "{}",
+        m.content_type
+    );
+    let t = m.text;
+    assert!(
+        t.contains(
+            "embers_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 2"
+        ),
+        "{t}"
+    );
+    assert!(t.contains(
+        "embers_http_requests_total{route=\"/v1/models/{model}/vectors\",method=\"POST\",status=\"404\"} 1"
+    ));
+    assert!(t.contains(
+        "embers_http_errors_total{route=\"/v1/models/{model}/vectors\",code=\"unknown_model\"} 1"
+    ));
+    assert!(t.contains("embers_http_errors_total{route=\"unmatched\",code=\"not_found\"} 1"));
+    assert!(t.contains(
+        "embers_http_request_duration_seconds_count{route=\"/healthz\",method=\"GET\"} 2"
+    ));
+    assert!(t.contains(
+        "embers_http_request_duration_seconds_bucket{route=\"/healthz\",method=\"GET\",le=\"+Inf\"} 2"
+    ));
+    // The /metrics request itself is in flight while rendering.
+    assert!(t.contains("embers_http_requests_in_flight 1"));
+}
+
+#[test]
+fn a_real_server_answers_over_tcp() {
+    let server = Running::start(registry(), embers_server::Limits::default());
+    let (status, body) = http(server.addr, "GET", "/healthz", None);
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+    let (status, body) = http(
+        server.addr,
+        "POST",
+        "/v1/models/toy/vectors",
+        Some(r#"{"words":["man"]}"#),
+    );
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let got: Vec<f32> = serde_json::from_value(v["results"][0]["vector"].clone()).unwrap();
+    assert_eq!(got, toy_vec("man"));
+}

@@ -1,0 +1,8 @@
+//! Tests of the HTTP API and the web page: one integration-test binary, one module per area.
+
+mod api;
+mod common;
+mod errors;
+mod openapi;
+mod page;
+mod search;
