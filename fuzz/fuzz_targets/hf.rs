@@ -3,7 +3,7 @@
 //! `vocab.txt`. The tensor read is `w` (the seeds name their tensor so).
 #![no_main]
 
-use embers::io::{hf, ReadOptions};
+use embers::io::{hf, Format, ReadOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,13 +14,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = hf::read_vocab(&json);
     let _ = hf::read_vocab(&txt);
     for v in [json, txt] {
-        embers_fuzz::run_reader(&path, |p, o: &ReadOptions| {
-            let o = ReadOptions {
-                tensor: Some("w".into()),
-                vocab: Some(v.clone()),
-                ..o.clone()
-            };
-            hf::read(p, &o)
-        });
+        let base = ReadOptions {
+            tensor: Some("w".into()),
+            vocab: Some(v),
+            ..embers_fuzz::format(Format::Safetensors)
+        };
+        embers_fuzz::run_reader(&path, &base);
     }
 });

@@ -10,9 +10,15 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(file) = safetensors::SafetensorsFile::open(&path) {
         let _ = file.metadata().len();
         for name in file.tensors().keys() {
-            let t = file.require(name).expect("a listed tensor must be readable");
+            let t = file
+                .require(name)
+                .expect("a listed tensor must be readable");
             let n: usize = t.shape.iter().product();
-            assert_eq!(t.bytes.len(), n * t.dtype.size(), "tensor {name}: size mismatch");
+            assert_eq!(
+                t.bytes.len(),
+                n * t.dtype.size(),
+                "tensor {name}: size mismatch"
+            );
             if t.dtype == safetensors::Dtype::F32 {
                 assert_eq!(safetensors::f32s(t.bytes).len(), n);
             }

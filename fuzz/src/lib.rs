@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use embers::embeddings::Embeddings;
-use embers::io::ReadOptions;
+use embers::io::{Format, ReadOptions};
 
 /// Separator between the two files of a two-file input (npy + vocabulary, safetensors +
 /// tokenizer file). Without it, the second file is empty.
@@ -56,7 +56,9 @@ pub fn option_sets() -> [ReadOptions; 3] {
 pub fn exercise(emb: &Embeddings) {
     let n = emb.len().min(64);
     for id in 0..n as u32 {
-        let v = emb.vector(id).expect("a row of an accepted file cannot be read");
+        let v = emb
+            .vector(id)
+            .expect("a row of an accepted file cannot be read");
         assert_eq!(v.len(), emb.dims());
     }
     if emb.len() <= 4096 {
@@ -72,17 +74,34 @@ pub fn exercise(emb: &Embeddings) {
     }
 }
 
-/// Runs `read` on `path` with every option set and exercises what it accepts.
-pub fn run_reader<T>(
-    path: &Path,
-    read: impl Fn(&Path, &ReadOptions) -> embers::error::Result<(Embeddings, T)>,
-) {
+/// Reads `path` through `io::read_with_report` (the entry point that also applies `limit`)
+/// with `base` (its format, and tensor/vocabulary for checkpoints) under every option set, and
+/// exercises what is accepted.
+pub fn run_reader(path: &Path, base: &ReadOptions) {
     for opts in option_sets() {
-        if let Ok((emb, _)) = read(path, &opts) {
+        let opts = ReadOptions {
+            lossy: opts.lossy,
+            allow_nonfinite: opts.allow_nonfinite,
+            limit: opts.limit,
+            ..base.clone()
+        };
+        if let Ok((emb, _)) = embers::io::read_with_report(path, &opts) {
             if let Some(limit) = opts.limit {
-                assert!(emb.len() <= limit, "limit {limit} ignored: {} rows", emb.len());
+                assert!(
+                    emb.len() <= limit,
+                    "limit {limit} ignored: {} rows",
+                    emb.len()
+                );
             }
             exercise(&emb);
         }
+    }
+}
+
+/// Options reading `format`.
+pub fn format(format: Format) -> ReadOptions {
+    ReadOptions {
+        format: Some(format),
+        ..ReadOptions::default()
     }
 }
