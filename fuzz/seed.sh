@@ -15,6 +15,8 @@ mkdir -p $C/{word2vec_text,word2vec_binary,glove,fasttext_bin,npy,native,hf}
 
 cp $G/word2vec_pre_kv_c $G/crime-and-punishment.vec $C/word2vec_text/
 head -c 2000 $G/crime-and-punishment.vec > $C/word2vec_text/cap-head.vec
+$E convert -q --limit 20 $G/crime-and-punishment.vec $T/cap20.vec
+gzip -c $T/cap20.vec > $C/word2vec_text/cap20.vec.gz   # gzip is recognised by content
 cp $G/euclidean_vectors.bin $C/word2vec_binary/
 $E convert -q --limit 5 $G/crime-and-punishment.vec $T/small.bin
 cp $T/small.bin $C/word2vec_binary/cap5.bin
