@@ -193,10 +193,19 @@ pub fn read_vocab(file: &SafetensorsFile) -> Result<Vocab> {
                 format!("offsets decrease at token {i}"),
             ));
         }
-        let token =
-            std::str::from_utf8(&bytes.bytes[w[0] as usize..w[1] as usize]).map_err(|_| {
-                Error::at_field(path, "vocab.bytes", format!("token {i} is not valid UTF-8"))
+        let raw = bytes
+            .bytes
+            .get(w[0] as usize..w[1] as usize)
+            .ok_or_else(|| {
+                Error::at_field(
+                    path,
+                    "vocab.offsets",
+                    format!("token {i} ends past the end of vocab.bytes"),
+                )
             })?;
+        let token = std::str::from_utf8(raw).map_err(|_| {
+            Error::at_field(path, "vocab.bytes", format!("token {i} is not valid UTF-8"))
+        })?;
         words.push(token.to_string());
     }
     let counts = match file.get("vocab.counts") {
@@ -457,5 +466,29 @@ mod tests {
         assert!(e.contains("checksum"), "{e}");
         std::fs::write(&p, &bytes[..n - 1]).unwrap();
         assert!(open(&p).is_err());
+    }
+
+    /// Found by `cargo fuzz` (target `native`): offsets that start at 0, end at the length of
+    /// `vocab.bytes` and do not decrease at the first token, but run past the end in between,
+    /// made `read_vocab` slice out of bounds.
+    #[test]
+    fn offsets_past_the_end_are_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.embers");
+        let offsets: Vec<u8> = [0u64, 1000, 3]
+            .iter()
+            .flat_map(|o| o.to_le_bytes())
+            .collect();
+        let tensors = [
+            TensorOut::new("vocab.bytes", Dtype::U8, vec![3], &b"abc"[..]),
+            TensorOut::new("vocab.offsets", Dtype::U64, vec![3], offsets),
+        ];
+        safetensors::write(&p, &tensors, &BTreeMap::new(), None).unwrap();
+        let file = SafetensorsFile::open(&p).unwrap();
+        let e = read_vocab(&file).unwrap_err().to_string();
+        assert!(
+            e.contains("token 0 ends past the end of vocab.bytes"),
+            "{e}"
+        );
     }
 }

@@ -95,7 +95,9 @@ fn parse_header(path: &Path, bytes: &[u8]) -> Result<Header> {
         .strip_prefix('\'')
         .and_then(|d| d.split('\'').next())
         .ok_or_else(|| Error::at_field(path, "descr", "malformed"))?;
-    let (order, kind) = descr.split_at(descr.len().min(1));
+    // The byte-order character is ASCII; anything else (even a multi-byte first character)
+    // falls through to the error below.
+    let (order, kind) = descr.split_at_checked(1).unwrap_or(("", descr));
     let little = match order {
         "<" | "|" | "=" => true,
         ">" => false,
@@ -386,5 +388,22 @@ mod tests {
         std::fs::write(vocab_path(&p), "a\n").unwrap();
         let err = read(&p, &ReadOptions::default()).unwrap_err().to_string();
         assert!(err.contains("1 words for 2 matrix rows"), "{err}");
+    }
+
+    /// Found by `cargo fuzz` (target `npy`): a dtype whose first character is multi-byte
+    /// ('Ǚ', bytes C7 99) made the byte-order split cut inside it and panic.
+    #[test]
+    fn multibyte_dtype_is_an_error() {
+        let header = "{'descr': '\u{1d9}4', 'fortran_order': False, 'shape': (5, 5), }\n";
+        let mut b = MAGIC.to_vec();
+        b.extend_from_slice(&[1, 0]);
+        b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        b.extend_from_slice(header.as_bytes());
+        b.extend_from_slice(&[0; 100]);
+        let e = parse_header(Path::new("x.npy"), &b)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("unsupported dtype"), "{e}");
     }
 }

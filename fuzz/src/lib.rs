@@ -1,0 +1,107 @@
+//! Shared helpers of the fuzz targets: a per-process scratch file for the input bytes (the
+//! readers take paths), the option combinations every reader is run with, and a check that
+//! whatever a reader returns as `Ok` can be used without panicking.
+
+use std::path::{Path, PathBuf};
+
+use embers::embeddings::Embeddings;
+use embers::io::{Format, ReadOptions};
+
+/// Separator between the two files of a two-file input (npy + vocabulary, safetensors +
+/// tokenizer file). Without it, the second file is empty.
+pub const SEP: &[u8] = b"\n--8<--\n";
+
+/// A scratch directory private to this process.
+pub fn scratch_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("embers-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("cannot create the scratch directory");
+    dir
+}
+
+/// Writes `bytes` to `name` in the scratch directory and returns its path.
+pub fn scratch_file(name: &str, bytes: &[u8]) -> PathBuf {
+    let path = scratch_dir().join(name);
+    std::fs::write(&path, bytes).expect("cannot write the scratch file");
+    path
+}
+
+/// Splits a two-file input at the first [`SEP`].
+pub fn split(data: &[u8]) -> (&[u8], &[u8]) {
+    match data.windows(SEP.len()).position(|w| w == SEP) {
+        Some(i) => (&data[..i], &data[i + SEP.len()..]),
+        None => (data, &[]),
+    }
+}
+
+/// The option combinations each reader is run with: strict, lossy + non-finite allowed,
+/// and lossy with a row limit.
+pub fn option_sets() -> [ReadOptions; 3] {
+    [
+        ReadOptions::default(),
+        ReadOptions {
+            lossy: true,
+            allow_nonfinite: true,
+            ..ReadOptions::default()
+        },
+        ReadOptions {
+            lossy: true,
+            limit: Some(2),
+            ..ReadOptions::default()
+        },
+    ]
+}
+
+/// Uses what a reader accepted: every vector (up to a bound), the norms, word lookups and,
+/// with subwords, an out-of-vocabulary vector. None of this may panic.
+pub fn exercise(emb: &Embeddings) {
+    let n = emb.len().min(64);
+    for id in 0..n as u32 {
+        let v = emb
+            .vector(id)
+            .expect("a row of an accepted file cannot be read");
+        assert_eq!(v.len(), emb.dims());
+    }
+    if emb.len() <= 4096 {
+        let _ = emb.norms();
+    }
+    if let Some(w) = emb.vocab().words().first() {
+        let w = w.to_string();
+        assert!(emb.get(&w).is_some(), "first word {w:?} not found");
+    }
+    let _ = emb.lookup("zzz-not-a-word", true);
+    if let Some(sub) = emb.subwords() {
+        let _ = sub.oov_vector("fuzzing");
+    }
+}
+
+/// Reads `path` through `io::read_with_report` (the entry point that also applies `limit`)
+/// with `base` (its format, and tensor/vocabulary for checkpoints) under every option set, and
+/// exercises what is accepted.
+pub fn run_reader(path: &Path, base: &ReadOptions) {
+    for opts in option_sets() {
+        let opts = ReadOptions {
+            lossy: opts.lossy,
+            allow_nonfinite: opts.allow_nonfinite,
+            limit: opts.limit,
+            ..base.clone()
+        };
+        if let Ok((emb, _)) = embers::io::read_with_report(path, &opts) {
+            if let Some(limit) = opts.limit {
+                assert!(
+                    emb.len() <= limit,
+                    "limit {limit} ignored: {} rows",
+                    emb.len()
+                );
+            }
+            exercise(&emb);
+        }
+    }
+}
+
+/// Options reading `format`.
+pub fn format(format: Format) -> ReadOptions {
+    ReadOptions {
+        format: Some(format),
+        ..ReadOptions::default()
+    }
+}
