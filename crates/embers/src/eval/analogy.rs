@@ -93,15 +93,8 @@ pub fn evaluate_analogies(
     options: &AnalogyOptions,
 ) -> Result<AnalogyReport> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        Error::at_line(path, line as u64, "not valid UTF-8")
-    })?;
+    let text = super::read_utf8(path)?;
+    let text = text.as_str();
     if options.restrict_vocab == 0 {
         return Err(Error::invalid("restrict_vocab", "must be at least 1"));
     }

@@ -37,3 +37,17 @@ pub fn ok_vocab(
     }
     map
 }
+
+/// Reads a whole evaluation file as UTF-8; invalid bytes are an error naming the line.
+pub(crate) fn read_utf8(path: &std::path::Path) -> crate::Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..valid]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        crate::Error::at_line(path, line as u64, "not valid UTF-8")
+    })
+}
