@@ -18,6 +18,7 @@ mod config;
 mod export;
 mod tokenize;
 mod weights;
+mod wordpiece;
 
 #[cfg(test)]
 mod tests;

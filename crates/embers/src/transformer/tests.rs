@@ -723,3 +723,175 @@ fn configs_name_what_is_missing_or_unsupported() {
     let e = err(json!({"model_type": "gpt2", "n_embd": -3, "vocab_size": 10, "n_positions": 4}));
     assert!(e.contains("n_embd") && e.contains("positive"), "{e}");
 }
+
+// ---- the BERT WordPiece fast path against the `tokenizers` crate ----
+
+/// Texts for the fast-path comparison: the Lee corpus's lines and sentences (3,000 texts) plus
+/// crafted edge cases.
+fn fast_path_texts() -> Vec<String> {
+    let lee = std::fs::read_to_string(testdata().join("gensim/lee_background.cor")).unwrap();
+    let mut texts: Vec<String> = lee.lines().map(str::to_string).collect();
+    for line in lee.lines() {
+        texts.extend(line.split(". ").map(str::to_string));
+    }
+    texts.truncate(3000);
+    assert_eq!(texts.len(), 3000);
+    let long = "supercalifragilistic".repeat(6);
+    texts.extend(
+        [
+            "",
+            "   \t  ",
+            "Hello,world!!(x)[y]{z}~`|\\^_@#$%&*+-=<>?/;:'\"",
+            "don't stop-believing: 3.14 vs 2,718 -- ok...",
+            "a\u{b}b\u{1}c\u{7f}d\u{0}e\te\nf\rg\u{c}h",
+            "##hash ##tag # #x",
+            "[CLS] in the text [SEP] and [MASK] and [cls] [unk]",
+            "UPPER Case MiXeD WordPieces unaffable transformers",
+            "Café naïve résumé Ångström",
+            "日本語のテキスト 中文 한국어",
+            "“quoted” – dash … ellipsis",
+            "zzzzqqqqxxxx qxqxqxqxqx",
+            "x",
+        ]
+        .into_iter()
+        .map(str::to_string),
+    );
+    texts.push(long.clone());
+    texts.push(format!("{long} short {}", "a".repeat(100)));
+    texts.push("a".repeat(101));
+    texts
+}
+
+#[test]
+fn wordpiece_fast_path_equals_tokenizers_crate() {
+    let dir = testdata().join("minilm");
+    let mut tok = ModelTokenizer::from_file(dir.join("tokenizer.json"), 512).unwrap();
+    assert!(tok.has_fast_path());
+    let texts = fast_path_texts();
+    let pairs: Vec<(&str, &str)> = texts
+        .iter()
+        .zip(texts.iter().skip(1).chain(texts.iter().take(1)))
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let check = |tok: &ModelTokenizer, what: &str, from: usize, n: usize| -> (usize, usize) {
+        let (mut fast, mut truncated) = (0, 0);
+        let mut one = |a: &str, b: Option<&str>| {
+            let expected = tok.encode_with_crate(a, b).unwrap();
+            if let Some(got) = tok.encode_fast_path(a, b) {
+                fast += 1;
+                truncated += usize::from(got.truncated);
+                assert_eq!(got.ids, expected.ids, "{what}: {a:?} / {b:?}");
+                assert_eq!(got.type_ids, expected.type_ids, "{what}: {a:?} / {b:?}");
+                assert_eq!(got.tokens, expected.tokens, "{what}: {a:?} / {b:?}");
+                assert_eq!(got.attention_mask, expected.attention_mask);
+                assert_eq!(got.truncated, expected.truncated, "{what}: {a:?} / {b:?}");
+            } else {
+                // Only non-ASCII text or text with an added token leaves the fast path.
+                let special = |s: &str| {
+                    !s.is_ascii()
+                        || ["[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]"]
+                            .iter()
+                            .any(|t| s.contains(t))
+                };
+                assert!(
+                    special(a) || b.is_some_and(special),
+                    "{what}: {a:?} / {b:?}"
+                );
+            }
+        };
+        for t in texts[from..n].iter().chain(&texts[3000..]) {
+            one(t, None);
+        }
+        for (a, b) in pairs[from..n].iter().chain(&pairs[3000..]) {
+            one(a, Some(b));
+        }
+        (fast, truncated)
+    };
+    // As configured (max 128, longest first), off, and to the model's 512 positions.
+    let (fast, truncated) = check(&tok, "as configured", 0, 3000);
+    assert!(fast >= 2 * 3000, "fast path taken {fast} times");
+    assert!(truncated > 100, "only {truncated} truncated");
+    tok.set_truncation(Truncation::Off).unwrap();
+    check(&tok, "off", 0, 3000);
+    tok.set_truncation(Truncation::ToModel).unwrap();
+    check(&tok, "to model", 0, 300);
+    // Short limits (on sentences: the crate's overflow pieces of pairs of whole documents cut
+    // to a few tokens multiply), both directions, a stride, and limits that leave no room for text.
+    use tokenizers::{TruncationDirection, TruncationParams, TruncationStrategy};
+    for (max_length, direction, stride) in [
+        (5, TruncationDirection::Right, 0),
+        (10, TruncationDirection::Left, 0),
+        (11, TruncationDirection::Right, 2),
+        (3, TruncationDirection::Right, 0),
+    ] {
+        tok.set_truncation_params(Some(TruncationParams {
+            max_length,
+            direction,
+            stride,
+            strategy: TruncationStrategy::LongestFirst,
+        }));
+        let (fast, truncated) = check(&tok, &format!("max {max_length} {direction:?}"), 300, 800);
+        assert!(fast >= 2 * 500 && truncated > 300);
+    }
+    // Other strategies go to the crate.
+    tok.set_truncation_params(Some(TruncationParams {
+        max_length: 20,
+        strategy: TruncationStrategy::OnlyFirst,
+        ..Default::default()
+    }));
+    assert!(tok.encode_fast_path("a text", None).is_none());
+    // Padding switches the fast path off.
+    tok.set_truncation(Truncation::AsConfigured).unwrap();
+    tok.set_padding(true).unwrap();
+    assert!(tok.encode_fast_path("a text", None).is_none());
+    assert_eq!(tok.encode("a text", None).unwrap().len(), 128);
+}
+
+#[test]
+fn wordpiece_fast_path_only_for_the_exact_bert_pipeline() {
+    let dir = testdata().join("minilm");
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("tokenizer.json")).unwrap()).unwrap();
+    assert!(super::wordpiece::BertWordPiece::from_json(&json).is_some());
+    let changed = |f: &dyn Fn(&mut Value)| {
+        let mut j = json.clone();
+        f(&mut j);
+        super::wordpiece::BertWordPiece::from_json(&j).is_none()
+    };
+    assert!(changed(&|j| j["normalizer"] = json!({"type": "Lowercase"})));
+    assert!(changed(
+        &|j| j["pre_tokenizer"] = json!({"type": "Whitespace"})
+    ));
+    assert!(changed(
+        &|j| j["model"]["continuing_subword_prefix"] = json!("@@")
+    ));
+    assert!(changed(&|j| j["model"]["unk_token"] = json!("<nope>")));
+    assert!(changed(
+        &|j| j["post_processor"]["pair"][3]["Sequence"]["type_id"] = json!(0)
+    ));
+    assert!(changed(
+        &|j| j["post_processor"]["single"][1]["Sequence"]["id"] = json!("B")
+    ));
+    assert!(changed(
+        &|j| j["added_tokens"][1]["normalized"] = json!(true)
+    ));
+    assert!(changed(&|j| j["added_tokens"][1]["special"] = json!(false)));
+    // BertProcessing is the same pipeline.
+    let mut j = json.clone();
+    j["post_processor"] =
+        json!({"type": "BertProcessing", "sep": ["[SEP]", 102], "cls": ["[CLS]", 101]});
+    assert!(super::wordpiece::BertWordPiece::from_json(&j).is_some());
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("tokenizer.json");
+    std::fs::write(&path, serde_json::to_vec(&j).unwrap()).unwrap();
+    let tok = ModelTokenizer::from_file(&path, 512).unwrap();
+    assert!(tok.has_fast_path());
+    for (a, b) in [
+        ("One text, here.", None),
+        ("First part", Some("second PART!")),
+    ] {
+        let fast = tok.encode_fast_path(a, b).unwrap();
+        let slow = tok.encode_with_crate(a, b).unwrap();
+        assert_eq!((fast.ids, fast.type_ids), (slow.ids, slow.type_ids));
+    }
+}

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use tokenizers::{Tokenizer, TruncationParams};
 
+use super::wordpiece::BertWordPiece;
 use crate::error::{Error, Result};
 
 /// What to do with text longer than the model accepts.
@@ -70,6 +71,8 @@ pub struct ModelTokenizer {
     max_tokens: usize,
     truncation: Truncation,
     pad: bool,
+    /// The BERT WordPiece fast path, when `tokenizer.json` is exactly that pipeline.
+    fast: Option<BertWordPiece>,
 }
 
 impl ModelTokenizer {
@@ -88,6 +91,9 @@ impl ModelTokenizer {
         let configured_truncation = tokenizer.get_truncation().cloned();
         let configured_padding = tokenizer.get_padding().cloned();
         tokenizer.with_padding(None);
+        let fast = serde_json::from_slice(&bytes)
+            .ok()
+            .and_then(|json| BertWordPiece::from_json(&json));
         Ok(ModelTokenizer {
             path,
             tokenizer,
@@ -96,6 +102,7 @@ impl ModelTokenizer {
             max_tokens,
             truncation: Truncation::AsConfigured,
             pad: false,
+            fast,
         })
     }
 
@@ -155,16 +162,19 @@ impl ModelTokenizer {
         Ok(())
     }
 
+    /// Sets raw truncation parameters (tests of the fast path's truncation).
+    #[cfg(test)]
+    pub(crate) fn set_truncation_params(&mut self, params: Option<TruncationParams>) {
+        self.tokenizer.with_truncation(params).unwrap();
+    }
+
     /// Tokenizes `text` (and the second segment `pair`), adding the model's special tokens.
     /// Errors when the result is longer than the model's positions.
     pub fn encode(&self, text: &str, pair: Option<&str>) -> Result<TokenEncoding> {
-        // `encode_fast` is `encode` without character offsets, which the layer does not use.
-        let enc = match pair {
-            None => self.tokenizer.encode(text, true),
-            Some(p) => self.tokenizer.encode((text, p), true),
-        }
-        .map_err(|e| Error::Other(format!("{}: tokenizing failed: {e}", self.path.display())))?;
-        let enc = TokenEncoding::from(&enc);
+        let enc = match self.encode_fast_path(text, pair) {
+            Some(enc) => enc,
+            None => self.encode_with_crate(text, pair)?,
+        };
         if enc.len() > self.max_tokens {
             let how = match self.truncation {
                 Truncation::Off => "truncation is off",
@@ -180,6 +190,37 @@ impl ModelTokenizer {
             ));
         }
         Ok(enc)
+    }
+
+    /// True when `tokenizer.json` is the BERT WordPiece pipeline the fast path reproduces.
+    pub fn has_fast_path(&self) -> bool {
+        self.fast.is_some()
+    }
+
+    /// The fast path's encoding (no padding, special tokens added), or `None` when the options
+    /// or the input are not for it.
+    pub(crate) fn encode_fast_path(&self, text: &str, pair: Option<&str>) -> Option<TokenEncoding> {
+        if self.pad {
+            return None;
+        }
+        self.fast
+            .as_ref()?
+            .encode(text, pair, self.tokenizer.get_truncation())
+    }
+
+    /// The `tokenizers` crate's encoding with the current options (the reference the fast path
+    /// matches).
+    pub(crate) fn encode_with_crate(
+        &self,
+        text: &str,
+        pair: Option<&str>,
+    ) -> Result<TokenEncoding> {
+        let enc = match pair {
+            None => self.tokenizer.encode(text, true),
+            Some(p) => self.tokenizer.encode((text, p), true),
+        }
+        .map_err(|e| Error::Other(format!("{}: tokenizing failed: {e}", self.path.display())))?;
+        Ok(TokenEncoding::from(&enc))
     }
 
     /// The token string of `id`, if the tokenizer has one.
