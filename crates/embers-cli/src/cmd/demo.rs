@@ -147,26 +147,18 @@ fn train_part(a: &Args, progress: Mode) -> Result<()> {
         trained.len(),
         start.elapsed().as_secs_f64()
     );
-    let unit = unit_rows(&trained)?;
-    let vocab = trained.vocab();
-    let id = |w: &str| vocab.id(w).expect("planted word");
-    let king = id("king");
-    let near = nearest(&unit, &unit[king as usize], &[king], 5);
-    let list: Vec<String> = near
+    // Neighbours and analogies with gensim's semantics (cosine over unit rows, query words left out).
+    let list: Vec<String> = embers::query::most_similar(&trained, &["king"], &[], 5, None)?
         .iter()
-        .map(|&(i, c)| format!("{} {c:.3}", vocab.token(i).unwrap_or("?")))
+        .map(|n| format!("{} {:.3}", n.word, n.score))
         .collect();
     println!("     neighbours of king: {}", list.join(", "));
     for (p1, n, p2) in [("king", "man", "woman"), ("paris", "france", "italy")] {
-        let mut q = vec![0.0f32; trained.dims()];
-        embers::kernels::axpy(1.0, &unit[id(p1) as usize], &mut q);
-        embers::kernels::axpy(-1.0, &unit[id(n) as usize], &mut q);
-        embers::kernels::axpy(1.0, &unit[id(p2) as usize], &mut q);
-        let best = nearest(&unit, &q, &[id(p1), id(n), id(p2)], 1);
-        if let Some(&(i, cos)) = best.first() {
+        let best = embers::query::most_similar(&trained, &[p1, p2], &[n], 1, None)?;
+        if let Some(b) = best.first() {
             println!(
-                "     {p1} − {n} + {p2} = {} (cosine {cos:.3})",
-                vocab.token(i).unwrap_or("?")
+                "     {p1} − {n} + {p2} = {} (cosine {:.3})",
+                b.word, b.score
             );
         }
     }
@@ -177,31 +169,6 @@ fn tempfile_dir() -> Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("embers-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
-}
-
-/// Unit-length copies of all rows.
-fn unit_rows(emb: &Embeddings) -> Result<Vec<Vec<f32>>> {
-    (0..emb.len() as u32)
-        .map(|i| {
-            let mut v = emb.vector(i)?;
-            embers::kernels::normalize(&mut v);
-            Ok(v)
-        })
-        .collect()
-}
-
-/// The `k` rows most cosine-similar to `q` (rows are unit length), leaving out `skip`.
-fn nearest(unit: &[Vec<f32>], q: &[f32], skip: &[u32], k: usize) -> Vec<(u32, f32)> {
-    let qn = embers::kernels::norm(q).max(1e-12);
-    let mut scored: Vec<(u32, f32)> = unit
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !skip.contains(&(*i as u32)))
-        .map(|(i, v)| (i as u32, embers::kernels::dot(v, q) / qn))
-        .collect();
-    scored.sort_by(|x, y| y.1.total_cmp(&x.1));
-    scored.truncate(k);
-    scored
 }
 
 fn preview(v: &[f32]) -> String {
