@@ -225,7 +225,8 @@ pub(crate) fn check_plain_word(word: &str, id: usize, format: &str) -> Result<()
             "vocabulary",
             format!(
                 "word {id} ({word:?}) is empty or contains whitespace, which {format} cannot hold \
-                 (fields are separated by spaces); write the native or fastText .bin format instead"
+                 (fields are separated by spaces); write the native or fastText .bin format instead, \
+                 or replace the whitespace (`embers convert --replace-spaces _`)"
             ),
         ));
     }

@@ -221,6 +221,48 @@ impl Vocab {
         }
     }
 
+    /// A copy whose tokens have each ASCII whitespace character (space, tab, line breaks)
+    /// replaced by `with`, for formats that separate fields with whitespace (GloVe 840B has
+    /// tokens such as `. . .`). Counts and the unknown token are kept. `with` must be non-empty
+    /// and free of whitespace; two tokens that become equal are an error naming both.
+    pub fn replace_whitespace(&self, with: &str) -> Result<Vocab> {
+        if with.is_empty() || with.bytes().any(|b| b.is_ascii_whitespace()) {
+            return Err(Error::invalid(
+                "replacement",
+                format!("{with:?} must be non-empty and contain no whitespace"),
+            ));
+        }
+        let mut words = WordList::with_capacity(self.len(), self.words.text().len());
+        let mut index = IdTable::with_capacity(self.len());
+        let mut buf = String::new();
+        for (id, w) in self.words.iter().enumerate() {
+            buf.clear();
+            for c in w.chars() {
+                if c.is_ascii_whitespace() {
+                    buf.push_str(with);
+                } else {
+                    buf.push(c);
+                }
+            }
+            words.push(&buf);
+            if let Some(first) = index.insert(&words, &buf, id as u32) {
+                return Err(Error::invalid(
+                    "replacement",
+                    format!(
+                        "tokens {first} ({:?}) and {id} ({w:?}) both become {buf:?}",
+                        &self.words[first as usize]
+                    ),
+                ));
+            }
+        }
+        Ok(Vocab {
+            words,
+            counts: self.counts.clone(),
+            index: OnceLock::from(index),
+            unk: self.unk,
+        })
+    }
+
     /// Writes `token<TAB>count` lines in id order, atomically. Tokens containing a tab or a line
     /// break cannot be written in this format and are an error naming the token.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
@@ -356,6 +398,25 @@ mod tests {
         assert_eq!(dups, 1);
         assert_eq!(v.id("queen"), Some(1));
         assert_eq!(v.id("prince"), None);
+    }
+
+    #[test]
+    fn whitespace_replacement_keeps_ids_and_refuses_collisions() {
+        let mut v =
+            Vocab::from_words_and_counts(vec!["new york".into(), ". . .".into()], vec![3, 2])
+                .unwrap();
+        v.set_unk(". . .").unwrap();
+        let r = v.replace_whitespace("_").unwrap();
+        assert_eq!(r.words(), &["new_york", "._._."]);
+        assert_eq!(
+            (r.count(0), r.unk_id(), r.id("new_york")),
+            (3, Some(1), Some(0))
+        );
+        assert!(v.replace_whitespace("").is_err());
+        assert!(v.replace_whitespace("a b").is_err());
+        let clash = Vocab::from_words(vec!["a b".into(), "a\tb".into()]).unwrap();
+        let e = clash.replace_whitespace("-").unwrap_err().to_string();
+        assert!(e.contains("tokens 0") && e.contains("\"a-b\""), "{e}");
     }
 
     #[test]
