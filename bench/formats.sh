@@ -35,6 +35,7 @@ bin=$data/w2v-$rows-$dims.bin
 [ -s "$bin" ] || "$embers" convert -q "$txt" "$bin" --to word2vec-binary
 native=$data/out-$rows-$dims.embers
 echo "file: $txt ($(du -h "$txt" | cut -f1)), $bin ($(du -h "$bin" | cut -f1)); $(nproc) cores"
+echo "matrix: $(python3 -c "print(f'{$rows*$dims*4/2**20:.1f}')") MiB; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 measure() { # label, command...
   local label=$1; shift
@@ -46,7 +47,8 @@ measure() { # label, command...
     cpu=$(python3 -c "print(min($cpu, $u + $s))")
     rss=$m
   done
-  printf "%-44s %8.3f s wall %8.3f s cpu %8.1f MB peak\n" "$label" "$best" "$cpu" "$(python3 -c "print($rss/1024)")"
+  printf "%-44s %8.3f s wall %8.3f s cpu %8.1f MiB peak (%.2fx the matrix)\n" "$label" "$best" "$cpu" \
+    "$(python3 -c "print($rss/1024)")" "$(python3 -c "print($rss*1024/($rows*$dims*4))")"
 }
 
 measure "embers text (GloVe) -> native" "$embers" convert -q "$txt" "$native" --from glove
@@ -72,7 +74,7 @@ print(f"{'gensim load_word2vec_format binary':44s} {t[0]:8.3f} s wall {t[1]:8.3f
 kv.save(data + "/gensim.kv")
 t, _ = best(lambda: KeyedVectors.load(data + "/gensim.kv", mmap="r"), 3)
 print(f"{'gensim KeyedVectors.load(mmap=r)':44s} {t[0]:8.3f} s wall {t[1]:8.3f} s cpu")
-print(f"{'gensim peak RSS (whole run)':44s} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:8.1f} MB")
+print(f"{'gensim peak RSS (whole run)':44s} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:8.1f} MiB")
 PY
 
 if command -v finalfusion >/dev/null 2>&1; then
@@ -81,3 +83,4 @@ if command -v finalfusion >/dev/null 2>&1; then
 else
   echo "finalfusion: not installed (cargo install --locked finalfusion-utils), skipped"
 fi
+rm -f "$data/ff.fifu" "$data"/gensim.kv* "$native"
