@@ -2,8 +2,10 @@
 //! shuffled entries on many threads (Hogwild), as Stanford's `glove` does it.
 //!
 //! The objective is `Σ f(X_ij) (w_i·c_j + b_i + b̃_j − ln X_ij)²` with
-//! `f(x) = min(1, (x/x_max)^α)`. Updates follow Stanford exactly: the step is `η·g/√G` where `G`
-//! starts at 1 and accumulates `(η·g)²`; vectors and biases start uniform in `[−0.5, 0.5)/dim`.
+//! `f(x) = min(1, (x/x_max)^α)`. Updates follow Stanford's current `glove.c`: a vector step is
+//! `η·g/√G` with each component of `g` clipped to ±100, where `G` starts at 1 and accumulates
+//! `(η·g)²`; a bias step is `g/√G` with `G += g²` (Stanford does not scale bias gradients by
+//! `η`); vectors and biases start uniform in `[−0.5, 0.5)/dim`.
 //! When the entries fit in the memory budget they are shuffled once in memory; otherwise they
 //! are scattered at random into bucket files on disk, and each iteration visits the buckets in a
 //! random order, each shuffled in memory. With one thread a run is bit-identical for a seed.
@@ -126,6 +128,9 @@ struct Entry {
 }
 
 const ENTRY_BYTES: usize = 16;
+
+/// Bound on each component of a vector gradient `fdiff·c`, Stanford's `grad_clip_value`.
+const GRAD_CLIP: f32 = 100.0;
 
 impl Entry {
     fn new(c: Cooccurrence, x_max: f64, alpha: f64) -> Self {
@@ -555,22 +560,23 @@ unsafe fn step_scalar(s: Shared, e: &Entry, eta: f32) -> Option<f64> {
         return None;
     }
     let cost = 0.5 * fdiff as f64 * diff as f64;
-    let f = fdiff * eta;
     for d in 0..dp {
         let (w, c) = (*wi.add(d), *cj.add(d));
         let (gw, gc) = (*wi.add(dp + d), *cj.add(dp + d));
-        let t1 = f * c;
-        let t2 = f * w;
+        let t1 = (fdiff * c).clamp(-GRAD_CLIP, GRAD_CLIP) * eta;
+        let t2 = (fdiff * w).clamp(-GRAD_CLIP, GRAD_CLIP) * eta;
         *wi.add(d) = w - t1 / gw.sqrt();
         *cj.add(d) = c - t2 / gc.sqrt();
         *wi.add(dp + d) = gw + t1 * t1;
         *cj.add(dp + d) = gc + t2 * t2;
     }
-    update_biases(wi.add(2 * dp), cj.add(2 * dp), f);
+    update_biases(wi.add(2 * dp), cj.add(2 * dp), fdiff);
     Some(cost)
 }
 
-/// Bias step: `[bias, gradsq]` pairs of the word and the context.
+/// Bias step: `[bias, gradsq]` pairs of the word and the context. As in Stanford's `glove.c`
+/// (since its gradient clipping), the bias gradient `fdiff` is not scaled by `η`: the biases
+/// follow AdaGrad with a unit learning rate.
 #[inline(always)]
 unsafe fn update_biases(bw: *mut f32, bc: *mut f32, f: f32) {
     *bw -= f / (*bw.add(1)).sqrt();
@@ -581,7 +587,7 @@ unsafe fn update_biases(bw: *mut f32, bc: *mut f32, f: f32) {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{update_biases, Entry, Shared};
+    use super::{update_biases, Entry, Shared, GRAD_CLIP};
     use std::arch::x86_64::*;
 
     /// How many entries ahead the rows are prefetched.
@@ -597,6 +603,8 @@ mod avx2 {
         let row_bytes = (2 * dp + 2) * 4;
         let mut cost = 0.0f64;
         let mut skipped = 0u64;
+        let (lo, hi) = (_mm256_set1_ps(-GRAD_CLIP), _mm256_set1_ps(GRAD_CLIP));
+        let ev = _mm256_set1_ps(eta);
         for (k, e) in entries.iter().enumerate() {
             // The rows are scattered over a model much larger than the caches: fetch every
             // line of the rows a few entries ahead.
@@ -626,16 +634,15 @@ mod avx2 {
                 continue;
             }
             cost += 0.5 * fdiff as f64 * diff as f64;
-            let f = fdiff * eta;
-            let fv = _mm256_set1_ps(f);
+            let fv = _mm256_set1_ps(fdiff);
             let mut d = 0;
             while d < dp {
                 let w = _mm256_load_ps(wi.add(d));
                 let c = _mm256_load_ps(cj.add(d));
                 let gw = _mm256_load_ps(wi.add(dp + d));
                 let gc = _mm256_load_ps(cj.add(dp + d));
-                let t1 = _mm256_mul_ps(fv, c);
-                let t2 = _mm256_mul_ps(fv, w);
+                let t1 = _mm256_mul_ps(clip(_mm256_mul_ps(fv, c), lo, hi), ev);
+                let t2 = _mm256_mul_ps(clip(_mm256_mul_ps(fv, w), lo, hi), ev);
                 _mm256_store_ps(
                     wi.add(d),
                     _mm256_sub_ps(w, _mm256_div_ps(t1, _mm256_sqrt_ps(gw))),
@@ -648,9 +655,14 @@ mod avx2 {
                 _mm256_store_ps(cj.add(dp + d), _mm256_fmadd_ps(t2, t2, gc));
                 d += 8;
             }
-            update_biases(wi.add(2 * dp), cj.add(2 * dp), f);
+            update_biases(wi.add(2 * dp), cj.add(2 * dp), fdiff);
         }
         (cost, skipped)
+    }
+
+    #[inline(always)]
+    unsafe fn clip(x: __m256, lo: __m256, hi: __m256) -> __m256 {
+        _mm256_min_ps(_mm256_max_ps(x, lo), hi)
     }
 
     #[inline(always)]
@@ -844,8 +856,10 @@ mod tests {
                 assert!((after[cj + d] as f64 - want_c).abs() < 1e-6, "c[{d}]");
                 assert!((after[wi + dp + d] as f64 - (1.0 + (f * c[d]).powi(2))).abs() < 1e-6);
             }
-            assert!((after[wi + 2 * dp] as f64 - (before[wi + 2 * dp] - f)).abs() < 1e-6);
-            assert!((after[wi + 2 * dp + 1] as f64 - (1.0 + f * f)).abs() < 1e-6);
+            // Biases: Stanford's current glove.c steps them by fdiff (no η), gradsq += fdiff².
+            assert!((after[wi + 2 * dp] as f64 - (before[wi + 2 * dp] - fdiff)).abs() < 1e-6);
+            assert!((after[wi + 2 * dp + 1] as f64 - (1.0 + fdiff * fdiff)).abs() < 1e-6);
+            assert!((after[cj + 2 * dp] as f64 - (before[cj + 2 * dp] - fdiff)).abs() < 1e-6);
             // Padding and other rows untouched.
             assert!(after[wi + dim..wi + dp].iter().all(|&v| v == 0.0));
             assert_eq!(after[0..stride], model.floats()[0..stride]);
