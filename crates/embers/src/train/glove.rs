@@ -13,7 +13,7 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::cooccur::{Cooccurrence, Cooccurrences, SpillDir};
@@ -253,14 +253,17 @@ unsafe impl Sync for Shared {}
 
 /// Trains GloVe vectors for `vocab` on the counts `cooc` (which must have been made with the
 /// same vocabulary). `progress` gets stage `train` events in entries; the event that ends an
-/// iteration, and only that one, carries the iteration's mean cost as `loss`.
+/// iteration, and only that one, carries the iteration's mean cost as `loss`. When `cancel`
+/// becomes true, training stops soon and returns [`Error::Cancelled`]; bucket files are removed.
 pub fn train(
     vocab: Vocab,
     cooc: Cooccurrences,
     config: &GloveConfig,
     progress: &ProgressFn,
+    cancel: Option<&AtomicBool>,
 ) -> Result<(Embeddings, GloveReport)> {
     config.validate()?;
+    let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     if cooc.vocab_size() != vocab.len() {
         return Err(Error::shape(
             "co-occurrence vocabulary",
@@ -276,7 +279,7 @@ pub fn train(
         config.threads
     };
     let mut model = Model::new(vocab.len(), config.dim, config.seed);
-    let data = Entries::prepare(cooc, config)?;
+    let data = Entries::prepare(cooc, config, cancel)?;
     let n = data.len();
     if n == 0 {
         return Err(Error::invalid(
@@ -309,7 +312,7 @@ pub fn train(
             p
         };
         let mut run = |entries: &[Entry]| {
-            let (c, s) = run_parallel(shared, entries, config.eta, threads, &done, &|d| {
+            let (c, s) = run_parallel(shared, entries, config.eta, threads, &done, cancel, &|d| {
                 progress(&event(d, None))
             });
             cost += c;
@@ -322,11 +325,17 @@ pub fn train(
                 let mut rng = Rng::new(config.seed).fork(it as u64);
                 shuffle(&mut order, &mut rng);
                 for b in order {
+                    if cancelled() {
+                        return Err(Error::Cancelled);
+                    }
                     load_bucket(&buckets[b], &mut buffer)?;
                     shuffle(&mut buffer, &mut rng);
                     run(&buffer);
                 }
             }
+        }
+        if cancelled() {
+            return Err(Error::Cancelled);
         }
         let loss = cost / n as f64;
         if !loss.is_finite() {
@@ -378,7 +387,12 @@ struct Bucket {
 }
 
 impl Entries {
-    fn prepare(cooc: Cooccurrences, config: &GloveConfig) -> Result<Self> {
+    fn prepare(
+        cooc: Cooccurrences,
+        config: &GloveConfig,
+        cancel: Option<&AtomicBool>,
+    ) -> Result<Self> {
+        let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
         let (x_max, alpha) = (config.x_max, config.alpha);
         let bound = cooc.len_bound() as usize;
         if bound * ENTRY_BYTES <= config.memory {
@@ -388,6 +402,9 @@ impl Entries {
                 .into_iter()
                 .map(|c| Entry::new(c, x_max, alpha))
                 .collect();
+            if cancelled() {
+                return Err(Error::Cancelled);
+            }
             shuffle(&mut v, &mut Rng::new(config.seed ^ 0x5EED_5EED));
             return Ok(Entries::Memory(v));
         }
@@ -415,6 +432,9 @@ impl Entries {
         let mut rng = Rng::new(config.seed ^ 0x5EED_5EED);
         let mut len = 0u64;
         cooc.try_for_each(|c| {
+            if len % (1 << 16) == 0 && cancelled() {
+                return Err(Error::Cancelled);
+            }
             let b = rng.below(count as u64) as usize;
             buckets[b].len += 1;
             len += 1;
@@ -476,17 +496,19 @@ fn shuffle<T>(v: &mut [T], rng: &mut Rng) {
 }
 
 /// Trains on `entries` split into `threads` contiguous shards; returns (cost, skipped). Calls
-/// `report` with the running total of entries done about five times a second.
+/// `report` with the running total of entries done about five times a second. A raised
+/// `cancel` flag makes the shards stop early (the caller checks it and discards the result).
 fn run_parallel(
     shared: Shared,
     entries: &[Entry],
     eta: f32,
     threads: usize,
     done: &AtomicU64,
+    cancel: Option<&AtomicBool>,
     report: &(dyn Fn(u64) + Sync),
 ) -> (f64, u64) {
     if threads <= 1 || entries.len() < 2 * threads {
-        let r = train_shard(shared, entries, eta, done);
+        let r = train_shard(shared, entries, eta, done, cancel);
         report(done.load(Ordering::Relaxed));
         return r;
     }
@@ -494,7 +516,7 @@ fn run_parallel(
     std::thread::scope(|scope| {
         let handles: Vec<_> = entries
             .chunks(per)
-            .map(|shard| scope.spawn(move || train_shard(shared, shard, eta, done)))
+            .map(|shard| scope.spawn(move || train_shard(shared, shard, eta, done, cancel)))
             .collect();
         let mut last = Instant::now();
         while !handles.iter().all(|h| h.is_finished()) {
@@ -514,11 +536,21 @@ fn run_parallel(
     })
 }
 
-/// Trains on one shard; returns (cost, skipped).
-fn train_shard(shared: Shared, entries: &[Entry], eta: f32, done: &AtomicU64) -> (f64, u64) {
+/// Trains on one shard; returns (cost, skipped). Stops between pieces of 65,536 entries once
+/// `cancel` is raised.
+fn train_shard(
+    shared: Shared,
+    entries: &[Entry],
+    eta: f32,
+    done: &AtomicU64,
+    cancel: Option<&AtomicBool>,
+) -> (f64, u64) {
     let mut cost = 0.0;
     let mut skipped = 0;
     for piece in entries.chunks(1 << 16) {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            break;
+        }
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -707,7 +739,7 @@ mod tests {
             temp_dir: Some(dir.to_path_buf()),
             ..Default::default()
         };
-        count(corpus, vocab, &config, &|_| {}).unwrap()
+        count(corpus, vocab, &config, &|_| {}, None).unwrap()
     }
 
     fn small_text() -> String {
@@ -743,7 +775,7 @@ mod tests {
         let (dir, corpus, vocab) = setup(&small_text(), 5);
         let run = |seed| {
             let c = counts(&corpus, &vocab, 64 << 20, dir.path());
-            train(vocab.clone(), c, &config(1, seed), &|_| {}).unwrap()
+            train(vocab.clone(), c, &config(1, seed), &|_| {}, None).unwrap()
         };
         let (a, ra) = run(9);
         let (b, rb) = run(9);
@@ -766,7 +798,7 @@ mod tests {
     fn disk_buckets_train_like_memory() {
         let (dir, corpus, vocab) = setup(&small_text(), 5);
         let c = counts(&corpus, &vocab, 64 << 20, dir.path());
-        let (_, mem) = train(vocab.clone(), c, &config(2, 4), &|_| {}).unwrap();
+        let (_, mem) = train(vocab.clone(), c, &config(2, 4), &|_| {}, None).unwrap();
         let disk_config = GloveConfig {
             memory: 64 << 10,
             temp_dir: Some(dir.path().to_path_buf()),
@@ -774,7 +806,7 @@ mod tests {
         };
         let run = || {
             let c = counts(&corpus, &vocab, 64 << 10, dir.path());
-            train(vocab.clone(), c, &disk_config, &|_| {}).unwrap()
+            train(vocab.clone(), c, &disk_config, &|_| {}, None).unwrap()
         };
         let (a, ra) = run();
         let (b, rb) = run();
@@ -794,6 +826,83 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with(".embers"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    /// Names of the files and folders left in `dir`.
+    fn leftovers(dir: &std::path::Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_raised_cancel_flag_stops_counting_and_training_and_removes_temporary_files() {
+        let (_dir, corpus, vocab) = setup(&small_text(), 5);
+        let tmp = tempfile::tempdir().unwrap();
+        let tiny = CooccurConfig {
+            window: 5,
+            memory: 64 << 10,
+            threads: 2,
+            temp_dir: Some(tmp.path().to_path_buf()),
+            ..Default::default()
+        };
+        // Raised before counting starts.
+        let raised = AtomicBool::new(true);
+        let r = count(&corpus, &vocab, &tiny, &|_| {}, Some(&raised));
+        assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+        assert!(leftovers(tmp.path()).is_empty());
+
+        // With this budget counting spills runs to disk...
+        let cooc = count(&corpus, &vocab, &tiny, &|_| {}, None).unwrap();
+        assert!(cooc.spilled_runs() > 0);
+        assert!(!leftovers(tmp.path()).is_empty());
+        drop(cooc);
+        assert!(leftovers(tmp.path()).is_empty());
+        // ...and a flag raised once text has been counted (runs are on disk by then) stops it
+        // with every run removed.
+        let flag = AtomicBool::new(false);
+        let raise = |_: &Progress| flag.store(true, Ordering::Relaxed);
+        let r = count(&corpus, &vocab, &tiny, &raise, Some(&flag));
+        assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+        assert!(
+            leftovers(tmp.path()).is_empty(),
+            "{:?}",
+            leftovers(tmp.path())
+        );
+
+        // Training from bucket files on disk, cancelled at its first progress event.
+        let glove_config = GloveConfig {
+            memory: 64 << 10,
+            temp_dir: Some(tmp.path().to_path_buf()),
+            ..config(1, 4)
+        };
+        let flag = AtomicBool::new(false);
+        let raise = |p: &Progress| {
+            assert_eq!(p.stage, "train");
+            flag.store(true, Ordering::Relaxed)
+        };
+        let cooc = count(&corpus, &vocab, &tiny, &|_| {}, None).unwrap();
+        let r = train(vocab.clone(), cooc, &glove_config, &raise, Some(&flag));
+        assert!(matches!(r, Err(Error::Cancelled)), "{:?}", r.map(|x| x.1));
+        assert!(
+            leftovers(tmp.path()).is_empty(),
+            "{:?}",
+            leftovers(tmp.path())
+        );
+        // The same run without the flag trains on several buckets and also cleans up.
+        let cooc = count(&corpus, &vocab, &tiny, &|_| {}, None).unwrap();
+        let (_, report) = train(vocab.clone(), cooc, &glove_config, &|_| {}, None).unwrap();
+        assert!(report.buckets >= 2, "{}", report.buckets);
+        assert_eq!(report.losses.len(), 8);
+        assert!(leftovers(tmp.path()).is_empty());
+
+        // In memory, a flag raised during the first iteration stops training too.
+        let flag = AtomicBool::new(false);
+        let raise = |_: &Progress| flag.store(true, Ordering::Relaxed);
+        let cooc = counts(&corpus, &vocab, 64 << 20, tmp.path());
+        let r = train(vocab.clone(), cooc, &config(2, 4), &raise, Some(&flag));
+        assert!(matches!(r, Err(Error::Cancelled)));
     }
 
     /// Stanford's update for one entry, in f64, from the same starting point.
@@ -896,9 +1005,10 @@ mod tests {
                 ..Default::default()
             },
             &|_| {},
+            None,
         )
         .unwrap();
-        let (emb, _) = train(vocab, cooc, config, &|_| {}).unwrap();
+        let (emb, _) = train(vocab, cooc, config, &|_| {}, None).unwrap();
         let questions = dir.path().join("questions.txt");
         std::fs::write(&questions, questions_words()).unwrap();
         let report = evaluate_analogies(&emb, &questions, &AnalogyOptions::default()).unwrap();
@@ -971,10 +1081,10 @@ mod tests {
             },
         ] {
             let c = counts(&corpus, &vocab, 1 << 20, dir.path());
-            assert!(train(vocab.clone(), c, &bad, &|_| {}).is_err());
+            assert!(train(vocab.clone(), c, &bad, &|_| {}, None).is_err());
         }
         let c = counts(&corpus, &vocab, 1 << 20, dir.path());
         let other = Vocab::from_words(vec!["x".into()]).unwrap();
-        assert!(train(other, c, &GloveConfig::default(), &|_| {}).is_err());
+        assert!(train(other, c, &GloveConfig::default(), &|_| {}, None).is_err());
     }
 }
