@@ -44,7 +44,7 @@ pub struct Args {
     /// Training iterations over the co-occurrence entries.
     #[arg(long, default_value_t = 15)]
     iter: u32,
-    /// Initial AdaGrad learning rate.
+    /// Initial AdaGrad learning rate of the vectors (biases use rate 1, as Stanford's glove).
     #[arg(long, default_value_t = 0.05)]
     eta: f32,
     /// Threads for counting and training (0: all cores).

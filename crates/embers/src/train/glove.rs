@@ -44,7 +44,8 @@ pub struct GloveConfig {
     pub alpha: f64,
     /// Passes over the co-occurrence entries.
     pub iter: u32,
-    /// Initial learning rate of AdaGrad.
+    /// Initial AdaGrad learning rate of the vectors (the biases step at rate 1, as in Stanford's
+    /// current code).
     pub eta: f32,
     /// Training threads (0: all cores).
     pub threads: usize,
