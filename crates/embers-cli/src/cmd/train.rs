@@ -159,7 +159,10 @@ fn install_ctrl_c() {
 
 pub fn run(cmd: TrainCommand, progress: Mode) -> Result<()> {
     match cmd {
-        TrainCommand::Glove(a) => super::train_glove::run(a, progress),
+        TrainCommand::Glove(a) => {
+            install_ctrl_c();
+            super::train_glove::run(a, progress, &CANCEL)
+        }
         cmd => run_word2vec(cmd, progress),
     }
 }

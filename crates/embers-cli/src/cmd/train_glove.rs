@@ -1,6 +1,7 @@
 //! `embers train glove`: vocabulary, co-occurrence counting and GloVe training in one command.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Result;
@@ -43,7 +44,7 @@ pub struct Args {
     /// Training iterations over the co-occurrence entries.
     #[arg(long, default_value_t = 15)]
     iter: u32,
-    /// Initial AdaGrad learning rate.
+    /// Initial AdaGrad learning rate of the vectors (biases use rate 1, as Stanford's glove).
     #[arg(long, default_value_t = 0.05)]
     eta: f32,
     /// Threads for counting and training (0: all cores).
@@ -108,7 +109,9 @@ fn parse_size(s: &str) -> Result<usize, String> {
     Ok(bytes as usize)
 }
 
-pub fn run(a: Args, progress: Mode) -> Result<()> {
+/// Runs the three stages; a raised `cancel` (Ctrl-C) stops the run with nothing written to the
+/// output path and no temporary files left.
+pub fn run(a: Args, progress: Mode, cancel: &AtomicBool) -> Result<()> {
     let corpus = Corpus::new(&a.corpus, a.tokenizer.tokenizer())?;
     let temp_dir = a.temp_dir.clone().or_else(|| {
         let parent = a.output.parent().unwrap_or(Path::new(""));
@@ -147,6 +150,9 @@ pub fn run(a: Args, progress: Mode) -> Result<()> {
         reporter.report(&Progress::new("count", done, None, "bytes"))
     })?;
     reporter.finish();
+    if cancel.load(Ordering::Relaxed) {
+        return or_interrupted(Err(embers::Error::Cancelled), &a.output);
+    }
     let vocab = builder.build()?;
     let t_vocab = start.elapsed().as_secs_f64();
     eprintln!(
@@ -164,8 +170,15 @@ pub fn run(a: Args, progress: Mode) -> Result<()> {
         temp_dir: temp_dir.clone(),
     };
     let t0 = Instant::now();
-    let cooc = cooccur::count(&corpus, &vocab, &config, &|p| reporter.report(p))?;
+    let cooc = cooccur::count(
+        &corpus,
+        &vocab,
+        &config,
+        &|p| reporter.report(p),
+        Some(cancel),
+    );
     reporter.finish();
+    let cooc = or_interrupted(cooc, &a.output)?;
     let t_cooc = t0.elapsed().as_secs_f64();
     eprintln!(
         "co-occurrences: {} entries{} in {t_cooc:.2}s",
@@ -180,23 +193,30 @@ pub fn run(a: Args, progress: Mode) -> Result<()> {
     // 3. Training.
     let reporter = Reporter::new(progress, "training");
     let t0 = Instant::now();
-    let (emb, report) = glove::train(vocab, cooc, &glove_config, &|p: &Progress| {
-        reporter.report(p);
-        // Only the end of an iteration carries a loss: always show it, whatever the throttling.
-        if let (Some(epoch), Some(loss)) = (p.epoch, p.loss) {
-            if progress == Mode::Json {
-                eprintln!(
-                    "{}",
-                    serde_json::json!({"event": "iteration", "stage": "train", "epoch": epoch,
-                        "loss": loss, "elapsed": t0.elapsed().as_secs_f64()})
-                );
-            } else if progress != Mode::None {
-                reporter.finish();
-                eprintln!("iteration {epoch:3}: cost {loss:.6}");
+    let trained = glove::train(
+        vocab,
+        cooc,
+        &glove_config,
+        &|p: &Progress| {
+            reporter.report(p);
+            // Only the end of an iteration carries a loss: always show it, whatever the throttling.
+            if let (Some(epoch), Some(loss)) = (p.epoch, p.loss) {
+                if progress == Mode::Json {
+                    eprintln!(
+                        "{}",
+                        serde_json::json!({"event": "iteration", "stage": "train", "epoch": epoch,
+                            "loss": loss, "elapsed": t0.elapsed().as_secs_f64()})
+                    );
+                } else if progress != Mode::None {
+                    reporter.finish();
+                    eprintln!("iteration {epoch:3}: cost {loss:.6}");
+                }
             }
-        }
-    })?;
+        },
+        Some(cancel),
+    );
     reporter.finish();
+    let (emb, report) = or_interrupted(trained, &a.output)?;
     let t_train = t0.elapsed().as_secs_f64();
     eprintln!(
         "training: {} entries × {} iterations in {t_train:.2}s ({}), final cost {:.6}{}",
@@ -223,6 +243,17 @@ pub fn run(a: Args, progress: Mode) -> Result<()> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The library's result, with cancellation (Ctrl-C) told as such.
+fn or_interrupted<T>(r: embers::Result<T>, output: &Path) -> Result<T> {
+    match r {
+        Err(embers::Error::Cancelled) => anyhow::bail!(
+            "training interrupted; nothing written to {}",
+            output.display()
+        ),
+        r => Ok(r?),
+    }
 }
 
 #[cfg(test)]

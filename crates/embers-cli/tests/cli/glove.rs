@@ -103,3 +103,98 @@ fn train_glove_bad_arguments() {
     assert!(!bad.status.success());
     assert!(!out.exists());
 }
+
+/// Ctrl-C (SIGINT) during training: exit code 1 with one message, no output file, and no
+/// spilled runs or bucket files left in the output's folder.
+#[cfg(unix)]
+#[test]
+fn train_glove_stops_cleanly_on_ctrl_c() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = testdata().join("gensim/lee_background.cor");
+    let out = dir.path().join("glove.safetensors");
+    // Far more iterations than the test waits for; a small budget puts runs and buckets on disk.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_embers"))
+        .args([
+            "train",
+            "glove",
+            s(&corpus),
+            "-o",
+            s(&out),
+            "--dim",
+            "16",
+            "--window",
+            "5",
+            "--iter",
+            "1000000",
+            "--threads",
+            "2",
+            "--memory",
+            "256K",
+            "--progress",
+            "json",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    // Wait until training is under way (two iterations done), then interrupt.
+    let mut iterations = 0;
+    while iterations < 2 {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "{seen}");
+        if line.contains("\"iteration\"") {
+            iterations += 1;
+        }
+        seen.push_str(&line);
+    }
+    // The entries are in bucket files next to the output while training runs.
+    let temporary: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        temporary.iter().any(|n| n.starts_with(".embers-glove")),
+        "{temporary:?}"
+    );
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    // Drain stderr meanwhile, so the child never blocks on a full pipe.
+    let reader = std::thread::spawn(move || {
+        let mut rest = String::new();
+        stderr.read_to_string(&mut rest).unwrap();
+        rest
+    });
+    // Stopping takes a moment (the current pieces of 65,536 entries end); a run that goes on
+    // for a minute did not stop.
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("embers train glove did not stop on SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let rest = reader.join().unwrap();
+    assert_eq!(status.code(), Some(1), "{rest}");
+    let last = rest.trim_end().lines().last().unwrap_or("");
+    assert!(
+        last.contains("training interrupted; nothing written to"),
+        "{rest}"
+    );
+    assert!(!rest.contains("panicked"), "{rest}");
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+}

@@ -485,13 +485,20 @@ impl<'a> Counter<'a> {
 }
 
 /// Counts the co-occurrences of `corpus` for the words of `vocab` (other tokens are dropped).
-/// `progress` gets the bytes of text counted so far (stage `cooccur`).
+/// `progress` gets the bytes of text counted so far (stage `cooccur`). When `cancel` becomes
+/// true, counting stops soon and returns [`Error::Cancelled`]; runs already spilled to disk are
+/// removed.
 pub fn count(
     corpus: &Corpus,
     vocab: &Vocab,
     config: &CooccurConfig,
     progress: &crate::progress::ProgressFn,
+    cancel: Option<&AtomicBool>,
 ) -> Result<Cooccurrences> {
+    let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+    if cancelled() {
+        return Err(Error::Cancelled);
+    }
     if config.window == 0 || config.window > 100_000 {
         return Err(Error::invalid(
             "window",
@@ -547,6 +554,7 @@ pub fn count(
             .map(|_| {
                 let (rx, offsets, spiller, weights) = (&rx, &offsets, &spiller, &weights);
                 let (failed, counted, report) = (&failed, &counted, &report);
+                let cancelled = &cancelled;
                 scope.spawn(move || -> Result<Counter> {
                     let mut counter = Counter::new(offsets, table_slots, spiller);
                     let mut ids: Vec<u32> = Vec::new();
@@ -555,6 +563,10 @@ pub fn count(
                             Ok(Ok(c)) => c,
                             _ => break,
                         };
+                        if cancelled() {
+                            failed.store(true, Ordering::Relaxed);
+                            return Err(Error::Cancelled);
+                        }
                         let run = (|| -> Result<()> {
                             for line in chunk.text.lines() {
                                 ids.clear();
@@ -595,7 +607,7 @@ pub fn count(
             .collect();
         let mut read_result = Ok(());
         for chunk in corpus.chunks(CHUNK_BYTES) {
-            if failed.load(Ordering::Relaxed) {
+            if failed.load(Ordering::Relaxed) || cancelled() {
                 break;
             }
             match chunk {
@@ -623,6 +635,9 @@ pub fn count(
     let mut counters = Vec::with_capacity(results.len());
     for r in results {
         counters.push(r?);
+    }
+    if cancelled() {
+        return Err(Error::Cancelled);
     }
     if counters.iter().any(|c| c.overflow) {
         return Err(overflow_error());
@@ -681,6 +696,9 @@ pub fn count(
     }
 
     // Everything goes to disk: the dense corner and the remaining tables become runs too.
+    if cancelled() {
+        return Err(Error::Cancelled);
+    }
     let mut dense_source = Source::Dense {
         offsets: &offsets,
         data: dense,
@@ -712,6 +730,9 @@ pub fn count(
     while runs.len() > FAN_IN {
         let mut next = Vec::with_capacity(runs.len().div_ceil(FAN_IN));
         for (g, group) in runs.chunks(FAN_IN).enumerate() {
+            if cancelled() {
+                return Err(Error::Cancelled);
+            }
             let buf = reader_buffer(config.memory, group.len());
             let sources = group
                 .iter()
@@ -900,7 +921,10 @@ mod tests {
             threads: 1,
             ..Default::default()
         };
-        let left = as_map(&vocab, count(&corpus, &vocab, &config, &|_| {}).unwrap());
+        let left = as_map(
+            &vocab,
+            count(&corpus, &vocab, &config, &|_| {}, None).unwrap(),
+        );
         // Line 1, positions a0 b1 a2 c3, pairs within distance 2 as (left, right, 1/d):
         // (a,b,1) (a,a,1/2) (b,a,1) (b,c,1/2) (a,c,1). Line 2: (c,b,1). Line 3: none.
         let k = |a: &str, b: &str| (a.to_string(), b.to_string());
@@ -921,7 +945,10 @@ mod tests {
             symmetric: true,
             ..config
         };
-        let sym = as_map(&vocab, count(&corpus, &vocab, &config, &|_| {}).unwrap());
+        let sym = as_map(
+            &vocab,
+            count(&corpus, &vocab, &config, &|_| {}, None).unwrap(),
+        );
         let expected_sym: HashMap<_, f64> = [
             (k("a", "b"), 2.0),
             (k("b", "a"), 2.0),
@@ -940,7 +967,10 @@ mod tests {
             window: 3,
             ..config
         };
-        let w3 = as_map(&vocab, count(&corpus, &vocab, &config, &|_| {}).unwrap());
+        let w3 = as_map(
+            &vocab,
+            count(&corpus, &vocab, &config, &|_| {}, None).unwrap(),
+        );
         assert_eq!(w3[&k("a", "c")], 1.0 + 1.0 / 3.0);
         assert_eq!(w3[&k("c", "a")], 1.0 + 1.0 / 3.0);
     }
@@ -1007,7 +1037,7 @@ mod tests {
                 threads: 1,
                 temp_dir: Some(dir.path().to_path_buf()),
             };
-            let in_memory = count(&corpus, &vocab, &big, &|_| {}).unwrap();
+            let in_memory = count(&corpus, &vocab, &big, &|_| {}, None).unwrap();
             assert!(in_memory.is_in_memory());
             assert_eq!(in_memory.spilled_runs(), 0);
             let expected = reference(&text, &vocab, window, symmetric);
@@ -1029,7 +1059,7 @@ mod tests {
                 threads: 3,
                 ..big.clone()
             };
-            let spilled = count(&corpus, &vocab, &tiny, &|_| {}).unwrap();
+            let spilled = count(&corpus, &vocab, &tiny, &|_| {}, None).unwrap();
             assert!(!spilled.is_in_memory());
             assert!(
                 spilled.spilled_runs() > FAN_IN,
@@ -1074,6 +1104,6 @@ mod tests {
             window: 0,
             ..Default::default()
         };
-        assert!(count(&corpus, &vocab, &config, &|_| {}).is_err());
+        assert!(count(&corpus, &vocab, &config, &|_| {}, None).is_err());
     }
 }

@@ -2,8 +2,10 @@
 //! shuffled entries on many threads (Hogwild), as Stanford's `glove` does it.
 //!
 //! The objective is `Σ f(X_ij) (w_i·c_j + b_i + b̃_j − ln X_ij)²` with
-//! `f(x) = min(1, (x/x_max)^α)`. Updates follow Stanford exactly: the step is `η·g/√G` where `G`
-//! starts at 1 and accumulates `(η·g)²`; vectors and biases start uniform in `[−0.5, 0.5)/dim`.
+//! `f(x) = min(1, (x/x_max)^α)`. Updates follow Stanford's current `glove.c`: a vector step is
+//! `η·g/√G` with each component of `g` clipped to ±100, where `G` starts at 1 and accumulates
+//! `(η·g)²`; a bias step is `g/√G` with `G += g²` (Stanford does not scale bias gradients by
+//! `η`); vectors and biases start uniform in `[−0.5, 0.5)/dim`.
 //! When the entries fit in the memory budget they are shuffled once in memory; otherwise they
 //! are scattered at random into bucket files on disk, and each iteration visits the buckets in a
 //! random order, each shuffled in memory. With one thread a run is bit-identical for a seed.
@@ -11,7 +13,7 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::cooccur::{Cooccurrence, Cooccurrences, SpillDir};
@@ -42,7 +44,8 @@ pub struct GloveConfig {
     pub alpha: f64,
     /// Passes over the co-occurrence entries.
     pub iter: u32,
-    /// Initial learning rate of AdaGrad.
+    /// Initial AdaGrad learning rate of the vectors (the biases step at rate 1, as in Stanford's
+    /// current code).
     pub eta: f32,
     /// Training threads (0: all cores).
     pub threads: usize,
@@ -126,6 +129,9 @@ struct Entry {
 }
 
 const ENTRY_BYTES: usize = 16;
+
+/// Bound on each component of a vector gradient `fdiff·c`, Stanford's `grad_clip_value`.
+const GRAD_CLIP: f32 = 100.0;
 
 impl Entry {
     fn new(c: Cooccurrence, x_max: f64, alpha: f64) -> Self {
@@ -248,14 +254,17 @@ unsafe impl Sync for Shared {}
 
 /// Trains GloVe vectors for `vocab` on the counts `cooc` (which must have been made with the
 /// same vocabulary). `progress` gets stage `train` events in entries; the event that ends an
-/// iteration, and only that one, carries the iteration's mean cost as `loss`.
+/// iteration, and only that one, carries the iteration's mean cost as `loss`. When `cancel`
+/// becomes true, training stops soon and returns [`Error::Cancelled`]; bucket files are removed.
 pub fn train(
     vocab: Vocab,
     cooc: Cooccurrences,
     config: &GloveConfig,
     progress: &ProgressFn,
+    cancel: Option<&AtomicBool>,
 ) -> Result<(Embeddings, GloveReport)> {
     config.validate()?;
+    let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     if cooc.vocab_size() != vocab.len() {
         return Err(Error::shape(
             "co-occurrence vocabulary",
@@ -271,7 +280,7 @@ pub fn train(
         config.threads
     };
     let mut model = Model::new(vocab.len(), config.dim, config.seed);
-    let data = Entries::prepare(cooc, config)?;
+    let data = Entries::prepare(cooc, config, cancel)?;
     let n = data.len();
     if n == 0 {
         return Err(Error::invalid(
@@ -304,7 +313,7 @@ pub fn train(
             p
         };
         let mut run = |entries: &[Entry]| {
-            let (c, s) = run_parallel(shared, entries, config.eta, threads, &done, &|d| {
+            let (c, s) = run_parallel(shared, entries, config.eta, threads, &done, cancel, &|d| {
                 progress(&event(d, None))
             });
             cost += c;
@@ -317,11 +326,17 @@ pub fn train(
                 let mut rng = Rng::new(config.seed).fork(it as u64);
                 shuffle(&mut order, &mut rng);
                 for b in order {
+                    if cancelled() {
+                        return Err(Error::Cancelled);
+                    }
                     load_bucket(&buckets[b], &mut buffer)?;
                     shuffle(&mut buffer, &mut rng);
                     run(&buffer);
                 }
             }
+        }
+        if cancelled() {
+            return Err(Error::Cancelled);
         }
         let loss = cost / n as f64;
         if !loss.is_finite() {
@@ -373,7 +388,12 @@ struct Bucket {
 }
 
 impl Entries {
-    fn prepare(cooc: Cooccurrences, config: &GloveConfig) -> Result<Self> {
+    fn prepare(
+        cooc: Cooccurrences,
+        config: &GloveConfig,
+        cancel: Option<&AtomicBool>,
+    ) -> Result<Self> {
+        let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
         let (x_max, alpha) = (config.x_max, config.alpha);
         let bound = cooc.len_bound() as usize;
         if bound * ENTRY_BYTES <= config.memory {
@@ -383,6 +403,9 @@ impl Entries {
                 .into_iter()
                 .map(|c| Entry::new(c, x_max, alpha))
                 .collect();
+            if cancelled() {
+                return Err(Error::Cancelled);
+            }
             shuffle(&mut v, &mut Rng::new(config.seed ^ 0x5EED_5EED));
             return Ok(Entries::Memory(v));
         }
@@ -410,6 +433,9 @@ impl Entries {
         let mut rng = Rng::new(config.seed ^ 0x5EED_5EED);
         let mut len = 0u64;
         cooc.try_for_each(|c| {
+            if len % (1 << 16) == 0 && cancelled() {
+                return Err(Error::Cancelled);
+            }
             let b = rng.below(count as u64) as usize;
             buckets[b].len += 1;
             len += 1;
@@ -471,17 +497,19 @@ fn shuffle<T>(v: &mut [T], rng: &mut Rng) {
 }
 
 /// Trains on `entries` split into `threads` contiguous shards; returns (cost, skipped). Calls
-/// `report` with the running total of entries done about five times a second.
+/// `report` with the running total of entries done about five times a second. A raised
+/// `cancel` flag makes the shards stop early (the caller checks it and discards the result).
 fn run_parallel(
     shared: Shared,
     entries: &[Entry],
     eta: f32,
     threads: usize,
     done: &AtomicU64,
+    cancel: Option<&AtomicBool>,
     report: &(dyn Fn(u64) + Sync),
 ) -> (f64, u64) {
     if threads <= 1 || entries.len() < 2 * threads {
-        let r = train_shard(shared, entries, eta, done);
+        let r = train_shard(shared, entries, eta, done, cancel);
         report(done.load(Ordering::Relaxed));
         return r;
     }
@@ -489,7 +517,7 @@ fn run_parallel(
     std::thread::scope(|scope| {
         let handles: Vec<_> = entries
             .chunks(per)
-            .map(|shard| scope.spawn(move || train_shard(shared, shard, eta, done)))
+            .map(|shard| scope.spawn(move || train_shard(shared, shard, eta, done, cancel)))
             .collect();
         let mut last = Instant::now();
         while !handles.iter().all(|h| h.is_finished()) {
@@ -509,11 +537,21 @@ fn run_parallel(
     })
 }
 
-/// Trains on one shard; returns (cost, skipped).
-fn train_shard(shared: Shared, entries: &[Entry], eta: f32, done: &AtomicU64) -> (f64, u64) {
+/// Trains on one shard; returns (cost, skipped). Stops between pieces of 65,536 entries once
+/// `cancel` is raised.
+fn train_shard(
+    shared: Shared,
+    entries: &[Entry],
+    eta: f32,
+    done: &AtomicU64,
+    cancel: Option<&AtomicBool>,
+) -> (f64, u64) {
     let mut cost = 0.0;
     let mut skipped = 0;
     for piece in entries.chunks(1 << 16) {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            break;
+        }
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -555,22 +593,23 @@ unsafe fn step_scalar(s: Shared, e: &Entry, eta: f32) -> Option<f64> {
         return None;
     }
     let cost = 0.5 * fdiff as f64 * diff as f64;
-    let f = fdiff * eta;
     for d in 0..dp {
         let (w, c) = (*wi.add(d), *cj.add(d));
         let (gw, gc) = (*wi.add(dp + d), *cj.add(dp + d));
-        let t1 = f * c;
-        let t2 = f * w;
+        let t1 = (fdiff * c).clamp(-GRAD_CLIP, GRAD_CLIP) * eta;
+        let t2 = (fdiff * w).clamp(-GRAD_CLIP, GRAD_CLIP) * eta;
         *wi.add(d) = w - t1 / gw.sqrt();
         *cj.add(d) = c - t2 / gc.sqrt();
         *wi.add(dp + d) = gw + t1 * t1;
         *cj.add(dp + d) = gc + t2 * t2;
     }
-    update_biases(wi.add(2 * dp), cj.add(2 * dp), f);
+    update_biases(wi.add(2 * dp), cj.add(2 * dp), fdiff);
     Some(cost)
 }
 
-/// Bias step: `[bias, gradsq]` pairs of the word and the context.
+/// Bias step: `[bias, gradsq]` pairs of the word and the context. As in Stanford's `glove.c`
+/// (since its gradient clipping), the bias gradient `fdiff` is not scaled by `η`: the biases
+/// follow AdaGrad with a unit learning rate.
 #[inline(always)]
 unsafe fn update_biases(bw: *mut f32, bc: *mut f32, f: f32) {
     *bw -= f / (*bw.add(1)).sqrt();
@@ -581,7 +620,7 @@ unsafe fn update_biases(bw: *mut f32, bc: *mut f32, f: f32) {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{update_biases, Entry, Shared};
+    use super::{update_biases, Entry, Shared, GRAD_CLIP};
     use std::arch::x86_64::*;
 
     /// How many entries ahead the rows are prefetched.
@@ -597,6 +636,8 @@ mod avx2 {
         let row_bytes = (2 * dp + 2) * 4;
         let mut cost = 0.0f64;
         let mut skipped = 0u64;
+        let (lo, hi) = (_mm256_set1_ps(-GRAD_CLIP), _mm256_set1_ps(GRAD_CLIP));
+        let ev = _mm256_set1_ps(eta);
         for (k, e) in entries.iter().enumerate() {
             // The rows are scattered over a model much larger than the caches: fetch every
             // line of the rows a few entries ahead.
@@ -626,16 +667,15 @@ mod avx2 {
                 continue;
             }
             cost += 0.5 * fdiff as f64 * diff as f64;
-            let f = fdiff * eta;
-            let fv = _mm256_set1_ps(f);
+            let fv = _mm256_set1_ps(fdiff);
             let mut d = 0;
             while d < dp {
                 let w = _mm256_load_ps(wi.add(d));
                 let c = _mm256_load_ps(cj.add(d));
                 let gw = _mm256_load_ps(wi.add(dp + d));
                 let gc = _mm256_load_ps(cj.add(dp + d));
-                let t1 = _mm256_mul_ps(fv, c);
-                let t2 = _mm256_mul_ps(fv, w);
+                let t1 = _mm256_mul_ps(clip(_mm256_mul_ps(fv, c), lo, hi), ev);
+                let t2 = _mm256_mul_ps(clip(_mm256_mul_ps(fv, w), lo, hi), ev);
                 _mm256_store_ps(
                     wi.add(d),
                     _mm256_sub_ps(w, _mm256_div_ps(t1, _mm256_sqrt_ps(gw))),
@@ -648,9 +688,14 @@ mod avx2 {
                 _mm256_store_ps(cj.add(dp + d), _mm256_fmadd_ps(t2, t2, gc));
                 d += 8;
             }
-            update_biases(wi.add(2 * dp), cj.add(2 * dp), f);
+            update_biases(wi.add(2 * dp), cj.add(2 * dp), fdiff);
         }
         (cost, skipped)
+    }
+
+    #[inline(always)]
+    unsafe fn clip(x: __m256, lo: __m256, hi: __m256) -> __m256 {
+        _mm256_min_ps(_mm256_max_ps(x, lo), hi)
     }
 
     #[inline(always)]
@@ -695,7 +740,7 @@ mod tests {
             temp_dir: Some(dir.to_path_buf()),
             ..Default::default()
         };
-        count(corpus, vocab, &config, &|_| {}).unwrap()
+        count(corpus, vocab, &config, &|_| {}, None).unwrap()
     }
 
     fn small_text() -> String {
@@ -731,7 +776,7 @@ mod tests {
         let (dir, corpus, vocab) = setup(&small_text(), 5);
         let run = |seed| {
             let c = counts(&corpus, &vocab, 64 << 20, dir.path());
-            train(vocab.clone(), c, &config(1, seed), &|_| {}).unwrap()
+            train(vocab.clone(), c, &config(1, seed), &|_| {}, None).unwrap()
         };
         let (a, ra) = run(9);
         let (b, rb) = run(9);
@@ -754,7 +799,7 @@ mod tests {
     fn disk_buckets_train_like_memory() {
         let (dir, corpus, vocab) = setup(&small_text(), 5);
         let c = counts(&corpus, &vocab, 64 << 20, dir.path());
-        let (_, mem) = train(vocab.clone(), c, &config(2, 4), &|_| {}).unwrap();
+        let (_, mem) = train(vocab.clone(), c, &config(2, 4), &|_| {}, None).unwrap();
         let disk_config = GloveConfig {
             memory: 64 << 10,
             temp_dir: Some(dir.path().to_path_buf()),
@@ -762,7 +807,7 @@ mod tests {
         };
         let run = || {
             let c = counts(&corpus, &vocab, 64 << 10, dir.path());
-            train(vocab.clone(), c, &disk_config, &|_| {}).unwrap()
+            train(vocab.clone(), c, &disk_config, &|_| {}, None).unwrap()
         };
         let (a, ra) = run();
         let (b, rb) = run();
@@ -782,6 +827,83 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with(".embers"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    /// Names of the files and folders left in `dir`.
+    fn leftovers(dir: &std::path::Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_raised_cancel_flag_stops_counting_and_training_and_removes_temporary_files() {
+        let (_dir, corpus, vocab) = setup(&small_text(), 5);
+        let tmp = tempfile::tempdir().unwrap();
+        let tiny = CooccurConfig {
+            window: 5,
+            memory: 64 << 10,
+            threads: 2,
+            temp_dir: Some(tmp.path().to_path_buf()),
+            ..Default::default()
+        };
+        // Raised before counting starts.
+        let raised = AtomicBool::new(true);
+        let r = count(&corpus, &vocab, &tiny, &|_| {}, Some(&raised));
+        assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+        assert!(leftovers(tmp.path()).is_empty());
+
+        // With this budget counting spills runs to disk...
+        let cooc = count(&corpus, &vocab, &tiny, &|_| {}, None).unwrap();
+        assert!(cooc.spilled_runs() > 0);
+        assert!(!leftovers(tmp.path()).is_empty());
+        drop(cooc);
+        assert!(leftovers(tmp.path()).is_empty());
+        // ...and a flag raised once text has been counted (runs are on disk by then) stops it
+        // with every run removed.
+        let flag = AtomicBool::new(false);
+        let raise = |_: &Progress| flag.store(true, Ordering::Relaxed);
+        let r = count(&corpus, &vocab, &tiny, &raise, Some(&flag));
+        assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+        assert!(
+            leftovers(tmp.path()).is_empty(),
+            "{:?}",
+            leftovers(tmp.path())
+        );
+
+        // Training from bucket files on disk, cancelled at its first progress event.
+        let glove_config = GloveConfig {
+            memory: 64 << 10,
+            temp_dir: Some(tmp.path().to_path_buf()),
+            ..config(1, 4)
+        };
+        let flag = AtomicBool::new(false);
+        let raise = |p: &Progress| {
+            assert_eq!(p.stage, "train");
+            flag.store(true, Ordering::Relaxed)
+        };
+        let cooc = count(&corpus, &vocab, &tiny, &|_| {}, None).unwrap();
+        let r = train(vocab.clone(), cooc, &glove_config, &raise, Some(&flag));
+        assert!(matches!(r, Err(Error::Cancelled)), "{:?}", r.map(|x| x.1));
+        assert!(
+            leftovers(tmp.path()).is_empty(),
+            "{:?}",
+            leftovers(tmp.path())
+        );
+        // The same run without the flag trains on several buckets and also cleans up.
+        let cooc = count(&corpus, &vocab, &tiny, &|_| {}, None).unwrap();
+        let (_, report) = train(vocab.clone(), cooc, &glove_config, &|_| {}, None).unwrap();
+        assert!(report.buckets >= 2, "{}", report.buckets);
+        assert_eq!(report.losses.len(), 8);
+        assert!(leftovers(tmp.path()).is_empty());
+
+        // In memory, a flag raised during the first iteration stops training too.
+        let flag = AtomicBool::new(false);
+        let raise = |_: &Progress| flag.store(true, Ordering::Relaxed);
+        let cooc = counts(&corpus, &vocab, 64 << 20, tmp.path());
+        let r = train(vocab.clone(), cooc, &config(2, 4), &raise, Some(&flag));
+        assert!(matches!(r, Err(Error::Cancelled)));
     }
 
     /// Stanford's update for one entry, in f64, from the same starting point.
@@ -844,8 +966,10 @@ mod tests {
                 assert!((after[cj + d] as f64 - want_c).abs() < 1e-6, "c[{d}]");
                 assert!((after[wi + dp + d] as f64 - (1.0 + (f * c[d]).powi(2))).abs() < 1e-6);
             }
-            assert!((after[wi + 2 * dp] as f64 - (before[wi + 2 * dp] - f)).abs() < 1e-6);
-            assert!((after[wi + 2 * dp + 1] as f64 - (1.0 + f * f)).abs() < 1e-6);
+            // Biases: Stanford's current glove.c steps them by fdiff (no η), gradsq += fdiff².
+            assert!((after[wi + 2 * dp] as f64 - (before[wi + 2 * dp] - fdiff)).abs() < 1e-6);
+            assert!((after[wi + 2 * dp + 1] as f64 - (1.0 + fdiff * fdiff)).abs() < 1e-6);
+            assert!((after[cj + 2 * dp] as f64 - (before[cj + 2 * dp] - fdiff)).abs() < 1e-6);
             // Padding and other rows untouched.
             assert!(after[wi + dim..wi + dp].iter().all(|&v| v == 0.0));
             assert_eq!(after[0..stride], model.floats()[0..stride]);
@@ -854,6 +978,89 @@ mod tests {
                 .iter()
                 .zip(untouched)
                 .all(|(a, b)| *a as f64 == *b));
+        }
+    }
+
+    /// Large vectors: Stanford clips each component of `fdiff·c` and `fdiff·w` to ±100 before
+    /// scaling by η; the bias step is `fdiff/√G` with no η and no clipping.
+    #[test]
+    fn vector_gradients_are_clipped_and_bias_steps_are_not() {
+        let (dim, vocab) = (13, 3);
+        for use_simd in [false, true] {
+            let mut model = Model::new(vocab, dim, 5);
+            let (dp, stride) = (model.dp, model.stride);
+            let (wi, cj) = (2 * stride, (vocab + 1) * stride);
+            {
+                let f = as_floats_mut(&mut model.blocks);
+                for d in 0..dim {
+                    f[wi + d] = 3.0 + 0.5 * d as f32;
+                    f[cj + d] = d as f32 - 6.0;
+                }
+            }
+            let before: Vec<f64> = model.floats().iter().map(|&x| x as f64).collect();
+            let e = Entry::new(
+                Cooccurrence {
+                    word: 2,
+                    context: 1,
+                    count: 3.5,
+                },
+                10.0,
+                0.75,
+            );
+            let eta = 0.05f32;
+            let shared = Shared {
+                base: as_floats_mut(&mut model.blocks).as_mut_ptr(),
+                vocab,
+                dp,
+                stride,
+            };
+            if use_simd {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if !(std::is_x86_feature_detected!("avx2")
+                        && std::is_x86_feature_detected!("fma"))
+                    {
+                        continue;
+                    }
+                    unsafe { avx2::shard(shared, &[e], eta) };
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                continue;
+            } else {
+                unsafe { step_scalar(shared, &e, eta).unwrap() };
+            }
+            let w = &before[wi..wi + dim];
+            let c = &before[cj..cj + dim];
+            let diff = w.iter().zip(c).map(|(a, b)| a * b).sum::<f64>()
+                + before[wi + 2 * dp]
+                + before[cj + 2 * dp]
+                - 3.5f64.ln();
+            let fdiff = (0.35f64).powf(0.75) * diff;
+            assert!(fdiff > 40.0, "{fdiff}");
+            let after = model.floats();
+            let (mut clipped, mut free) = (0, 0);
+            for d in 0..dim {
+                let raw = fdiff * c[d];
+                if raw.abs() > 100.0 {
+                    clipped += 1;
+                } else {
+                    free += 1;
+                }
+                let t1 = raw.clamp(-100.0, 100.0) * eta as f64;
+                let t2 = (fdiff * w[d]).clamp(-100.0, 100.0) * eta as f64;
+                let close =
+                    |got: f32, want: f64| (got as f64 - want).abs() < 1e-4 * (1.0 + want.abs());
+                assert!(close(after[wi + d], w[d] - t1), "w[{d}]");
+                assert!(close(after[cj + d], c[d] - t2), "c[{d}]");
+                assert!(close(after[wi + dp + d], 1.0 + t1 * t1), "gradsq w[{d}]");
+                assert!(close(after[cj + dp + d], 1.0 + t2 * t2), "gradsq c[{d}]");
+            }
+            assert!(clipped >= 4 && free >= 3, "{clipped} clipped, {free} not");
+            let close = |got: f32, want: f64| (got as f64 - want).abs() < 1e-4 * (1.0 + want.abs());
+            assert!(close(after[wi + 2 * dp], before[wi + 2 * dp] - fdiff));
+            assert!(close(after[cj + 2 * dp], before[cj + 2 * dp] - fdiff));
+            assert!(close(after[wi + 2 * dp + 1], 1.0 + fdiff * fdiff));
+            assert!(close(after[cj + 2 * dp + 1], 1.0 + fdiff * fdiff));
         }
     }
 
@@ -882,9 +1089,10 @@ mod tests {
                 ..Default::default()
             },
             &|_| {},
+            None,
         )
         .unwrap();
-        let (emb, _) = train(vocab, cooc, config, &|_| {}).unwrap();
+        let (emb, _) = train(vocab, cooc, config, &|_| {}, None).unwrap();
         let questions = dir.path().join("questions.txt");
         std::fs::write(&questions, questions_words()).unwrap();
         let report = evaluate_analogies(&emb, &questions, &AnalogyOptions::default()).unwrap();
@@ -899,7 +1107,7 @@ mod tests {
         // city/country, one/many words), so fitting log co-occurrences moves b − a + c towards
         // d. GloVe does this less sharply than word2vec on such a small corpus (its vectors
         // share a dominant direction, cosines above 0.9 even between unrelated words, which
-        // 3CosAdd on unit vectors suffers from): with these settings it scores 0.21–0.26 over
+        // 3CosAdd on unit vectors suffers from): with these settings it scores 0.23–0.27 over
         // seeds 1–3 (capitals best, gender worst), so 0.15 is 30× chance with a margin for
         // platform rounding, while untrained vectors stay under 0.05.
         let config = GloveConfig {
@@ -957,10 +1165,10 @@ mod tests {
             },
         ] {
             let c = counts(&corpus, &vocab, 1 << 20, dir.path());
-            assert!(train(vocab.clone(), c, &bad, &|_| {}).is_err());
+            assert!(train(vocab.clone(), c, &bad, &|_| {}, None).is_err());
         }
         let c = counts(&corpus, &vocab, 1 << 20, dir.path());
         let other = Vocab::from_words(vec!["x".into()]).unwrap();
-        assert!(train(other, c, &GloveConfig::default(), &|_| {}).is_err());
+        assert!(train(other, c, &GloveConfig::default(), &|_| {}, None).is_err());
     }
 }
