@@ -225,7 +225,14 @@ mod tests {
             Target::Int8 { affine: false },
             Target::Int8 { affine: true },
             Target::Pq(pq.clone()),
-            Target::Pq(PqConfig { bits: 3, ..pq }),
+            Target::Pq(PqConfig {
+                bits: 3,
+                ..pq.clone()
+            }),
+            Target::Pq(PqConfig {
+                rotation: Some(Rotation::Opq { iterations: 2 }),
+                ..pq
+            }),
         ]
         .iter()
         .map(|t| compress(&m, t, &silent).unwrap())
