@@ -80,11 +80,13 @@ echo "   size: $(size "$ffq") bytes = $(ratio "$(size "$ffq")" "$(size "$fifu")"
 head -n 300 "$questions" > "$work/questions-300.txt"
 for f in "$fifu" "$ffq"; do
   name=$(basename "$f")
-  if echo "$word" | finalfusion similar -k 3 "$f" >"$work/out.txt" 2>"$work/err.txt"; then
-    echo "   finalfusion similar on $name: accepted ($(head -n 1 "$work/out.txt" | tr '\t' ' '))"
-  else
-    echo "   finalfusion similar on $name: refused: $(tail -n 1 "$work/err.txt")"
-  fi
+  for fmt in finalfusion finalfusion_mmap; do
+    if echo "$word" | finalfusion similar -f $fmt -k 3 "$f" >"$work/out.txt" 2>"$work/err.txt"; then
+      echo "   finalfusion similar -f $fmt on $name: accepted ($(head -n 1 "$work/out.txt" | tr '\t' ' '))"
+    else
+      echo "   finalfusion similar -f $fmt on $name: refused: $(tail -n 1 "$work/err.txt")"
+    fi
+  done
   if finalfusion compute-accuracy --threads 2 "$f" "$work/questions-300.txt" >"$work/out.txt" 2>"$work/err.txt"; then
     echo "   finalfusion compute-accuracy on $name: accepted ($(tail -n 1 "$work/out.txt"))"
   else
