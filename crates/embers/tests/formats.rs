@@ -305,8 +305,14 @@ const OOV: &[&str] = &[
 ];
 
 fn probe_words(e: &Embeddings) -> Vec<String> {
-    let mut words: Vec<String> = e.vocab().words()[..12].to_vec();
-    words.push(e.vocab().words()[e.len() - 1].clone());
+    let mut words: Vec<String> = e
+        .vocab()
+        .words()
+        .iter()
+        .take(12)
+        .map(String::from)
+        .collect();
+    words.push(e.vocab().words()[e.len() - 1].to_owned());
     for w in OOV {
         assert!(e.vocab().id(w).is_none(), "{w} should be out of vocabulary");
         words.push(w.to_string());
@@ -423,7 +429,6 @@ fn fasttext_cp852_needs_lossy() {
         .iter()
         .filter(|w| w.is_ascii())
         .take(10)
-        .map(String::as_str)
         .collect();
     words.extend(OOV.iter().filter(|w| e.vocab().id(w).is_none()));
     for (w, want) in words.iter().zip(gensim_vectors(&p, &words)) {
@@ -502,7 +507,7 @@ fn npy_files_written_by_numpy() {
         std::fs::write(io::npy::vocab_path(&p), words).unwrap();
         assert_eq!(io::sniff(&p).unwrap(), Format::Npy);
         let e = io::read(&p, &ReadOptions::default()).unwrap();
-        assert_eq!(e.vocab().words()[2], "c d");
+        assert_eq!(&e.vocab().words()[2], "c d");
         let reference: Vec<(String, Vec<f32>)> = words
             .lines()
             .zip(want[key].as_array().unwrap())
@@ -595,7 +600,10 @@ fn safetensors_tensor_of_a_hugging_face_checkpoint() {
         ..opts.clone()
     };
     let e2 = io::read(&model, &with_txt).unwrap();
-    assert_eq!(e2.vocab().words(), &e.vocab().words()[..1000]);
+    assert_eq!(
+        e2.vocab().words(),
+        &e.vocab().words().iter().take(1000).collect::<Vec<_>>()
+    );
     let bad = ReadOptions {
         tensor: Some("embeddings.position_embeddings.weight".into()),
         ..Default::default()

@@ -21,6 +21,11 @@ pub struct Args {
     /// Output format.
     #[arg(long)]
     to: Option<String>,
+    /// Replace each whitespace character inside tokens by this string when writing (text
+    /// formats separate fields with spaces and refuse such tokens otherwise); an error if two
+    /// tokens become equal.
+    #[arg(long, value_name = "STR")]
+    replace_spaces: Option<String>,
     /// Do not print what was written.
     #[arg(long, short)]
     quiet: bool,
@@ -38,7 +43,7 @@ pub fn run(a: Args) -> Result<()> {
         Some(f) => f,
         None => io::sniff(&a.input)?,
     };
-    let (emb, report) = io::read_with_report(&a.input, &options)?;
+    let (mut emb, report) = io::read_with_report(&a.input, &options)?;
     for d in &report.duplicates {
         eprintln!(
             "embers: warning: {}: {}: duplicate word {:?} dropped (first occurrence kept)",
@@ -46,6 +51,10 @@ pub fn run(a: Args) -> Result<()> {
             d.position,
             d.word
         );
+    }
+    if let Some(with) = &a.replace_spaces {
+        let vocab = emb.vocab().replace_whitespace(with)?;
+        *emb.vocab_mut() = vocab;
     }
     let read_time = started.elapsed();
     let to = match &a.to {

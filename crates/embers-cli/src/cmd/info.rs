@@ -96,10 +96,10 @@ pub fn run(a: Args) -> Result<()> {
             println!("format    native (safetensors)");
             println!("shape     {} × {}", info.rows, info.dims);
             println!(
-                "storage   {} ({} bytes of vectors, {:.2}× smaller than f32)",
+                "storage   {} ({} bytes of vectors and their tables, {:.3}× the f32 matrix)",
                 info.storage,
                 info.vector_bytes,
-                (info.rows * info.dims * 4) as f64 / info.vector_bytes.max(1) as f64
+                info.vector_bytes as f64 / (info.rows * info.dims * 4).max(1) as f64
             );
             if let Some((kind, d)) = &rotation {
                 println!("rotation  {kind}, {d} × {d} orthogonal (applied to rows and queries)");

@@ -139,8 +139,8 @@ fn from_wordlist(a: WordlistArgs) -> Result<()> {
         words.extend(
             list.words()
                 .iter()
-                .filter(|w| !a.specials.contains(w))
-                .cloned(),
+                .filter(|w| !a.specials.iter().any(|s| s == w))
+                .map(str::to_owned),
         );
         Vocab::from_words(words)?
     };

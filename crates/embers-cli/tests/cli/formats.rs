@@ -96,3 +96,47 @@ fn broken_input_is_one_line_with_position() {
     let warn = String::from_utf8(out.stderr).unwrap();
     assert!(warn.contains("line 4: duplicate word \"a\""), "{warn}");
 }
+
+#[test]
+fn tokens_with_spaces_need_a_replacement_for_text_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    // GloVe 840B-style rows whose word contains spaces, read from the right.
+    let glove = dir.path().join("g.txt");
+    std::fs::write(&glove, "the 1 2\n. . . 3 4\nnew york 5 6\n").unwrap();
+    let vec = dir.path().join("o.vec");
+    let err = fails(&["convert", s(&glove), s(&vec), "--from", "glove"]);
+    assert!(
+        err.contains("\". . .\"") && err.contains("--replace-spaces"),
+        "{err}"
+    );
+    assert!(!vec.exists());
+    ok(&[
+        "convert",
+        s(&glove),
+        s(&vec),
+        "--from",
+        "glove",
+        "--replace-spaces",
+        "_",
+    ]);
+    let text = std::fs::read_to_string(&vec).unwrap();
+    assert_eq!(text, "3 2\nthe 1.0 2.0\n._._. 3.0 4.0\nnew_york 5.0 6.0\n");
+    // The native format keeps the tokens as they are.
+    let native = dir.path().join("o.embers");
+    ok(&["convert", s(&glove), s(&native), "--from", "glove"]);
+    let out = ok(&["lookup", s(&native), "new york"]);
+    assert!(out.contains('5') && out.contains('6'), "{out}");
+    // A replacement that makes two tokens equal is refused.
+    let clash = dir.path().join("c.txt");
+    std::fs::write(&clash, "x 0\na b 1\na_b 2\n").unwrap();
+    let err = fails(&[
+        "convert",
+        s(&clash),
+        s(&vec),
+        "--from",
+        "glove",
+        "--replace-spaces",
+        "_",
+    ]);
+    assert!(err.contains("both become \"a_b\""), "{err}");
+}

@@ -27,11 +27,11 @@ pub fn ok_vocab(
 ) -> HashMap<String, u32> {
     let n = restrict_vocab.min(emb.len());
     let mut map = HashMap::with_capacity(n);
-    for (id, w) in emb.vocab().words()[..n].iter().enumerate() {
+    for (id, w) in emb.vocab().words().iter().take(n).enumerate() {
         let key = if case_insensitive {
             upper(w)
         } else {
-            w.clone()
+            w.to_owned()
         };
         map.entry(key).or_insert(id as u32);
     }

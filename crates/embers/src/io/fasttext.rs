@@ -15,6 +15,7 @@ use crate::io::input::{self, decode_word, ReadReport};
 use crate::io::ReadOptions;
 use crate::storage::DenseMatrix;
 use crate::subword::{SubwordConfig, Subwords};
+use crate::vocab::WordList;
 
 /// The first `i32` of a current-format fastText file.
 pub const MAGIC: i32 = 793_712_314;
@@ -343,7 +344,7 @@ impl FastTextModel {
                 ));
             }
             entries.push(DictEntry {
-                word,
+                word: word.into_owned(),
                 count,
                 entry_type,
             });
@@ -415,10 +416,7 @@ impl FastTextModel {
                 });
                 crate::kernels::scale(1.0 / n as f32, out);
             });
-        let words: Vec<String> = self.entries[..nwords]
-            .iter()
-            .map(|e| e.word.clone())
-            .collect();
+        let words: WordList = self.entries[..nwords].iter().map(|e| &e.word).collect();
         let counts = self.entries[..nwords]
             .iter()
             .map(|e| e.count.max(0) as u64)
@@ -500,10 +498,10 @@ impl FastTextModel {
         let entries = vocab
             .words()
             .iter()
-            .zip(vocab.counts())
-            .map(|(w, &c)| DictEntry {
-                word: w.clone(),
-                count: c.max(1) as i64,
+            .enumerate()
+            .map(|(id, w)| DictEntry {
+                word: w.to_owned(),
+                count: vocab.count(id as u32).max(1) as i64,
                 entry_type: EntryType::Word,
             })
             .collect::<Vec<_>>();

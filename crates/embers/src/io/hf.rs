@@ -10,7 +10,7 @@ use crate::io::input::{self, ReadReport};
 use crate::io::safetensors::{Dtype, SafetensorsFile};
 use crate::io::ReadOptions;
 use crate::storage::DenseMatrix;
-use crate::vocab::Vocab;
+use crate::vocab::{IdTable, Vocab, WordList};
 
 /// A vocabulary read from a tokenizer file: tokens in id order and the unknown token, if named.
 #[derive(Debug, Clone)]
@@ -183,8 +183,7 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings
             vocab.tokens.len(),
         ));
     }
-    let mut words = vocab.tokens;
-    words.truncate(used);
+    let words: WordList = vocab.tokens.iter().take(used).collect();
     let n = used * dims;
     let elem = t.dtype.size();
     let raw = &t.bytes[..n * elem];
@@ -206,10 +205,7 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings
         Ok(())
     };
     let mut report = ReadReport::default();
-    let distinct = {
-        let mut seen = rustc_hash::FxHashSet::default();
-        words.iter().all(|w| seen.insert(w.as_str()))
-    };
+    let distinct = IdTable::build(&words).1.is_empty();
     let (voc, matrix) = match (t.dtype, distinct) {
         (Dtype::F32, true) if file.file_offset(name).is_some() => {
             let off = file.file_offset(name).unwrap();
@@ -220,8 +216,7 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings
                 }
             };
             check(m.as_slice())?;
-            let k = words.len();
-            (Vocab::from_words_and_counts(words, vec![0; k])?, m)
+            (Vocab::from_word_list(words, Vec::new())?, m)
         }
         (dtype, _) => {
             let data: Vec<f32> = match dtype {

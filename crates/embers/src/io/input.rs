@@ -1,15 +1,15 @@
 //! Input bytes for the readers: a memory map of a plain file, or the decompressed content of a
 //! `.gz` file; plus the shared pieces every reader needs (duplicate handling, the read report).
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
 
 use memmap2::Mmap;
-use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Position, Result};
 use crate::storage::DenseMatrix;
-use crate::vocab::Vocab;
+use crate::vocab::{IdTable, Vocab, WordList};
 
 /// The bytes of an input file.
 pub(crate) enum Input {
@@ -149,15 +149,15 @@ pub struct ReadReport {
 }
 
 /// Decodes a token: UTF-8, or with `lossy` invalid sequences replaced by U+FFFD.
-pub(crate) fn decode_word(
-    bytes: &[u8],
+pub(crate) fn decode_word<'a>(
+    bytes: &'a [u8],
     lossy: bool,
     path: &Path,
     at: impl FnOnce() -> Position,
-) -> Result<String> {
+) -> Result<Cow<'a, str>> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(s.to_owned()),
-        Err(_) if lossy => Ok(String::from_utf8_lossy(bytes).into_owned()),
+        Ok(s) => Ok(Cow::Borrowed(s)),
+        Err(_) if lossy => Ok(String::from_utf8_lossy(bytes)),
         Err(e) => Err(Error::format(
             path,
             at(),
@@ -173,53 +173,49 @@ pub(crate) fn decode_word(
 /// Builds the vocabulary and matrix from parsed rows, dropping every repeated word after its
 /// first occurrence (recorded in `report` with `position(row)`). Rows must be `dims` long each.
 pub(crate) fn dedup_rows(
-    words: Vec<String>,
+    mut words: WordList,
     counts: Option<Vec<u64>>,
     mut data: Vec<f32>,
     dims: usize,
     report: &mut ReadReport,
     position: impl Fn(usize) -> Position,
 ) -> Result<(Vocab, DenseMatrix)> {
-    let mut seen: FxHashMap<&str, ()> = FxHashMap::default();
-    seen.reserve(words.len());
-    let mut dropped = Vec::new();
-    for (i, w) in words.iter().enumerate() {
-        if seen.insert(w.as_str(), ()).is_some() {
-            dropped.push(i);
-        }
+    words.shrink_to_fit();
+    let (index, dropped) = IdTable::build(&words);
+    let mut counts = counts.unwrap_or_default();
+    if dropped.is_empty() {
+        let matrix = DenseMatrix::new(words.len(), dims, data)?;
+        return Ok((
+            Vocab::from_trusted_parts_indexed(words, counts, index),
+            matrix,
+        ));
     }
-    drop(seen);
-    let mut counts = counts.unwrap_or_else(|| vec![0; words.len()]);
-    let words = if dropped.is_empty() {
-        words
-    } else {
-        let mut kept_counts = Vec::with_capacity(words.len() - dropped.len());
-        let mut keep = Vec::with_capacity(words.len() - dropped.len());
-        let mut next = 0;
-        let mut out_row = 0;
-        for (i, w) in words.into_iter().enumerate() {
-            if next < dropped.len() && dropped[next] == i {
-                next += 1;
-                report.duplicates.push(Duplicate {
-                    word: w,
-                    position: position(i),
-                });
-                continue;
-            }
-            if out_row != i {
-                data.copy_within(i * dims..(i + 1) * dims, out_row * dims);
-            }
-            out_row += 1;
-            keep.push(w);
-            kept_counts.push(counts[i]);
+    drop(index);
+    let mut keep = WordList::with_capacity(words.len() - dropped.len(), words.text().len());
+    let mut out_row = 0;
+    let mut next = 0;
+    for (i, w) in words.iter().enumerate() {
+        if next < dropped.len() && dropped[next] as usize == i {
+            next += 1;
+            report.duplicates.push(Duplicate {
+                word: w.to_owned(),
+                position: position(i),
+            });
+            continue;
         }
-        data.truncate(out_row * dims);
-        counts = kept_counts;
-        keep
-    };
-    let rows = words.len();
-    let matrix = DenseMatrix::new(rows, dims, data)?;
-    Ok((Vocab::from_trusted_parts(words, counts), matrix))
+        if out_row != i {
+            data.copy_within(i * dims..(i + 1) * dims, out_row * dims);
+            if !counts.is_empty() {
+                counts[out_row] = counts[i];
+            }
+        }
+        out_row += 1;
+        keep.push(w);
+    }
+    data.truncate(out_row * dims);
+    counts.truncate(out_row);
+    let matrix = DenseMatrix::new(out_row, dims, data)?;
+    Ok((Vocab::from_trusted_parts(keep, counts), matrix))
 }
 
 /// Checks that a word can be written to a format that separates fields with whitespace.
@@ -229,7 +225,8 @@ pub(crate) fn check_plain_word(word: &str, id: usize, format: &str) -> Result<()
             "vocabulary",
             format!(
                 "word {id} ({word:?}) is empty or contains whitespace, which {format} cannot hold \
-                 (fields are separated by spaces); write the native or fastText .bin format instead"
+                 (fields are separated by spaces); write the native or fastText .bin format instead, \
+                 or replace the whitespace (`embers convert --replace-spaces _`)"
             ),
         ));
     }

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::io::safetensors::{self, bytes_of, Dtype, SafetensorsFile, TensorOut};
 use crate::storage::{DenseMatrix, Storage};
 use crate::subword::{SubwordConfig, Subwords};
-use crate::vocab::Vocab;
+use crate::vocab::{Vocab, WordList};
 
 /// Value of the `format` metadata key in every native file.
 pub const FORMAT_NAME: &str = "embers";
@@ -184,30 +184,29 @@ pub fn read_vocab(file: &SafetensorsFile) -> Result<Vocab> {
             "offsets do not span vocab.bytes",
         ));
     }
-    let mut words = Vec::with_capacity(offsets.len() - 1);
-    for (i, w) in offsets.windows(2).enumerate() {
-        if w[0] > w[1] {
-            return Err(Error::at_field(
-                path,
-                "vocab.offsets",
-                format!("offsets decrease at token {i}"),
-            ));
-        }
-        let raw = bytes
-            .bytes
-            .get(w[0] as usize..w[1] as usize)
-            .ok_or_else(|| {
-                Error::at_field(
-                    path,
-                    "vocab.offsets",
-                    format!("token {i} ends past the end of vocab.bytes"),
-                )
-            })?;
-        let token = std::str::from_utf8(raw).map_err(|_| {
-            Error::at_field(path, "vocab.bytes", format!("token {i} is not valid UTF-8"))
-        })?;
-        words.push(token.to_string());
+    if let Some(i) = offsets.windows(2).position(|w| w[0] > w[1]) {
+        return Err(Error::at_field(
+            path,
+            "vocab.offsets",
+            format!("offsets decrease at token {i}"),
+        ));
     }
+    let text = std::str::from_utf8(bytes.bytes).map_err(|e| {
+        let at = e.valid_up_to() as u64;
+        let i = offsets.partition_point(|&o| o <= at).saturating_sub(1);
+        Error::at_field(path, "vocab.bytes", format!("token {i} is not valid UTF-8"))
+    })?;
+    if let Some(i) = offsets
+        .iter()
+        .position(|&o| !text.is_char_boundary(o as usize))
+    {
+        return Err(Error::at_field(
+            path,
+            "vocab.offsets",
+            format!("token {i} starts inside a UTF-8 character"),
+        ));
+    }
+    let words = WordList::from_parts(text.to_owned(), offsets).expect("offsets checked above");
     let counts = match file.get("vocab.counts") {
         Some(c) if c.shape == [words.len()] && c.dtype.size() == 8 => c
             .bytes
@@ -221,7 +220,7 @@ pub fn read_vocab(file: &SafetensorsFile) -> Result<Vocab> {
                 "expected I64 with one count per token",
             ))
         }
-        None => vec![0; words.len()],
+        None => Vec::new(),
     };
     let mut vocab = Vocab::from_trusted_parts(words, counts);
     if let Some(unk) = file.metadata().get("unk") {
@@ -350,22 +349,18 @@ pub fn common_tensors<'a>(
     (tensors, meta)
 }
 
-/// The vocabulary as concatenated UTF-8 bytes and `len + 1` offsets.
+/// The vocabulary as concatenated UTF-8 bytes and `len + 1` offsets (copies of
+/// [`WordList::text`] and [`WordList::offsets`]).
 pub fn vocab_layout(vocab: &Vocab) -> (Vec<u8>, Vec<u64>) {
-    let mut bytes = Vec::with_capacity(vocab.words().iter().map(String::len).sum());
-    let mut offsets = Vec::with_capacity(vocab.len() + 1);
-    offsets.push(0u64);
-    for w in vocab.words() {
-        bytes.extend_from_slice(w.as_bytes());
-        offsets.push(bytes.len() as u64);
-    }
-    (bytes, offsets)
+    let words = vocab.words();
+    (words.text().as_bytes().to_vec(), words.offsets().to_vec())
 }
 
 /// Writes `embeddings` as a native file, atomically, with row norms and a checksum.
 pub fn write(path: impl AsRef<Path>, embeddings: &Embeddings) -> Result<()> {
-    let (vocab_bytes, vocab_offsets) = vocab_layout(embeddings.vocab());
-    let (mut tensors, meta) = common_tensors(embeddings, &vocab_bytes, &vocab_offsets, true);
+    let words = embeddings.vocab().words();
+    let (mut tensors, meta) =
+        common_tensors(embeddings, words.text().as_bytes(), words.offsets(), true);
     let compressed = crate::quant::format::storage_tensors(embeddings.storage());
     if !compressed.is_empty() {
         tensors.extend(compressed);
@@ -486,9 +481,26 @@ mod tests {
         safetensors::write(&p, &tensors, &BTreeMap::new(), None).unwrap();
         let file = SafetensorsFile::open(&p).unwrap();
         let e = read_vocab(&file).unwrap_err().to_string();
-        assert!(
-            e.contains("token 0 ends past the end of vocab.bytes"),
-            "{e}"
-        );
+        assert!(e.contains("offsets decrease at token 1"), "{e}");
+        drop(file);
+        // An offset inside a multi-byte character, and bytes that are not UTF-8.
+        for (bytes, offsets, want) in [
+            (
+                "a猫".as_bytes(),
+                [0u64, 2, 4],
+                "token 1 starts inside a UTF-8 character",
+            ),
+            (&b"ab\xff"[..], [0u64, 2, 3], "token 1 is not valid UTF-8"),
+        ] {
+            let offsets: Vec<u8> = offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
+            let tensors = [
+                TensorOut::new("vocab.bytes", Dtype::U8, vec![bytes.len()], bytes),
+                TensorOut::new("vocab.offsets", Dtype::U64, vec![3], offsets),
+            ];
+            safetensors::write(&p, &tensors, &BTreeMap::new(), None).unwrap();
+            let file = SafetensorsFile::open(&p).unwrap();
+            let e = read_vocab(&file).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
     }
 }

@@ -12,6 +12,7 @@ use crate::io::atomic::AtomicFile;
 use crate::io::input::{self, decode_word, ReadReport};
 use crate::io::ReadOptions;
 use crate::storage::DenseMatrix;
+use crate::vocab::{IdTable, Vocab, WordList};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
@@ -207,14 +208,14 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings
     if text.last() == Some(&b'\n') {
         text = &text[..text.len() - 1];
     }
-    let mut words = Vec::with_capacity(h.rows.min(vbytes.len()));
+    let mut words = WordList::with_capacity(h.rows.min(vbytes.len()), vbytes.len());
     if !text.is_empty() {
         for (i, line) in text.split(|&b| b == b'\n').enumerate() {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.is_empty() {
                 return Err(Error::at_line(&vpath, i as u64 + 1, "empty word"));
             }
-            words.push(decode_word(line, options.lossy, &vpath, || {
+            words.push(&decode_word(line, options.lossy, &vpath, || {
                 Position::Line(i as u64 + 1)
             })?);
         }
@@ -256,13 +257,9 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings
     if h.elem == Elem::F32 && h.little {
         if let Ok(m) = DenseMatrix::mapped(map.clone(), h.offset, rows, h.dims) {
             check(m.as_slice())?;
-            let distinct = {
-                let mut seen = rustc_hash::FxHashSet::default();
-                words.iter().all(|w| seen.insert(w.as_str()))
-            };
-            if distinct {
-                let n = words.len();
-                let vocab = crate::vocab::Vocab::from_words_and_counts(words, vec![0; n])?;
+            let (index, dups) = IdTable::build(&words);
+            if dups.is_empty() {
+                let vocab = Vocab::from_trusted_parts_indexed(words, Vec::new(), index);
                 return Ok((Embeddings::new(vocab, m)?, report));
             }
         }

@@ -2,6 +2,7 @@
 //! word2vec/fastText `.vec` and GloVe formats: lines are cut into chunks parsed on all cores,
 //! numbers read with `fast-float2`, every row written straight into its place in the matrix.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::Path;
 
@@ -12,6 +13,7 @@ use crate::error::{Error, Position, Result};
 use crate::io::atomic::AtomicFile;
 use crate::io::input::{self, check_plain_word, decode_word, ReadReport};
 use crate::io::ReadOptions;
+use crate::vocab::WordList;
 
 /// Bytes per parallel chunk (at least; chunks end at line ends).
 const CHUNK: usize = 1 << 20;
@@ -98,7 +100,9 @@ pub(crate) fn parse_rows(
         }
     }
 
-    // Chunks of whole lines.
+    // Chunks of whole lines. Probing a boundary maps the pages around it (the kernel maps
+    // whole page-cache folios, which can be megabytes): they are given back as the scan moves
+    // on, or the whole file would be resident after this loop.
     let mut bounds = vec![0usize];
     let mut at = 0;
     while at < body.len() {
@@ -107,9 +111,11 @@ pub(crate) fn parse_rows(
             Some(i) => next + i + 1,
             None => body.len(),
         };
+        source.release(&body[bounds[bounds.len().saturating_sub(2)]..next]);
         bounds.push(next);
         at = next;
     }
+    source.release(body);
     let chunks: Vec<&[u8]> = bounds.windows(2).map(|w| &body[w[0]..w[1]]).collect();
     let line_counts: Vec<usize> = chunks
         .par_iter()
@@ -160,17 +166,27 @@ pub(crate) fn parse_rows(
         starts.push(line);
         line += n as u64;
     }
-    let words: Vec<Vec<String>> = chunks
-        .par_iter()
-        .zip(slices.into_par_iter())
-        .zip(starts.par_iter())
-        .map(|((chunk, out), &start)| {
-            let words = parse_chunk(path, chunk, start, dims, out, options);
-            source.release(chunk);
-            words
-        })
-        .collect::<Result<_>>()?;
-    let words: Vec<String> = words.into_iter().flatten().collect();
+    // Chunks are parsed a few per thread at a time and their words appended in order, so the
+    // per-chunk word lists are reused by the allocator instead of piling up.
+    let batch = 4 * rayon::current_num_threads().max(1);
+    let mut words = WordList::with_capacity(rows, 0);
+    let mut slices = slices.into_iter();
+    for (chunks, starts) in chunks.chunks(batch).zip(starts.chunks(batch)) {
+        let outs: Vec<&mut [f32]> = slices.by_ref().take(chunks.len()).collect();
+        let lists: Vec<WordList> = chunks
+            .par_iter()
+            .zip(outs.into_par_iter())
+            .zip(starts.par_iter())
+            .map(|((chunk, out), &start)| {
+                let words = parse_chunk(path, chunk, start, dims, out, options);
+                source.release(chunk);
+                words
+            })
+            .collect::<Result<_>>()?;
+        for list in &lists {
+            words.append(list);
+        }
+    }
     let mut report = ReadReport::default();
     let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, |row| {
         Position::Line(first_line + row as u64)
@@ -185,8 +201,9 @@ fn parse_chunk(
     dims: usize,
     out: &mut [f32],
     options: &ReadOptions,
-) -> Result<Vec<String>> {
-    let mut words = Vec::with_capacity(out.len() / dims.max(1));
+) -> Result<WordList> {
+    let rows = out.len() / dims.max(1);
+    let mut words = WordList::with_capacity(rows, rows * 16);
     for (i, line) in chunk.split(|&b| b == b'\n').enumerate() {
         let row = words.len();
         if row * dims >= out.len() {
@@ -200,7 +217,7 @@ fn parse_chunk(
             &mut out[row * dims..(row + 1) * dims],
             options,
         )?;
-        words.push(word);
+        words.push(&word);
     }
     Ok(words)
 }
@@ -209,26 +226,26 @@ fn parse_chunk(
 /// is read from the right: the last DIMS fields are the values and everything before them the
 /// word, provided some field of that word is not a number (so a row with too many values is
 /// still an error).
-fn parse_line(
+fn parse_line<'a>(
     path: &Path,
-    line: &[u8],
+    line: &'a [u8],
     lineno: u64,
     out: &mut [f32],
     options: &ReadOptions,
-) -> Result<String> {
+) -> Result<Cow<'a, str>> {
     match parse_line_left(path, line, lineno, out, options) {
         Ok(w) => Ok(w),
         Err(e) => parse_line_right(path, line, lineno, out, options).ok_or(e),
     }
 }
 
-fn parse_line_right(
+fn parse_line_right<'a>(
     path: &Path,
-    line: &[u8],
+    line: &'a [u8],
     lineno: u64,
     out: &mut [f32],
     options: &ReadOptions,
-) -> Option<String> {
+) -> Option<Cow<'a, str>> {
     let dims = out.len();
     let fields: Vec<(usize, &[u8])> = line
         .split(|&b| is_blank(b))
@@ -261,13 +278,13 @@ fn parse_line_right(
     .ok()
 }
 
-fn parse_line_left(
+fn parse_line_left<'a>(
     path: &Path,
-    line: &[u8],
+    line: &'a [u8],
     lineno: u64,
     out: &mut [f32],
     options: &ReadOptions,
-) -> Result<String> {
+) -> Result<Cow<'a, str>> {
     let dims = out.len();
     let err = |msg: String| Error::at_line(path, lineno, msg);
     let mut line = line;

@@ -7,9 +7,11 @@ use std::path::Path;
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Position, Result};
 use crate::io::atomic::AtomicFile;
-use crate::io::input::{self, check_plain_word, decode_word, ReadReport};
+use crate::io::input::{self, check_plain_word, decode_word, Duplicate, ReadReport};
 use crate::io::textvec;
 use crate::io::ReadOptions;
+use crate::storage::DenseMatrix;
+use crate::vocab::{IdTable, Vocab, WordList};
 
 /// Reads a word2vec (or fastText `.vec`) text file.
 pub fn read_text(
@@ -33,7 +35,7 @@ pub fn write_text(path: impl AsRef<Path>, embeddings: &Embeddings) -> Result<()>
 }
 
 /// Bytes of a mapped binary file read before their pages are given back.
-const RELEASE_EVERY: usize = 16 << 20;
+const RELEASE_EVERY: usize = 4 << 20;
 
 /// Reads a word2vec binary file (by memory map; `.gz` files are decompressed first).
 pub fn read_binary(
@@ -58,9 +60,13 @@ pub fn read_binary(
         .ok_or_else(|| Error::at_line(path, 1, format!("{dims} dims cannot fit in this file")))?;
     let mut pos = header.len() + 1;
     let cap = rows_wanted.min(bytes.len() / (row_bytes + 2) + 1);
-    let mut words = Vec::with_capacity(cap);
-    let mut offsets = Vec::with_capacity(cap);
+    let mut words = WordList::with_capacity(cap, 0);
+    // Repeated words are found as rows are read (the first is kept), so the index of the
+    // vocabulary is built on the way and no per-row position has to be kept for reports.
+    let mut index = IdTable::with_capacity(cap);
+    let mut report = ReadReport::default();
     let mut data = Vec::with_capacity(cap * dims);
+    let mut released = 0;
     for r in 0..rows_wanted {
         // Optional newline (and stray spaces/CR) before the word.
         while pos < bytes.len() && matches!(bytes[pos], b'\n' | b'\r') {
@@ -124,11 +130,21 @@ pub fn read_binary(
             }
             data.push(v);
         }
-        words.push(word);
-        offsets.push(start as u64);
-        if vend / RELEASE_EVERY != pos / RELEASE_EVERY {
-            let done = vend / RELEASE_EVERY * RELEASE_EVERY;
-            bytes.release(&bytes[done.saturating_sub(RELEASE_EVERY)..done]);
+        words.push(&word);
+        if index
+            .insert(&words, &word, words.len() as u32 - 1)
+            .is_some()
+        {
+            words.pop();
+            data.truncate(data.len() - dims);
+            report.duplicates.push(Duplicate {
+                word: word.into_owned(),
+                position: Position::Byte(start as u64),
+            });
+        }
+        if vend - released >= RELEASE_EVERY {
+            bytes.release(&bytes[released..vend]);
+            released = vend;
         }
         pos = vend;
     }
@@ -142,10 +158,10 @@ pub fn read_binary(
             ));
         }
     }
-    let mut report = ReadReport::default();
-    let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, |row| {
-        Position::Byte(offsets[row])
-    })?;
+    bytes.release(&bytes[released..]);
+    let rows = words.len();
+    let matrix = DenseMatrix::new(rows, dims, data)?;
+    let vocab = Vocab::from_trusted_parts_indexed(words, Vec::new(), index);
     Ok((Embeddings::new(vocab, matrix)?, report))
 }
 
@@ -305,6 +321,25 @@ mod tests {
         assert_eq!(e.get("a"), Some(vec![1.0]));
         assert_eq!(rep.duplicates.len(), 1);
         assert_eq!(rep.duplicates[0].position, Position::Line(4));
+
+        // Binary: rows `a`, `b`, `a`, `c` of one value each (with the optional newlines); the
+        // second `a` starts at byte 4 + 2 × 7 = 18 and is dropped with its values.
+        let p = dir.path().join("d.bin");
+        let mut bytes = b"4 1\n".to_vec();
+        for (w, v) in [("a", 1f32), ("b", 2.0), ("a", 3.0), ("c", 4.0)] {
+            bytes.extend_from_slice(w.as_bytes());
+            bytes.push(b' ');
+            bytes.extend_from_slice(&v.to_le_bytes());
+            bytes.push(b'\n');
+        }
+        std::fs::write(&p, &bytes).unwrap();
+        let (e, rep) = read_binary(&p, &ReadOptions::default()).unwrap();
+        assert_eq!(e.vocab().words(), &["a", "b", "c"]);
+        assert_eq!(e.get("a"), Some(vec![1.0]));
+        assert_eq!(e.get("c"), Some(vec![4.0]));
+        assert_eq!(rep.duplicates.len(), 1);
+        assert_eq!(rep.duplicates[0].word, "a");
+        assert_eq!(rep.duplicates[0].position, Position::Byte(18));
     }
 
     #[test]

@@ -372,6 +372,13 @@ pub fn train_with(
     control: Control<'_>,
 ) -> Result<Vec<f32>> {
     config.validate()?;
+    if vocab.counts().is_empty() {
+        return Err(Error::invalid(
+            "vocab",
+            "training needs token counts (negative sampling, subsampling and the Huffman tree \
+             use them); build the vocabulary from a corpus",
+        ));
+    }
     let dim = config.dim;
     let n = vocab.len();
     let threads = if config.threads == 0 {
@@ -402,7 +409,7 @@ pub fn train_with(
         .words()
         .iter()
         .enumerate()
-        .map(|(i, w)| (w.as_str(), i as u32))
+        .map(|(i, w)| (w, i as u32))
         .collect();
     let shared = Engine {
         config,

@@ -2,16 +2,15 @@
 
 mod builder;
 mod index;
+mod words;
 
 pub use builder::VocabBuilder;
+pub(crate) use index::IdTable;
+pub use words::{Iter as WordIter, WordList};
 
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::sync::OnceLock;
-
-use rustc_hash::FxHashMap;
-
-use index::IdTable;
 
 use crate::error::{Error, Result};
 use crate::io::atomic::AtomicFile;
@@ -22,7 +21,8 @@ use crate::io::atomic::AtomicFile;
 /// included). An optional unknown token (`<unk>`) is what [`Vocab::id_or_unk`] falls back to.
 #[derive(Debug, Clone, Default)]
 pub struct Vocab {
-    words: Vec<String>,
+    words: WordList,
+    /// One count per token, or empty when the vocabulary has no counts (all zero).
     counts: Vec<u64>,
     /// Token → id, built on first use for vocabularies read from trusted files.
     index: OnceLock<IdTable>,
@@ -31,15 +31,22 @@ pub struct Vocab {
 
 impl Vocab {
     /// A vocabulary from tokens and their counts, in id order. Duplicate or empty tokens are an
-    /// error naming the token; `counts` must be as long as `words`.
+    /// error naming the token; `counts` must be as long as `words`, or empty for a vocabulary
+    /// without counts.
     pub fn from_words_and_counts(words: Vec<String>, counts: Vec<u64>) -> Result<Self> {
-        if words.len() != counts.len() {
+        Self::from_word_list(words.iter().collect(), counts)
+    }
+
+    /// Like [`Vocab::from_words_and_counts`], from a [`WordList`].
+    pub fn from_word_list(words: WordList, counts: Vec<u64>) -> Result<Self> {
+        if !counts.is_empty() && words.len() != counts.len() {
             return Err(Error::shape("vocabulary counts", words.len(), counts.len()));
         }
+        let counts = without_zeros(counts);
         if words.len() > u32::MAX as usize {
             return Err(Error::invalid("words", "more than 2^32 - 1 tokens"));
         }
-        if let Some(i) = words.iter().position(|w| w.is_empty()) {
+        if let Some(i) = words.offsets().windows(2).position(|w| w[0] == w[1]) {
             return Err(Error::invalid("words", format!("token {i} is empty")));
         }
         let (index, duplicates) = IdTable::build(&words);
@@ -58,12 +65,30 @@ impl Vocab {
     /// A vocabulary from parts already known to be valid (read from a file written by embers):
     /// the token index is built on first use instead of now, so opening a file stays fast. A
     /// repeated token keeps its first id.
-    pub(crate) fn from_trusted_parts(words: Vec<String>, counts: Vec<u64>) -> Self {
-        debug_assert_eq!(words.len(), counts.len());
+    pub(crate) fn from_trusted_parts(words: WordList, counts: Vec<u64>) -> Self {
+        debug_assert!(counts.is_empty() || words.len() == counts.len());
+        let counts = without_zeros(counts);
         Vocab {
             words,
             counts,
             index: OnceLock::new(),
+            unk: None,
+        }
+    }
+
+    /// Trusted parts with their token index already built (by [`IdTable::build`] over `words`,
+    /// without duplicates).
+    pub(crate) fn from_trusted_parts_indexed(
+        words: WordList,
+        counts: Vec<u64>,
+        index: IdTable,
+    ) -> Self {
+        debug_assert!(counts.is_empty() || words.len() == counts.len());
+        let counts = without_zeros(counts);
+        Vocab {
+            words,
+            counts,
+            index: OnceLock::from(index),
             unk: None,
         }
     }
@@ -74,8 +99,7 @@ impl Vocab {
 
     /// A vocabulary from tokens in id order, every count zero.
     pub fn from_words(words: Vec<String>) -> Result<Self> {
-        let n = words.len();
-        Self::from_words_and_counts(words, vec![0; n])
+        Self::from_words_and_counts(words, Vec::new())
     }
 
     /// Reads a word list, one word a line (such as `/usr/share/dict/words`). Surrounding
@@ -84,8 +108,8 @@ impl Vocab {
     pub fn from_wordlist(path: impl AsRef<Path>) -> Result<(Self, usize)> {
         let path = path.as_ref();
         let reader = crate::text::open_maybe_gz(path)?;
-        let mut words = Vec::new();
-        let mut seen = FxHashMap::default();
+        let mut words = WordList::new();
+        let mut index = IdTable::default();
         let mut duplicates = 0;
         for (i, line) in std::io::BufReader::new(reader).split(b'\n').enumerate() {
             let line = line.map_err(|e| Error::io(path, e))?;
@@ -95,16 +119,25 @@ impl Vocab {
             if word.is_empty() || word.starts_with("#!") {
                 continue;
             }
-            if seen.insert(word.to_string(), ()).is_some() {
+            words.push(word);
+            if index.insert(&words, word, words.len() as u32 - 1).is_some() {
+                words.pop();
                 duplicates += 1;
-                continue;
             }
-            words.push(word.to_string());
         }
         if words.is_empty() {
             return Err(Error::at_line(path, 1, "the word list has no words"));
         }
-        Ok((Self::from_words(words)?, duplicates))
+        let counts = Vec::new();
+        Ok((
+            Vocab {
+                words,
+                counts,
+                index: OnceLock::from(index),
+                unk: None,
+            },
+            duplicates,
+        ))
     }
 
     /// Number of tokens.
@@ -129,7 +162,7 @@ impl Vocab {
 
     /// The token with id `id`.
     pub fn token(&self, id: u32) -> Option<&str> {
-        self.words.get(id as usize).map(String::as_str)
+        self.words.get(id as usize)
     }
 
     /// The count of token `id` (0 when unknown or built from a word list).
@@ -138,11 +171,15 @@ impl Vocab {
     }
 
     /// All tokens, in id order.
-    pub fn words(&self) -> &[String] {
+    pub fn words(&self) -> &WordList {
         &self.words
     }
 
     /// All counts, in id order.
+    ///
+    /// Empty when the vocabulary has no counts (every count zero, as for a vocabulary built
+    /// from a word list or read from a file without counts); use [`Vocab::count`] to read one
+    /// count either way.
     pub fn counts(&self) -> &[u64] {
         &self.counts
     }
@@ -184,6 +221,48 @@ impl Vocab {
         }
     }
 
+    /// A copy whose tokens have each ASCII whitespace character (space, tab, line breaks)
+    /// replaced by `with`, for formats that separate fields with whitespace (GloVe 840B has
+    /// tokens such as `. . .`). Counts and the unknown token are kept. `with` must be non-empty
+    /// and free of whitespace; two tokens that become equal are an error naming both.
+    pub fn replace_whitespace(&self, with: &str) -> Result<Vocab> {
+        if with.is_empty() || with.bytes().any(|b| b.is_ascii_whitespace()) {
+            return Err(Error::invalid(
+                "replacement",
+                format!("{with:?} must be non-empty and contain no whitespace"),
+            ));
+        }
+        let mut words = WordList::with_capacity(self.len(), self.words.text().len());
+        let mut index = IdTable::with_capacity(self.len());
+        let mut buf = String::new();
+        for (id, w) in self.words.iter().enumerate() {
+            buf.clear();
+            for c in w.chars() {
+                if c.is_ascii_whitespace() {
+                    buf.push_str(with);
+                } else {
+                    buf.push(c);
+                }
+            }
+            words.push(&buf);
+            if let Some(first) = index.insert(&words, &buf, id as u32) {
+                return Err(Error::invalid(
+                    "replacement",
+                    format!(
+                        "tokens {first} ({:?}) and {id} ({w:?}) both become {buf:?}",
+                        &self.words[first as usize]
+                    ),
+                ));
+            }
+        }
+        Ok(Vocab {
+            words,
+            counts: self.counts.clone(),
+            index: OnceLock::from(index),
+            unk: self.unk,
+        })
+    }
+
     /// Writes `token<TAB>count` lines in id order, atomically. Tokens containing a tab or a line
     /// break cannot be written in this format and are an error naming the token.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
@@ -197,7 +276,8 @@ impl Vocab {
         let mut file = AtomicFile::create(path)?;
         {
             let w = file.writer();
-            for (word, count) in self.words.iter().zip(&self.counts) {
+            for (id, word) in self.words.iter().enumerate() {
+                let count = self.count(id as u32);
                 writeln!(w, "{word}\t{count}").map_err(|e| Error::io(path, e))?;
             }
         }
@@ -210,9 +290,9 @@ impl Vocab {
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut words = Vec::new();
+        let mut words = WordList::new();
+        let mut index = IdTable::default();
         let mut counts = Vec::new();
-        let mut line_numbers = Vec::new();
         for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
             let lineno = i as u64 + 1;
             let line = line.map_err(|e| Error::io(path, e))?;
@@ -234,28 +314,34 @@ impl Vocab {
             if word.is_empty() {
                 return Err(Error::at_line(path, lineno, "empty token"));
             }
-            words.push(word.to_string());
+            words.push(word);
+            if index.insert(&words, word, words.len() as u32 - 1).is_some() {
+                return Err(Error::at_line(
+                    path,
+                    lineno,
+                    format!("duplicate token {word:?}"),
+                ));
+            }
             counts.push(count);
-            line_numbers.push(lineno);
         }
         if words.is_empty() {
             return Err(Error::at_line(path, 1, "the vocabulary file is empty"));
         }
-        let (index, duplicates) = IdTable::build(&words);
-        if let Some(&d) = duplicates.first() {
-            let word = &words[d as usize];
-            return Err(Error::at_line(
-                path,
-                line_numbers[d as usize],
-                format!("duplicate token {word:?}"),
-            ));
-        }
         Ok(Vocab {
             words,
-            counts,
+            counts: without_zeros(counts),
             index: OnceLock::from(index),
             unk: None,
         })
+    }
+}
+
+/// `counts`, or an empty vector when every count is zero.
+fn without_zeros(counts: Vec<u64>) -> Vec<u64> {
+    if counts.iter().all(|&c| c == 0) {
+        Vec::new()
+    } else {
+        counts
     }
 }
 
@@ -312,6 +398,25 @@ mod tests {
         assert_eq!(dups, 1);
         assert_eq!(v.id("queen"), Some(1));
         assert_eq!(v.id("prince"), None);
+    }
+
+    #[test]
+    fn whitespace_replacement_keeps_ids_and_refuses_collisions() {
+        let mut v =
+            Vocab::from_words_and_counts(vec!["new york".into(), ". . .".into()], vec![3, 2])
+                .unwrap();
+        v.set_unk(". . .").unwrap();
+        let r = v.replace_whitespace("_").unwrap();
+        assert_eq!(r.words(), &["new_york", "._._."]);
+        assert_eq!(
+            (r.count(0), r.unk_id(), r.id("new_york")),
+            (3, Some(1), Some(0))
+        );
+        assert!(v.replace_whitespace("").is_err());
+        assert!(v.replace_whitespace("a b").is_err());
+        let clash = Vocab::from_words(vec!["a b".into(), "a\tb".into()]).unwrap();
+        let e = clash.replace_whitespace("-").unwrap_err().to_string();
+        assert!(e.contains("tokens 0") && e.contains("\"a-b\""), "{e}");
     }
 
     #[test]

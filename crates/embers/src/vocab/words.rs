@@ -1,0 +1,256 @@
+//! The tokens of a vocabulary stored back to back in one string with their offsets: two
+//! allocations for the whole list instead of one per token, and the same layout as the
+//! `vocab.bytes` / `vocab.offsets` tensors of the native format.
+
+use std::fmt;
+use std::ops::Index;
+
+/// A list of tokens in id order, kept as one string and `len() + 1` offsets into it
+/// (token `i` is `text[offsets[i]..offsets[i + 1]]`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WordList {
+    text: String,
+    offsets: Vec<u64>,
+}
+
+impl Default for WordList {
+    fn default() -> Self {
+        WordList::new()
+    }
+}
+
+impl WordList {
+    /// An empty list.
+    pub fn new() -> Self {
+        WordList {
+            text: String::new(),
+            offsets: vec![0],
+        }
+    }
+
+    /// An empty list with room for `words` tokens of `bytes` bytes in all.
+    pub fn with_capacity(words: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(words + 1);
+        offsets.push(0);
+        WordList {
+            text: String::with_capacity(bytes),
+            offsets,
+        }
+    }
+
+    /// A list from the concatenated `text` and its offsets, which must start at 0, never
+    /// decrease, end at `text.len()` and fall on character boundaries; `None` otherwise.
+    pub fn from_parts(text: String, offsets: Vec<u64>) -> Option<Self> {
+        let valid = offsets.first() == Some(&0)
+            && offsets.last() == Some(&(text.len() as u64))
+            && offsets.windows(2).all(|w| w[0] <= w[1])
+            && offsets.iter().all(|&o| text.is_char_boundary(o as usize));
+        valid.then_some(WordList { text, offsets })
+    }
+
+    /// Appends a token.
+    pub fn push(&mut self, word: &str) {
+        self.text.push_str(word);
+        self.offsets.push(self.text.len() as u64);
+    }
+
+    /// Removes and forgets the last token, if any.
+    pub fn pop(&mut self) {
+        if self.offsets.len() > 1 {
+            self.offsets.pop();
+            let end = *self.offsets.last().expect("offsets start with 0") as usize;
+            self.text.truncate(end);
+        }
+    }
+
+    /// Appends every token of `other`.
+    pub fn append(&mut self, other: &WordList) {
+        let base = self.text.len() as u64;
+        self.text.push_str(&other.text);
+        self.offsets
+            .extend(other.offsets[1..].iter().map(|&o| base + o));
+    }
+
+    /// Keeps the first `n` tokens.
+    pub fn truncate(&mut self, n: usize) {
+        if n < self.len() {
+            self.offsets.truncate(n + 1);
+            self.text.truncate(self.offsets[n] as usize);
+        }
+    }
+
+    /// Frees unused capacity.
+    pub fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.offsets.shrink_to_fit();
+    }
+
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// True when the list has no tokens.
+    pub fn is_empty(&self) -> bool {
+        self.offsets.len() == 1
+    }
+
+    /// Token `i`, if there is one.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.offsets.get(i + 1)? as usize;
+        Some(&self.text[self.offsets[i] as usize..end])
+    }
+
+    /// The tokens in order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            list: self,
+            front: 0,
+            back: self.len(),
+        }
+    }
+
+    /// All tokens concatenated.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The `len() + 1` offsets of the tokens in [`WordList::text`].
+    pub fn offsets(&self) -> &[u64] {
+        &self.offsets
+    }
+
+    /// The tokens as owned strings.
+    pub fn to_vec(&self) -> Vec<String> {
+        self.iter().map(str::to_owned).collect()
+    }
+}
+
+impl Index<usize> for WordList {
+    type Output = str;
+    fn index(&self, i: usize) -> &str {
+        match self.get(i) {
+            Some(w) => w,
+            None => panic!("token {i} out of range for a list of {}", self.len()),
+        }
+    }
+}
+
+impl fmt::Debug for WordList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for WordList {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut list = WordList::new();
+        for w in iter {
+            list.push(w.as_ref());
+        }
+        list
+    }
+}
+
+impl<S: AsRef<str>> PartialEq<[S]> for WordList {
+    fn eq(&self, other: &[S]) -> bool {
+        self.len() == other.len() && self.iter().zip(other).all(|(a, b)| a == b.as_ref())
+    }
+}
+
+impl<S: AsRef<str>, const N: usize> PartialEq<[S; N]> for WordList {
+    fn eq(&self, other: &[S; N]) -> bool {
+        *self == other[..]
+    }
+}
+
+impl<S: AsRef<str>> PartialEq<Vec<S>> for WordList {
+    fn eq(&self, other: &Vec<S>) -> bool {
+        *self == other[..]
+    }
+}
+
+impl<'a> IntoIterator for &'a WordList {
+    type Item = &'a str;
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over the tokens of a [`WordList`].
+#[derive(Clone, Debug)]
+pub struct Iter<'a> {
+    list: &'a WordList,
+    front: usize,
+    back: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        if self.front == self.back {
+            return None;
+        }
+        self.front += 1;
+        self.list.get(self.front - 1)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.back - self.front;
+        (n, Some(n))
+    }
+    fn nth(&mut self, n: usize) -> Option<&'a str> {
+        self.front = self.front.saturating_add(n).min(self.back);
+        self.next()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.front == self.back {
+            return None;
+        }
+        self.back -= 1;
+        self.list.get(self.back)
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_pop_append_truncate() {
+        let mut a: WordList = ["new york", "猫", "x"].into_iter().collect();
+        assert_eq!(a.len(), 3);
+        assert_eq!(&a[1], "猫");
+        assert_eq!(a.get(3), None);
+        assert_eq!(a.iter().rev().collect::<Vec<_>>(), ["x", "猫", "new york"]);
+        assert_eq!(a.iter().nth(2), Some("x"));
+        a.pop();
+        assert_eq!(a, ["new york", "猫"]);
+        let b: WordList = ["y", "zz"].into_iter().collect();
+        a.append(&b);
+        assert_eq!(a, ["new york", "猫", "y", "zz"]);
+        assert_eq!(a.offsets(), &[0, 8, 11, 12, 14]);
+        a.truncate(1);
+        assert_eq!(a.text(), "new york");
+        assert_eq!(format!("{a:?}"), r#"["new york"]"#);
+        let mut e = WordList::new();
+        e.pop();
+        assert!(e.is_empty());
+    }
+
+    #[test]
+    fn from_parts_checks_offsets() {
+        let ok = WordList::from_parts("ab猫".into(), vec![0, 1, 2, 5]).unwrap();
+        assert_eq!(ok, ["a", "b", "猫"]);
+        assert!(WordList::from_parts("ab".into(), vec![0, 2, 1]).is_none());
+        assert!(WordList::from_parts("ab".into(), vec![1, 2]).is_none());
+        assert!(WordList::from_parts("ab".into(), vec![0, 1]).is_none());
+        assert!(WordList::from_parts("猫".into(), vec![0, 1, 3]).is_none());
+        assert!(WordList::from_parts(String::new(), vec![]).is_none());
+    }
+}
