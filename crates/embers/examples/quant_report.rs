@@ -2,10 +2,12 @@
 //! of the stored vectors against f32, the reconstruction error, quantize time, neighbour-query
 //! latency and top-10 overlap with exact f32 search, and — when evaluation files are given —
 //! analogy accuracy and word-pair Spearman by gensim's protocol, on the compressed rows as stored.
+//! `--opq` adds PQ with an optimised-PQ rotation (10 rounds) at the same settings.
 //!
 //! ```sh
 //! cargo run --release -p embers --example quant_report -- MODEL [--from FORMAT] \
-//!     [--analogies questions-words.txt] [--pairs wordsim353.tsv]... [--queries 200] [--normalize]
+//!     [--analogies questions-words.txt] [--pairs wordsim353.tsv]... [--queries 200] [--normalize] \
+//!     [--opq]
 //! cargo run --release -p embers --example quant_report -- --generate 400000x300
 //! ```
 //! Prints one JSON object per kind, then a Markdown table.
@@ -29,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut queries = 200usize;
     let mut pq_only = false;
     let mut normalize = false;
+    let mut opq = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--from" => from = args.next(),
@@ -38,6 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--queries" => queries = args.next().ok_or("--queries N")?.parse()?,
             "--pq-only" => pq_only = true,
             "--normalize" => normalize = true,
+            "--opq" => opq = true,
             _ => model = Some(PathBuf::from(a)),
         }
     }
@@ -98,6 +102,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let pq_default = PqConfig::for_dims(dims);
     targets.push(("pq", Target::Pq(pq_default.clone())));
+    if opq {
+        targets.push((
+            "pq opq",
+            Target::Pq(PqConfig {
+                rotation: Some(quant::Rotation::Opq {
+                    iterations: quant::Rotation::DEFAULT_OPQ_ITERATIONS,
+                }),
+                ..pq_default.clone()
+            }),
+        ));
+    }
     // The most subquantizers whose codes + norms stay within 1/16 of the f32 row.
     let budget = (dims * 4 / 16).saturating_sub(4);
     if let Some(m) = (1..=budget.min(dims)).rev().find(|m| dims % m == 0) {

@@ -73,6 +73,7 @@ pub fn run(a: Args) -> Result<()> {
     if format == Format::Native {
         // Header only: the matrix is not touched.
         let info = io::native::info(&a.file)?;
+        let rotation = pq_rotation(&a.file, &info.metadata)?;
         if a.json {
             let v = serde_json::json!({
                 "format": "native",
@@ -80,6 +81,10 @@ pub fn run(a: Args) -> Result<()> {
                 "dims": info.dims,
                 "storage": info.storage,
                 "subwords": info.subwords,
+                "rotation": rotation.as_ref().map(|(kind, d)| serde_json::json!({
+                    "kind": kind,
+                    "shape": [d, d],
+                })),
                 "vector_bytes": info.vector_bytes,
                 "compression": (info.rows * info.dims * 4) as f64 / info.vector_bytes.max(1) as f64,
                 "file_bytes": info.file_bytes,
@@ -96,6 +101,9 @@ pub fn run(a: Args) -> Result<()> {
                 info.vector_bytes,
                 info.vector_bytes as f64 / (info.rows * info.dims * 4).max(1) as f64
             );
+            if let Some((kind, d)) = &rotation {
+                println!("rotation  {kind}, {d} × {d} orthogonal (applied to rows and queries)");
+            }
             match info.subwords {
                 Some(s) => println!(
                     "subwords  {} buckets, n-grams {}..={}",
@@ -134,6 +142,24 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The PQ rotation of a native file, if it stores one: its kind (from the `quantizer`
+/// settings; "orthogonal" when they do not say) and its order. Reads the header only.
+fn pq_rotation(
+    path: &Path,
+    metadata: &std::collections::BTreeMap<String, String>,
+) -> Result<Option<(String, usize)>> {
+    let file = io::safetensors::SafetensorsFile::open(path)?;
+    let Some(t) = file.get("quantizer.rotation") else {
+        return Ok(None);
+    };
+    let kind = metadata
+        .get("quantizer")
+        .and_then(|q| serde_json::from_str::<serde_json::Value>(q).ok())
+        .and_then(|q| q["rotation"]["kind"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "orthogonal".into());
+    Ok(Some((kind, t.shape.first().copied().unwrap_or(0))))
 }
 
 pub fn verify(a: VerifyArgs) -> Result<()> {

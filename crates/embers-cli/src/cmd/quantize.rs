@@ -1,12 +1,13 @@
-//! `embers quantize`: compress an embedding file to f16, int8 or product-quantized storage in
-//! the native format, and report the size ratio and reconstruction error.
+//! `embers quantize`: compress an embedding file to f16, int8 or product-quantized storage
+//! (optionally with an optimised-PQ rotation) in the native format, and report the size ratio
+//! and reconstruction error.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
 use clap::Args as ClapArgs;
-use embers::quant::{self, PqConfig, Target};
+use embers::quant::{self, PqConfig, Rotation, Target};
 use rayon::prelude::*;
 
 use super::info::ReadArgs;
@@ -44,6 +45,14 @@ pub struct Args {
     /// pq: random seed of the sample and k-means++.
     #[arg(long)]
     seed: Option<u64>,
+    /// pq: learn an orthogonal rotation before splitting rows into subspaces: `opq` (optimised
+    /// PQ, lower error when dimensions are correlated) or `none`. Stored in the file and applied
+    /// to queries.
+    #[arg(long)]
+    rotation: Option<String>,
+    /// pq with --rotation opq: rounds of alternating codebook and rotation updates (default 10).
+    #[arg(long)]
+    opq_iterations: Option<usize>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -59,7 +68,9 @@ impl Args {
             || self.bits.is_some()
             || self.sample.is_some()
             || self.iterations.is_some()
-            || self.seed.is_some();
+            || self.seed.is_some()
+            || self.rotation.is_some()
+            || self.opq_iterations.is_some();
         match &mut target {
             Target::Pq(cfg) => {
                 let d = PqConfig::for_dims(dims);
@@ -69,6 +80,17 @@ impl Args {
                     sample: self.sample.unwrap_or(d.sample),
                     iterations: self.iterations.unwrap_or(d.iterations),
                     seed: self.seed.unwrap_or(d.seed),
+                    rotation: match self.rotation.as_deref() {
+                        Some("opq") => Some(Rotation::Opq {
+                            iterations: self
+                                .opq_iterations
+                                .unwrap_or(Rotation::DEFAULT_OPQ_ITERATIONS),
+                        }),
+                        None | Some("none") => None,
+                        Some(other) => {
+                            bail!("unknown --rotation {other:?}: expected none or opq")
+                        }
+                    },
                 };
             }
             Target::Int8 { affine } => *affine = self.affine,
@@ -76,8 +98,12 @@ impl Args {
         }
         if pq_flags && !matches!(target, Target::Pq(_)) {
             bail!(
-                "--subquantizers, --bits, --sample, --iterations and --seed only apply to --to pq"
+                "--subquantizers, --bits, --sample, --iterations, --seed, --rotation and \
+                 --opq-iterations only apply to --to pq"
             );
+        }
+        if self.opq_iterations.is_some() && self.rotation.as_deref() != Some("opq") {
+            bail!("--opq-iterations only applies with --rotation opq");
         }
         if self.affine && !matches!(target, Target::Int8 { .. }) {
             bail!("--affine only applies to --to int8");

@@ -121,7 +121,17 @@ fn plus_plus(points: &[f32], d: usize, k: usize, rng: &mut Rng) -> Vec<f32> {
 pub fn kmeans(points: &[f32], d: usize, k: usize, iterations: usize, rng: &mut Rng) -> Codebook {
     let n = points.len() / d;
     assert!(n >= 1 && d >= 1 && k >= 1, "non-empty k-means input");
-    let mut book = Codebook::new(d, k, plus_plus(points, d, k, rng));
+    let book = Codebook::new(d, k, plus_plus(points, d, k, rng));
+    refine(points, book, iterations)
+}
+
+/// At most `iterations` Lloyd steps on `points` (n × `book.d`, n ≥ 1) starting from the
+/// centroids of `book` (a warm start, as when the points moved a little); the same rules as
+/// [`kmeans`] otherwise.
+pub fn refine(points: &[f32], mut book: Codebook, iterations: usize) -> Codebook {
+    let (d, k) = (book.d, book.k);
+    let n = points.len() / d;
+    assert!(n >= 1, "non-empty k-means input");
     let mut assign = vec![usize::MAX; n];
     let mut err = vec![0.0f32; n];
     let mut scratch = vec![0.0f32; k];

@@ -1,6 +1,7 @@
 //! Compression of embedding matrices: f16, int8 (symmetric or affine, per-row scales) and
 //! product quantization (seeded k-means codebooks), producing [`Storage`] kinds that answer
-//! similarity queries from their codes; plus exact re-ranking of the top candidates.
+//! similarity queries from their codes (optionally with an optimised-PQ rotation); plus exact
+//! re-ranking of the top candidates.
 //!
 //! ```
 //! use embers::{Embeddings, Vocab, layer::{init_matrix, Init}};
@@ -15,11 +16,12 @@
 
 pub mod format;
 pub mod kmeans;
+pub mod linalg;
 pub mod pq;
 pub mod rerank;
 pub mod scalar;
 
-pub use pq::PqConfig;
+pub use pq::{PqConfig, Rotation};
 pub use rerank::{rerank, search_reranked};
 pub use scalar::{to_f16, to_int8};
 
@@ -215,6 +217,7 @@ mod tests {
             sample: 700,
             iterations: 8,
             seed: 5,
+            rotation: None,
         };
         let mut kinds: Vec<Storage> = [
             Target::F32,
@@ -222,7 +225,14 @@ mod tests {
             Target::Int8 { affine: false },
             Target::Int8 { affine: true },
             Target::Pq(pq.clone()),
-            Target::Pq(PqConfig { bits: 3, ..pq }),
+            Target::Pq(PqConfig {
+                bits: 3,
+                ..pq.clone()
+            }),
+            Target::Pq(PqConfig {
+                rotation: Some(Rotation::Opq { iterations: 2 }),
+                ..pq
+            }),
         ]
         .iter()
         .map(|t| compress(&m, t, &silent).unwrap())
@@ -367,6 +377,7 @@ mod tests {
             sample: 4000,
             iterations: 20,
             seed: 1,
+            rotation: None,
         };
         let s = compress(&m, &Target::Pq(cfg), &silent).unwrap();
         assert_eq!(s.stored_bytes(), rows * 8 + 8 * 256 * 4 * 4);
@@ -392,6 +403,7 @@ mod tests {
                 sample: 4000,
                 iterations: 20,
                 seed: 1,
+                rotation: None,
             }),
             &silent,
         )
@@ -455,6 +467,35 @@ mod tests {
         let (c, d) = (n.storage().row_vec(3), n.storage().row_vec(4));
         let cos = |x: &[f32], y: &[f32]| crate::kernels::cosine(x, y);
         assert!((cos(&a, &b) - cos(&c, &d)).abs() < 1e-3);
+        // An OPQ rotation is recorded in the settings; settings without one (older files) read
+        // back as no rotation.
+        let opq = PqConfig {
+            subquantizers: 4,
+            sample: 300,
+            rotation: Some(Rotation::Opq { iterations: 2 }),
+            ..PqConfig::for_dims(20)
+        };
+        let q = quantize(&e, &Target::Pq(opq.clone()), &silent).unwrap();
+        let desc = &q.metadata()["quantizer"];
+        assert_eq!(
+            desc,
+            r#"{"bits":8,"iterations":25,"kind":"pq","rotation":{"iterations":2,"kind":"opq"},"sample":300,"seed":42,"subquantizers":4}"#
+        );
+        assert_eq!(serde_json::from_str::<PqConfig>(desc).unwrap(), opq);
+        let old: PqConfig = serde_json::from_str(
+            r#"{"bits":8,"iterations":20,"kind":"pq","sample":4000,"seed":1,"subquantizers":8}"#,
+        )
+        .unwrap();
+        assert_eq!(old.rotation, None);
+        let Storage::Pq(p) = q.storage() else {
+            panic!("pq storage")
+        };
+        assert_eq!(p.rotation().map(<[f32]>::len), Some(400));
+        // Lookups decode through Rᵀ: the decoded row is near the original (error ≤ PQ's).
+        let (x, y) = (e.storage().row_vec(7), q.storage().row_vec(7));
+        let err = crate::kernels::scalar::l2_sq(&x, &y) / crate::kernels::norm(&x).powi(2);
+        assert!(err < 0.5, "{err}");
+
         // Quantizing is deterministic for a seed.
         let t = Target::from_name("pq", 20).unwrap();
         let a = quantize(&e, &t, &silent).unwrap();

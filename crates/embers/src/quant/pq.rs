@@ -1,16 +1,43 @@
 //! Training product quantizers: a seeded sample of rows, one k-means codebook per subspace
-//! (trained in parallel), then every row encoded as its nearest centroid in each subspace.
+//! (trained in parallel), optionally an orthogonal rotation learned as in optimised PQ, then
+//! every row encoded as its nearest centroid in each subspace.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::kmeans::{kmeans, Codebook};
+use super::kmeans::{kmeans, refine, Codebook};
+use super::linalg;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressFn};
 use crate::rng::Rng;
-use crate::storage::{check_pq_settings, DenseMatrix, PqMatrix};
+use crate::storage::{check_pq_settings, Buffer, DenseMatrix, PqMatrix};
+
+/// An orthogonal rotation `R` learned before splitting rows into subspaces: rows are encoded as
+/// `x · R`, so that correlated dimensions can be spread over the subquantizers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Rotation {
+    /// Optimised product quantization (the non-parametric method of Ge, He, Ke and Sun, 2013):
+    /// on the training sample `X`, starting from `R = I` and the plain PQ codebooks, each of
+    /// `iterations` rounds encodes `X · R`, sets `R = U · Vᵀ` from the SVD of `Xᵀ · Ŷ` (`Ŷ` the
+    /// reconstruction: the orthogonal Procrustes step), and refines the codebooks on the new
+    /// `X · R` by a few warm-started Lloyd steps (the full `iterations` of the config in the last
+    /// round).
+    Opq {
+        /// Rounds of alternation between the codebooks and the rotation (≥ 1).
+        iterations: usize,
+    },
+}
+
+impl Rotation {
+    /// Rounds of OPQ by default.
+    pub const DEFAULT_OPQ_ITERATIONS: usize = 10;
+}
+
+/// Lloyd steps that refine the codebooks between two rotation updates (warm started).
+const OPQ_INNER_ITERATIONS: usize = 4;
 
 /// Settings of product quantization, stored in the native file's metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +52,9 @@ pub struct PqConfig {
     pub iterations: usize,
     /// Seed of the sample and of k-means++.
     pub seed: u64,
+    /// A rotation learned before encoding (none: the subspaces are the plain dimension blocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<Rotation>,
 }
 
 impl PqConfig {
@@ -41,6 +71,7 @@ impl PqConfig {
             sample: 65_536,
             iterations: 25,
             seed: 42,
+            rotation: None,
         }
     }
 }
@@ -70,6 +101,9 @@ pub fn check_config(rows: usize, dims: usize, cfg: &PqConfig) -> Result<()> {
     if cfg.iterations == 0 {
         return Err(Error::invalid("iterations", "must be at least 1"));
     }
+    if let Some(Rotation::Opq { iterations: 0 }) = cfg.rotation {
+        return Err(Error::invalid("opq-iterations", "must be at least 1"));
+    }
     Ok(())
 }
 
@@ -89,7 +123,8 @@ fn sample_rows(rows: usize, n: usize, rng: &mut Rng) -> Vec<usize> {
     out
 }
 
-/// Trains codebooks on a sample of `matrix` and encodes every row. Deterministic for a seed.
+/// Trains codebooks (and the rotation, if configured) on a sample of `matrix` and encodes every
+/// row. Deterministic for a seed, independent of the thread count.
 pub fn train(matrix: &DenseMatrix, cfg: &PqConfig, progress: &ProgressFn) -> Result<PqMatrix> {
     let (rows, dims) = (matrix.rows(), matrix.dims());
     check_config(rows, dims, cfg)?;
@@ -104,22 +139,21 @@ pub fn train(matrix: &DenseMatrix, cfg: &PqConfig, progress: &ProgressFn) -> Res
         ));
     }
     let m = cfg.subquantizers;
-    let dsub = dims / m;
     let ksub = 1usize << cfg.bits;
     let root = Rng::new(cfg.seed);
     let sample = sample_rows(rows, cfg.sample, &mut root.fork(0));
+    let mut x = Vec::with_capacity(sample.len() * dims);
+    for &i in &sample {
+        x.extend_from_slice(matrix.row(i));
+    }
 
     let trained = AtomicU64::new(0);
     let books: Vec<Codebook> = (0..m)
         .into_par_iter()
         .map(|j| {
-            let mut points = Vec::with_capacity(sample.len() * dsub);
-            for &i in &sample {
-                points.extend_from_slice(&matrix.row(i)[j * dsub..(j + 1) * dsub]);
-            }
             let book = kmeans(
-                &points,
-                dsub,
+                &subspace(&x, dims, m, j),
+                dims / m,
                 ksub,
                 cfg.iterations,
                 &mut root.fork(j as u64 + 1),
@@ -129,19 +163,158 @@ pub fn train(matrix: &DenseMatrix, cfg: &PqConfig, progress: &ProgressFn) -> Res
             book
         })
         .collect();
+    let (books, rotation) = match &cfg.rotation {
+        None => (books, None),
+        Some(Rotation::Opq { iterations }) => {
+            let (books, r) = opq(&x, dims, books, *iterations, cfg.iterations, progress);
+            (books, Some(r))
+        }
+    };
+    drop(x);
 
-    let codes = encode(matrix, &books, progress);
-    let mut centroids = Vec::with_capacity(m * ksub * dsub);
+    let codes = encode(matrix, &books, rotation.as_deref(), progress);
+    let mut centroids = Vec::with_capacity(m * ksub * (dims / m));
     for b in &books {
         centroids.extend_from_slice(&b.centroids);
     }
-    PqMatrix::new(rows, dims, m, cfg.bits, codes, centroids, None)
+    PqMatrix::new(
+        rows,
+        dims,
+        m,
+        cfg.bits,
+        codes,
+        centroids,
+        rotation.map(Buffer::Owned),
+    )
 }
 
-/// The code of every row: per subspace, the index of the nearest centroid.
-fn encode(matrix: &DenseMatrix, books: &[Codebook], progress: &ProgressFn) -> Vec<u8> {
+/// Sub-vector `j` (of `m`) of every row of `x` (rows of `dims` values), contiguous.
+fn subspace(x: &[f32], dims: usize, m: usize, j: usize) -> Vec<f32> {
+    let dsub = dims / m;
+    x.chunks_exact(dims)
+        .flat_map(|r| &r[j * dsub..(j + 1) * dsub])
+        .copied()
+        .collect()
+}
+
+/// Rows per parallel work item in the rotation's matrix products (fixed, so that sums are
+/// added in the same order whatever the thread count).
+const BLOCK: usize = 1024;
+
+/// `x · r` for every row of `x` (rows of `d` values), `r` row-major `d × d`.
+fn rotate_rows(x: &[f32], d: usize, r: &[f32]) -> Vec<f32> {
+    let mut y = vec![0.0f32; x.len()];
+    y.par_chunks_mut(BLOCK * d)
+        .zip(x.par_chunks(BLOCK * d))
+        .for_each(|(yb, xb)| {
+            for (yr, xr) in yb.chunks_exact_mut(d).zip(xb.chunks_exact(d)) {
+                rotate_row(xr, r, yr);
+            }
+        });
+    y
+}
+
+/// `out = x · r` for one row.
+fn rotate_row(x: &[f32], r: &[f32], out: &mut [f32]) {
+    let d = x.len();
+    out.fill(0.0);
+    for (&xk, rk) in x.iter().zip(r.chunks_exact(d)) {
+        crate::kernels::axpy(xk, rk, out);
+    }
+}
+
+/// Every row of `y` replaced by its nearest centroids (its PQ reconstruction).
+fn reconstruct(y: &[f32], d: usize, books: &[Codebook]) -> Vec<f32> {
+    let dsub = d / books.len();
+    let mut out = vec![0.0f32; y.len()];
+    out.par_chunks_mut(BLOCK * d)
+        .zip(y.par_chunks(BLOCK * d))
+        .for_each(|(ob, yb)| {
+            let mut scratch = vec![0.0f32; books[0].k];
+            for (or, yr) in ob.chunks_exact_mut(d).zip(yb.chunks_exact(d)) {
+                for (j, book) in books.iter().enumerate() {
+                    let (c, _) = book.nearest(&yr[j * dsub..(j + 1) * dsub], &mut scratch);
+                    or[j * dsub..(j + 1) * dsub]
+                        .copy_from_slice(&book.centroids[c * dsub..(c + 1) * dsub]);
+                }
+            }
+        });
+    out
+}
+
+/// `xᵀ · y` in f64 for two matrices of rows of `d` values: per-block partial sums in parallel,
+/// added in block order.
+fn cross(x: &[f32], y: &[f32], d: usize) -> Vec<f64> {
+    let parts: Vec<Vec<f64>> = x
+        .par_chunks(BLOCK * d)
+        .zip(y.par_chunks(BLOCK * d))
+        .map(|(xb, yb)| linalg::at_b(xb, yb, d, d))
+        .collect();
+    let mut total = vec![0.0f64; d * d];
+    for p in parts {
+        total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
+    }
+    total
+}
+
+/// Optimised PQ on the training rows `x`, starting from the plain codebooks `books`: returns the
+/// refined codebooks (of the rotated space) and the rotation (row-major `d × d`, orthogonal).
+fn opq(
+    x: &[f32],
+    d: usize,
+    mut books: Vec<Codebook>,
+    rounds: usize,
+    final_iterations: usize,
+    progress: &ProgressFn,
+) -> (Vec<Codebook>, Vec<f32>) {
     let m = books.len();
-    let dsub = matrix.dims() / m;
+    let mut r = vec![0.0f32; d * d];
+    for i in 0..d {
+        r[i * d + i] = 1.0;
+    }
+    let mut y = x.to_vec();
+    for round in 0..rounds {
+        // Rotation step: R minimising ‖X·R − Ŷ‖ over orthogonal R, for the current codes.
+        let yhat = reconstruct(&y, d, &books);
+        let target = cross(x, &yhat, d);
+        drop(yhat);
+        r = linalg::procrustes(&target, d)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect();
+        y = rotate_rows(x, d, &r);
+        // Codebook step: Lloyd iterations on the rotated rows, from the previous centroids.
+        let iterations = if round + 1 == rounds {
+            final_iterations
+        } else {
+            OPQ_INNER_ITERATIONS.min(final_iterations)
+        };
+        books = books
+            .into_par_iter()
+            .enumerate()
+            .map(|(j, book)| refine(&subspace(&y, d, m, j), book, iterations))
+            .collect();
+        progress(&Progress::new(
+            "rotation",
+            round as u64 + 1,
+            Some(rounds as u64),
+            "rounds",
+        ));
+    }
+    (books, r)
+}
+
+/// The code of every row (rotated by `rotation` first, if any): per subspace, the index of the
+/// nearest centroid.
+fn encode(
+    matrix: &DenseMatrix,
+    books: &[Codebook],
+    rotation: Option<&[f32]>,
+    progress: &ProgressFn,
+) -> Vec<u8> {
+    let m = books.len();
+    let dims = matrix.dims();
+    let dsub = dims / m;
     let rows = matrix.rows();
     let mut codes = vec![0u8; rows * m];
     let done = AtomicU64::new(0);
@@ -151,8 +324,13 @@ fn encode(matrix: &DenseMatrix, books: &[Codebook], progress: &ProgressFn) -> Ve
         .enumerate()
         .for_each(|(chunk, out)| {
             let mut scratch = vec![0.0f32; books[0].k];
+            let mut rotated = vec![0.0f32; dims];
             for (r, code) in out.chunks_exact_mut(m).enumerate() {
-                let row = matrix.row(chunk * CHUNK + r);
+                let mut row = matrix.row(chunk * CHUNK + r);
+                if let Some(rot) = rotation {
+                    rotate_row(row, rot, &mut rotated);
+                    row = &rotated;
+                }
                 for (j, (c, book)) in code.iter_mut().zip(books).enumerate() {
                     *c = book.nearest(&row[j * dsub..(j + 1) * dsub], &mut scratch).0 as u8;
                 }
@@ -223,6 +401,7 @@ mod tests {
             sample: 1000,
             iterations: 20,
             seed: 3,
+            rotation: None,
         };
         let a = train(&m, &cfg, &silent).unwrap();
         let b = train(&m, &cfg, &silent).unwrap();
@@ -255,5 +434,104 @@ mod tests {
                 assert!(got <= best + 1e-6, "row {i} sub {j}: {got} > {best}");
             }
         }
+    }
+    /// Rows whose variance is concentrated in a few latent directions, mixed into all
+    /// dimensions by a random orthogonal matrix: strongly correlated dimensions.
+    fn correlated(rows: usize, dims: usize, seed: u64) -> DenseMatrix {
+        let mut rng = Rng::new(seed);
+        let g: Vec<f64> = (0..dims * dims).map(|_| rng.normal() as f64).collect();
+        let q = linalg::procrustes(&g, dims);
+        let mut data = Vec::with_capacity(rows * dims);
+        for _ in 0..rows {
+            let z: Vec<f64> = (0..dims)
+                .map(|k| rng.normal() as f64 * 0.7f64.powi(k as i32))
+                .collect();
+            data.extend(
+                (0..dims).map(|j| (0..dims).map(|k| z[k] * q[k * dims + j]).sum::<f64>() as f32),
+            );
+        }
+        DenseMatrix::new(rows, dims, data).unwrap()
+    }
+
+    fn relative_error(m: &DenseMatrix, p: &PqMatrix) -> f64 {
+        let (mut err, mut tot) = (0.0f64, 0.0f64);
+        let mut row = vec![0.0f32; m.dims()];
+        for i in 0..m.rows() {
+            p.row_into(i, &mut row);
+            for (a, b) in m.row(i).iter().zip(&row) {
+                err += (*a as f64 - *b as f64).powi(2);
+                tot += (*a as f64).powi(2);
+            }
+        }
+        err / tot
+    }
+
+    #[test]
+    fn opq_rotation_is_orthogonal_and_beats_plain_pq_on_correlated_dims() {
+        let (rows, dims) = (3000, 16);
+        let m = correlated(rows, dims, 4);
+        let plain = PqConfig {
+            subquantizers: 4,
+            bits: 4,
+            sample: 3000,
+            iterations: 25,
+            seed: 7,
+            rotation: None,
+        };
+        let opq_cfg = PqConfig {
+            rotation: Some(Rotation::Opq { iterations: 10 }),
+            ..plain.clone()
+        };
+        let p = train(&m, &plain, &silent).unwrap();
+        let o = train(&m, &opq_cfg, &silent).unwrap();
+        assert!(p.rotation().is_none());
+        let r = o.rotation().expect("OPQ stores its rotation");
+        // RᵀR = I (the rotation is kept in f32).
+        for i in 0..dims {
+            for j in 0..dims {
+                let dot: f64 = (0..dims)
+                    .map(|k| r[k * dims + i] as f64 * r[k * dims + j] as f64)
+                    .sum();
+                let want = if i == j { 1.0 } else { 0.0 };
+                assert!((dot - want).abs() < 1e-5, "RᵀR[{i},{j}] = {dot}");
+            }
+        }
+        assert_ne!(r.iter().filter(|&&v| v != 0.0).count(), dims, "not I");
+        let (ep, eo) = (relative_error(&m, &p), relative_error(&m, &o));
+        // Measured: PQ 0.164, OPQ 0.049 of the squared norm.
+        assert!(eo < 0.5 * ep, "OPQ error {eo} not well below PQ error {ep}");
+        // Deterministic for a seed.
+        let again = train(&m, &opq_cfg, &silent).unwrap();
+        assert_eq!(again.codes(), o.codes());
+        assert_eq!(again.rotation(), o.rotation());
+        // Codes are the nearest centroids of the rotated rows (f64 oracle).
+        let (dsub, ksub) = (o.dsub(), o.ksub());
+        for i in (0..rows).step_by(61) {
+            let y: Vec<f64> = (0..dims)
+                .map(|j| {
+                    (0..dims)
+                        .map(|k| m.row(i)[k] as f64 * r[k * dims + j] as f64)
+                        .sum()
+                })
+                .collect();
+            for j in 0..4 {
+                let d2 = |c: usize| -> f64 {
+                    let cen = &o.centroids()[(j * ksub + c) * dsub..][..dsub];
+                    (0..dsub)
+                        .map(|t| (y[j * dsub + t] - cen[t] as f64).powi(2))
+                        .sum()
+                };
+                let best = (0..ksub).map(d2).fold(f64::INFINITY, f64::min);
+                let got = d2(o.codes()[i * 4 + j] as usize);
+                assert!(got <= best + 1e-5, "row {i} sub {j}: {got} > {best}");
+            }
+        }
+        // Zero rounds are refused.
+        let zero = PqConfig {
+            rotation: Some(Rotation::Opq { iterations: 0 }),
+            ..plain
+        };
+        let e = train(&m, &zero, &silent).unwrap_err().to_string();
+        assert!(e.contains("opq-iterations"), "{e}");
     }
 }
