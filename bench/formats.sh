@@ -16,20 +16,7 @@ cargo build --release -q -p embers-cli
 embers=$root/target/release/embers
 txt=$data/glove-$rows-$dims.txt
 if [ ! -s "$txt" ]; then
-  python3 - "$txt" "$rows" "$dims" <<'PY'
-import sys, numpy as np
-path, rows, dims = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rng = np.random.default_rng(7)
-letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-with open(path, "w") as f:
-    for start in range(0, rows, 20000):
-        n = min(20000, rows - start)
-        m = np.round(rng.normal(0, 0.4, (n, dims)), 5)
-        lens = rng.integers(2, 12, n)
-        words = ["".join(rng.choice(letters, l)) + str(start + i) for i, l in enumerate(lens)]
-        body = np.char.mod("%.5g", m)
-        f.write("\n".join(w + " " + " ".join(r) for w, r in zip(words, body)) + "\n")
-PY
+  python3 "$root/bench/glove_shaped.py" "$txt" "$rows" "$dims"
 fi
 bin=$data/w2v-$rows-$dims.bin
 [ -s "$bin" ] || "$embers" convert -q "$txt" "$bin" --to word2vec-binary

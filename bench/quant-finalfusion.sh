@@ -31,21 +31,8 @@ embers=${EMBERS:-$root/target/release/embers}
 
 txt=$data/glove-$rows-$dims.txt
 if [ ! -s "$txt" ]; then
-  # The generator of bench/formats.sh: the same file when both scripts are run.
-  python3 - "$txt" "$rows" "$dims" <<'PY'
-import sys, numpy as np
-path, rows, dims = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rng = np.random.default_rng(7)
-letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-with open(path, "w") as f:
-    for start in range(0, rows, 20000):
-        n = min(20000, rows - start)
-        m = np.round(rng.normal(0, 0.4, (n, dims)), 5)
-        lens = rng.integers(2, 12, n)
-        words = ["".join(rng.choice(letters, l)) + str(start + i) for i, l in enumerate(lens)]
-        body = np.char.mod("%.5g", m)
-        f.write("\n".join(w + " " + " ".join(r) for w, r in zip(words, body)) + "\n")
-PY
+  # Same generator as bench/formats.sh: the same file when both scripts are run.
+  python3 "$root/bench/glove_shaped.py" "$txt" "$rows" "$dims"
 fi
 word=$(head -n 1 "$txt" | cut -d' ' -f1)
 
