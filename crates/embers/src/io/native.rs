@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::io::safetensors::{self, bytes_of, Dtype, SafetensorsFile, TensorOut};
 use crate::storage::{DenseMatrix, Storage};
 use crate::subword::{SubwordConfig, Subwords};
-use crate::vocab::{Vocab, WordList};
+use crate::vocab::{PartsError, Vocab, WordList};
 
 /// Value of the `format` metadata key in every native file.
 pub const FORMAT_NAME: &str = "embers";
@@ -174,39 +174,21 @@ pub fn read_vocab(file: &SafetensorsFile) -> Result<Vocab> {
             ))
         }
     };
-    if offsets.is_empty()
-        || offsets[0] != 0
-        || *offsets.last().expect("non-empty") != bytes.bytes.len() as u64
-    {
-        return Err(Error::at_field(
-            path,
-            "vocab.offsets",
-            "offsets do not span vocab.bytes",
-        ));
-    }
-    if let Some(i) = offsets.windows(2).position(|w| w[0] > w[1]) {
-        return Err(Error::at_field(
-            path,
-            "vocab.offsets",
-            format!("offsets decrease at token {i}"),
-        ));
-    }
-    let text = std::str::from_utf8(bytes.bytes).map_err(|e| {
-        let at = e.valid_up_to() as u64;
-        let i = offsets.partition_point(|&o| o <= at).saturating_sub(1);
-        Error::at_field(path, "vocab.bytes", format!("token {i} is not valid UTF-8"))
+    let words = WordList::from_utf8_parts(bytes.bytes, offsets).map_err(|e| {
+        let (field, message) = match e {
+            PartsError::Span => (
+                "vocab.offsets",
+                "offsets do not span vocab.bytes".to_string(),
+            ),
+            PartsError::Decrease(i) => ("vocab.offsets", format!("offsets decrease at token {i}")),
+            PartsError::Utf8(i) => ("vocab.bytes", format!("token {i} is not valid UTF-8")),
+            PartsError::Boundary(i) => (
+                "vocab.offsets",
+                format!("token {i} starts inside a UTF-8 character"),
+            ),
+        };
+        Error::at_field(path, field, message)
     })?;
-    if let Some(i) = offsets
-        .iter()
-        .position(|&o| !text.is_char_boundary(o as usize))
-    {
-        return Err(Error::at_field(
-            path,
-            "vocab.offsets",
-            format!("token {i} starts inside a UTF-8 character"),
-        ));
-    }
-    let words = WordList::from_parts(text.to_owned(), offsets).expect("offsets checked above");
     let counts = match file.get("vocab.counts") {
         Some(c) if c.shape == [words.len()] && c.dtype.size() == 8 => c
             .bytes

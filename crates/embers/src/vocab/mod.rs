@@ -6,7 +6,7 @@ mod words;
 
 pub use builder::VocabBuilder;
 pub(crate) use index::IdTable;
-pub use words::{Iter as WordIter, WordList};
+pub use words::{Iter as WordIter, PartsError, WordList};
 
 use std::io::{BufRead, Write};
 use std::path::Path;

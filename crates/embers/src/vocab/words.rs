@@ -41,11 +41,18 @@ impl WordList {
     /// A list from the concatenated `text` and its offsets, which must start at 0, never
     /// decrease, end at `text.len()` and fall on character boundaries; `None` otherwise.
     pub fn from_parts(text: String, offsets: Vec<u64>) -> Option<Self> {
-        let valid = offsets.first() == Some(&0)
-            && offsets.last() == Some(&(text.len() as u64))
-            && offsets.windows(2).all(|w| w[0] <= w[1])
-            && offsets.iter().all(|&o| text.is_char_boundary(o as usize));
-        valid.then_some(WordList { text, offsets })
+        check_offsets(text.as_bytes(), &offsets).ok()?;
+        Some(WordList { text, offsets })
+    }
+
+    /// Like [`WordList::from_parts`] from raw bytes (as stored in a file), saying what is wrong:
+    /// the checks run in the order of [`PartsError`]'s variants.
+    pub fn from_utf8_parts(bytes: &[u8], offsets: Vec<u64>) -> Result<Self, PartsError> {
+        let text = check_offsets(bytes, &offsets)?;
+        Ok(WordList {
+            text: text.to_owned(),
+            offsets,
+        })
     }
 
     /// Appends a token.
@@ -123,6 +130,40 @@ impl WordList {
     /// The tokens as owned strings.
     pub fn to_vec(&self) -> Vec<String> {
         self.iter().map(str::to_owned).collect()
+    }
+}
+
+/// Why concatenated bytes and offsets do not form a [`WordList`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartsError {
+    /// The offsets are empty, do not start at 0 or do not end at the length of the bytes.
+    Span,
+    /// The offset after token `.0` is smaller than its start.
+    Decrease(usize),
+    /// Token `.0` holds the first byte that is not valid UTF-8.
+    Utf8(usize),
+    /// Token `.0` starts inside a multi-byte character.
+    Boundary(usize),
+}
+
+/// The checks of [`WordList::from_utf8_parts`]; returns the bytes as text.
+fn check_offsets<'a>(bytes: &'a [u8], offsets: &[u64]) -> Result<&'a str, PartsError> {
+    if offsets.first() != Some(&0) || offsets.last() != Some(&(bytes.len() as u64)) {
+        return Err(PartsError::Span);
+    }
+    if let Some(i) = offsets.windows(2).position(|w| w[0] > w[1]) {
+        return Err(PartsError::Decrease(i));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to() as u64;
+        PartsError::Utf8(offsets.partition_point(|&o| o <= at).saturating_sub(1))
+    })?;
+    match offsets
+        .iter()
+        .position(|&o| !text.is_char_boundary(o as usize))
+    {
+        Some(i) => Err(PartsError::Boundary(i)),
+        None => Ok(text),
     }
 }
 
@@ -252,5 +293,17 @@ mod tests {
         assert!(WordList::from_parts("ab".into(), vec![0, 1]).is_none());
         assert!(WordList::from_parts("猫".into(), vec![0, 1, 3]).is_none());
         assert!(WordList::from_parts(String::new(), vec![]).is_none());
+        let err = |b: &[u8], o: Vec<u64>| WordList::from_utf8_parts(b, o).unwrap_err();
+        assert_eq!(err(b"ab", vec![0, 1]), PartsError::Span);
+        assert_eq!(err(b"abc", vec![0, 2, 1, 3]), PartsError::Decrease(1));
+        assert_eq!(err(b"ab\xff", vec![0, 2, 3]), PartsError::Utf8(1));
+        assert_eq!(
+            err("a猫".as_bytes(), vec![0, 2, 4]),
+            PartsError::Boundary(1)
+        );
+        assert_eq!(
+            WordList::from_utf8_parts("a猫".as_bytes(), vec![0, 1, 4]).unwrap(),
+            ["a", "猫"]
+        );
     }
 }
