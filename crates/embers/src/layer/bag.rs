@@ -2,9 +2,9 @@
 
 use std::ops::Range;
 
-use super::embedding::{check_ids, check_options, renorm_rows, EmbeddingOptions};
+use super::embedding::{check_ids, checked_weight, initial_weight, renorm_rows, EmbeddingOptions};
 use super::grad::{GradAccumulator, SparseGrad};
-use super::init::{init_matrix, Init};
+use super::init::Init;
 use crate::error::{Error, Result};
 use crate::storage::DenseMatrix;
 
@@ -84,20 +84,13 @@ impl EmbeddingBag {
         seed: u64,
         options: EmbeddingBagOptions,
     ) -> Result<Self> {
-        let weight = init_matrix(rows, dims, init, seed)?;
-        let mut bag = Self::from_weight(weight, options)?;
-        if let Some(p) = options.padding_idx {
-            bag.weight.row_mut(p).fill(0.0);
-        }
-        Ok(bag)
+        let weight = initial_weight(rows, dims, init, seed, &options.as_embedding_options())?;
+        Ok(EmbeddingBag { weight, options })
     }
 
     /// A bag layer over an existing weight, taken as it is.
     pub fn from_weight(weight: DenseMatrix, options: EmbeddingBagOptions) -> Result<Self> {
-        check_options(&options.as_embedding_options(), weight.rows())?;
-        if weight.dims() == 0 {
-            return Err(Error::invalid("dims", "must be at least 1"));
-        }
+        let weight = checked_weight(weight, &options.as_embedding_options())?;
         Ok(EmbeddingBag { weight, options })
     }
 

@@ -57,21 +57,14 @@ impl EmbeddingLayer {
         seed: u64,
         options: EmbeddingOptions,
     ) -> Result<Self> {
-        let weight = init_matrix(rows, dims, init, seed)?;
-        let mut layer = Self::from_weight(weight, options)?;
-        if let Some(p) = options.padding_idx {
-            layer.weight.row_mut(p).fill(0.0);
-        }
-        Ok(layer)
+        let weight = initial_weight(rows, dims, init, seed, &options)?;
+        Ok(EmbeddingLayer { weight, options })
     }
 
     /// A layer over an existing weight, taken as it is (the padding row is not zeroed, as with
     /// `torch.nn.Embedding(_weight=...)` and `from_pretrained`).
     pub fn from_weight(weight: DenseMatrix, options: EmbeddingOptions) -> Result<Self> {
-        check_options(&options, weight.rows())?;
-        if weight.dims() == 0 {
-            return Err(Error::invalid("dims", "must be at least 1"));
-        }
+        let weight = checked_weight(weight, &options)?;
         Ok(EmbeddingLayer { weight, options })
     }
 
@@ -187,6 +180,35 @@ pub(crate) fn frequencies(ids: impl Iterator<Item = usize>) -> FxHashMap<usize, 
 }
 
 /// Validates `padding_idx`, `max_norm` and `norm_type` for a matrix of `rows` rows.
+/// `weight` after checking `options` against it and that it has at least one column (shared
+/// by the layer and the bag).
+pub(crate) fn checked_weight(
+    weight: DenseMatrix,
+    options: &EmbeddingOptions,
+) -> Result<DenseMatrix> {
+    check_options(options, weight.rows())?;
+    if weight.dims() == 0 {
+        return Err(Error::invalid("dims", "must be at least 1"));
+    }
+    Ok(weight)
+}
+
+/// A new weight: `init` with `seed`, checked like [`checked_weight`], the padding row zeroed
+/// (as torch does).
+pub(crate) fn initial_weight(
+    rows: usize,
+    dims: usize,
+    init: Init,
+    seed: u64,
+    options: &EmbeddingOptions,
+) -> Result<DenseMatrix> {
+    let mut weight = checked_weight(init_matrix(rows, dims, init, seed)?, options)?;
+    if let Some(p) = options.padding_idx {
+        weight.row_mut(p).fill(0.0);
+    }
+    Ok(weight)
+}
+
 pub(crate) fn check_options(options: &EmbeddingOptions, rows: usize) -> Result<()> {
     if let Some(p) = options.padding_idx {
         if p >= rows {
