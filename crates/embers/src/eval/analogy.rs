@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
-use crate::eval::{ok_vocab, upper};
+use crate::eval::upper;
 use crate::query::{self, exact};
 
 /// Settings of the analogy benchmark; the defaults are gensim's.
@@ -93,12 +93,9 @@ pub fn evaluate_analogies(
     options: &AnalogyOptions,
 ) -> Result<AnalogyReport> {
     let path = path.as_ref();
-    let text = super::read_utf8(path)?;
+    let (text, vocab) =
+        super::open_benchmark(emb, path, options.restrict_vocab, options.case_insensitive)?;
     let text = text.as_str();
-    if options.restrict_vocab == 0 {
-        return Err(Error::invalid("restrict_vocab", "must be at least 1"));
-    }
-    let vocab = ok_vocab(emb, options.restrict_vocab, options.case_insensitive);
     let norm = |w: &str| {
         if options.case_insensitive {
             upper(w)

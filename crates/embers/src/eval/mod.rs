@@ -38,6 +38,24 @@ pub fn ok_vocab(
     map
 }
 
+/// What both benchmarks start with: the file's text (see [`read_utf8`]), then a check that
+/// `restrict_vocab` is at least 1, then [`ok_vocab`].
+pub(crate) fn open_benchmark(
+    emb: &Embeddings,
+    path: &std::path::Path,
+    restrict_vocab: usize,
+    case_insensitive: bool,
+) -> crate::Result<(String, HashMap<String, u32>)> {
+    let text = read_utf8(path)?;
+    if restrict_vocab == 0 {
+        return Err(crate::Error::invalid(
+            "restrict_vocab",
+            "must be at least 1",
+        ));
+    }
+    Ok((text, ok_vocab(emb, restrict_vocab, case_insensitive)))
+}
+
 /// Reads a whole evaluation file as UTF-8; invalid bytes are an error naming the line.
 pub(crate) fn read_utf8(path: &std::path::Path) -> crate::Result<String> {
     let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;

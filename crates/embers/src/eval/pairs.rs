@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
-use crate::eval::{ok_vocab, stats, upper};
+use crate::eval::{stats, upper};
 use crate::kernels;
 use crate::query::unit_row;
 
@@ -59,12 +59,9 @@ pub fn evaluate_pairs(
     options: &PairsOptions,
 ) -> Result<PairsReport> {
     let path = path.as_ref();
-    let text = super::read_utf8(path)?;
+    let (text, vocab) =
+        super::open_benchmark(emb, path, options.restrict_vocab, options.case_insensitive)?;
     let text = text.as_str();
-    if options.restrict_vocab == 0 {
-        return Err(Error::invalid("restrict_vocab", "must be at least 1"));
-    }
-    let vocab = ok_vocab(emb, options.restrict_vocab, options.case_insensitive);
     let mut gold = Vec::new();
     let mut model = Vec::new();
     let mut oov = 0;
