@@ -38,7 +38,7 @@ impl AtomicFile {
         Ok(AtomicFile {
             target,
             temp,
-            writer: Some(BufWriter::with_capacity(1 << 20, file)),
+            writer: Some(BufWriter::with_capacity(1 << 16, file)),
         })
     }
 
@@ -57,6 +57,19 @@ impl AtomicFile {
         let target = self.target.clone();
         self.writer()
             .write_all(bytes)
+            .map_err(|e| Error::io(target, e))
+    }
+
+    /// Overwrites bytes already written at `offset` (e.g. a checksum in a header, known only
+    /// at the end); later writes continue at the end of the file.
+    pub fn patch(&mut self, offset: u64, bytes: &[u8]) -> Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let target = self.target.clone();
+        let w = self.writer();
+        w.seek(SeekFrom::Start(offset))
+            .and_then(|_| w.write_all(bytes))
+            .and_then(|_| w.seek(SeekFrom::End(0)))
+            .map(drop)
             .map_err(|e| Error::io(target, e))
     }
 
@@ -98,7 +111,9 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         let mut f = AtomicFile::create(&p).unwrap();
         f.write_all(b"whole").unwrap();
+        f.patch(1, b"H").unwrap();
+        f.write_all(b"!").unwrap();
         f.commit().unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"whole");
+        assert_eq!(std::fs::read(&p).unwrap(), b"wHole!");
     }
 }

@@ -10,7 +10,7 @@ use crate::io::input::{self, ReadReport};
 use crate::io::safetensors::{Dtype, SafetensorsFile};
 use crate::io::ReadOptions;
 use crate::storage::DenseMatrix;
-use crate::vocab::{IdTable, Vocab, WordList};
+use crate::vocab::{Vocab, WordList};
 
 /// A vocabulary read from a tokenizer file: tokens in id order and the unknown token, if named.
 #[derive(Debug, Clone)]
@@ -205,7 +205,7 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings
         Ok(())
     };
     let mut report = ReadReport::default();
-    let distinct = IdTable::build(&words).1.is_empty();
+    let distinct = crate::vocab::repeats(&words).is_empty();
     let (voc, matrix) = match (t.dtype, distinct) {
         (Dtype::F32, true) if file.file_offset(name).is_some() => {
             let off = file.file_offset(name).unwrap();

@@ -9,7 +9,7 @@ use memmap2::Mmap;
 
 use crate::error::{Error, Position, Result};
 use crate::storage::DenseMatrix;
-use crate::vocab::{IdTable, Vocab, WordList};
+use crate::vocab::{self, Vocab, WordList};
 
 /// The bytes of an input file.
 pub(crate) enum Input {
@@ -30,8 +30,19 @@ impl std::ops::Deref for Input {
 impl Input {
     /// Tells the kernel the process is done with the pages of `part` (a sub-slice of this
     /// input), so a large memory-mapped file does not stay resident while the matrix is built.
-    /// The bytes stay readable (they are read again from the file if touched).
+    /// Pages `part` shares with the bytes around it are kept (a neighbouring part may be in use);
+    /// the bytes stay readable (they are read again from the page cache if touched).
     pub(crate) fn release(&self, part: &[u8]) {
+        self.release_pages(part, false);
+    }
+
+    /// Like [`Input::release`], including the pages `part` shares with its neighbours: for a
+    /// span no thread reads any more, so that releasing parts one by one leaves none behind.
+    pub(crate) fn release_whole(&self, part: &[u8]) {
+        self.release_pages(part, true);
+    }
+
+    fn release_pages(&self, part: &[u8], whole: bool) {
         #[cfg(unix)]
         if let Input::Mapped(m) = self {
             const PAGE: usize = 4096;
@@ -40,8 +51,13 @@ impl Input {
             if start < base || start + part.len() > base + m.len() {
                 return;
             }
-            let from = (start - base).div_ceil(PAGE) * PAGE;
-            let to = (start - base + part.len()) / PAGE * PAGE;
+            let (from, to) = match whole {
+                true => ((start - base) / PAGE * PAGE, start - base + part.len()),
+                false => (
+                    (start - base).div_ceil(PAGE) * PAGE,
+                    (start - base + part.len()) / PAGE * PAGE,
+                ),
+            };
             if to > from {
                 // SAFETY: a read-only shared file mapping: dropped pages are re-read from the
                 // file on the next access, so no data is lost and borrowed slices stay valid.
@@ -51,7 +67,7 @@ impl Input {
             }
         }
         #[cfg(not(unix))]
-        let _ = part;
+        let _ = (part, whole);
     }
 }
 
@@ -171,26 +187,24 @@ pub(crate) fn decode_word<'a>(
 }
 
 /// Builds the vocabulary and matrix from parsed rows, dropping every repeated word after its
-/// first occurrence (recorded in `report` with `position(row)`). Rows must be `dims` long each.
+/// first occurrence (recorded in `report` with `position(row)`, called in increasing row order).
+/// Rows must be `dims` long each. The vocabulary's token index is left to be built on first
+/// lookup, so reading does not hold it next to the whole matrix.
 pub(crate) fn dedup_rows(
     mut words: WordList,
     counts: Option<Vec<u64>>,
     mut data: Vec<f32>,
     dims: usize,
     report: &mut ReadReport,
-    position: impl Fn(usize) -> Position,
+    mut position: impl FnMut(usize) -> Position,
 ) -> Result<(Vocab, DenseMatrix)> {
     words.shrink_to_fit();
-    let (index, dropped) = IdTable::build(&words);
+    let dropped = vocab::repeats(&words);
     let mut counts = counts.unwrap_or_default();
     if dropped.is_empty() {
         let matrix = DenseMatrix::new(words.len(), dims, data)?;
-        return Ok((
-            Vocab::from_trusted_parts_indexed(words, counts, index),
-            matrix,
-        ));
+        return Ok((Vocab::from_trusted_parts(words, counts), matrix));
     }
-    drop(index);
     let mut keep = WordList::with_capacity(words.len() - dropped.len(), words.text().len());
     let mut out_row = 0;
     let mut next = 0;

@@ -264,27 +264,37 @@ fn placeholder() -> Embeddings {
     Embeddings::new(Vocab::default(), DenseMatrix::zeros(0, 0)).expect("empty matches empty")
 }
 
+/// Values written `BLOCK` at a time by streamed tensors.
+const BLOCK: usize = 1 << 15;
+
 /// The tensors and metadata shared by every storage kind: vocabulary, norms, subwords.
-pub fn common_tensors<'a>(
-    embeddings: &'a Embeddings,
-    vocab_bytes: &'a [u8],
-    vocab_offsets: &'a [u64],
-    write_norms: bool,
-) -> (Vec<TensorOut<'a>>, BTreeMap<String, String>) {
+/// The offsets (held in memory as 32-bit values) and norms not yet computed are produced while
+/// the file is written, a block at a time, rather than as whole copies.
+pub fn common_tensors(embeddings: &Embeddings) -> (Vec<TensorOut<'_>>, BTreeMap<String, String>) {
     let vocab = embeddings.vocab();
+    let words = vocab.words();
+    let n = words.len() + 1;
     let mut tensors = vec![
         TensorOut::new(
             "vocab.bytes",
             Dtype::U8,
-            vec![vocab_bytes.len()],
-            vocab_bytes,
+            vec![words.text().len()],
+            words.text().as_bytes(),
         ),
-        TensorOut::new(
-            "vocab.offsets",
-            Dtype::U64,
-            vec![vocab_offsets.len()],
-            bytes_of(vocab_offsets),
-        ),
+        TensorOut::streamed("vocab.offsets", Dtype::U64, vec![n], n * 8, move |sink| {
+            let mut buf = Vec::with_capacity(BLOCK * 8);
+            let mut offsets = words.offsets();
+            loop {
+                buf.clear();
+                for o in offsets.by_ref().take(BLOCK) {
+                    buf.extend_from_slice(&o.to_le_bytes());
+                }
+                if buf.is_empty() {
+                    return Ok(());
+                }
+                sink(&buf)?;
+            }
+        }),
     ];
     if vocab.counts().iter().any(|&c| c > 0) {
         tensors.push(TensorOut::new(
@@ -294,14 +304,7 @@ pub fn common_tensors<'a>(
             bytes_of(vocab.counts()),
         ));
     }
-    if write_norms {
-        tensors.push(TensorOut::new(
-            "norms",
-            Dtype::F32,
-            vec![embeddings.len()],
-            bytes_of(embeddings.norms()),
-        ));
-    }
+    tensors.push(norms_tensor(embeddings));
     let mut meta: BTreeMap<String, String> = embeddings
         .metadata()
         .iter()
@@ -331,24 +334,45 @@ pub fn common_tensors<'a>(
     (tensors, meta)
 }
 
-/// The vocabulary as concatenated UTF-8 bytes and `len + 1` offsets (copies of
-/// [`WordList::text`] and [`WordList::offsets`]).
-pub fn vocab_layout(vocab: &Vocab) -> (Vec<u8>, Vec<u64>) {
-    let words = vocab.words();
-    (words.text().as_bytes().to_vec(), words.offsets().to_vec())
+/// The row norms: the cached ones, or for a dense matrix whose norms were never asked for,
+/// computed a block of rows at a time as they are written (nothing is cached).
+fn norms_tensor(embeddings: &Embeddings) -> TensorOut<'_> {
+    let rows = embeddings.len();
+    match embeddings.storage().as_dense() {
+        Some(m) if !embeddings.has_norms() && m.dims() > 0 => {
+            TensorOut::streamed("norms", Dtype::F32, vec![rows], rows * 4, move |sink| {
+                use rayon::prelude::*;
+                let dims = m.dims();
+                let mut norms = vec![0f32; BLOCK];
+                for block in m.as_slice().chunks(BLOCK * dims) {
+                    let out = &mut norms[..block.len() / dims];
+                    out.par_iter_mut()
+                        .zip(block.par_chunks(dims))
+                        .with_min_len(1024)
+                        .for_each(|(n, r)| *n = crate::kernels::dot(r, r).sqrt());
+                    sink(bytes_of(out))?;
+                }
+                Ok(())
+            })
+        }
+        _ => TensorOut::new(
+            "norms",
+            Dtype::F32,
+            vec![rows],
+            bytes_of(embeddings.norms()),
+        ),
+    }
 }
 
 /// Writes `embeddings` as a native file, atomically, with row norms and a checksum.
 pub fn write(path: impl AsRef<Path>, embeddings: &Embeddings) -> Result<()> {
-    let words = embeddings.vocab().words();
-    let (mut tensors, meta) =
-        common_tensors(embeddings, words.text().as_bytes(), words.offsets(), true);
+    let dense;
+    let (mut tensors, meta) = common_tensors(embeddings);
     let compressed = crate::quant::format::storage_tensors(embeddings.storage());
     if !compressed.is_empty() {
         tensors.extend(compressed);
         return safetensors::write(path, &tensors, &meta, Some("checksum"));
     }
-    let dense;
     let matrix: &[f32] = match embeddings.storage().as_dense() {
         Some(m) => m.as_slice(),
         None => {

@@ -12,7 +12,7 @@ use crate::io::atomic::AtomicFile;
 use crate::io::input::{self, decode_word, ReadReport};
 use crate::io::ReadOptions;
 use crate::storage::DenseMatrix;
-use crate::vocab::{IdTable, Vocab, WordList};
+use crate::vocab::{Vocab, WordList};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
@@ -257,9 +257,8 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings
     if h.elem == Elem::F32 && h.little {
         if let Ok(m) = DenseMatrix::mapped(map.clone(), h.offset, rows, h.dims) {
             check(m.as_slice())?;
-            let (index, dups) = IdTable::build(&words);
-            if dups.is_empty() {
-                let vocab = Vocab::from_trusted_parts_indexed(words, Vec::new(), index);
+            if crate::vocab::repeats(&words).is_empty() {
+                let vocab = Vocab::from_trusted_parts(words, Vec::new());
                 return Ok((Embeddings::new(vocab, m)?, report));
             }
         }

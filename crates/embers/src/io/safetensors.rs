@@ -301,16 +301,48 @@ impl SafetensorsFile {
     }
 }
 
+/// Receives the bytes of a streamed tensor, piece by piece.
+pub type Sink<'s> = dyn FnMut(&[u8]) -> Result<()> + 's;
+
+/// Produces the bytes of a streamed tensor by handing them, in order, to the sink.
+pub type Fill<'a> = dyn Fn(&mut Sink<'_>) -> Result<()> + 'a;
+
+/// The bytes of a tensor to write: held, or produced while writing.
+pub enum TensorData<'a> {
+    Bytes(std::borrow::Cow<'a, [u8]>),
+    /// `len` bytes produced by `fill` (e.g. values converted or computed a block at a time,
+    /// so the whole tensor never sits in memory).
+    Stream {
+        len: usize,
+        fill: Box<Fill<'a>>,
+    },
+}
+
+impl TensorData<'_> {
+    /// Number of bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            TensorData::Bytes(b) => b.len(),
+            TensorData::Stream { len, .. } => *len,
+        }
+    }
+
+    /// True when there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// One tensor to write: its name, dtype, shape and bytes (little-endian, C order).
 pub struct TensorOut<'a> {
     pub name: String,
     pub dtype: Dtype,
     pub shape: Vec<usize>,
-    pub bytes: std::borrow::Cow<'a, [u8]>,
+    pub data: TensorData<'a>,
 }
 
 impl<'a> TensorOut<'a> {
-    /// A tensor borrowing `bytes`.
+    /// A tensor borrowing (or owning) `bytes`.
     pub fn new(
         name: impl Into<String>,
         dtype: Dtype,
@@ -321,7 +353,26 @@ impl<'a> TensorOut<'a> {
             name: name.into(),
             dtype,
             shape,
-            bytes: bytes.into(),
+            data: TensorData::Bytes(bytes.into()),
+        }
+    }
+
+    /// A tensor of `len` bytes that `fill` produces while the file is written.
+    pub fn streamed(
+        name: impl Into<String>,
+        dtype: Dtype,
+        shape: Vec<usize>,
+        len: usize,
+        fill: impl Fn(&mut Sink<'_>) -> Result<()> + 'a,
+    ) -> Self {
+        TensorOut {
+            name: name.into(),
+            dtype,
+            shape,
+            data: TensorData::Stream {
+                len,
+                fill: Box::new(fill),
+            },
         }
     }
 }
@@ -329,7 +380,9 @@ impl<'a> TensorOut<'a> {
 /// Writes a safetensors file atomically. Tensors are laid out by alignment (8-byte types first,
 /// then 4-, 2- and 1-byte types) and the header is padded so the data section starts at a
 /// multiple of 64 bytes, so every tensor can be viewed in place from a memory map.
-/// When `checksum` is set, a CRC32 of the data section is stored in the metadata under that key.
+/// When `checksum` is set, a CRC32 of the data section is stored in the metadata under that key:
+/// it is computed while the data is written and filled into the header at the end, so every
+/// tensor is read (or produced) once.
 pub fn write(
     path: impl AsRef<Path>,
     tensors: &[TensorOut<'_>],
@@ -341,14 +394,13 @@ pub fn write(
     order.sort_by_key(|t| std::cmp::Reverse(t.dtype.size()));
     let mut header = serde_json::Map::new();
     let mut at = 0usize;
-    let mut crc = crc32fast::Hasher::new();
     for t in &order {
         let elements: usize = t.shape.iter().product();
-        if elements * t.dtype.size() != t.bytes.len() {
+        if elements * t.dtype.size() != t.data.len() {
             return Err(Error::shape(
                 format!("tensor {}", t.name),
                 elements * t.dtype.size(),
-                t.bytes.len(),
+                t.data.len(),
             ));
         }
         header.insert(
@@ -356,17 +408,15 @@ pub fn write(
             serde_json::json!({
                 "dtype": t.dtype.name(),
                 "shape": t.shape,
-                "data_offsets": [at, at + t.bytes.len()],
+                "data_offsets": [at, at + t.data.len()],
             }),
         );
-        at += t.bytes.len();
-        if checksum.is_some() {
-            crc.update(&t.bytes);
-        }
+        at += t.data.len();
     }
+    const PLACEHOLDER: &str = "crc32:00000000";
     let mut meta = metadata.clone();
     if let Some(key) = checksum {
-        meta.insert(key.to_string(), format!("crc32:{:08x}", crc.finalize()));
+        meta.insert(key.to_string(), PLACEHOLDER.to_string());
     }
     header.insert(
         "__metadata__".into(),
@@ -376,13 +426,58 @@ pub fn write(
     while (8 + json.len()) % 64 != 0 {
         json.push(b' ');
     }
+    // Where the checksum's hex digits go: the value of `key` inside the metadata object (quotes
+    // within names and values are escaped, so these patterns match only the real entries).
+    let checksum_at = match checksum {
+        Some(key) => {
+            let meta_start = find(&json, b"\"__metadata__\":").expect("metadata written");
+            let entry = serde_json::to_vec(&serde_json::json!({ key: PLACEHOLDER }))
+                .expect("JSON of a string");
+            // `{"key":"crc32:00000000"}` without its braces.
+            let entry = &entry[1..entry.len() - 1];
+            let within = find(&json[meta_start..], entry).expect("checksum entry written");
+            Some(8 + meta_start + within + entry.len() - 1 - 8)
+        }
+        None => None,
+    };
     let mut out = AtomicFile::create(path)?;
     out.write_all(&(json.len() as u64).to_le_bytes())?;
     out.write_all(&json)?;
+    let mut crc = crc32fast::Hasher::new();
     for t in &order {
-        out.write_all(&t.bytes)?;
+        match &t.data {
+            TensorData::Bytes(b) => {
+                if checksum.is_some() {
+                    crc.update(b);
+                }
+                out.write_all(b)?;
+            }
+            TensorData::Stream { len, fill } => {
+                let mut written = 0usize;
+                fill(&mut |piece: &[u8]| {
+                    written += piece.len();
+                    if written > *len {
+                        return Err(Error::shape(format!("tensor {}", t.name), *len, written));
+                    }
+                    if checksum.is_some() {
+                        crc.update(piece);
+                    }
+                    out.write_all(piece)
+                })?;
+                if written != *len {
+                    return Err(Error::shape(format!("tensor {}", t.name), *len, written));
+                }
+            }
+        }
+    }
+    if let Some(at) = checksum_at {
+        out.patch(at as u64, format!("{:08x}", crc.finalize()).as_bytes())?;
     }
     out.commit()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    memchr::memmem::find(haystack, needle)
 }
 
 /// CRC32 of a data section, in the form stored by [`write`] (`crc32:xxxxxxxx`).

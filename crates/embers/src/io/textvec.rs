@@ -16,7 +16,7 @@ use crate::io::ReadOptions;
 use crate::vocab::WordList;
 
 /// Bytes per parallel chunk (at least; chunks end at line ends).
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 1 << 18;
 
 #[inline]
 fn is_blank(b: u8) -> bool {
@@ -115,18 +115,26 @@ pub(crate) fn parse_rows(
         bounds.push(next);
         at = next;
     }
-    source.release(body);
+    source.release_whole(body);
     let chunks: Vec<&[u8]> = bounds.windows(2).map(|w| &body[w[0]..w[1]]).collect();
-    let line_counts: Vec<usize> = chunks
-        .par_iter()
-        .map(|c| {
+    // Chunks are counted, then parsed, a few per thread at a time. Each chunk's pages are given
+    // back when it is done (and faulted in again from the page cache when parsed). When a batch
+    // is done, the pages from the start of the batch before it are given back whole: that takes
+    // the pages chunks share at their ends, and those the kernel mapped again around the first
+    // faults of this batch (it maps a window of pages around a fault). So the file is never
+    // resident beyond a few chunks.
+    let batch = 16 * rayon::current_num_threads().max(1);
+    let done =
+        |b: usize, n: usize| &body[bounds[b.saturating_sub(1) * batch]..bounds[b * batch + n]];
+    let mut line_counts = Vec::with_capacity(chunks.len());
+    for (b, group) in chunks.chunks(batch).enumerate() {
+        line_counts.par_extend(group.par_iter().map(|c| {
             let n = memchr::memchr_iter(b'\n', c).count();
-            // Counted pages are given back now and faulted in again (from the page cache) when
-            // parsed, so the whole file is never resident at once.
             source.release(c);
             n + usize::from(!c.is_empty() && c[c.len() - 1] != b'\n')
-        })
-        .collect();
+        }));
+        source.release_whole(done(b, group.len()));
+    }
     let rows: usize = line_counts.iter().sum();
     if let Some(e) = expected {
         if rows < want.unwrap_or(e) {
@@ -166,12 +174,11 @@ pub(crate) fn parse_rows(
         starts.push(line);
         line += n as u64;
     }
-    // Chunks are parsed a few per thread at a time and their words appended in order, so the
-    // per-chunk word lists are reused by the allocator instead of piling up.
-    let batch = 4 * rayon::current_num_threads().max(1);
+    // Words are appended a batch at a time, in order, so the per-chunk word lists are reused by
+    // the allocator instead of piling up.
     let mut words = WordList::with_capacity(rows, 0);
     let mut slices = slices.into_iter();
-    for (chunks, starts) in chunks.chunks(batch).zip(starts.chunks(batch)) {
+    for (b, (chunks, starts)) in chunks.chunks(batch).zip(starts.chunks(batch)).enumerate() {
         let outs: Vec<&mut [f32]> = slices.by_ref().take(chunks.len()).collect();
         let lists: Vec<WordList> = chunks
             .par_iter()
@@ -186,6 +193,7 @@ pub(crate) fn parse_rows(
         for list in &lists {
             words.append(list);
         }
+        source.release_whole(done(b, chunks.len()));
     }
     let mut report = ReadReport::default();
     let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, |row| {

@@ -7,11 +7,10 @@ use std::path::Path;
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Position, Result};
 use crate::io::atomic::AtomicFile;
-use crate::io::input::{self, check_plain_word, decode_word, Duplicate, ReadReport};
+use crate::io::input::{self, check_plain_word, decode_word, ReadReport};
 use crate::io::textvec;
 use crate::io::ReadOptions;
-use crate::storage::DenseMatrix;
-use crate::vocab::{IdTable, Vocab, WordList};
+use crate::vocab::WordList;
 
 /// Reads a word2vec (or fastText `.vec`) text file.
 pub fn read_text(
@@ -61,18 +60,11 @@ pub fn read_binary(
     let mut pos = header.len() + 1;
     let cap = rows_wanted.min(bytes.len() / (row_bytes + 2) + 1);
     let mut words = WordList::with_capacity(cap, 0);
-    // Repeated words are found as rows are read (the first is kept), so the index of the
-    // vocabulary is built on the way and no per-row position has to be kept for reports.
-    let mut index = IdTable::with_capacity(cap);
     let mut report = ReadReport::default();
     let mut data = Vec::with_capacity(cap * dims);
     let mut released = 0;
     for r in 0..rows_wanted {
-        // Optional newline (and stray spaces/CR) before the word.
-        while pos < bytes.len() && matches!(bytes[pos], b'\n' | b'\r') {
-            pos += 1;
-        }
-        let start = pos;
+        let start = record_start(&bytes, pos);
         if start >= bytes.len() {
             return Err(Error::at_byte(
                 path,
@@ -131,17 +123,6 @@ pub fn read_binary(
             data.push(v);
         }
         words.push(&word);
-        if index
-            .insert(&words, &word, words.len() as u32 - 1)
-            .is_some()
-        {
-            words.pop();
-            data.truncate(data.len() - dims);
-            report.duplicates.push(Duplicate {
-                word: word.into_owned(),
-                position: Position::Byte(start as u64),
-            });
-        }
         if vend - released >= RELEASE_EVERY {
             bytes.release(&bytes[released..vend]);
             released = vend;
@@ -159,10 +140,33 @@ pub fn read_binary(
         }
     }
     bytes.release(&bytes[released..]);
-    let rows = words.len();
-    let matrix = DenseMatrix::new(rows, dims, data)?;
-    let vocab = Vocab::from_trusted_parts_indexed(words, Vec::new(), index);
+    // Repeated words are dropped (the first is kept) once all rows are read; the byte position
+    // of each repeat is found again by walking the records up to it, in one pass for all.
+    let (mut row, mut at, mut released) = (0, header.len() + 1, header.len() + 1);
+    let position = |wanted: usize| loop {
+        let start = record_start(&bytes, at);
+        if row == wanted {
+            return Position::Byte(start as u64);
+        }
+        let space = memchr::memchr(b' ', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        at = space + 1 + row_bytes;
+        row += 1;
+        if at - released >= RELEASE_EVERY {
+            bytes.release(&bytes[released..at.min(bytes.len())]);
+            released = at;
+        }
+    };
+    let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, position)?;
     Ok((Embeddings::new(vocab, matrix)?, report))
+}
+
+/// Where the record at or after `pos` starts: past the newline (and stray CR) that may end
+/// the previous record.
+fn record_start(bytes: &[u8], mut pos: usize) -> usize {
+    while pos < bytes.len() && matches!(bytes[pos], b'\n' | b'\r') {
+        pos += 1;
+    }
+    pos
 }
 
 /// Writes a word2vec binary file (`word`, space, little-endian `f32`s, newline), as word2vec's
@@ -322,11 +326,12 @@ mod tests {
         assert_eq!(rep.duplicates.len(), 1);
         assert_eq!(rep.duplicates[0].position, Position::Line(4));
 
-        // Binary: rows `a`, `b`, `a`, `c` of one value each (with the optional newlines); the
-        // second `a` starts at byte 4 + 2 × 7 = 18 and is dropped with its values.
+        // Binary: rows `a`, `b`, `a`, `c`, `b` of one value each (with the optional newlines);
+        // the second `a` starts at byte 4 + 2 × 7 = 18, the second `b` at 4 + 4 × 7 = 32, and
+        // both are dropped with their values.
         let p = dir.path().join("d.bin");
-        let mut bytes = b"4 1\n".to_vec();
-        for (w, v) in [("a", 1f32), ("b", 2.0), ("a", 3.0), ("c", 4.0)] {
+        let mut bytes = b"5 1\n".to_vec();
+        for (w, v) in [("a", 1f32), ("b", 2.0), ("a", 3.0), ("c", 4.0), ("b", 5.0)] {
             bytes.extend_from_slice(w.as_bytes());
             bytes.push(b' ');
             bytes.extend_from_slice(&v.to_le_bytes());
@@ -336,10 +341,13 @@ mod tests {
         let (e, rep) = read_binary(&p, &ReadOptions::default()).unwrap();
         assert_eq!(e.vocab().words(), &["a", "b", "c"]);
         assert_eq!(e.get("a"), Some(vec![1.0]));
+        assert_eq!(e.get("b"), Some(vec![2.0]));
         assert_eq!(e.get("c"), Some(vec![4.0]));
-        assert_eq!(rep.duplicates.len(), 1);
+        assert_eq!(rep.duplicates.len(), 2);
         assert_eq!(rep.duplicates[0].word, "a");
         assert_eq!(rep.duplicates[0].position, Position::Byte(18));
+        assert_eq!(rep.duplicates[1].word, "b");
+        assert_eq!(rep.duplicates[1].position, Position::Byte(32));
     }
 
     #[test]

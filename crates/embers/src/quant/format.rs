@@ -366,7 +366,8 @@ rows.astype('<f4').tofile(sys.argv[2])
         dims_meta: Option<&str>,
     ) {
         let vocab = Vocab::from_words((0..4).map(|i| format!("w{i}")).collect()).unwrap();
-        let (bytes, offsets) = native::vocab_layout(&vocab);
+        let bytes = vocab.words().text().as_bytes().to_vec();
+        let offsets: Vec<u64> = vocab.words().offsets().collect();
         let mut tensors = vec![
             TensorOut::new("vocab.bytes", Dtype::U8, vec![bytes.len()], bytes.clone()),
             TensorOut::new(

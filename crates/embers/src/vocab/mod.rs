@@ -5,7 +5,7 @@ mod index;
 mod words;
 
 pub use builder::VocabBuilder;
-pub(crate) use index::IdTable;
+pub(crate) use index::{repeats, IdTable};
 pub use words::{Iter as WordIter, PartsError, WordList};
 
 use std::io::{BufRead, Write};
@@ -46,7 +46,7 @@ impl Vocab {
         if words.len() > u32::MAX as usize {
             return Err(Error::invalid("words", "more than 2^32 - 1 tokens"));
         }
-        if let Some(i) = words.offsets().windows(2).position(|w| w[0] == w[1]) {
+        if let Some(i) = words.iter().position(str::is_empty) {
             return Err(Error::invalid("words", format!("token {i} is empty")));
         }
         let (index, duplicates) = IdTable::build(&words);
@@ -72,23 +72,6 @@ impl Vocab {
             words,
             counts,
             index: OnceLock::new(),
-            unk: None,
-        }
-    }
-
-    /// Trusted parts with their token index already built (by [`IdTable::build`] over `words`,
-    /// without duplicates).
-    pub(crate) fn from_trusted_parts_indexed(
-        words: WordList,
-        counts: Vec<u64>,
-        index: IdTable,
-    ) -> Self {
-        debug_assert!(counts.is_empty() || words.len() == counts.len());
-        let counts = without_zeros(counts);
-        Vocab {
-            words,
-            counts,
-            index: OnceLock::from(index),
             unk: None,
         }
     }

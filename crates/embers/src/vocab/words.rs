@@ -6,12 +6,91 @@ use std::fmt;
 use std::ops::Index;
 
 /// A list of tokens in id order, kept as one string and `len() + 1` offsets into it
-/// (token `i` is `text[offsets[i]..offsets[i + 1]]`).
-#[derive(Clone, PartialEq, Eq)]
+/// (token `i` is `text[offset(i)..offset(i + 1)]`). The offsets take 4 bytes each while the
+/// text stays under 4 GiB, and widen to 8 bytes past that.
+#[derive(Clone)]
 pub struct WordList {
     text: String,
-    offsets: Vec<u64>,
+    offsets: Offsets,
 }
+
+/// Token offsets, narrow while they fit in 32 bits.
+#[derive(Clone)]
+enum Offsets {
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl Offsets {
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            Offsets::Narrow(v) => v.len(),
+            Offsets::Wide(v) => v.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<usize> {
+        match self {
+            Offsets::Narrow(v) => v.get(i).map(|&o| o as usize),
+            Offsets::Wide(v) => v.get(i).map(|&o| o as usize),
+        }
+    }
+
+    fn push(&mut self, o: usize) {
+        match self {
+            Offsets::Narrow(v) => match u32::try_from(o) {
+                Ok(o) => v.push(o),
+                Err(_) => {
+                    let mut wide = Vec::with_capacity(v.capacity().max(v.len() + 1));
+                    wide.extend(v.iter().map(|&o| u64::from(o)));
+                    wide.push(o as u64);
+                    *self = Offsets::Wide(wide);
+                }
+            },
+            Offsets::Wide(v) => v.push(o as u64),
+        }
+    }
+
+    fn truncate(&mut self, n: usize) {
+        match self {
+            Offsets::Narrow(v) => v.truncate(n),
+            Offsets::Wide(v) => v.truncate(n),
+        }
+    }
+
+    fn reserve(&mut self, n: usize) {
+        match self {
+            Offsets::Narrow(v) => v.reserve(n),
+            Offsets::Wide(v) => v.reserve(n),
+        }
+    }
+
+    fn shrink_to_fit(&mut self) {
+        match self {
+            Offsets::Narrow(v) => v.shrink_to_fit(),
+            Offsets::Wide(v) => v.shrink_to_fit(),
+        }
+    }
+
+    /// Offsets from a file's 64-bit values, narrowed when the last one fits.
+    fn from_wide(v: Vec<u64>) -> Self {
+        if v.last().is_none_or(|&o| o <= u64::from(u32::MAX)) {
+            Offsets::Narrow(v.into_iter().map(|o| o as u32).collect())
+        } else {
+            Offsets::Wide(v)
+        }
+    }
+}
+
+impl PartialEq for WordList {
+    fn eq(&self, other: &WordList) -> bool {
+        self.text == other.text && self.offsets().eq(other.offsets())
+    }
+}
+
+impl Eq for WordList {}
 
 impl Default for WordList {
     fn default() -> Self {
@@ -24,7 +103,7 @@ impl WordList {
     pub fn new() -> Self {
         WordList {
             text: String::new(),
-            offsets: vec![0],
+            offsets: Offsets::Narrow(vec![0]),
         }
     }
 
@@ -34,7 +113,7 @@ impl WordList {
         offsets.push(0);
         WordList {
             text: String::with_capacity(bytes),
-            offsets,
+            offsets: Offsets::Narrow(offsets),
         }
     }
 
@@ -42,7 +121,10 @@ impl WordList {
     /// decrease, end at `text.len()` and fall on character boundaries; `None` otherwise.
     pub fn from_parts(text: String, offsets: Vec<u64>) -> Option<Self> {
         check_offsets(text.as_bytes(), &offsets).ok()?;
-        Some(WordList { text, offsets })
+        Some(WordList {
+            text,
+            offsets: Offsets::from_wide(offsets),
+        })
     }
 
     /// Like [`WordList::from_parts`] from raw bytes (as stored in a file), saying what is wrong:
@@ -51,38 +133,38 @@ impl WordList {
         let text = check_offsets(bytes, &offsets)?;
         Ok(WordList {
             text: text.to_owned(),
-            offsets,
+            offsets: Offsets::from_wide(offsets),
         })
     }
 
     /// Appends a token.
     pub fn push(&mut self, word: &str) {
         self.text.push_str(word);
-        self.offsets.push(self.text.len() as u64);
+        self.offsets.push(self.text.len());
     }
 
     /// Removes and forgets the last token, if any.
     pub fn pop(&mut self) {
-        if self.offsets.len() > 1 {
-            self.offsets.pop();
-            let end = *self.offsets.last().expect("offsets start with 0") as usize;
-            self.text.truncate(end);
+        if !self.is_empty() {
+            self.truncate(self.len() - 1);
         }
     }
 
     /// Appends every token of `other`.
     pub fn append(&mut self, other: &WordList) {
-        let base = self.text.len() as u64;
+        let base = self.text.len();
         self.text.push_str(&other.text);
-        self.offsets
-            .extend(other.offsets[1..].iter().map(|&o| base + o));
+        self.offsets.reserve(other.len());
+        for i in 1..other.offsets.len() {
+            self.offsets.push(base + other.offset(i));
+        }
     }
 
     /// Keeps the first `n` tokens.
     pub fn truncate(&mut self, n: usize) {
         if n < self.len() {
             self.offsets.truncate(n + 1);
-            self.text.truncate(self.offsets[n] as usize);
+            self.text.truncate(self.offset(n));
         }
     }
 
@@ -93,6 +175,7 @@ impl WordList {
     }
 
     /// Number of tokens.
+    #[inline]
     pub fn len(&self) -> usize {
         self.offsets.len() - 1
     }
@@ -103,9 +186,10 @@ impl WordList {
     }
 
     /// Token `i`, if there is one.
+    #[inline]
     pub fn get(&self, i: usize) -> Option<&str> {
-        let end = *self.offsets.get(i + 1)? as usize;
-        Some(&self.text[self.offsets[i] as usize..end])
+        let end = self.offsets.get(i + 1)?;
+        Some(&self.text[self.offset(i)..end])
     }
 
     /// The tokens in order.
@@ -122,9 +206,20 @@ impl WordList {
         &self.text
     }
 
-    /// The `len() + 1` offsets of the tokens in [`WordList::text`].
-    pub fn offsets(&self) -> &[u64] {
-        &self.offsets
+    /// Where token `i` starts in [`WordList::text`]; `offset(len())` is the text's length.
+    /// Panics when `i > len()`.
+    #[inline]
+    pub fn offset(&self, i: usize) -> usize {
+        match self.offsets.get(i) {
+            Some(o) => o,
+            None => panic!("offset {i} out of range for a list of {}", self.len()),
+        }
+    }
+
+    /// The `len() + 1` offsets of the tokens in [`WordList::text`], as stored in the native
+    /// format's `vocab.offsets`.
+    pub fn offsets(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
+        (0..self.offsets.len()).map(|i| self.offset(i) as u64)
     }
 
     /// The tokens as owned strings.
@@ -275,13 +370,39 @@ mod tests {
         let b: WordList = ["y", "zz"].into_iter().collect();
         a.append(&b);
         assert_eq!(a, ["new york", "猫", "y", "zz"]);
-        assert_eq!(a.offsets(), &[0, 8, 11, 12, 14]);
+        assert_eq!(a.offsets().collect::<Vec<_>>(), [0, 8, 11, 12, 14]);
         a.truncate(1);
         assert_eq!(a.text(), "new york");
         assert_eq!(format!("{a:?}"), r#"["new york"]"#);
         let mut e = WordList::new();
         e.pop();
         assert!(e.is_empty());
+    }
+
+    #[test]
+    fn offsets_widen_past_4_gib() {
+        let mut o = Offsets::Narrow(vec![0, 7]);
+        o.push(u32::MAX as usize);
+        assert!(matches!(o, Offsets::Narrow(_)));
+        o.push(u32::MAX as usize + 1);
+        assert!(matches!(o, Offsets::Wide(_)));
+        assert_eq!(
+            (0..o.len()).map(|i| o.get(i).unwrap()).collect::<Vec<_>>(),
+            [0, 7, u32::MAX as usize, u32::MAX as usize + 1]
+        );
+        o.truncate(2);
+        assert_eq!(o.get(1), Some(7));
+        assert!(matches!(
+            Offsets::from_wide(vec![0, 1 << 32]),
+            Offsets::Wide(_)
+        ));
+        // A narrow and a wide list of the same tokens are equal.
+        let narrow: WordList = ["a", "bc"].into_iter().collect();
+        let wide = WordList {
+            text: "abc".into(),
+            offsets: Offsets::Wide(vec![0, 1, 3]),
+        };
+        assert_eq!(narrow, wide);
     }
 
     #[test]
