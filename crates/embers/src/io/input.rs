@@ -71,6 +71,42 @@ impl Input {
     }
 }
 
+/// Gives back the pages of a mapped input read front to back, once every `every` bytes. Each
+/// time it starts from the beginning of the span given back before, so that the pages the
+/// kernel mapped again around the next fault (it maps a window of pages around one) go too.
+pub(crate) struct Sweep {
+    behind: usize,
+    done: usize,
+    every: usize,
+}
+
+impl Sweep {
+    /// A sweep of bytes from `from` on.
+    pub(crate) fn new(from: usize, every: usize) -> Self {
+        Sweep {
+            behind: from,
+            done: from,
+            every,
+        }
+    }
+
+    /// Reading has reached byte `at`.
+    pub(crate) fn reached(&mut self, input: &Input, at: usize) {
+        if at.saturating_sub(self.done) >= self.every {
+            input.release_whole(&input[self.behind..at.min(input.len())]);
+            self.behind = self.done;
+            self.done = at;
+        }
+    }
+
+    /// Reading is over: gives back everything from the last span on.
+    pub(crate) fn finish(&mut self, input: &Input) {
+        input.release_whole(&input[self.behind.min(input.len())..]);
+        self.done = input.len();
+        self.behind = self.done;
+    }
+}
+
 /// True when the file name ends in `.gz` or the file starts with the gzip magic bytes.
 pub(crate) fn is_gzip(path: &Path) -> bool {
     if path

@@ -34,7 +34,7 @@ pub fn write_text(path: impl AsRef<Path>, embeddings: &Embeddings) -> Result<()>
 }
 
 /// Bytes of a mapped binary file read before their pages are given back.
-const RELEASE_EVERY: usize = 4 << 20;
+const RELEASE_EVERY: usize = 1 << 20;
 
 /// Reads a word2vec binary file (by memory map; `.gz` files are decompressed first).
 pub fn read_binary(
@@ -62,7 +62,7 @@ pub fn read_binary(
     let mut words = WordList::with_capacity(cap, 0);
     let mut report = ReadReport::default();
     let mut data = Vec::with_capacity(cap * dims);
-    let mut released = 0;
+    let mut sweep = input::Sweep::new(0, RELEASE_EVERY);
     for r in 0..rows_wanted {
         let start = record_start(&bytes, pos);
         if start >= bytes.len() {
@@ -123,10 +123,7 @@ pub fn read_binary(
             data.push(v);
         }
         words.push(&word);
-        if vend - released >= RELEASE_EVERY {
-            bytes.release(&bytes[released..vend]);
-            released = vend;
-        }
+        sweep.reached(&bytes, vend);
         pos = vend;
     }
     if options.limit.is_none_or(|l| l >= rows) {
@@ -139,10 +136,11 @@ pub fn read_binary(
             ));
         }
     }
-    bytes.release(&bytes[released..]);
+    sweep.finish(&bytes);
     // Repeated words are dropped (the first is kept) once all rows are read; the byte position
     // of each repeat is found again by walking the records up to it, in one pass for all.
-    let (mut row, mut at, mut released) = (0, header.len() + 1, header.len() + 1);
+    let (mut row, mut at) = (0, header.len() + 1);
+    let mut sweep = input::Sweep::new(at, RELEASE_EVERY);
     let position = |wanted: usize| loop {
         let start = record_start(&bytes, at);
         if row == wanted {
@@ -151,10 +149,7 @@ pub fn read_binary(
         let space = memchr::memchr(b' ', &bytes[start..]).map_or(bytes.len(), |i| start + i);
         at = space + 1 + row_bytes;
         row += 1;
-        if at - released >= RELEASE_EVERY {
-            bytes.release(&bytes[released..at.min(bytes.len())]);
-            released = at;
-        }
+        sweep.reached(&bytes, at);
     };
     let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, position)?;
     Ok((Embeddings::new(vocab, matrix)?, report))
