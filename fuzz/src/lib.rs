@@ -64,7 +64,7 @@ pub fn exercise(emb: &Embeddings) {
     if emb.len() <= 4096 {
         let _ = emb.norms();
     }
-    if let Some(w) = emb.vocab().words().first() {
+    if let Some(w) = emb.vocab().words().get(0) {
         let w = w.to_string();
         assert!(emb.get(&w).is_some(), "first word {w:?} not found");
     }

@@ -117,7 +117,7 @@ pub(crate) fn parse_rows(
     }
     source.release_whole(body);
     let chunks: Vec<&[u8]> = bounds.windows(2).map(|w| &body[w[0]..w[1]]).collect();
-    // Chunks are counted, then parsed, a few per thread at a time. Each chunk's pages are given
+    // Chunks are counted, then parsed, in batches of 16 per thread. Each chunk's pages are given
     // back when it is done (and faulted in again from the page cache when parsed). When a batch
     // is done, the pages from the start of the batch before it are given back whole: that takes
     // the pages chunks share at their ends, and those the kernel mapped again around the first

@@ -160,82 +160,130 @@ pub fn top_k_batch(
     let matrix = &dense.as_slice()[..limit * dims];
     let norms = &emb.norms()[..limit];
     let tiles = n.div_ceil(TILE_QUERIES);
-    // Split rows too when there are fewer query tiles than threads.
     let threads = rayon::current_num_threads().max(1);
+    // A job scores a group of query tiles against a range of rows, a block of rows at a time:
+    // every tile of the group goes over a block while it is in cache, so the matrix is read
+    // from memory once per group instead of once per tile (a large batch is bound by memory
+    // reads otherwise). Groups are up to 8 tiles, fewer when that leaves threads idle; rows
+    // are split too when there are fewer groups than threads.
+    let group = (tiles / (2 * threads)).clamp(1, 8);
+    let groups = tiles.div_ceil(group);
     let row_parts = (2 * threads)
-        .div_ceil(tiles)
+        .div_ceil(groups)
         .clamp(1, limit.div_ceil(4096).max(1));
     let part_rows = limit.div_ceil(row_parts).max(1);
-    let jobs: Vec<(usize, usize)> = (0..tiles)
-        .flat_map(|t| (0..row_parts).map(move |p| (t, p)))
+    // Rows per block: about 256 KiB of them.
+    let block = ((256 << 10) / (dims * 4)).clamp(16, 1024);
+    let jobs: Vec<(usize, usize)> = (0..groups)
+        .flat_map(|g| (0..row_parts).map(move |p| (g, p)))
         .collect();
-    let results: Vec<Vec<TopK>> = jobs
+    let results: Vec<Vec<Vec<TopK>>> = jobs
         .par_iter()
-        .map(|&(t, p)| {
-            let q0 = t * TILE_QUERIES;
-            let qn = (n - q0).min(TILE_QUERIES);
-            let mut qt = vec![0.0f32; dims * TILE_QUERIES];
-            for j in 0..qn {
-                let q = &queries[(q0 + j) * dims..(q0 + j + 1) * dims];
-                for (d, &x) in q.iter().enumerate() {
-                    qt[d * TILE_QUERIES + j] = x;
-                }
-            }
-            let mut tops: Vec<TopK> = (0..qn).map(|_| TopK::new(k)).collect();
-            let mut thr: Vec<f32> = tops.iter().map(TopK::threshold).collect();
-            // A cheap filter before the exact test `score / norm > thr`: `score >= low * norm`
-            // with `low` a little below `thr`, for all 16 queries at once (no division, and
-            // the compiler vectorises it). The margin of 1e-5 relative is far above the
-            // rounding of the division, so no row that passes the exact test is filtered out;
-            // the test itself is unchanged. Lanes without a query never pass (+inf).
-            let lower = |t: f32| t - t.abs() * 1e-5;
-            let mut low = [f32::INFINITY; TILE_QUERIES];
-            for (l, &t) in low.iter_mut().zip(&thr) {
-                *l = lower(t);
-            }
+        .map(|&(g, p)| {
+            let mut states: Vec<TileState> = (g * group..((g + 1) * group).min(tiles))
+                .map(|t| TileState::new(queries, dims, n, t, k))
+                .collect();
             let r_start = (p * part_rows).min(limit);
             let r_end = ((p + 1) * part_rows).min(limit);
-            const BLOCK: usize = 512;
-            let mut buf = vec![0.0f32; BLOCK * TILE_QUERIES];
+            let mut buf = vec![0.0f32; block * TILE_QUERIES];
             let mut r0 = r_start;
             while r0 < r_end {
-                let r1 = (r0 + BLOCK).min(r_end);
+                let r1 = (r0 + block).min(r_end);
                 let out = &mut buf[..(r1 - r0) * TILE_QUERIES];
-                kernels::dot_tile(&matrix[r0 * dims..r1 * dims], dims, &qt, out);
-                for (i, scores) in out.chunks_exact(TILE_QUERIES).enumerate() {
-                    let row = r0 + i;
-                    let norm = norms[row];
-                    let mut any = false;
-                    for (&x, &l) in scores.iter().zip(&low) {
-                        any |= x >= l * norm;
-                    }
-                    if !any {
-                        continue;
-                    }
-                    for j in 0..qn {
-                        let s = scores[j] / norm;
-                        if s > thr[j] {
-                            let id = row as u32;
-                            if !excl(q0 + j).contains(&id) {
-                                tops[j].push(id, s);
-                                thr[j] = tops[j].threshold();
-                                low[j] = lower(thr[j]);
-                            }
-                        }
-                    }
+                for st in &mut states {
+                    kernels::dot_tile(&matrix[r0 * dims..r1 * dims], dims, &st.qt, out);
+                    st.scan(out, r0, &norms[r0..r1], |q| excl(q));
                 }
                 r0 = r1;
             }
-            tops
+            states.into_iter().map(|st| st.tops).collect()
         })
         .collect();
     let mut out: Vec<Vec<TopK>> = (0..n).map(|_| Vec::with_capacity(row_parts)).collect();
-    for ((t, _), tops) in jobs.iter().zip(results) {
-        for (j, top) in tops.into_iter().enumerate() {
-            out[t * TILE_QUERIES + j].push(top);
+    for ((g, _), group_tops) in jobs.iter().zip(results) {
+        for (i, tops) in group_tops.into_iter().enumerate() {
+            let q0 = (g * group + i) * TILE_QUERIES;
+            for (j, top) in tops.into_iter().enumerate() {
+                out[q0 + j].push(top);
+            }
         }
     }
     out.into_iter().map(|parts| merge(parts, k)).collect()
+}
+
+/// One tile of queries in [`top_k_batch`]: the queries transposed for [`kernels::dot_tile`] and
+/// a running top-k per query.
+struct TileState {
+    q0: usize,
+    qt: Vec<f32>,
+    tops: Vec<TopK>,
+    thr: Vec<f32>,
+    /// A cheap filter before the exact test `score / norm > thr`: `score >= low * norm` with
+    /// `low` a little below `thr`, for all 16 queries at once (no division, and the compiler
+    /// vectorises it). The margin of 1e-5 relative is far above the rounding of the division,
+    /// so no row that passes the exact test is filtered out; the test itself is unchanged.
+    /// Lanes without a query never pass (+inf).
+    low: [f32; TILE_QUERIES],
+}
+
+impl TileState {
+    /// Tile `t` of the `n` queries (`dims` values each) in `queries`.
+    fn new(queries: &[f32], dims: usize, n: usize, t: usize, k: usize) -> Self {
+        let q0 = t * TILE_QUERIES;
+        let qn = (n - q0).min(TILE_QUERIES);
+        let mut qt = vec![0.0f32; dims * TILE_QUERIES];
+        for j in 0..qn {
+            let q = &queries[(q0 + j) * dims..(q0 + j + 1) * dims];
+            for (d, &x) in q.iter().enumerate() {
+                qt[d * TILE_QUERIES + j] = x;
+            }
+        }
+        let tops: Vec<TopK> = (0..qn).map(|_| TopK::new(k)).collect();
+        let thr: Vec<f32> = tops.iter().map(TopK::threshold).collect();
+        let mut low = [f32::INFINITY; TILE_QUERIES];
+        for (l, &t) in low.iter_mut().zip(&thr) {
+            *l = Self::lower(t);
+        }
+        TileState {
+            q0,
+            qt,
+            tops,
+            thr,
+            low,
+        }
+    }
+
+    fn lower(t: f32) -> f32 {
+        t - t.abs() * 1e-5
+    }
+
+    /// Takes the scores of rows `r0..` (16 a row, from [`kernels::dot_tile`]) into the top-k.
+    fn scan<'e>(
+        &mut self,
+        scores: &[f32],
+        r0: usize,
+        norms: &[f32],
+        excl: impl Fn(usize) -> &'e [u32],
+    ) {
+        for (i, (row_scores, &norm)) in scores.chunks_exact(TILE_QUERIES).zip(norms).enumerate() {
+            let mut any = false;
+            for (&x, &l) in row_scores.iter().zip(&self.low) {
+                any |= x >= l * norm;
+            }
+            if !any {
+                continue;
+            }
+            let id = (r0 + i) as u32;
+            for (j, &score) in row_scores[..self.tops.len()].iter().enumerate() {
+                let s = score / norm;
+                if s > self.thr[j] && !excl(self.q0 + j).contains(&id) {
+                    self.tops[j].push(id, s);
+                    self.thr[j] = self.tops[j].threshold();
+                    self.low[j] = Self::lower(self.thr[j]);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
