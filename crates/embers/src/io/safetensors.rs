@@ -592,4 +592,66 @@ mod tests {
         std::fs::write(&q, b"\xff\xff\xff\xff\xff\xff\xff\xffjunk").unwrap();
         assert!(SafetensorsFile::open(&q).is_err());
     }
+
+    #[test]
+    fn streamed_tensors_write_the_same_file_and_wrong_lengths_leave_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let values: Vec<u64> = (0..10_000).map(|i| i * 3).collect();
+        let mut meta = BTreeMap::new();
+        // A user value that looks like the checksum entry (and sorts before it) must not be
+        // taken for it.
+        meta.insert(
+            "a_note".to_string(),
+            r#""checksum":"crc32:00000000""#.to_string(),
+        );
+        let held = dir.path().join("held.safetensors");
+        write(
+            &held,
+            &[TensorOut::new(
+                "v",
+                Dtype::U64,
+                vec![10_000],
+                bytes_of(&values),
+            )],
+            &meta,
+            Some("checksum"),
+        )
+        .unwrap();
+        // The same values produced 999 at a time.
+        let streamed = dir.path().join("streamed.safetensors");
+        let fill = |sink: &mut Sink<'_>| {
+            for piece in values.chunks(999) {
+                sink(bytes_of(piece))?;
+            }
+            Ok(())
+        };
+        let out = TensorOut::streamed("v", Dtype::U64, vec![10_000], 80_000, fill);
+        write(&streamed, &[out], &meta, Some("checksum")).unwrap();
+        assert_eq!(
+            std::fs::read(&held).unwrap(),
+            std::fs::read(&streamed).unwrap()
+        );
+        let f = SafetensorsFile::open(&streamed).unwrap();
+        assert_eq!(f.metadata()["checksum"], crc32_of(f.data()));
+        assert_eq!(f.metadata()["a_note"], meta["a_note"]);
+
+        // Too few or too many bytes: an error naming the tensor, and no file.
+        for (n, name) in [(9_000, "short"), (11_000, "long")] {
+            let p = dir.path().join(format!("{name}.safetensors"));
+            let fill = |sink: &mut Sink<'_>| sink(bytes_of(&values[..n.min(10_000)]));
+            let fill_long = |sink: &mut Sink<'_>| {
+                sink(bytes_of(&values))?;
+                sink(bytes_of(&values[..n - 10_000]))
+            };
+            let out = if n < 10_000 {
+                TensorOut::streamed("v", Dtype::U64, vec![10_000], 80_000, fill)
+            } else {
+                TensorOut::streamed("v", Dtype::U64, vec![10_000], 80_000, fill_long)
+            };
+            let e = write(&p, &[out], &meta, None).unwrap_err().to_string();
+            assert!(e.contains("tensor v"), "{e}");
+            assert!(!p.exists());
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
 }
