@@ -2,6 +2,7 @@
 //! what every reader returns, every writer takes, and every query runs on.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
@@ -28,6 +29,19 @@ pub struct Embeddings {
     norms: OnceLock<Vec<f32>>,
     subwords: Option<Subwords>,
     metadata: BTreeMap<String, String>,
+    /// The int8 copy that screens rows for single queries, built on the second one.
+    screen: OnceLock<crate::query::screen::Screen>,
+    queries: QueryCount,
+}
+
+/// Single queries asked so far (to build the screen only for embeddings queried repeatedly).
+#[derive(Debug, Default)]
+struct QueryCount(AtomicU32);
+
+impl Clone for QueryCount {
+    fn clone(&self) -> Self {
+        QueryCount(AtomicU32::new(self.0.load(Ordering::Relaxed)))
+    }
 }
 
 impl Embeddings {
@@ -47,6 +61,8 @@ impl Embeddings {
             norms: OnceLock::new(),
             subwords: None,
             metadata: BTreeMap::new(),
+            screen: OnceLock::new(),
+            queries: QueryCount::default(),
         })
     }
 
@@ -98,6 +114,7 @@ impl Embeddings {
         }
         self.storage = storage;
         self.norms = OnceLock::new();
+        self.screen = OnceLock::new();
         Ok(())
     }
 
@@ -196,6 +213,27 @@ impl Embeddings {
         if let Some(norms) = self.norms.get_mut() {
             norms.truncate(n);
         }
+        self.screen = OnceLock::new();
+    }
+
+    /// The int8 screen for single queries on dense f32 rows: built (on all cores) at the second
+    /// single query on a matrix of at least a million values, then kept; it takes a quarter of
+    /// the matrix's bytes plus 8 bytes a row. `None` before that, and for other storage kinds.
+    pub(crate) fn query_screen(&self) -> Option<&crate::query::screen::Screen> {
+        if let Some(s) = self.screen.get() {
+            return Some(s);
+        }
+        let m = self.storage.as_dense()?;
+        if m.rows() * m.dims() < 1 << 20 || m.dims() == 0 {
+            return None;
+        }
+        if self.queries.0.fetch_add(1, Ordering::Relaxed) < 1 {
+            return None;
+        }
+        Some(
+            self.screen
+                .get_or_init(|| crate::query::screen::Screen::build(m, self.norms())),
+        )
     }
 }
 

@@ -124,7 +124,16 @@ fn merge(parts: Vec<TopK>, k: usize) -> Vec<Hit> {
 /// Exact top-`k` rows by cosine with the unit vector `query` among the first `limit` rows,
 /// skipping `exclude`. Works on every storage kind.
 pub fn top_k(emb: &Embeddings, query: &[f32], k: usize, limit: usize, exclude: &[u32]) -> Vec<Hit> {
-    let scores = cosines(emb, query, limit.min(emb.len()));
+    let limit = limit.min(emb.len());
+    if let (Some(screen), Some(dense)) = (emb.query_screen(), emb.storage().as_dense()) {
+        if query.len() == dense.dims() {
+            let hits = screen.top_k(dense.as_slice(), emb.norms(), query, k, limit, exclude);
+            if let Some(hits) = hits {
+                return hits;
+            }
+        }
+    }
+    let scores = cosines(emb, query, limit);
     select(&scores, k, exclude)
 }
 
@@ -292,6 +301,26 @@ mod tests {
     use crate::rng::Rng;
     use crate::storage::DenseMatrix;
     use crate::vocab::Vocab;
+
+    #[test]
+    fn repeated_single_queries_use_the_screen_and_answer_the_same() {
+        // Over a million values: the second single query builds the int8 screen.
+        let emb = random(25_000, 48, 5);
+        let mut rng = Rng::new(9);
+        let queries: Vec<Vec<f32>> = (0..6)
+            .map(|_| {
+                let mut q: Vec<f32> = (0..48).map(|_| rng.normal()).collect();
+                crate::kernels::normalize(&mut q);
+                q
+            })
+            .collect();
+        let full = |q: &[f32], ex: &[u32]| select(&cosines(&emb, q, 20_000), 10, ex);
+        for (i, q) in queries.iter().enumerate() {
+            let ex = [3u32, 7, 11];
+            assert_eq!(top_k(&emb, q, 10, 20_000, &ex), full(q, &ex), "query {i}");
+        }
+        assert!(emb.query_screen().is_some());
+    }
 
     fn random(rows: usize, dims: usize, seed: u64) -> Embeddings {
         let mut rng = Rng::new(seed);

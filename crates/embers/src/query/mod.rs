@@ -8,6 +8,7 @@
 
 pub mod exact;
 pub mod hnsw;
+pub(crate) mod screen;
 
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
