@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use crate::kernels;
 use crate::query::exact::{Hit, TopK};
+use crate::storage::quantize_into;
 use crate::storage::DenseMatrix;
 
 /// Rows screened per parallel piece (a multiple of 8).
@@ -32,31 +33,13 @@ pub(crate) struct Screen {
     /// `s / norm` per row (so the screen works on the cosine scale); 0 for the rows below.
     a: Vec<f32>,
     /// `0.5005 · s · ‖c‖₁ / norm` per row: with `a`, the error bound of a query. +inf for a row
-    /// with non-finite values (always scored exactly), NaN for a row of norm zero or NaN
-    /// (never ranks).
+    /// with an infinite value (always scored exactly), NaN for a row of norm zero or NaN (never
+    /// ranks).
     b: Vec<f32>,
 }
 
 /// Half of the quantization step, with 0.1% added for the rounding of the float steps.
 const HALF: f32 = 0.5005;
-
-/// Codes of `x` with a scale of `max |x_i| / 127`, and the scale (0 for a zero vector, NaN
-/// when `x` holds a non-finite value).
-fn quantize(x: &[f32], codes: &mut [i8]) -> f32 {
-    codes.fill(0);
-    if !x.iter().all(|v| v.is_finite()) {
-        return f32::NAN;
-    }
-    let max = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    if max == 0.0 {
-        return 0.0;
-    }
-    let inv = 127.0 / max;
-    for (c, &v) in codes.iter_mut().zip(x) {
-        *c = (v * inv).round().clamp(-127.0, 127.0) as i8;
-    }
-    max / 127.0
-}
 
 /// True when a row whose score is at most `upper` may reach `floor` (never for NaN: a row that
 /// never ranks).
@@ -86,7 +69,7 @@ impl Screen {
                     if r >= rows {
                         break;
                     }
-                    let s = quantize(m.row(r), &mut row);
+                    let s = quantize_into(m.row(r), &mut row);
                     let norm = norms[r];
                     if norm.is_nan() || norm <= 0.0 {
                         continue; // b stays NaN: never ranks
@@ -126,7 +109,7 @@ impl Screen {
     ) -> Option<Vec<Hit>> {
         let dims = self.dims;
         let mut qcodes = vec![0i8; 2 * self.pairs];
-        let t = quantize(query, &mut qcodes[..dims]);
+        let t = quantize_into(query, &mut qcodes[..dims]);
         if !(t.is_finite() && t > 0.0) || k == 0 {
             return None;
         }

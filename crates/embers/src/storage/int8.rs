@@ -145,19 +145,22 @@ impl Int8Matrix {
 /// Symmetric quantization of one vector: codes in -127..=127 and the scale `max|x| / 127`
 /// (0 for a zero vector, NaN for a non-finite one), so that `x ≈ scale · code`.
 pub fn quantize_query(x: &[f32]) -> (Vec<i8>, f32) {
-    let max = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    if max == 0.0 {
-        return (vec![0; x.len()], 0.0);
-    }
-    if !max.is_finite() {
-        // A NaN or infinite query has no meaningful scores; let them come out NaN.
-        return (vec![0; x.len()], f32::NAN);
-    }
-    let scale = max / 127.0;
-    let inv = 127.0 / max;
-    let codes = x
-        .iter()
-        .map(|v| (v * inv).round().clamp(-127.0, 127.0) as i8)
-        .collect();
+    let mut codes = vec![0; x.len()];
+    let scale = quantize_into(x, &mut codes);
     (codes, scale)
+}
+
+/// [`quantize_query`] into `codes` (as long as `x`), returning the scale.
+pub fn quantize_into(x: &[f32], codes: &mut [i8]) -> f32 {
+    let max = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    if max == 0.0 || !max.is_finite() {
+        // An infinite vector has no meaningful scores; let them come out NaN.
+        codes.fill(0);
+        return if max == 0.0 { 0.0 } else { f32::NAN };
+    }
+    let inv = 127.0 / max;
+    for (c, &v) in codes.iter_mut().zip(x) {
+        *c = (v * inv).round().clamp(-127.0, 127.0) as i8;
+    }
+    max / 127.0
 }

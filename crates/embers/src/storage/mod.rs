@@ -11,7 +11,7 @@ mod pq;
 pub use buffer::Buffer;
 pub use dense::DenseMatrix;
 pub use f16::F16Matrix;
-pub use int8::{quantize_query, Int8Matrix};
+pub use int8::{quantize_into, quantize_query, Int8Matrix};
 pub use pq::{check_settings as check_pq_settings, PqMatrix};
 
 use crate::error::Result;
