@@ -45,6 +45,10 @@ pub struct Args {
     /// Candidate list size of approximate searches (larger: slower, more accurate).
     #[arg(long, default_value_t = Limits::default().ef)]
     ef: usize,
+    /// Do not keep the int8 copy of each f32 model that speeds up repeated exact single
+    /// queries (a quarter of the matrix's memory; the answers are the same either way).
+    #[arg(long)]
+    no_query_screen: bool,
     #[command(flatten)]
     read: ReadArgs,
 }
@@ -113,10 +117,11 @@ pub fn run(a: Args) -> Result<()> {
             registry.add_transformer(&name, &path, layer)?;
             continue;
         }
-        let emb = a
+        let mut emb = a
             .read
             .load(&path)
             .with_context(|| format!("loading model {name:?}"))?;
+        emb.set_query_screen(!a.no_query_screen);
         tracing::info!(
             model = %name,
             path = %path.display(),

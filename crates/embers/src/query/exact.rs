@@ -320,6 +320,16 @@ mod tests {
             assert_eq!(top_k(&emb, q, 10, 20_000, &ex), full(q, &ex), "query {i}");
         }
         assert!(emb.query_screen().is_some());
+        // Forbidden, it is dropped and not built again; the answers stay the same.
+        let mut emb = emb;
+        emb.set_query_screen(false);
+        assert!(emb.query_screen().is_none());
+        let (q, ex) = (&queries[0], [3u32]);
+        assert_eq!(
+            top_k(&emb, q, 10, 20_000, &ex),
+            select(&cosines(&emb, q, 20_000), 10, &ex)
+        );
+        assert!(emb.query_screen().is_none());
     }
 
     fn random(rows: usize, dims: usize, seed: u64) -> Embeddings {
