@@ -906,6 +906,38 @@ mod tests {
         assert!(matches!(r, Err(Error::Cancelled)));
     }
 
+    /// Runs one step on the entry (word 2, context 1, count 3.5; x_max 10, α 0.75) through the
+    /// AVX2 kernel or the scalar one, returning the cost; `None` for the AVX2 run on a CPU
+    /// without AVX2/FMA.
+    fn step_once(model: &mut Model, vocab: usize, eta: f32, use_simd: bool) -> Option<f64> {
+        let e = Entry::new(
+            Cooccurrence {
+                word: 2,
+                context: 1,
+                count: 3.5,
+            },
+            10.0,
+            0.75,
+        );
+        let shared = Shared {
+            base: as_floats_mut(&mut model.blocks).as_mut_ptr(),
+            vocab,
+            dp: model.dp,
+            stride: model.stride,
+        };
+        if use_simd {
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the features were detected; `shared` points into `model`.
+                return Some(unsafe { avx2::shard(shared, &[e], eta).0 });
+            }
+            None
+        } else {
+            // SAFETY: `shared` points into `model`, which outlives the call.
+            Some(unsafe { step_scalar(shared, &e, eta) }.expect("a finite step"))
+        }
+    }
+
     /// Stanford's update for one entry, in f64, from the same starting point.
     #[test]
     fn one_step_matches_the_reference_update() {
@@ -913,36 +945,9 @@ mod tests {
         for use_simd in [false, true] {
             let mut model = Model::new(vocab, dim, 5);
             let before: Vec<f64> = model.floats().iter().map(|&x| x as f64).collect();
-            let e = Entry::new(
-                Cooccurrence {
-                    word: 2,
-                    context: 1,
-                    count: 3.5,
-                },
-                10.0,
-                0.75,
-            );
-            let eta = 0.05;
-            let shared = Shared {
-                base: as_floats_mut(&mut model.blocks).as_mut_ptr(),
-                vocab,
-                dp: model.dp,
-                stride: model.stride,
-            };
-            let cost = if use_simd {
-                #[cfg(target_arch = "x86_64")]
-                {
-                    if !(std::is_x86_feature_detected!("avx2")
-                        && std::is_x86_feature_detected!("fma"))
-                    {
-                        continue;
-                    }
-                    unsafe { avx2::shard(shared, &[e], eta).0 }
-                }
-                #[cfg(not(target_arch = "x86_64"))]
+            let eta = 0.05f32;
+            let Some(cost) = step_once(&mut model, vocab, eta, use_simd) else {
                 continue;
-            } else {
-                unsafe { step_scalar(shared, &e, eta).unwrap() }
             };
             let (dp, stride) = (model.dp, model.stride);
             let (wi, cj) = (2 * stride, (vocab + 1) * stride);
@@ -998,36 +1003,9 @@ mod tests {
                 }
             }
             let before: Vec<f64> = model.floats().iter().map(|&x| x as f64).collect();
-            let e = Entry::new(
-                Cooccurrence {
-                    word: 2,
-                    context: 1,
-                    count: 3.5,
-                },
-                10.0,
-                0.75,
-            );
             let eta = 0.05f32;
-            let shared = Shared {
-                base: as_floats_mut(&mut model.blocks).as_mut_ptr(),
-                vocab,
-                dp,
-                stride,
-            };
-            if use_simd {
-                #[cfg(target_arch = "x86_64")]
-                {
-                    if !(std::is_x86_feature_detected!("avx2")
-                        && std::is_x86_feature_detected!("fma"))
-                    {
-                        continue;
-                    }
-                    unsafe { avx2::shard(shared, &[e], eta) };
-                }
-                #[cfg(not(target_arch = "x86_64"))]
+            if step_once(&mut model, vocab, eta, use_simd).is_none() {
                 continue;
-            } else {
-                unsafe { step_scalar(shared, &e, eta).unwrap() };
             }
             let w = &before[wi..wi + dim];
             let c = &before[cj..cj + dim];
