@@ -244,25 +244,22 @@ mod tests {
     }
 
     fn targets() -> Vec<Target> {
+        let pq = PqConfig {
+            subquantizers: 6,
+            bits: 6,
+            sample: 300,
+            iterations: 5,
+            seed: 2,
+            rotation: None,
+        };
         vec![
             Target::F16,
             Target::Int8 { affine: false },
             Target::Int8 { affine: true },
+            Target::Pq(pq.clone()),
             Target::Pq(PqConfig {
-                subquantizers: 6,
-                bits: 6,
-                sample: 300,
-                iterations: 5,
-                seed: 2,
-                rotation: None,
-            }),
-            Target::Pq(PqConfig {
-                subquantizers: 6,
-                bits: 6,
-                sample: 300,
-                iterations: 5,
-                seed: 2,
                 rotation: Some(Rotation::Opq { iterations: 3 }),
+                ..pq
             }),
         ]
     }
