@@ -339,17 +339,12 @@ pub fn common_tensors(embeddings: &Embeddings) -> (Vec<TensorOut<'_>>, BTreeMap<
 fn norms_tensor(embeddings: &Embeddings) -> TensorOut<'_> {
     let rows = embeddings.len();
     match embeddings.storage().as_dense() {
-        Some(m) if !embeddings.has_norms() && m.dims() > 0 => {
+        Some(m) if !embeddings.has_norms() => {
             TensorOut::streamed("norms", Dtype::F32, vec![rows], rows * 4, move |sink| {
-                use rayon::prelude::*;
-                let dims = m.dims();
                 let mut norms = vec![0f32; BLOCK];
-                for block in m.as_slice().chunks(BLOCK * dims) {
-                    let out = &mut norms[..block.len() / dims];
-                    out.par_iter_mut()
-                        .zip(block.par_chunks(dims))
-                        .with_min_len(1024)
-                        .for_each(|(n, r)| *n = crate::kernels::dot(r, r).sqrt());
+                for first in (0..rows).step_by(BLOCK) {
+                    let out = &mut norms[..BLOCK.min(rows - first)];
+                    m.row_norms_into(first, out);
                     sink(bytes_of(out))?;
                 }
                 Ok(())

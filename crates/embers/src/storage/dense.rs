@@ -147,14 +147,23 @@ impl DenseMatrix {
 
     /// The L2 norm of each row.
     pub fn row_norms(&self) -> Vec<f32> {
+        let mut norms = vec![0.0; self.rows];
+        self.row_norms_into(0, &mut norms);
+        norms
+    }
+
+    /// The L2 norms of rows `first..first + out.len()` into `out`, on all cores.
+    pub fn row_norms_into(&self, first: usize, out: &mut [f32]) {
         use rayon::prelude::*;
         if self.dims == 0 {
-            return vec![0.0; self.rows];
+            out.fill(0.0);
+            return;
         }
-        self.as_slice()
-            .par_chunks(self.dims)
-            .map(|r| crate::kernels::dot(r, r).sqrt())
-            .collect()
+        let rows = &self.as_slice()[first * self.dims..(first + out.len()) * self.dims];
+        out.par_iter_mut()
+            .zip(rows.par_chunks(self.dims))
+            .with_min_len(1024)
+            .for_each(|(n, r)| *n = crate::kernels::dot(r, r).sqrt());
     }
 }
 
