@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use memchr::memmem;
 use memmap2::Mmap;
 use serde_json::Value;
 
@@ -430,12 +431,12 @@ pub fn write(
     // within names and values are escaped, so these patterns match only the real entries).
     let checksum_at = match checksum {
         Some(key) => {
-            let meta_start = find(&json, b"\"__metadata__\":").expect("metadata written");
+            let meta_start = memmem::find(&json, b"\"__metadata__\":").expect("metadata written");
             let entry = serde_json::to_vec(&serde_json::json!({ key: PLACEHOLDER }))
                 .expect("JSON of a string");
             // `{"key":"crc32:00000000"}` without its braces.
             let entry = &entry[1..entry.len() - 1];
-            let within = find(&json[meta_start..], entry).expect("checksum entry written");
+            let within = memmem::find(&json[meta_start..], entry).expect("checksum entry written");
             Some(8 + meta_start + within + entry.len() - 1 - 8)
         }
         None => None,
@@ -445,39 +446,31 @@ pub fn write(
     out.write_all(&json)?;
     let mut crc = crc32fast::Hasher::new();
     for t in &order {
+        // Every piece goes through here: counted against the promised length, hashed, written.
+        let len = t.data.len();
+        let mut written = 0usize;
+        let mut emit = |piece: &[u8]| {
+            written += piece.len();
+            if written > len {
+                return Err(Error::shape(format!("tensor {}", t.name), len, written));
+            }
+            if checksum.is_some() {
+                crc.update(piece);
+            }
+            out.write_all(piece)
+        };
         match &t.data {
-            TensorData::Bytes(b) => {
-                if checksum.is_some() {
-                    crc.update(b);
-                }
-                out.write_all(b)?;
-            }
-            TensorData::Stream { len, fill } => {
-                let mut written = 0usize;
-                fill(&mut |piece: &[u8]| {
-                    written += piece.len();
-                    if written > *len {
-                        return Err(Error::shape(format!("tensor {}", t.name), *len, written));
-                    }
-                    if checksum.is_some() {
-                        crc.update(piece);
-                    }
-                    out.write_all(piece)
-                })?;
-                if written != *len {
-                    return Err(Error::shape(format!("tensor {}", t.name), *len, written));
-                }
-            }
+            TensorData::Bytes(b) => emit(b)?,
+            TensorData::Stream { fill, .. } => fill(&mut emit)?,
+        }
+        if written != len {
+            return Err(Error::shape(format!("tensor {}", t.name), len, written));
         }
     }
     if let Some(at) = checksum_at {
         out.patch(at as u64, format!("{:08x}", crc.finalize()).as_bytes())?;
     }
     out.commit()
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(haystack, needle)
 }
 
 /// CRC32 of a data section, in the form stored by [`write`] (`crc32:xxxxxxxx`).
