@@ -71,9 +71,10 @@ impl Input {
     }
 }
 
-/// Gives back the pages of a mapped input read front to back, once every `every` bytes. Each
-/// time it starts from the beginning of the span given back before, so that the pages the
-/// kernel mapped again around the next fault (it maps a window of pages around one) go too.
+/// Gives back the pages of a region of a mapped input read front to back, once every `every`
+/// bytes. Each time it starts from the beginning of the span given back before, so that the
+/// pages the kernel mapped again around the next fault (it maps a window of pages around one)
+/// go too. Positions are offsets into the region.
 pub(crate) struct Sweep {
     behind: usize,
     done: usize,
@@ -81,7 +82,7 @@ pub(crate) struct Sweep {
 }
 
 impl Sweep {
-    /// A sweep of bytes from `from` on.
+    /// A sweep of the region from offset `from` on.
     pub(crate) fn new(from: usize, every: usize) -> Self {
         Sweep {
             behind: from,
@@ -90,19 +91,19 @@ impl Sweep {
         }
     }
 
-    /// Reading has reached byte `at`.
-    pub(crate) fn reached(&mut self, input: &Input, at: usize) {
+    /// Reading has reached offset `at` of `region` (a part of `input`).
+    pub(crate) fn reached(&mut self, input: &Input, region: &[u8], at: usize) {
         if at.saturating_sub(self.done) >= self.every {
-            input.release_whole(&input[self.behind..at.min(input.len())]);
+            input.release_whole(&region[self.behind..at.min(region.len())]);
             self.behind = self.done;
             self.done = at;
         }
     }
 
-    /// Reading is over: gives back everything from the last span on.
-    pub(crate) fn finish(&mut self, input: &Input) {
-        input.release_whole(&input[self.behind.min(input.len())..]);
-        self.done = input.len();
+    /// Reading of `region` is over: gives back everything from the last span on.
+    pub(crate) fn finish(&mut self, input: &Input, region: &[u8]) {
+        input.release_whole(&region[self.behind.min(region.len())..]);
+        self.done = region.len();
         self.behind = self.done;
     }
 }

@@ -119,21 +119,20 @@ pub(crate) fn parse_rows(
     let chunks: Vec<&[u8]> = bounds.windows(2).map(|w| &body[w[0]..w[1]]).collect();
     // Chunks are counted, then parsed, in batches of 16 per thread. Each chunk's pages are given
     // back when it is done (and faulted in again from the page cache when parsed). When a batch
-    // is done, the pages from the start of the batch before it are given back whole: that takes
-    // the pages chunks share at their ends, and those the kernel mapped again around the first
-    // faults of this batch (it maps a window of pages around a fault). So the file is never
-    // resident beyond a few chunks.
+    // is done, a sweep gives back the pages from the start of the batch before it, whole: that
+    // takes the pages chunks share at their ends, and those the kernel mapped again around the
+    // first faults of this batch. So the file is never resident beyond a few chunks.
     let batch = 16 * rayon::current_num_threads().max(1);
-    let done =
-        |b: usize, n: usize| &body[bounds[b.saturating_sub(1) * batch]..bounds[b * batch + n]];
+    let batch_end = |b: usize, n: usize| bounds[b * batch + n];
     let mut line_counts = Vec::with_capacity(chunks.len());
+    let mut sweep = input::Sweep::new(0, 1);
     for (b, group) in chunks.chunks(batch).enumerate() {
         line_counts.par_extend(group.par_iter().map(|c| {
             let n = memchr::memchr_iter(b'\n', c).count();
             source.release(c);
             n + usize::from(!c.is_empty() && c[c.len() - 1] != b'\n')
         }));
-        source.release_whole(done(b, group.len()));
+        sweep.reached(source, body, batch_end(b, group.len()));
     }
     let rows: usize = line_counts.iter().sum();
     if let Some(e) = expected {
@@ -178,6 +177,7 @@ pub(crate) fn parse_rows(
     // the allocator instead of piling up.
     let mut words = WordList::with_capacity(rows, 0);
     let mut slices = slices.into_iter();
+    let mut sweep = input::Sweep::new(0, 1);
     for (b, (chunks, starts)) in chunks.chunks(batch).zip(starts.chunks(batch)).enumerate() {
         let outs: Vec<&mut [f32]> = slices.by_ref().take(chunks.len()).collect();
         let lists: Vec<WordList> = chunks
@@ -193,7 +193,7 @@ pub(crate) fn parse_rows(
         for list in &lists {
             words.append(list);
         }
-        source.release_whole(done(b, chunks.len()));
+        sweep.reached(source, body, batch_end(b, chunks.len()));
     }
     let mut report = ReadReport::default();
     let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, |row| {

@@ -123,7 +123,7 @@ pub fn read_binary(
             data.push(v);
         }
         words.push(&word);
-        sweep.reached(&bytes, vend);
+        sweep.reached(&bytes, &bytes, vend);
         pos = vend;
     }
     if options.limit.is_none_or(|l| l >= rows) {
@@ -136,7 +136,7 @@ pub fn read_binary(
             ));
         }
     }
-    sweep.finish(&bytes);
+    sweep.finish(&bytes, &bytes);
     // Repeated words are dropped (the first is kept) once all rows are read; the byte position
     // of each repeat is found again by walking the records up to it, in one pass for all.
     let (mut row, mut at) = (0, header.len() + 1);
@@ -149,7 +149,7 @@ pub fn read_binary(
         let space = memchr::memchr(b' ', &bytes[start..]).map_or(bytes.len(), |i| start + i);
         at = space + 1 + row_bytes;
         row += 1;
-        sweep.reached(&bytes, at);
+        sweep.reached(&bytes, &bytes, at);
     };
     let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, position)?;
     Ok((Embeddings::new(vocab, matrix)?, report))
