@@ -112,13 +112,18 @@ pub fn select(scores: &[f32], k: usize, exclude: &[u32]) -> Vec<Hit> {
 }
 
 fn merge(parts: Vec<TopK>, k: usize) -> Vec<Hit> {
+    merged(parts, k).into_sorted()
+}
+
+/// The best `k` of several partial top-k lists.
+pub(crate) fn merged(parts: Vec<TopK>, k: usize) -> TopK {
     let mut top = TopK::new(k);
     for p in parts {
         for h in p.into_sorted() {
             top.push(h.id, h.score);
         }
     }
-    top.into_sorted()
+    top
 }
 
 /// Exact top-`k` rows by cosine with the unit vector `query` among the first `limit` rows,

@@ -15,7 +15,7 @@
 use rayon::prelude::*;
 
 use crate::kernels;
-use crate::query::exact::{Hit, TopK};
+use crate::query::exact::{merged, Hit, TopK};
 use crate::storage::quantize_into;
 use crate::storage::DenseMatrix;
 
@@ -126,7 +126,7 @@ impl Screen {
         let blocks = limit.div_ceil(8);
         // Pass 1: an interval per row; per piece, the k best lower ends and the rows whose
         // upper end reaches the piece's running k-th lower end.
-        let pieces: Vec<(TopK, Vec<(u32, f32)>)> = self.codes[..blocks * block_bytes]
+        let (lows, maybe): (Vec<TopK>, Vec<Vec<(u32, f32)>>) = self.codes[..blocks * block_bytes]
             .par_chunks(CHUNK / 8 * block_bytes)
             .enumerate()
             .map(|(p, codes)| {
@@ -160,23 +160,17 @@ impl Screen {
                         maybe.push((r as u32, upper));
                     }
                 }
-                maybe.retain(|&(_, upper)| upper >= floor);
+                maybe.retain(|&(_, upper)| reaches(upper, floor));
                 (lows, maybe)
             })
-            .collect();
+            .unzip();
         // The k-th best lower end over all pieces.
-        let mut lows = TopK::new(k);
-        for (piece, _) in &pieces {
-            for h in piece.clone().into_sorted() {
-                lows.push(h.id, h.score);
-            }
-        }
-        let floor = lows.threshold();
+        let floor = merged(lows, k).threshold();
         // Pass 2: exact scores of the rows that may rank, as the full scan computes them.
         let mut top = TopK::new(k);
-        for (_, maybe) in &pieces {
+        for maybe in &maybe {
             for &(r, upper) in maybe {
-                if upper >= floor {
+                if reaches(upper, floor) {
                     let row = &matrix[r as usize * dims..(r as usize + 1) * dims];
                     top.push(r, kernels::dot(row, query) / norms[r as usize]);
                 }
