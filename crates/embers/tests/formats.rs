@@ -8,15 +8,7 @@ use embers::io::{self, Format, ReadOptions};
 use embers::Embeddings;
 
 fn testdata() -> PathBuf {
-    let dir = std::env::var_os("EMBERS_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata-fetched"));
-    assert!(
-        dir.join("gensim").is_dir(),
-        "test data missing at {}: run scripts/fetch-testdata.sh",
-        dir.display()
-    );
-    dir
+    embers_testkit::testdata("gensim")
 }
 
 fn gensim(name: &str) -> PathBuf {
@@ -274,12 +266,12 @@ fn gensim_vectors(model: &Path, words: &[&str]) -> Vec<Vec<f32>> {
     let script = "import json,sys\nfrom gensim.models.fasttext import load_facebook_vectors\n\
                   kv=load_facebook_vectors(sys.argv[1])\n\
                   print(json.dumps([kv[w].tolist() for w in json.loads(sys.argv[2])]))";
-    let out = std::process::Command::new("python3")
+    let out = std::process::embers_testkit::python()
         .args(["-c", script])
         .arg(model)
         .arg(serde_json::to_string(words).unwrap())
         .output()
-        .expect("python3 runs");
+        .expect("the reference Python runs (scripts/test.sh sets it up)");
     assert!(
         out.status.success(),
         "gensim 4.4 is needed for this test (pip install gensim==4.4.0): {}",
@@ -466,15 +458,15 @@ fn fasttext_broken_copies_fail_with_positions() {
 
 /// Runs a Python snippet with numpy (installed with gensim by `.ci/run`).
 fn python(script: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new("python3")
+    let out = std::process::embers_testkit::python()
         .arg("-c")
         .arg(script)
         .args(args)
         .output()
-        .expect("python3 runs");
+        .expect("the reference Python runs (scripts/test.sh sets it up)");
     assert!(
         out.status.success(),
-        "python3 with numpy is needed for this test: {}",
+        "the numpy reference failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()

@@ -9,15 +9,7 @@ use embers::io::{self, Format, ReadOptions};
 use embers::rng::Rng;
 
 fn testdata() -> PathBuf {
-    let dir = std::env::var_os("EMBERS_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata-fetched"));
-    assert!(
-        dir.join("gensim").is_dir(),
-        "test data missing at {}: run scripts/fetch-testdata.sh",
-        dir.display()
-    );
-    dir
+    embers_testkit::testdata("gensim")
 }
 
 fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {

@@ -2,7 +2,7 @@
 //! `gensim_reference.py` loads (or generates) a model with gensim, prints its vectors and
 //! gensim's answers, and these tests check that embers gives the same answers on the same rows
 //! (third-party files are read with embers' own reader, checked against what gensim read).
-//! Needs python3 with gensim 4.4 and the fetched test data; fails (not skips) without them.
+//! Needs the reference Python (gensim 4.4) and the fetched test data; fails (not skips) without them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,27 +13,19 @@ use embers::{DenseMatrix, Embeddings, Vocab};
 use serde_json::Value;
 
 fn testdata() -> PathBuf {
-    let dir = std::env::var_os("EMBERS_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata-fetched"));
-    assert!(
-        dir.join("gensim/questions-words.txt").is_file(),
-        "test data missing at {}: run scripts/fetch-testdata.sh",
-        dir.display()
-    );
-    dir
+    embers_testkit::testdata("gensim/questions-words.txt")
 }
 
 /// Runs the reference script; returns gensim's answers.
 fn gensim(args: &[&str]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gensim_reference.py");
     let td = testdata();
-    let out = Command::new("python3")
+    let out = embers_testkit::python()
         .arg(&script)
         .arg(&td)
         .args(args)
         .output()
-        .expect("python3 runs");
+        .expect("the reference Python runs (scripts/test.sh sets it up)");
     assert!(
         out.status.success(),
         "gensim reference failed (is gensim 4.4 installed?): {}",

@@ -43,15 +43,7 @@ pub fn fails(args: &[&str]) -> String {
 
 /// Folder of third-party test data fetched by `scripts/fetch-testdata.sh`.
 pub fn testdata() -> PathBuf {
-    let dir = std::env::var_os("EMBERS_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata-fetched"));
-    assert!(
-        dir.join("gensim").is_dir(),
-        "test data missing at {}: run scripts/fetch-testdata.sh",
-        dir.display()
-    );
-    dir
+    embers_testkit::testdata("gensim")
 }
 
 /// A path as &str.

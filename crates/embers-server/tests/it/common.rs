@@ -311,17 +311,7 @@ pub fn parse_response(raw: &[u8]) -> (u16, String) {
 
 /// Folder of third-party test data fetched by `scripts/fetch-testdata.sh` (fails when missing).
 pub fn testdata() -> std::path::PathBuf {
-    let dir = std::env::var_os("EMBERS_TESTDATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata-fetched")
-        });
-    assert!(
-        dir.join("minilm").is_dir(),
-        "test data missing at {}: run scripts/fetch-testdata.sh",
-        dir.display()
-    );
-    dir
+    embers_testkit::testdata("minilm")
 }
 
 /// Brute-force reference in f64: the `k` rows of the toy model closest by cosine to `query`,

@@ -339,12 +339,12 @@ else:
         rows = rows.astype(np.float64) @ t('quantizer.rotation', '<f4').astype(np.float64).T
 rows.astype('<f4').tofile(sys.argv[2])
 "#;
-            let status = std::process::Command::new("python3")
+            let status = embers_testkit::python()
                 .args(["-c", script])
                 .arg(&p)
                 .arg(&out)
                 .status()
-                .expect("python3 with numpy is needed for this test (see .ci/run)");
+                .expect("the reference Python runs (scripts/test.sh sets it up)");
             assert!(status.success(), "numpy decoding failed for {t:?}");
             let want = safetensors::f32s(&std::fs::read(&out).unwrap()).into_owned();
             let got = q.storage().to_dense().unwrap();

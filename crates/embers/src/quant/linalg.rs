@@ -273,7 +273,7 @@ mod tests {
             .map(|i| ((i * 7919) % 23) as f64 - 11.0)
             .collect();
         let text: Vec<String> = a.iter().map(|x| format!("{x}")).collect();
-        let out = std::process::Command::new("python3")
+        let out = embers_testkit::python()
             .arg("-c")
             .arg(format!(
                 "import numpy as np\n\
@@ -282,7 +282,7 @@ mod tests {
                 text.join(",")
             ))
             .output()
-            .expect("python3 with numpy is needed for this test (see .ci/run)");
+            .expect("the reference Python runs (scripts/test.sh sets it up)");
         assert!(out.status.success(), "numpy failed");
         let want: Vec<f64> = String::from_utf8(out.stdout)
             .unwrap()

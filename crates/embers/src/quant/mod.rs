@@ -336,7 +336,7 @@ mod tests {
                 .collect::<Vec<u8>>(),
         )
         .unwrap();
-        let status = std::process::Command::new("python3")
+        let status = embers_testkit::python()
             .arg("-c")
             .arg(
                 "import numpy as np, sys\n\
@@ -346,7 +346,7 @@ mod tests {
             .arg(&input)
             .arg(&output)
             .status()
-            .expect("python3 with numpy is needed for this test (see .ci/run)");
+            .expect("the reference Python runs (scripts/test.sh sets it up)");
         assert!(status.success(), "numpy conversion failed");
         let want: Vec<u16> = std::fs::read(&output)
             .unwrap()

@@ -13,29 +13,21 @@ use super::*;
 use crate::io::safetensors::{bytes_of, write, Dtype, TensorOut};
 
 fn testdata() -> PathBuf {
-    let dir = std::env::var_os("EMBERS_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata-fetched"));
-    assert!(
-        dir.join("minilm/model.safetensors").is_file(),
-        "test data missing at {}: run scripts/fetch-testdata.sh",
-        dir.display()
-    );
-    dir
+    embers_testkit::testdata("minilm/model.safetensors")
 }
 
 /// Runs the independent Python reference on `cases` for the model folder `dir`.
 fn python_reference(dir: &Path, cases: &Value) -> Vec<Value> {
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/transformer_reference.py");
-    let mut child = Command::new("python3")
+    let mut child = embers_testkit::python()
         .arg(&script)
         .arg(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("python3 runs (the reference needs: pip install tokenizers numpy)");
+        .expect("the reference Python runs (scripts/test.sh sets it up)");
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();

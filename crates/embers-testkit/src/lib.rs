@@ -1,0 +1,57 @@
+//! Test support shared by every test of the embers workspace (a dev-dependency only): where the
+//! third-party test data is, and which Python interpreter runs the reference implementations.
+//!
+//! `scripts/test.sh` prepares both and exports them as `EMBERS_TESTDATA` and `EMBERS_PYTHON`.
+//! When a test runs without them (plain `cargo test`), the project-local defaults are used if
+//! they exist (`testdata-fetched/`, `.venv/bin/python`); otherwise the test fails with a message
+//! that names the command to run. A reference that is missing or broken is a failure, never a
+//! skip.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root (two levels above this crate).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The folder of third-party test data fetched by `scripts/fetch-testdata.sh`, checked to hold
+/// `needs` (a file or folder below it, such as `"gensim"` or `"minilm/model.safetensors"`).
+///
+/// # Panics
+/// When the data is missing, with the folder and the command that fetches it.
+pub fn testdata(needs: &str) -> PathBuf {
+    let dir = std::env::var_os("EMBERS_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("testdata-fetched"));
+    assert!(
+        dir.join(needs).exists(),
+        "test data missing: {} not found in {} (run scripts/test.sh, which fetches it)",
+        needs,
+        dir.display()
+    );
+    dir
+}
+
+/// The interpreter of the project-local Python environment: `$EMBERS_PYTHON`, else
+/// `.venv/bin/python` in the workspace. Never `python3` from `PATH`, whose packages are unknown.
+///
+/// # Panics
+/// When neither exists, naming the command that creates the environment.
+pub fn python_path() -> PathBuf {
+    let path = std::env::var_os("EMBERS_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join(".venv/bin/python"));
+    assert!(
+        path.exists(),
+        "the tests' Python environment is missing: {} not found (run scripts/test.sh, which \
+         creates it with the pinned packages of scripts/requirements-test.txt)",
+        path.display()
+    );
+    path
+}
+
+/// A `Command` that runs the reference Python interpreter (see [`python_path`]).
+pub fn python() -> Command {
+    Command::new(python_path())
+}
