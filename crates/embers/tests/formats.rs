@@ -266,7 +266,7 @@ fn gensim_vectors(model: &Path, words: &[&str]) -> Vec<Vec<f32>> {
     let script = "import json,sys\nfrom gensim.models.fasttext import load_facebook_vectors\n\
                   kv=load_facebook_vectors(sys.argv[1])\n\
                   print(json.dumps([kv[w].tolist() for w in json.loads(sys.argv[2])]))";
-    let out = std::process::embers_testkit::python()
+    let out = embers_testkit::python()
         .args(["-c", script])
         .arg(model)
         .arg(serde_json::to_string(words).unwrap())
@@ -458,7 +458,7 @@ fn fasttext_broken_copies_fail_with_positions() {
 
 /// Runs a Python snippet with numpy (installed with gensim by `.ci/run`).
 fn python(script: &str, args: &[&str]) -> String {
-    let out = std::process::embers_testkit::python()
+    let out = embers_testkit::python()
         .arg("-c")
         .arg(script)
         .args(args)

@@ -3,7 +3,7 @@
 //! reader must return `Ok` or an `Error` — never panic. `EMBERS_FUZZ_ITERS` sets the number of
 //! mutants per seed file (default 150); `EMBERS_FUZZ_SEED` the seed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use embers::io::{self, Format, ReadOptions};
 use embers::rng::Rng;

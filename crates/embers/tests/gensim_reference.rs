@@ -5,7 +5,6 @@
 //! Needs the reference Python (gensim 4.4) and the fetched test data; fails (not skips) without them.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use embers::eval::{self, AnalogyOptions, PairsOptions};
 use embers::query;

@@ -4,7 +4,7 @@
 //! against the same reference and against values computed by hand.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use half::{bf16, f16};
 use serde_json::{json, Value};
