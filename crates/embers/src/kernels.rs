@@ -72,6 +72,38 @@ pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// [`dot`] over `n` values behind raw pointers, for memory that other threads write without
+/// synchronisation (Hogwild training), where no reference to it may be formed.
+///
+/// # Safety
+/// `a` and `b` must be valid for reads of `n` `f32` values.
+#[inline]
+pub(crate) unsafe fn dot_ptr(a: *const f32, b: *const f32, n: usize) -> f32 {
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the features were detected at runtime; the caller vouches for the pointers.
+        Level::Avx2Fma => unsafe { x86::dot_ptr(a, b, n) },
+        // SAFETY: the caller vouches for the pointers.
+        Level::Scalar => unsafe { scalar::dot_ptr(a, b, n) },
+    }
+}
+
+/// [`axpy`] over `n` values behind raw pointers (`y += a * x`); see [`dot_ptr`].
+///
+/// # Safety
+/// `x` must be valid for reads and `y` for reads and writes of `n` `f32` values; the two ranges
+/// must not overlap.
+#[inline]
+pub(crate) unsafe fn axpy_ptr(a: f32, x: *const f32, y: *mut f32, n: usize) {
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the features were detected at runtime; the caller vouches for the pointers.
+        Level::Avx2Fma => unsafe { x86::axpy_ptr(a, x, y, n) },
+        // SAFETY: the caller vouches for the pointers.
+        Level::Scalar => unsafe { scalar::axpy_ptr(a, x, y, n) },
+    }
+}
+
 /// Dot product of two i8 slices of equal length, accumulated exactly in i32 (for int8 storage).
 /// Exact as long as `len * 128 * 128` fits in i32 (rows of up to 131,071 dims).
 #[inline]
@@ -208,6 +240,38 @@ pub mod scalar {
         s
     }
 
+    /// [`dot`] behind raw pointers, same order of operations.
+    ///
+    /// # Safety
+    /// `a` and `b` must be valid for reads of `n` values.
+    pub(crate) unsafe fn dot_ptr(a: *const f32, b: *const f32, n: usize) -> f32 {
+        let mut acc = [0.0f32; 8];
+        let chunks = n / 8;
+        for i in 0..chunks {
+            for k in 0..8 {
+                // SAFETY: i * 8 + k < n.
+                acc[k] += unsafe { *a.add(i * 8 + k) * *b.add(i * 8 + k) };
+            }
+        }
+        let mut s: f32 = acc.iter().sum();
+        for i in chunks * 8..n {
+            // SAFETY: i < n.
+            s += unsafe { *a.add(i) * *b.add(i) };
+        }
+        s
+    }
+
+    /// [`axpy`] behind raw pointers.
+    ///
+    /// # Safety
+    /// `x` valid for reads, `y` for reads and writes of `n` values, not overlapping.
+    pub(crate) unsafe fn axpy_ptr(a: f32, x: *const f32, y: *mut f32, n: usize) {
+        for i in 0..n {
+            // SAFETY: i < n.
+            unsafe { *y.add(i) += a * *x.add(i) };
+        }
+    }
+
     /// Squared distance.
     pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
         a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
@@ -287,8 +351,12 @@ mod x86 {
 
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        dot_ptr(a.as_ptr(), b.as_ptr(), a.len().min(b.len()))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_ptr(pa: *const f32, pb: *const f32, n: usize) -> f32 {
         let mut acc0 = _mm256_setzero_ps();
         let mut acc1 = _mm256_setzero_ps();
         let mut i = 0;
@@ -432,8 +500,12 @@ mod x86 {
 
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
-        let n = x.len().min(y.len());
-        let (px, py) = (x.as_ptr(), y.as_mut_ptr());
+        axpy_ptr(a, x.as_ptr(), y.as_mut_ptr(), x.len().min(y.len()))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn axpy_ptr(a: f32, px: *const f32, py: *mut f32, n: usize) {
         let va = _mm256_set1_ps(a);
         let mut i = 0;
         while i + 8 <= n {

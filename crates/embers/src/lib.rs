@@ -14,6 +14,7 @@
 //! - [`transformer`]: the input embedding layer of Hugging Face checkpoints (BERT, RoBERTa,
 //!   GPT-2, Llama-style) and export of their token matrices.
 //! - [`quant`]: compression to f16, int8 and product-quantized storage, and exact re-ranking.
+//! - [`size`]: checked sizes and allocations for everything computed from arguments or headers.
 //!
 //! ```
 //! use embers::{Embeddings, Vocab, layer::{init_matrix, Init}};
@@ -30,10 +31,12 @@ pub mod eval;
 pub mod io;
 pub mod kernels;
 pub mod layer;
+pub(crate) mod pipeline;
 pub mod progress;
 pub mod quant;
 pub mod query;
 pub mod rng;
+pub mod size;
 pub mod storage;
 pub mod subword;
 pub mod text;

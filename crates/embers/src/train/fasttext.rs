@@ -39,6 +39,16 @@ impl FastTextConfig {
     pub fn validate(&self) -> Result<()> {
         self.word2vec.validate()?;
         let s = &self.subwords;
+        if s.maxn > crate::train::limits::MAX_NGRAM {
+            return Err(Error::invalid(
+                "maxn",
+                format!(
+                    "must be at most {}, got {}",
+                    crate::train::limits::MAX_NGRAM,
+                    s.maxn
+                ),
+            ));
+        }
         if s.maxn > 0 {
             if s.minn == 0 || s.minn > s.maxn {
                 return Err(Error::invalid(
