@@ -84,6 +84,9 @@ pub fn print(
 }
 
 pub fn run(a: Args) -> Result<()> {
+    if a.ann {
+        super::check_range("ef", a.ef, 1, 100_000)?;
+    }
     let emb = a.read.load(&a.file)?;
     let words: Vec<&str> = a.words.iter().map(String::as_str).collect();
     let ids = query::ids_of(&emb, &words).with_context(|| a.file.display().to_string())?;

@@ -144,17 +144,61 @@ impl Common {
 
 /// Set by the Ctrl-C handler; training polls it.
 static CANCEL: AtomicBool = AtomicBool::new(false);
+/// Set by a second Ctrl-C when a temporary folder must be removed before leaving.
+static LEAVE: AtomicBool = AtomicBool::new(false);
+/// Whether a temporary folder is registered (then a second Ctrl-C leaves through the cleaner).
+static ARMED: AtomicBool = AtomicBool::new(false);
 
 fn install_ctrl_c() {
     let handler = || {
-        if CANCEL.swap(true, Ordering::SeqCst) {
-            // Second Ctrl-C: leave at once (nothing has been written to the output path yet).
-            // SAFETY: _exit is async-signal-safe.
+        if !CANCEL.swap(true, Ordering::SeqCst) {
+            return; // First Ctrl-C: training stops soon and cleans up on its way out.
+        }
+        if ARMED.load(Ordering::SeqCst) && !LEAVE.swap(true, Ordering::SeqCst) {
+            return; // Second Ctrl-C: the cleaner thread removes the temporary folder and leaves.
+        }
+        // Nothing to clean (or a third Ctrl-C): leave at once; nothing has been written to the
+        // output path yet.
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(130) };
+    };
+    // SAFETY: the handler only touches atomics and calls _exit, all async-signal-safe.
+    let _ = unsafe { signal_hook_registry::register(libc::SIGINT, handler) };
+}
+
+/// A private temporary folder (`.embers-WHAT-XXXXXX`, mode 0700) under `base`, removed when the
+/// value is dropped (success, error, first Ctrl-C) and by a second Ctrl-C, which otherwise ends
+/// the process at once: a thread watches for it, removes the folder, and exits with code 130.
+pub fn private_temp_dir(base: &std::path::Path, what: &str) -> Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    let prefix = format!(".embers-{what}-");
+    builder.prefix(&prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    let dir = builder
+        .tempdir_in(base)
+        .with_context(|| format!("creating a temporary folder in {}", base.display()))?;
+    let path = dir.path().to_path_buf();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        if LEAVE.load(Ordering::SeqCst) {
+            // Workers may still create files while it goes: try a few times.
+            for _ in 0..50 {
+                if std::fs::remove_dir_all(&path).is_ok() || !path.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            eprintln!("embers: interrupted again; temporary files removed, nothing written");
+            // SAFETY: ending the process; no destructor needs to run.
             unsafe { libc::_exit(130) };
         }
-    };
-    // SAFETY: the handler only touches an atomic and calls _exit, both async-signal-safe.
-    let _ = unsafe { signal_hook_registry::register(libc::SIGINT, handler) };
+    });
+    ARMED.store(true, Ordering::SeqCst);
+    Ok(dir)
 }
 
 pub fn run(cmd: TrainCommand, progress: Mode) -> Result<()> {

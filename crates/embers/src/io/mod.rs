@@ -198,6 +198,7 @@ pub fn read_with_report(
     options: &ReadOptions,
 ) -> Result<(Embeddings, ReadReport)> {
     let path = path.as_ref();
+    input::regular_file(path)?;
     let format = match options.format {
         Some(f) => f,
         None => sniff(path)?,

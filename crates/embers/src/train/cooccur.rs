@@ -58,6 +58,22 @@ impl Default for CooccurConfig {
     }
 }
 
+impl CooccurConfig {
+    /// Checks the settings against their documented ranges ([`crate::train::limits`]): `window`
+    /// 1..=100000, `threads` 0..=1024, `memory` at least 16 KiB.
+    pub fn validate(&self) -> Result<()> {
+        check_range("window", self.window, 1, MAX_GLOVE_WINDOW)?;
+        check_range("threads", self.threads, 0, MAX_THREADS)?;
+        if self.memory < MIN_MEMORY {
+            return Err(Error::invalid(
+                "memory",
+                format!("must be at least {MIN_MEMORY} bytes, got {}", self.memory),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// One non-zero co-occurrence count.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Cooccurrence {
@@ -495,14 +511,7 @@ pub fn count(
     if cancelled() {
         return Err(Error::Cancelled);
     }
-    check_range("window", config.window, 1, MAX_GLOVE_WINDOW)?;
-    check_range("threads", config.threads, 0, MAX_THREADS)?;
-    if config.memory < MIN_MEMORY {
-        return Err(Error::invalid(
-            "memory",
-            format!("must be at least {MIN_MEMORY} bytes, got {}", config.memory),
-        ));
-    }
+    config.validate()?;
     if vocab.is_empty() {
         return Err(Error::invalid("vocab", "the vocabulary is empty"));
     }
