@@ -159,9 +159,7 @@ pub(crate) fn open(path: &Path, max_lines: Option<usize>) -> Result<Input> {
     if len == 0 {
         return Ok(Input::Owned(Vec::new()));
     }
-    // SAFETY: the map is read-only; like every reader of memory-mapped files we rely on the file
-    // not being truncated by another process while it is read.
-    let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    let map = crate::io::mapping::map_file(path, &file)?;
     Ok(Input::Mapped(map))
 }
 

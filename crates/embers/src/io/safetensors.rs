@@ -118,9 +118,7 @@ impl SafetensorsFile {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-        // SAFETY: the map is read-only; the file is not modified by us while mapped. A file
-        // truncated by another process under our feet is outside what any reader can guard.
-        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
+        let mmap = crate::io::mapping::map_file(&path, &file)?;
         Self::from_mmap(path, Arc::new(mmap))
     }
 
