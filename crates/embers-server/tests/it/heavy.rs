@@ -147,14 +147,14 @@ async fn answers_have_a_byte_cap_and_long_words_no_subword_vector() {
     let a = post(
         &app,
         "/v1/models/toy/vectors",
-        json!({"words": ["king"; 3]}),
+        json!({"words": vec!["king"; 3]}),
     )
     .await;
     assert_eq!(a.status, 200, "{}", a.text);
     let a = post(
         &app,
         "/v1/models/toy/vectors",
-        json!({"words": ["king"; 20]}),
+        json!({"words": vec!["king"; 20]}),
     )
     .await;
     a.assert_error(413, "answer_too_large");

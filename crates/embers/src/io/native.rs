@@ -428,14 +428,14 @@ fn check_metadata(file: &SafetensorsFile, emb: &Embeddings) -> Result<()> {
             Some(v) => {
                 return Err(Error::at_field(
                     path,
-                    &format!("__metadata__.{key}"),
+                    format!("__metadata__.{key}"),
                     format!("says {v:?} but the tensors hold {actual}"),
                 ))
             }
             None => {
                 return Err(Error::at_field(
                     path,
-                    &format!("__metadata__.{key}"),
+                    format!("__metadata__.{key}"),
                     format!("missing (the tensors hold {actual})"),
                 ))
             }
