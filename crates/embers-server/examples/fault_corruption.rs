@@ -12,7 +12,6 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use embers::io::safetensors::{self as st, Dtype, TensorOut};
@@ -141,6 +140,8 @@ struct Tally {
 }
 
 static PANICS: AtomicU64 = AtomicU64::new(0);
+/// Mutants done, watched by the watchdog.
+static BEAT: AtomicU64 = AtomicU64::new(0);
 
 /// Runs `f`, counting a panic (and printing where the input was kept).
 fn guarded(family: &str, i: u64, input: &[u8], out: &Path, f: impl FnOnce() -> bool) -> bool {
@@ -203,6 +204,7 @@ fn native_family(name: &str, seed: &[u8], n: u64, rng: &mut Rng, dir: &Path, out
             serve_start(&path, None);
             ok
         });
+        BEAT.fetch_add(1, Ordering::Relaxed);
         t.slowest = t.slowest.max(began.elapsed());
         t.mutants += 1;
         t.parsed += ok as u64;
@@ -289,9 +291,8 @@ fn main() {
     std::panic::set_hook(Box::new(|_| {}));
 
     // Watchdog: a mutant that takes longer than 10 s is a hang.
-    let beat = Arc::new(AtomicU64::new(0));
     {
-        let beat = beat.clone();
+        let beat = &BEAT;
         std::thread::spawn(move || {
             let mut last = (u64::MAX, Instant::now());
             loop {
@@ -342,7 +343,7 @@ fn main() {
         io::native::write(&p, &e).unwrap();
         let seed_bytes = std::fs::read(&p).unwrap();
         let t = native_family(name, &seed_bytes, n, &mut rng, dir, &out);
-        beat.fetch_add(1, Ordering::Relaxed);
+        BEAT.fetch_add(1, Ordering::Relaxed);
         report(name, &t, began.elapsed().as_secs_f64());
     }
 
@@ -396,7 +397,7 @@ fn main() {
             serve_start(&fpath, Some(&ipath));
             ok
         });
-        beat.fetch_add(1, Ordering::Relaxed);
+        BEAT.fetch_add(1, Ordering::Relaxed);
         t.slowest = t.slowest.max(began.elapsed());
         t.mutants += 1;
         t.parsed += ok as u64;
@@ -432,7 +433,7 @@ fn main() {
                 Err(_) => false,
             },
         );
-        beat.fetch_add(1, Ordering::Relaxed);
+        BEAT.fetch_add(1, Ordering::Relaxed);
         t.slowest = t.slowest.max(began.elapsed());
         t.mutants += 1;
         t.parsed += ok as u64;

@@ -16,8 +16,11 @@
 //!   *while* it is being copied gives a short read (an error naming the file) or bytes that the
 //!   format checks refuse (or, if they happen to be a valid file, that file).
 //!
-//! The mode is process-wide because every reader goes through [`map_file`]; set it once, before
-//! opening files.
+//! The mode is process-wide because every reader that keeps a map (safetensors and native
+//! files, HNSW indexes, npy matrices, transformer weights) goes through [`map_file`]; set it
+//! once, before opening files. Text and binary formats that are parsed into owned matrices
+//! (word2vec, GloVe, fastText `.bin`) are read through a map that lives only while they are
+//! parsed, whatever the mode; a process holds none of those maps once loading ends.
 
 use std::fs::File;
 use std::io::Read;

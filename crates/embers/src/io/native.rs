@@ -609,9 +609,10 @@ mod tests {
             assert!(e.contains(want), "{key}={value}: {e}");
         }
         // Norms that disagree with the rows, under a correct checksum: refused.
-        let e = sample();
-        let bad = e.norms().iter().map(|x| x * 2.0 + 1.0).collect();
-        let e = e.with_norms(bad).unwrap();
+        // (Norms computed on a separate copy: `with_norms` does not replace norms once set.)
+        let bad: Vec<f32> = sample()
+            .norms().iter().map(|x| x * 2.0 + 1.0).collect();
+        let e = sample().with_norms(bad).unwrap();
         write(&p, &e).unwrap();
         let err = verify(&p).unwrap_err().to_string();
         assert!(err.contains("norm"), "{err}");
