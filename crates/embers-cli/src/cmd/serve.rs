@@ -42,6 +42,19 @@ pub struct Args {
     /// memory when there is none (without this flag, existing FILE.hnsw indexes are still used).
     #[arg(long)]
     ann: bool,
+    /// Threads for CPU-heavy requests (subword vectors of unknown words, projections,
+    /// approximate searches, transformer embeddings); default: one per core.
+    #[arg(long)]
+    heavy_threads: Option<usize>,
+    /// Heavy requests that may wait for a thread; more are answered 503 `busy` at once.
+    #[arg(long, default_value_t = Limits::default().heavy_queue)]
+    heavy_queue: usize,
+    /// Largest answer, in bytes (estimated before the work; larger gets 413).
+    #[arg(long, default_value_t = Limits::default().max_answer)]
+    max_answer: usize,
+    /// Longest unknown word, in bytes, given a subword vector.
+    #[arg(long, default_value_t = Limits::default().max_word)]
+    max_word: usize,
     /// Candidate list size of approximate searches (larger: slower, more accurate).
     #[arg(long, default_value_t = Limits::default().ef)]
     ef: usize,
@@ -49,14 +62,30 @@ pub struct Args {
     /// queries (a quarter of the matrix's memory; the answers are the same either way).
     #[arg(long)]
     no_query_screen: bool,
+    /// Memory-map model files in place instead of reading them into the server's memory.
+    /// Saves memory on large files, but then a served file must only ever be replaced by
+    /// rename (as every embers writer does, or `mv`): rewriting it in place (`cp new old`)
+    /// can kill the server with SIGBUS. Without this flag nothing done to a file after it is
+    /// loaded affects the server.
+    #[arg(long)]
+    mmap: bool,
     #[command(flatten)]
     read: ReadArgs,
 }
 
 impl Args {
     fn limits(&self) -> Result<Limits> {
-        if self.max_batch == 0 || self.max_k == 0 || self.max_body == 0 || self.ef == 0 {
-            bail!("--max-batch, --max-k, --max-body and --ef must be at least 1");
+        if self.max_batch == 0
+            || self.max_k == 0
+            || self.max_body == 0
+            || self.ef == 0
+            || self.max_answer == 0
+            || self.heavy_threads == Some(0)
+        {
+            bail!("--max-batch, --max-k, --max-body, --max-answer, --heavy-threads and --ef must be at least 1");
+        }
+        if self.heavy_threads.is_some_and(|n| n > 1024) || self.heavy_queue > 1 << 20 {
+            bail!("--heavy-threads must be at most 1024 and --heavy-queue at most 1048576");
         }
         if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout < 1e6) {
             bail!(
@@ -70,6 +99,12 @@ impl Args {
             max_k: self.max_k,
             timeout: Duration::from_secs_f64(self.timeout),
             ef: self.ef,
+            heavy_threads: self
+                .heavy_threads
+                .unwrap_or(Limits::default().heavy_threads),
+            heavy_queue: self.heavy_queue,
+            max_answer: self.max_answer,
+            max_word: self.max_word,
         })
     }
 }
@@ -102,6 +137,13 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
 
+    // Model files are read into private memory unless --mmap: see embers::io::mapping for why
+    // a long-running process must not map files that others may rewrite in place.
+    embers::io::mapping::set_map_mode(if a.mmap {
+        embers::io::mapping::MapMode::Map
+    } else {
+        embers::io::mapping::MapMode::Copy
+    });
     let mut registry = Registry::new();
     for (name, path) in specs {
         if path.is_dir() {
@@ -163,7 +205,8 @@ pub fn run(a: Args) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", a.addr))?;
         let local = listener.local_addr()?;
-        let state = embers_server::state(registry, limits);
+        let state = embers_server::try_state(registry, limits)
+            .context("starting the heavy-work threads")?;
         let router = embers_server::router(state);
         println!(
             "embers: serving {} model(s) on http://{local}/",

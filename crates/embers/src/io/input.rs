@@ -182,8 +182,12 @@ pub(crate) fn open(path: &Path, max_lines: Option<usize>) -> Result<Input> {
     if len == 0 {
         return Ok(Input::Owned(Vec::new()));
     }
-    // SAFETY: the map is read-only; like every reader of memory-mapped files we rely on the file
-    // not being truncated by another process while it is read.
+    // Always a map in place, whatever `mapping::map_mode`: text and binary inputs are parsed
+    // into owned matrices while they are read (pages are given back as they are passed, which
+    // private anonymous memory could not do), and the map is dropped when reading ends, so a
+    // long-running process holds no map of them afterwards.
+    // SAFETY: the map is read-only and lives only while the file is read; like every reader of
+    // memory-mapped files we rely on the file not being rewritten in place during that time.
     let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
     Ok(Input::Mapped(map))
 }

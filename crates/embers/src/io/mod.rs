@@ -5,6 +5,7 @@ pub mod fasttext;
 pub mod glove;
 pub mod hf;
 mod input;
+pub mod mapping;
 pub mod native;
 pub mod npy;
 pub mod safetensors;
