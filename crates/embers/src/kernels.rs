@@ -228,8 +228,8 @@ pub mod scalar {
         let mut ca = a.chunks_exact(8);
         let mut cb = b.chunks_exact(8);
         for (x, y) in (&mut ca).zip(&mut cb) {
-            for l in 0..8 {
-                acc[l] += x[l] * y[l];
+            for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+                *s += x * y;
             }
         }
         for (l, (x, y)) in ca.remainder().iter().zip(cb.remainder()).enumerate() {

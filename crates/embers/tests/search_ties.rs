@@ -193,6 +193,12 @@ fn query_functions_go_through_the_search_layer() {
         .filter(|w| !w.starts_with("w30"))
         .collect();
     assert_eq!(&group[..5], ["w100", "w640", "w641", "w1500", "w2999"]);
+    // `similar` of words (the CLI's and the server's query: the word's unit row, itself
+    // excluded), in one batch, through the screen and without it.
     let batch = query::neighbors_of_words(&screened, &["w37", "w5", "w12"], 8, None).unwrap();
-    assert_eq!(batch[0], plain);
+    let scan = Exact::new(&emb, Screening::Off);
+    let alone = query::neighbors_of_words(&scan, &["w37"], 8, None).unwrap();
+    assert_eq!(batch[0], alone[0]);
+    let direct = query::named(&emb, scan.top_k(&emb.unit_row(37), 8, emb.len(), &[37]));
+    assert_eq!(alone[0], direct);
 }
