@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use embers::query::hnsw::Hnsw;
+use embers::search::{Hnsw, Screening};
 use embers::transformer::InputEmbeddings;
 use embers::Embeddings;
 
@@ -43,12 +43,21 @@ pub struct Transformer {
 pub struct Registry {
     models: BTreeMap<String, Arc<Model>>,
     transformers: BTreeMap<String, Arc<Transformer>>,
+    /// Exact single queries are not screened (`--no-query-screen`).
+    no_screen: bool,
 }
 
 impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether models added from now on screen their exact single queries with an int8 copy of
+    /// their f32 rows (the default; built when the model is added, a quarter of the matrix's
+    /// memory; the answers are the same either way).
+    pub fn set_query_screen(&mut self, on: bool) {
+        self.no_screen = !on;
     }
 
     /// Adds an embedding model under `name`. Names must be non-empty, URL-safe
@@ -80,7 +89,12 @@ impl Registry {
         // request as fast as the others.
         let _ = embeddings.norms();
         let embeddings = Arc::new(embeddings);
-        let searcher = Searcher::start(name, embeddings.clone())
+        let screening = if self.no_screen {
+            Screening::Off
+        } else {
+            Screening::Eager
+        };
+        let searcher = Searcher::start(name, embeddings.clone(), screening)
             .map_err(|e| embers::Error::Other(format!("cannot start a search thread: {e}")))?;
         self.models.insert(
             name.to_string(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args as ClapArgs;
-use embers::query::hnsw::{Hnsw, HnswParams};
+use embers::search::{Hnsw, HnswParams};
 use embers::transformer::InputEmbeddings;
 use embers_server::registry::{split_model_arg, valid_name};
 use embers_server::{Limits, Registry};
@@ -58,8 +58,9 @@ pub struct Args {
     /// Candidate list size of approximate searches (larger: slower, more accurate).
     #[arg(long, default_value_t = Limits::default().ef)]
     ef: usize,
-    /// Do not keep the int8 copy of each f32 model that speeds up repeated exact single
-    /// queries (a quarter of the matrix's memory; the answers are the same either way).
+    /// Do not build the int8 copy of each f32 model that screens exact queries answered alone
+    /// or in small batches (a quarter of the matrix's memory, built at start; the answers are
+    /// the same either way).
     #[arg(long)]
     no_query_screen: bool,
     /// Memory-map model files in place instead of reading them into the server's memory.
@@ -145,6 +146,7 @@ pub fn run(a: Args) -> Result<()> {
         embers::io::mapping::MapMode::Copy
     });
     let mut registry = Registry::new();
+    registry.set_query_screen(!a.no_query_screen);
     for (name, path) in specs {
         if path.is_dir() {
             let layer = InputEmbeddings::from_dir(&path)
@@ -159,11 +161,10 @@ pub fn run(a: Args) -> Result<()> {
             registry.add_transformer(&name, &path, layer)?;
             continue;
         }
-        let mut emb = a
+        let emb = a
             .read
             .load(&path)
             .with_context(|| format!("loading model {name:?}"))?;
-        emb.set_query_screen(!a.no_query_screen);
         tracing::info!(
             model = %name,
             path = %path.display(),

@@ -595,7 +595,7 @@ fn train_shard(
         }
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            if crate::cpu::avx2_fma() {
                 // SAFETY: the features were just detected; see `Shared` for the aliasing rules.
                 let (c, s) = unsafe { avx2::shard(shared, piece, eta) };
                 cost += c;
@@ -968,7 +968,7 @@ mod tests {
         };
         if use_simd {
             #[cfg(target_arch = "x86_64")]
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            if crate::cpu::avx2_fma() {
                 // SAFETY: the features were detected; `shared` points into `model`.
                 return Some(unsafe { avx2::shard(shared, &[e], eta).0 });
             }
