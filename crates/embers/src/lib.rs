@@ -14,6 +14,7 @@
 //! - [`transformer`]: the input embedding layer of Hugging Face checkpoints (BERT, RoBERTa,
 //!   GPT-2, Llama-style) and export of their token matrices.
 //! - [`quant`]: compression to f16, int8 and product-quantized storage, and exact re-ranking.
+//! - [`sentence`]: one vector per text: static models (model2vec) and pooled word models.
 //!
 //! ```
 //! use embers::{Embeddings, Vocab, layer::{init_matrix, Init}};
@@ -34,6 +35,7 @@ pub mod progress;
 pub mod quant;
 pub mod query;
 pub mod rng;
+pub mod sentence;
 pub mod storage;
 pub mod subword;
 pub mod text;
