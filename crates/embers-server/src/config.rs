@@ -15,6 +15,8 @@ pub struct Limits {
     pub timeout: Duration,
     /// Candidate list size of approximate (`ann: true`) searches (at least `k` is used).
     pub ef: usize,
+    /// Most tokens in one input of `/v1/embeddings` (more get 400 `input_too_long`).
+    pub max_input_tokens: usize,
 }
 
 impl Default for Limits {
@@ -25,6 +27,7 @@ impl Default for Limits {
             max_k: 1000,
             timeout: Duration::from_secs(10),
             ef: 100,
+            max_input_tokens: 8192,
         }
     }
 }
