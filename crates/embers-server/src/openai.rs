@@ -212,19 +212,20 @@ pub async fn embeddings(
         Encoder::Static(s) => s.model.dims(),
         Encoder::Words(m) => m.embeddings.dims(),
     };
-    let dimensions =
-        match obj.get("dimensions") {
-            None | Some(Value::Null) => None,
-            Some(v) => match v.as_u64() {
-                Some(n) if n >= 1 && n as usize <= dims => Some(n as usize),
-                _ => return Err(invalid(
+    let dimensions = match obj.get("dimensions") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= 1 && n as usize <= dims => Some(n as usize),
+            _ => {
+                return Err(invalid(
                     "dimensions",
                     format!(
                         "`dimensions` must be an integer from 1 to {dims} for `{name}`, got {v}"
                     ),
-                )),
-            },
-        };
+                ))
+            }
+        },
+    };
     for (i, input) in inputs.iter().enumerate() {
         if let Input::Ids(ids) = input {
             if ids.len() > limits.max_input_tokens {

@@ -28,6 +28,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 use crate::error::{Error, Result};
 use crate::io::safetensors::{Dtype, SafetensorsFile, TensorView};
 use crate::storage::DenseMatrix;
+use crate::transformer::wordpiece::BertWordPiece;
 
 /// model2vec's default maximum number of tokens per text.
 pub const DEFAULT_MAX_LENGTH: usize = 512;
@@ -64,6 +65,8 @@ pub struct StaticModel {
     median_token_length: usize,
     accumulate: Accumulate,
     dtype: Dtype,
+    /// The BERT WordPiece fast path (same ids as the crate on ASCII text without added tokens).
+    fast: Option<BertWordPiece>,
 }
 
 /// The three files of a folder layout.
@@ -396,6 +399,7 @@ impl StaticModel {
             Dtype::I8 if weights.is_none() && mapping.is_none() => Accumulate::F64,
             _ => Accumulate::F32,
         };
+        let fast = BertWordPiece::from_json(&tok_json);
         let mut model = StaticModel {
             dir,
             tokenizer,
@@ -411,6 +415,7 @@ impl StaticModel {
             median_token_length,
             accumulate,
             dtype,
+            fast,
         };
         model.set_max_length(max_length)?;
         Ok(model)
@@ -486,11 +491,25 @@ impl StaticModel {
             }
             None => text,
         };
-        let encoding = self
-            .tokenizer
-            .encode_fast(text, false)
-            .map_err(|e| Error::Other(format!("tokenizing with {}: {e}", self.dir.display())))?;
-        let mut ids = encoding.get_ids().to_vec();
+        let fast = self
+            .fast
+            .as_ref()
+            .and_then(|f| f.ids_without_specials(text));
+        let mut ids = match fast {
+            Some(mut ids) => {
+                // One sequence without specials: the crate's truncation keeps the first n.
+                if let Some(n) = self.max_length {
+                    ids.truncate(n);
+                }
+                ids
+            }
+            None => self
+                .tokenizer
+                .encode_fast(text, false)
+                .map_err(|e| Error::Other(format!("tokenizing with {}: {e}", self.dir.display())))?
+                .get_ids()
+                .to_vec(),
+        };
         if let Some(unk) = self.unk_id {
             ids.retain(|&id| id != unk);
         }
