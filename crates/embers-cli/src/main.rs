@@ -50,6 +50,8 @@ enum Command {
     Index(cmd::index::IndexCommand),
     /// The input embedding layer of a Hugging Face model: tokens, ids, type ids, vectors.
     Tokens(cmd::tokens::Args),
+    /// One vector per text: static sentence models (model2vec) or pooled word models.
+    Encode(cmd::encode::Args),
     /// Serve models over HTTP: a JSON API and a page to explore them.
     Serve(cmd::serve::Args),
 }
@@ -72,6 +74,7 @@ fn main() {
         Command::Index(c) => cmd::index::run(c),
         Command::Tokens(a) => cmd::tokens::run(a, progress),
         Command::Quantize(a) => cmd::quantize::run(a, progress),
+        Command::Encode(a) => cmd::encode::run(a, progress),
         Command::Serve(a) => cmd::serve::run(a),
     };
     if let Err(e) = result {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use embers::search::{Hnsw, Screening};
+use embers::sentence::StaticModel;
 use embers::transformer::InputEmbeddings;
 use embers::Embeddings;
 
@@ -38,6 +39,17 @@ pub struct Transformer {
     pub layer: InputEmbeddings,
 }
 
+/// A static sentence model being served (`/v1/embeddings`).
+#[derive(Debug)]
+pub struct Sentence {
+    /// The name (the `model` of `/v1/embeddings`).
+    pub name: String,
+    /// The model folder.
+    pub path: PathBuf,
+    /// The model (token table in memory).
+    pub model: StaticModel,
+}
+
 /// Every model the server answers for, by name.
 #[derive(Debug, Default)]
 pub struct Registry {
@@ -45,6 +57,7 @@ pub struct Registry {
     transformers: BTreeMap<String, Arc<Transformer>>,
     /// Exact single queries are not screened (`--no-query-screen`).
     no_screen: bool,
+    sentences: BTreeMap<String, Arc<Sentence>>,
 }
 
 impl Registry {
@@ -129,6 +142,35 @@ impl Registry {
         Ok(())
     }
 
+    /// Adds a static sentence model under `name` (same naming rules, shared names).
+    pub fn add_sentence(
+        &mut self,
+        name: &str,
+        path: impl Into<PathBuf>,
+        model: StaticModel,
+    ) -> embers::Result<()> {
+        self.check_name(name)?;
+        self.sentences.insert(
+            name.to_string(),
+            Arc::new(Sentence {
+                name: name.to_string(),
+                path: path.into(),
+                model,
+            }),
+        );
+        Ok(())
+    }
+
+    /// The static sentence model named `name`.
+    pub fn sentence(&self, name: &str) -> Option<&Arc<Sentence>> {
+        self.sentences.get(name)
+    }
+
+    /// All static sentence models, by name.
+    pub fn sentences(&self) -> impl Iterator<Item = &Arc<Sentence>> {
+        self.sentences.values()
+    }
+
     fn check_name(&self, name: &str) -> embers::Result<()> {
         if !valid_name(name) {
             return Err(embers::Error::invalid(
@@ -147,7 +189,9 @@ impl Registry {
 
     /// True when some model (of either kind) has this name.
     pub fn contains(&self, name: &str) -> bool {
-        self.models.contains_key(name) || self.transformers.contains_key(name)
+        self.models.contains_key(name)
+            || self.transformers.contains_key(name)
+            || self.sentences.contains_key(name)
     }
 
     /// The embedding model named `name`.
@@ -172,7 +216,7 @@ impl Registry {
 
     /// Number of models of both kinds.
     pub fn len(&self) -> usize {
-        self.models.len() + self.transformers.len()
+        self.models.len() + self.transformers.len() + self.sentences.len()
     }
 
     /// True when nothing is served.

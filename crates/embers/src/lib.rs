@@ -19,6 +19,7 @@
 //!   GPT-2, Llama-style) and export of their token matrices.
 //! - [`quant`]: compression to f16, int8 and product-quantized storage, and exact re-ranking.
 //! - [`size`]: checked sizes and allocations for everything computed from arguments or headers.
+//! - [`sentence`]: one vector per text: static models (model2vec) and pooled word models.
 //!
 //! ```
 //! use embers::{Embeddings, Vocab, layer::{init_matrix, Init}};
@@ -43,6 +44,7 @@ pub mod query;
 pub mod rng;
 pub mod search;
 pub mod size;
+pub mod sentence;
 pub mod storage;
 pub mod subword;
 pub mod text;

@@ -15,8 +15,8 @@ use super::info::ReadArgs;
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// Embedding files (any supported format) or transformer model folders (config.json,
-    /// tokenizer.json, model.safetensors) to serve; `NAME=PATH` serves one under NAME,
+    /// Embedding files (any supported format), transformer model folders (config.json,
+    /// tokenizer.json, model.safetensors) or static sentence model folders (model2vec) to serve; `NAME=PATH` serves one under NAME,
     /// otherwise the file stem (folder name) is the name.
     #[arg(required = true, value_name = "FILE")]
     models: Vec<String>,
@@ -26,9 +26,12 @@ pub struct Args {
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
-    /// Most words, pairs or points in one request.
+    /// Most words, pairs, points or /v1/embeddings inputs in one request.
     #[arg(long, default_value_t = Limits::default().max_batch)]
     max_batch: usize,
+    /// Most tokens in one input of /v1/embeddings.
+    #[arg(long, default_value_t = Limits::default().max_input_tokens)]
+    max_input_tokens: usize,
     /// Largest k of a neighbour query.
     #[arg(long, default_value_t = Limits::default().max_k)]
     max_k: usize,
@@ -77,13 +80,14 @@ pub struct Args {
 impl Args {
     fn limits(&self) -> Result<Limits> {
         if self.max_batch == 0
+            || self.max_input_tokens == 0
             || self.max_k == 0
             || self.max_body == 0
             || self.ef == 0
             || self.max_answer == 0
             || self.heavy_threads == Some(0)
         {
-            bail!("--max-batch, --max-k, --max-body, --max-answer, --heavy-threads and --ef must be at least 1");
+            bail!("--max-batch, --max-input-tokens, --max-k, --max-body, --max-answer, --heavy-threads and --ef must be at least 1");
         }
         if self.heavy_threads.is_some_and(|n| n > 1024) || self.heavy_queue > 1 << 20 {
             bail!("--heavy-threads must be at most 1024 and --heavy-queue at most 1048576");
@@ -106,6 +110,7 @@ impl Args {
             heavy_queue: self.heavy_queue,
             max_answer: self.max_answer,
             max_word: self.max_word,
+            max_input_tokens: self.max_input_tokens,
         })
     }
 }
@@ -148,6 +153,18 @@ pub fn run(a: Args) -> Result<()> {
     let mut registry = Registry::new();
     registry.set_query_screen(!a.no_query_screen);
     for (name, path) in specs {
+        if path.is_dir() && embers::sentence::is_static_model_dir(&path) {
+            let model = embers::sentence::StaticModel::load(&path)
+                .with_context(|| format!("loading static model {name:?}"))?;
+            tracing::info!(
+                model = %name,
+                path = %path.display(),
+                dims = model.dims(),
+                "static sentence model loaded"
+            );
+            registry.add_sentence(&name, &path, model)?;
+            continue;
+        }
         if path.is_dir() {
             let layer = InputEmbeddings::from_dir(&path)
                 .with_context(|| format!("loading transformer {name:?}"))?;

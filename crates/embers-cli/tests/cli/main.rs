@@ -7,6 +7,7 @@ mod foundation;
 mod glove;
 mod quant;
 mod query;
+mod sentence;
 mod serve;
 mod train;
 mod transformer;
