@@ -36,6 +36,7 @@ pub mod query;
 pub mod rng;
 pub mod storage;
 pub mod subword;
+pub mod supervised;
 pub mod text;
 pub mod train;
 pub mod transformer;

@@ -7,5 +7,6 @@ mod glove;
 mod quant;
 mod query;
 mod serve;
+mod supervised;
 mod train;
 mod transformer;

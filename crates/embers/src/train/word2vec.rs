@@ -331,7 +331,7 @@ impl InputRows {
 /// worker (the workers are scoped threads), is never resized, every index is bounds-checked
 /// against `rows`, and `f32` has no invalid bit patterns, so a torn read is just a slightly stale
 /// number. With one thread there is no concurrency and results are deterministic.
-struct Shared {
+pub(crate) struct Shared {
     ptr: *mut f32,
     rows: usize,
     dim: usize,
@@ -343,7 +343,7 @@ unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
 impl Shared {
-    fn new(data: &mut [f32], dim: usize) -> Self {
+    pub(crate) fn new(data: &mut [f32], dim: usize) -> Self {
         Shared {
             ptr: data.as_mut_ptr(),
             rows: data.len() / dim,
@@ -355,7 +355,7 @@ impl Shared {
     /// one thread; concurrent access from other threads is the Hogwild race described above.
     #[allow(clippy::mut_from_ref)]
     #[inline]
-    fn row(&self, i: u32) -> &mut [f32] {
+    pub(crate) fn row(&self, i: u32) -> &mut [f32] {
         assert!((i as usize) < self.rows);
         // SAFETY: in bounds (checked above); see the type's documentation for the aliasing.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(i as usize * self.dim), self.dim) }
