@@ -54,6 +54,10 @@ enum Command {
     Encode(cmd::encode::Args),
     /// Serve models over HTTP: a JSON API and a page to explore them.
     Serve(cmd::serve::Args),
+    /// Labels of lines from a fastText supervised model (.bin or quantized .ftz).
+    Predict(cmd::predict::Args),
+    /// Precision and recall at k of a supervised model on labelled lines (as `fasttext test`).
+    Test(cmd::predict::TestArgs),
 }
 
 fn main() {
@@ -76,6 +80,8 @@ fn main() {
         Command::Quantize(a) => cmd::quantize::run(a, progress),
         Command::Encode(a) => cmd::encode::run(a, progress),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Predict(a) => cmd::predict::run(a),
+        Command::Test(a) => cmd::predict::test(a),
     };
     if let Err(e) = result {
         // One line: the error and its causes, outermost first.

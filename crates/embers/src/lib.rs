@@ -47,6 +47,7 @@ pub mod size;
 pub mod sentence;
 pub mod storage;
 pub mod subword;
+pub mod supervised;
 pub mod text;
 pub mod train;
 pub mod transformer;

@@ -25,6 +25,8 @@ pub enum TrainCommand {
     Fasttext(FtArgs),
     /// GloVe: count distance-weighted co-occurrences (bounded memory), then fit them with AdaGrad.
     Glove(super::train_glove::Args),
+    /// fastText's supervised classifier (labels as `__label__x`), written as a fastText `.bin`.
+    Supervised(super::supervised::SupArgs),
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -207,6 +209,7 @@ pub fn run(cmd: TrainCommand, progress: Mode) -> Result<()> {
             install_ctrl_c();
             super::train_glove::run(a, progress, &CANCEL)
         }
+        TrainCommand::Supervised(a) => super::supervised::train_run(a, progress),
         cmd => run_word2vec(cmd, progress),
     }
 }
@@ -216,7 +219,9 @@ fn run_word2vec(cmd: TrainCommand, progress: Mode) -> Result<()> {
     let (common, label) = match &cmd {
         TrainCommand::Word2vec(a) => (&a.common, "word2vec"),
         TrainCommand::Fasttext(a) => (&a.common, "fasttext"),
-        TrainCommand::Glove(_) => unreachable!("dispatched in run"),
+        TrainCommand::Glove(_) | TrainCommand::Supervised(_) => {
+            unreachable!("dispatched in run")
+        }
     };
     let format = Format::from_name(&common.to)?;
     let corpus = Corpus::new(&common.corpus, common.tokenizer.tokenizer())?;
@@ -241,7 +246,9 @@ fn run_word2vec(cmd: TrainCommand, progress: Mode) -> Result<()> {
             c.validate()?;
             (None, Some(c))
         }
-        TrainCommand::Glove(_) => unreachable!("dispatched in run"),
+        TrainCommand::Glove(_) | TrainCommand::Supervised(_) => {
+            unreachable!("dispatched in run")
+        }
     };
     if let Some(parent) = common.output.parent() {
         if !parent.as_os_str().is_empty() && !parent.is_dir() {

@@ -9,5 +9,6 @@ mod quant;
 mod query;
 mod sentence;
 mod serve;
+mod supervised;
 mod train;
 mod transformer;

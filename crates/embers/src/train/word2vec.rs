@@ -332,7 +332,7 @@ impl InputRows {
 /// gensim do; a read may see a row half updated by another thread and a concurrent `+=` may
 /// lose an update, which SGD tolerates (Niu et al., "Hogwild!", 2011). With one thread there is
 /// no concurrency and results are deterministic.
-struct Shared {
+pub(crate) struct Shared {
     ptr: *mut f32,
     rows: usize,
     dim: usize,
@@ -345,7 +345,7 @@ unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
 impl Shared {
-    fn new(data: &mut [f32], dim: usize) -> Self {
+    pub(crate) fn new(data: &mut [f32], dim: usize) -> Self {
         Shared {
             ptr: data.as_mut_ptr(),
             rows: data.len() / dim,
@@ -356,7 +356,7 @@ impl Shared {
     /// The start of row `i`; panics when `i` is not a row (a bug, not bad input: ids come from
     /// the vocabulary and the row lists, both checked against the matrix).
     #[inline]
-    fn at(&self, i: u32) -> *mut f32 {
+    pub(crate) fn at(&self, i: u32) -> *mut f32 {
         assert!((i as usize) < self.rows, "row {i} of {}", self.rows);
         // SAFETY: i < rows, so the offset stays inside the allocation of rows × dim values.
         unsafe { self.ptr.add(i as usize * self.dim) }
@@ -364,7 +364,7 @@ impl Shared {
 
     /// `x · row i`.
     #[inline]
-    fn dot(&self, x: &[f32], i: u32) -> f32 {
+    pub(crate) fn dot(&self, x: &[f32], i: u32) -> f32 {
         assert_eq!(x.len(), self.dim);
         // SAFETY: both ranges hold `dim` values (the row by `at`, `x` checked above).
         unsafe { crate::kernels::dot_ptr(x.as_ptr(), self.at(i), self.dim) }
@@ -372,7 +372,7 @@ impl Shared {
 
     /// `x += a · row i`.
     #[inline]
-    fn add_row_to(&self, a: f32, i: u32, x: &mut [f32]) {
+    pub(crate) fn add_row_to(&self, a: f32, i: u32, x: &mut [f32]) {
         assert_eq!(x.len(), self.dim);
         // SAFETY: as in `dot`; `x` is the caller's own buffer, so the ranges do not overlap.
         unsafe { crate::kernels::axpy_ptr(a, self.at(i), x.as_mut_ptr(), self.dim) }
@@ -380,7 +380,7 @@ impl Shared {
 
     /// `row i += a · x`.
     #[inline]
-    fn add_to_row(&self, a: f32, x: &[f32], i: u32) {
+    pub(crate) fn add_to_row(&self, a: f32, x: &[f32], i: u32) {
         assert_eq!(x.len(), self.dim);
         // SAFETY: as in `add_row_to`.
         unsafe { crate::kernels::axpy_ptr(a, x.as_ptr(), self.at(i), self.dim) }
@@ -388,7 +388,7 @@ impl Shared {
 
     /// `x = row i`.
     #[inline]
-    fn copy_row_to(&self, i: u32, x: &mut [f32]) {
+    pub(crate) fn copy_row_to(&self, i: u32, x: &mut [f32]) {
         assert_eq!(x.len(), self.dim);
         // SAFETY: as in `add_row_to`.
         unsafe { std::ptr::copy_nonoverlapping(self.at(i), x.as_mut_ptr(), self.dim) }
