@@ -142,7 +142,9 @@ class KeyedVectors:
         g = GensimKeyedVectors(self.vector_size, count=0, dtype=np.float32)
         g.add_vectors(self.index_to_key, np.array(self.vectors, dtype=np.float32))
         g.allocate_vecattrs(attrs=["count"], types=[np.int64])
-        g.expandos["count"][:] = np.asarray(self._e.counts(), dtype=np.int64)
+        counts = self._e.counts()
+        if len(counts) == len(self):  # files without counts have none
+            g.expandos["count"][:] = np.asarray(counts, dtype=np.int64)
         return g
 
     def save(self, fname: PathLike, format: Optional[str] = None) -> None:
@@ -274,7 +276,9 @@ class KeyedVectors:
         """Per-word attribute; ``count`` (the corpus count) is the one embers keeps."""
         if attr != "count":
             raise NotFound(f"attribute {attr!r} not present (only 'count')", [attr])
-        return self._e.counts()[self.get_index(key)]
+        counts = self._e.counts()
+        i = self.get_index(key)
+        return counts[i] if len(counts) == len(self) else 0
 
     def get_vector(self, key: Key, norm: bool = False) -> np.ndarray:
         """The vector of ``key`` (a copy): its row, or for a subword (fastText) model the vector

@@ -31,7 +31,12 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
                     Position::Byte(b) => ("byte", b.to_string()),
                     Position::Field(f) => ("field", f.clone()),
                 };
-                ("format", Some(path.display().to_string()), Some(pos), vec![])
+                (
+                    "format",
+                    Some(path.display().to_string()),
+                    Some(pos),
+                    vec![],
+                )
             }
             Error::UnknownTokens(words) => ("unknown", None, None, words.clone()),
             Error::InvalidArgument { .. } | Error::Shape { .. } => ("invalid", None, None, vec![]),

@@ -284,9 +284,7 @@ impl PyEmbeddings {
                 arr.into_any()
             }
             None => {
-                let dense = py
-                    .detach(|| this.emb.storage().to_dense())
-                    .map_err(to_py)?;
+                let dense = py.detach(|| this.emb.storage().to_dense()).map_err(to_py)?;
                 let (rows, dims) = (dense.rows(), dense.dims());
                 let arr = numpy::ndarray::Array2::from_shape_vec((rows, dims), dense.into_vec())
                     .map_err(|e| to_py(embers::Error::Other(e.to_string())))?;
@@ -300,10 +298,12 @@ impl PyEmbeddings {
     /// The address and length in bytes of the f32 rows, where they are (None when compressed).
     /// Tests use it to show that `matrix()` is a view into a file's memory map.
     fn rows_address(&self) -> Option<(usize, usize)> {
-        self.emb
-            .storage()
-            .as_dense()
-            .map(|d| (d.as_slice().as_ptr() as usize, std::mem::size_of_val(d.as_slice())))
+        self.emb.storage().as_dense().map(|d| {
+            (
+                d.as_slice().as_ptr() as usize,
+                std::mem::size_of_val(d.as_slice()),
+            )
+        })
     }
 
     /// Row norms (computed once, cached).
@@ -327,7 +327,13 @@ impl PyEmbeddings {
     ) -> PyResult<Vec<(String, f64)>> {
         let emb = &self.emb;
         py.detach(|| {
-            query::most_similar(emb, &strs(&positive), &strs(&negative), topn, restrict_vocab)
+            query::most_similar(
+                emb,
+                &strs(&positive),
+                &strs(&negative),
+                topn,
+                restrict_vocab,
+            )
         })
         .map(neighbours)
         .map_err(to_py)
@@ -376,7 +382,11 @@ impl PyEmbeddings {
         positive: Vec<String>,
         negative: Vec<String>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let all: Vec<&str> = positive.iter().chain(&negative).map(String::as_str).collect();
+        let all: Vec<&str> = positive
+            .iter()
+            .chain(&negative)
+            .map(String::as_str)
+            .collect();
         let ids = query::ids_of(&self.emb, &all).map_err(to_py)?;
         let (p, n) = ids.split_at(positive.len());
         let q = query::mean_query(&self.emb, p, n).map_err(to_py)?;
@@ -395,7 +405,13 @@ impl PyEmbeddings {
     ) -> PyResult<Vec<(String, f64)>> {
         let emb = &self.emb;
         py.detach(|| {
-            query::most_similar_cosmul(emb, &strs(&positive), &strs(&negative), topn, restrict_vocab)
+            query::most_similar_cosmul(
+                emb,
+                &strs(&positive),
+                &strs(&negative),
+                topn,
+                restrict_vocab,
+            )
         })
         .map(neighbours)
         .map_err(to_py)

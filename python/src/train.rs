@@ -208,8 +208,20 @@ pub fn train_word2vec(
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PyEmbeddings> {
     let config = w2v_config(
-        model, cbow_mean, dim, window, negative, hs, sample, min_count, max_vocab, epochs, alpha,
-        threads, seed, shared_negatives,
+        model,
+        cbow_mean,
+        dim,
+        window,
+        negative,
+        hs,
+        sample,
+        min_count,
+        max_vocab,
+        epochs,
+        alpha,
+        threads,
+        seed,
+        shared_negatives,
     )?;
     config.validate().map_err(to_py)?;
     let corpus = Corpus::new(&corpus, tokenizer(lowercase, punctuation)?).map_err(to_py)?;
@@ -339,7 +351,12 @@ pub fn train_glove(
             .max_size(max_vocab)
             .threads(threads);
         builder.count_corpus(&corpus, |done| {
-            p(&Progress::new("count", done, Some(corpus.size_on_disk()), "bytes"))
+            p(&Progress::new(
+                "count",
+                done,
+                Some(corpus.size_on_disk()),
+                "bytes",
+            ))
         })?;
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);

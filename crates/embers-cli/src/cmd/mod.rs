@@ -4,6 +4,7 @@ pub mod analogy;
 pub mod convert;
 pub mod demo;
 pub mod eval;
+pub mod export;
 pub mod index;
 pub mod info;
 pub mod init;
