@@ -161,10 +161,27 @@ class KeyedVectors:
         """Writes word2vec text (or binary with ``binary=True``), as gensim does."""
         self._e.save(os.fspath(fname), "word2vec-binary" if binary else "word2vec")
 
-    def to_parquet(self, fname: PathLike) -> None:
+    def to_parquet(self, fname: PathLike, row_group_size: int = 65_536) -> None:
         """Writes a Parquet file with columns ``word`` (string) and ``vector`` (fixed-size list of
-        float32), for Milvus bulk insert, Spark, LanceDB or pyarrow."""
-        self._e.save(os.fspath(fname), "parquet")
+        float32), for Milvus bulk insert, Spark, LanceDB or pyarrow. Needs ``pyarrow``; the
+        vectors go to it without a copy (a view of the memory map for native files). Written to a
+        temporary file beside ``fname`` and renamed, so a failed write leaves nothing."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = os.fspath(fname)
+        flat = pa.array(self.vectors.reshape(-1), type=pa.float32())
+        table = pa.table({
+            "word": pa.array(self.index_to_key, type=pa.string()),
+            "vector": pa.FixedSizeListArray.from_arrays(flat, self.vector_size),
+        })
+        tmp = f"{path}.tmp-{os.getpid()}"
+        try:
+            pq.write_table(table, tmp, row_group_size=row_group_size)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
     def to_milvus(
         self,

@@ -68,3 +68,18 @@ def test_existing_collection_is_refused(kv, tmp_path):
         small.to_milvus(uri, "d", index="nope")
     with pytest.raises(embers.InvalidArgument):
         small.to_milvus(uri, "d", batch=0)
+
+
+def test_parquet_read_back_by_pyarrow(kv, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "vectors.parquet"
+    kv.to_parquet(path, row_group_size=500)
+    t = pq.read_table(path)
+    assert t.schema.field("word").type == pa.string()
+    assert t.schema.field("vector").type == pa.list_(pa.float32(), kv.vector_size)
+    assert t.column("word").to_pylist() == kv.index_to_key
+    got = np.asarray(t.column("vector").combine_chunks().flatten()).reshape(len(kv), kv.vector_size)
+    np.testing.assert_array_equal(got, kv.vectors)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 4
