@@ -12,7 +12,7 @@ import embers
 
 @pytest.fixture(scope="module")
 def kv(gensim_data):
-    # Vectors written by fastText itself, 1,763 words.
+    # Vectors written by fastText itself: 1,762 words × 10 dims.
     return embers.load(gensim_data / "lee_fasttext.vec")
 
 
