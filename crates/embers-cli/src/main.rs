@@ -30,6 +30,8 @@ enum Command {
     Info(cmd::info::Args),
     /// Convert an embedding file between formats (sniffed, or --from/--to).
     Convert(cmd::convert::Args),
+    /// Export an embedding file to a vector database (Milvus, through the Python package).
+    Export(cmd::export::Args),
     /// Check the checksum and structure of a native file.
     Verify(cmd::info::VerifyArgs),
     /// Train embeddings on a corpus (word2vec, fastText-style subwords, GloVe).
@@ -69,6 +71,7 @@ fn main() {
         Command::Lookup(a) => cmd::lookup::run(a),
         Command::Info(a) => cmd::info::run(a),
         Command::Convert(a) => cmd::convert::run(a),
+        Command::Export(a) => cmd::export::run(a, progress),
         Command::Verify(a) => cmd::info::verify(a),
         Command::Train(c) => cmd::train::run(c, progress),
         Command::Demo(a) => cmd::demo::run(a, progress),

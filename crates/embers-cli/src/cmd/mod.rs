@@ -5,6 +5,7 @@ pub mod convert;
 pub mod demo;
 pub mod encode;
 pub mod eval;
+pub mod export;
 pub mod index;
 pub mod info;
 pub mod init;

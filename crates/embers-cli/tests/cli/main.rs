@@ -1,6 +1,7 @@
 //! End-to-end tests of the `embers` binary: one integration-test binary, one module per area.
 
 mod common;
+mod export;
 mod faults;
 mod formats;
 mod foundation;
