@@ -11,6 +11,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 say() { echo "test-env: $*" >&2; }
+export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # --- Debian tools: command -> package ------------------------------------------------------------
 declare -A debian=([fasttext]=fasttext [chromium]=chromium [chromedriver]=chromium-driver)
