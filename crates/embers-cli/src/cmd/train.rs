@@ -91,6 +91,10 @@ pub struct Common {
     /// (Ji et al. 2016): fewer vector products per window, same expected gradient.
     #[arg(long)]
     shared_negatives: bool,
+    /// Exponent of the unigram noise distribution of negative sampling. Default: 0.75
+    /// (word2vec, gensim), 0.5 (fastText).
+    #[arg(long)]
+    ns_exponent: Option<f64>,
     /// Random seed; with --threads 1 the output is identical from run to run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -120,7 +124,7 @@ pub struct FtArgs {
 }
 
 impl Common {
-    fn config(&self, default_sample: f64, default_alpha: Option<f32>) -> Word2VecConfig {
+    fn config(&self, defaults: &Word2VecConfig) -> Word2VecConfig {
         Word2VecConfig {
             model: match self.model {
                 ModelArg::Sg => Model::SkipGram,
@@ -131,11 +135,13 @@ impl Common {
             window: self.window,
             negative: self.negative,
             hs: self.hs,
-            sample: self.sample.unwrap_or(default_sample),
+            sample: self.sample.unwrap_or(defaults.sample),
             min_count: self.min_count,
             max_vocab: self.max_vocab,
             epochs: self.epochs,
-            alpha: self.alpha.or(default_alpha),
+            alpha: self.alpha.or(defaults.alpha),
+            ns_exponent: self.ns_exponent.unwrap_or(defaults.ns_exponent),
+            resample_negatives: defaults.resample_negatives,
             threads: self.threads,
             seed: self.seed,
             shared_negatives: self.shared_negatives,
@@ -230,13 +236,13 @@ fn run_word2vec(cmd: TrainCommand, progress: Mode) -> Result<()> {
     let ft_default = FastTextConfig::default();
     let (w2v, ft) = match &cmd {
         TrainCommand::Word2vec(_) => {
-            let c = common.config(w2v_default.sample, None);
+            let c = common.config(&w2v_default);
             c.validate()?;
             (Some(c), None)
         }
         TrainCommand::Fasttext(a) => {
             let c = FastTextConfig {
-                word2vec: common.config(ft_default.word2vec.sample, ft_default.word2vec.alpha),
+                word2vec: common.config(&ft_default.word2vec),
                 subwords: SubwordConfig {
                     minn: a.minn,
                     maxn: a.maxn,

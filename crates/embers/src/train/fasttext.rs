@@ -20,13 +20,16 @@ pub struct FastTextConfig {
 }
 
 impl Default for FastTextConfig {
-    /// fastText's defaults for `skipgram`: lr 0.05, t 1e-4, n-grams of 3..6 characters in
-    /// 2,000,000 buckets, and the word2vec defaults otherwise.
+    /// fastText's defaults for `skipgram`: lr 0.05, t 1e-4, noise distribution unigram^0.5 with
+    /// a noise word equal to the target drawn again, n-grams of 3..6 characters in 2,000,000
+    /// buckets, and the word2vec defaults otherwise.
     fn default() -> Self {
         FastTextConfig {
             word2vec: Word2VecConfig {
                 alpha: Some(0.05),
                 sample: 1e-4,
+                ns_exponent: 0.5,
+                resample_negatives: true,
                 ..Word2VecConfig::default()
             },
             subwords: SubwordConfig::default(),

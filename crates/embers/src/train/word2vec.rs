@@ -12,10 +12,13 @@
 //!
 //! # Differences from the original tools, on purpose
 //! In skip-gram the centre word is the input and every context word of its (shrunk) window is
-//! predicted from it; the input-side gradient is summed over the window and applied once, as
-//! fastText and pWord2Vec do (word2vec C updates the context word's input row after each pair;
-//! the expected update is the same). CBOW with `cbow_mean = false` adds the full error to each
-//! context row (word2vec C; gensim divides it by the number of context words).
+//! predicted from it, one pair after the other, as fastText does (word2vec C and gensim take the
+//! context word as the input and predict the centre word; over a symmetric window the same pairs
+//! are trained). Each pair's input-side gradient moves the input vector before the next pair is
+//! scored, as in all three tools; the rows themselves are written once per window with the sum,
+//! which gives the same vectors with fewer writes to shared memory. CBOW with
+//! `cbow_mean = false` adds the full error to each context row (word2vec C; gensim divides it by
+//! the number of context words).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -94,6 +97,9 @@ pub struct Word2VecConfig {
     /// words, so the expected gradient is unchanged while the work per window drops from
     /// `m·(k+1)` to `m + k` vector products. Off: word2vec's independent draws per pair.
     pub shared_negatives: bool,
+    /// A noise word equal to the positive target is drawn again (fastText), instead of being
+    /// skipped (word2vec, gensim).
+    pub resample_negatives: bool,
 }
 
 impl Default for Word2VecConfig {
@@ -116,6 +122,7 @@ impl Default for Word2VecConfig {
             threads: 0,
             seed: 1,
             shared_negatives: false,
+            resample_negatives: false,
         }
     }
 }
@@ -194,6 +201,9 @@ impl Word2VecConfig {
         }
         if self.shared_negatives && self.model == Model::SkipGram && self.negative > 0 {
             m.push(("train.shared_negatives".into(), "1".into()));
+        }
+        if self.resample_negatives && self.negative > 0 {
+            m.push(("train.resample_negatives".into(), "1".into()));
         }
         m
     }
@@ -419,11 +429,12 @@ pub fn train_with(
     } else {
         config.threads
     };
-    // Initial matrices: inputs uniform in ±0.5/dim (word2vec), outputs zero.
+    // Initial matrices: inputs uniform in ±1/dim (gensim 4's `prep_vectors`, fastText's
+    // `uniform(1/dim)`; word2vec C used ±0.5/dim), outputs zero.
     let mut rng = Rng::new(config.seed);
     let total_in = size::product("input matrix", &[inputs.total_rows, dim])?;
     let mut syn0: Vec<f32> = size::with_capacity("input matrix", total_in)?;
-    syn0.extend((0..total_in).map(|_| (rng.uniform() - 0.5) / dim as f32));
+    syn0.extend((0..total_in).map(|_| (2.0 * rng.uniform() - 1.0) / dim as f32));
     let mut syn1neg = if config.negative > 0 {
         size::filled("output matrix", size::product("output matrix", &[n, dim])?, 0.0f32)?
     } else {
@@ -581,6 +592,7 @@ struct Worker<'e, 'a> {
     sentence: Vec<u32>,
     hidden: Vec<f32>,
     grad: Vec<f32>,
+    total: Vec<f32>,
     alpha: f32,
     pending_words: u64,
     loss: f64,
@@ -596,6 +608,7 @@ impl<'e, 'a> Worker<'e, 'a> {
             sentence: Vec::new(),
             hidden: vec![0.0; dim],
             grad: vec![0.0; dim],
+            total: vec![0.0; dim],
             alpha: e.alpha,
             pending_words: 0,
             loss: 0.0,
@@ -677,11 +690,22 @@ impl<'e, 'a> Worker<'e, 'a> {
             if self.e.config.shared_negatives && self.e.syn1neg.is_some() {
                 self.window_shared(s, i, lo, hi, rng);
             } else {
+                // One update per (centre, context) pair, in order, as word2vec, gensim and
+                // fastText do: each pair's input-side gradient moves the input vector before the
+                // next pair is scored. The input rows are written once per window with the sum;
+                // since the input vector is the mean of its rows and every row receives the full
+                // gradient, adding each pair's gradient to `hidden` gives exactly the vector a
+                // per-pair write would have produced.
+                self.total.fill(0.0);
                 for (j, &target) in s.iter().enumerate().take(hi).skip(lo) {
                     if j != i {
+                        self.grad.fill(0.0);
                         self.predict(target, rng);
+                        axpy(1.0, &self.grad, &mut self.hidden);
+                        axpy(1.0, &self.grad, &mut self.total);
                     }
                 }
+                std::mem::swap(&mut self.grad, &mut self.total);
             }
             for &r in self.e.inputs.of(s[i]) {
                 self.e.syn0.add_to_row(1.0, &self.grad, r);
@@ -803,9 +827,20 @@ impl<'e, 'a> Worker<'e, 'a> {
                 let (t, label) = if d == 0 {
                     (target, 1.0f32)
                 } else {
-                    let t = e.noise.sample(rng);
+                    let mut t = e.noise.sample(rng);
                     if t == target {
-                        continue;
+                        if !e.config.resample_negatives {
+                            continue;
+                        }
+                        // fastText draws again (a vocabulary of one word has nothing else).
+                        let mut tries = 0;
+                        while t == target && tries < 64 {
+                            t = e.noise.sample(rng);
+                            tries += 1;
+                        }
+                        if t == target {
+                            continue;
+                        }
                     }
                     (t, 0.0)
                 };
