@@ -14,6 +14,8 @@
 //! - [`transformer`]: the input embedding layer of Hugging Face checkpoints (BERT, RoBERTa,
 //!   GPT-2, Llama-style) and export of their token matrices.
 //! - [`quant`]: compression to f16, int8 and product-quantized storage, and exact re-ranking.
+//! - [`reduce`]: fewer dimensions by PCA or truncation; [`sweep`]: quality against bytes a row
+//!   over dimensions and storage kinds, as a table and an SVG chart.
 //!
 //! ```
 //! use embers::{Embeddings, Vocab, layer::{init_matrix, Init}};
@@ -33,9 +35,11 @@ pub mod layer;
 pub mod progress;
 pub mod quant;
 pub mod query;
+pub mod reduce;
 pub mod rng;
 pub mod storage;
 pub mod subword;
+pub mod sweep;
 pub mod text;
 pub mod train;
 pub mod transformer;

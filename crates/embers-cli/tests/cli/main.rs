@@ -7,5 +7,6 @@ mod glove;
 mod quant;
 mod query;
 mod serve;
+mod sweep;
 mod train;
 mod transformer;
