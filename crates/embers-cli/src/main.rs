@@ -39,6 +39,10 @@ enum Command {
     Train(cmd::train::TrainCommand),
     /// Compress an embedding file to f16, int8 or product-quantized storage.
     Quantize(cmd::quantize::Args),
+    /// Fewer dimensions: PCA or truncation, the projection kept in the file.
+    Reduce(cmd::reduce::Args),
+    /// Quality against bytes a row over dimensions and storage kinds: table, JSON, SVG chart.
+    Sweep(cmd::sweep::Args),
     /// Run the main job on built-in data: vocabulary, matrix, lookups.
     Demo(cmd::demo::Args),
     /// Nearest neighbours of words (exact, or approximate with --ann).
@@ -82,6 +86,8 @@ fn main() {
         Command::Tokens(a) => cmd::tokens::run(a, progress),
         Command::Quantize(a) => cmd::quantize::run(a, progress),
         Command::Encode(a) => cmd::encode::run(a, progress),
+        Command::Reduce(a) => cmd::reduce::run(a),
+        Command::Sweep(a) => cmd::sweep::run(a, progress),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Predict(a) => cmd::predict::run(a),
         Command::Test(a) => cmd::predict::test(a),

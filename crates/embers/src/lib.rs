@@ -20,6 +20,8 @@
 //! - [`quant`]: compression to f16, int8 and product-quantized storage, and exact re-ranking.
 //! - [`size`]: checked sizes and allocations for everything computed from arguments or headers.
 //! - [`sentence`]: one vector per text: static models (model2vec) and pooled word models.
+//! - [`reduce`]: fewer dimensions by PCA or truncation; [`sweep`]: quality against bytes a row
+//!   over dimensions and storage kinds, as a table and an SVG chart.
 //!
 //! ```
 //! use embers::{Embeddings, Vocab, layer::{init_matrix, Init}};
@@ -41,6 +43,7 @@ pub(crate) mod pipeline;
 pub mod progress;
 pub mod quant;
 pub mod query;
+pub mod reduce;
 pub mod rng;
 pub mod search;
 pub mod size;
@@ -48,6 +51,7 @@ pub mod sentence;
 pub mod storage;
 pub mod subword;
 pub mod supervised;
+pub mod sweep;
 pub mod text;
 pub mod train;
 pub mod transformer;

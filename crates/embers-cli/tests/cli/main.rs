@@ -11,5 +11,6 @@ mod query;
 mod sentence;
 mod serve;
 mod supervised;
+mod sweep;
 mod train;
 mod transformer;

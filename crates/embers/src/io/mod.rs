@@ -12,6 +12,7 @@ pub mod safetensors;
 mod textvec;
 pub mod word2vec;
 
+pub use atomic::write_bytes;
 pub use input::{Duplicate, ReadReport};
 
 use std::path::Path;
