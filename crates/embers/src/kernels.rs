@@ -250,9 +250,9 @@ pub mod scalar {
         let mut acc = [0.0f32; 8];
         let chunks = n / 8;
         for i in 0..chunks {
-            for k in 0..8 {
+            for (k, slot) in acc.iter_mut().enumerate() {
                 // SAFETY: i * 8 + k < n.
-                acc[k] += unsafe { *a.add(i * 8 + k) * *b.add(i * 8 + k) };
+                *slot += unsafe { *a.add(i * 8 + k) * *b.add(i * 8 + k) };
             }
         }
         let mut s: f32 = acc.iter().sum();

@@ -103,7 +103,10 @@ fn out_of_range_arguments_are_one_line_errors() {
     std::fs::write(&vec, "3 2\na 1 0\nb 0 1\nc 1 1\n").unwrap();
     let v = s(&vec);
     for (args, field) in [
-        (vec!["index", "build", v, "--threads", "100000"], "`threads`"),
+        (
+            vec!["index", "build", v, "--threads", "100000"],
+            "`threads`",
+        ),
         (vec!["index", "build", v, "--m", "0"], "`m`"),
         (vec!["index", "build", v, "--ef", "0"], "`ef`"),
         (vec!["similar", v, "a", "--ann", "--ef", "0"], "`ef`"),

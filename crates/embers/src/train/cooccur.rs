@@ -24,8 +24,8 @@ use std::sync::Mutex;
 use super::limits::{MAX_GLOVE_WINDOW, MAX_THREADS, MIN_MEMORY};
 use crate::error::{Error, Result};
 use crate::pipeline;
-use crate::size::check_range;
 use crate::progress::Progress;
+use crate::size::check_range;
 use crate::text::{Corpus, TextChunk};
 use crate::vocab::Vocab;
 
@@ -630,9 +630,8 @@ pub fn count(
         let mut out: Vec<Result<Counter>> = workers
             .into_iter()
             .map(|w| {
-                w.join().unwrap_or_else(|_| {
-                    Err(Error::Other("a co-occurrence worker panicked".into()))
-                })
+                w.join()
+                    .unwrap_or_else(|_| Err(Error::Other("a co-occurrence worker panicked".into())))
             })
             .collect();
         if let Err(e) = read_result {
@@ -1228,7 +1227,10 @@ mod tests {
             std::fs::write(&run, bytes).unwrap();
             let e = spilled.into_vec().unwrap_err();
             let msg = e.to_string();
-            assert!(msg.contains(what) && msg.contains(&format!("byte {at}")), "{msg}");
+            assert!(
+                msg.contains(what) && msg.contains(&format!("byte {at}")),
+                "{msg}"
+            );
         }
     }
 

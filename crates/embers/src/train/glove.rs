@@ -17,9 +17,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::cooccur::{Cooccurrence, Cooccurrences, SpillDir};
+use super::limits::{MAX_DIM, MAX_EPOCHS, MAX_THREADS, MIN_MEMORY};
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressFn};
-use super::limits::{MAX_DIM, MAX_EPOCHS, MAX_THREADS, MIN_MEMORY};
 use crate::rng::Rng;
 use crate::size::{self, check_range};
 use crate::storage::DenseMatrix;

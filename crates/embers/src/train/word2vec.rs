@@ -27,14 +27,14 @@ use std::time::Instant;
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
-use crate::progress::{Progress, ProgressFn};
 use crate::pipeline;
+use crate::progress::{Progress, ProgressFn};
 use crate::rng::Rng;
 use crate::size::{self, check_range};
 use crate::storage::DenseMatrix;
-use crate::train::limits::{MAX_DIM, MAX_EPOCHS, MAX_NEGATIVE, MAX_THREADS, MAX_WINDOW};
 use crate::text::corpus::for_each_sentence_in;
 use crate::text::Corpus;
+use crate::train::limits::{MAX_DIM, MAX_EPOCHS, MAX_NEGATIVE, MAX_THREADS, MAX_WINDOW};
 use crate::train::sampling::{keep_thresholds, learning_rate, AliasTable, Huffman, SigmoidTable};
 use crate::vocab::{Vocab, VocabBuilder};
 use crate::Embeddings;
@@ -436,13 +436,21 @@ pub fn train_with(
     let mut syn0: Vec<f32> = size::with_capacity("input matrix", total_in)?;
     syn0.extend((0..total_in).map(|_| (2.0 * rng.uniform() - 1.0) / dim as f32));
     let mut syn1neg = if config.negative > 0 {
-        size::filled("output matrix", size::product("output matrix", &[n, dim])?, 0.0f32)?
+        size::filled(
+            "output matrix",
+            size::product("output matrix", &[n, dim])?,
+            0.0f32,
+        )?
     } else {
         Vec::new()
     };
     let mut syn1 = if config.hs {
         let rows = n.saturating_sub(1).max(1);
-        size::filled("output matrix", size::product("output matrix", &[rows, dim])?, 0.0f32)?
+        size::filled(
+            "output matrix",
+            size::product("output matrix", &[rows, dim])?,
+            0.0f32,
+        )?
     } else {
         Vec::new()
     };

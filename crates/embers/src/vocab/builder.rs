@@ -1,6 +1,5 @@
 //! VocabBuilder: counts tokens of a corpus on all cores and keeps the ones that qualify.
 
-
 use rustc_hash::FxHashMap;
 
 use super::Vocab;
