@@ -68,6 +68,8 @@ enum PoolingArg {
     Sif,
 }
 
+// One value per process: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Model {
     Static(StaticModel),
     Words(Embeddings),
