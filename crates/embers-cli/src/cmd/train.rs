@@ -145,7 +145,6 @@ impl Common {
             threads: self.threads,
             seed: self.seed,
             shared_negatives: self.shared_negatives,
-            ..Word2VecConfig::default()
         }
     }
 }
