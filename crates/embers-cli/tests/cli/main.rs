@@ -2,11 +2,15 @@
 
 mod common;
 mod export;
+mod faults;
 mod formats;
 mod foundation;
 mod glove;
 mod quant;
 mod query;
+mod sentence;
 mod serve;
+mod supervised;
+mod sweep;
 mod train;
 mod transformer;
