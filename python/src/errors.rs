@@ -11,38 +11,45 @@ pub fn to_py(e: Error) -> PyErr {
     Python::attach(|py| build(py, &e).unwrap_or_else(|err| err))
 }
 
+/// What `_from_rust` needs: kind, file, position (kind and value), unknown words.
+type Parts<'a> = (
+    &'a str,
+    Option<String>,
+    Option<(&'a str, String)>,
+    Vec<String>,
+);
+
 fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
     let module = py.import("embers._errors")?;
     let make = module.getattr("_from_rust")?;
     let message = e.to_string();
-    let (kind, path, position, words): (&str, Option<String>, Option<(&str, String)>, Vec<String>) =
-        match e {
-            Error::Io { path, source } => {
-                let kind = if source.kind() == std::io::ErrorKind::NotFound {
-                    "missing"
-                } else {
-                    "io"
-                };
-                (kind, Some(path.display().to_string()), None, vec![])
-            }
-            Error::Format { path, position, .. } => {
-                let pos = match position {
-                    Position::Line(l) => ("line", l.to_string()),
-                    Position::Byte(b) => ("byte", b.to_string()),
-                    Position::Field(f) => ("field", f.clone()),
-                };
-                (
-                    "format",
-                    Some(path.display().to_string()),
-                    Some(pos),
-                    vec![],
-                )
-            }
-            Error::UnknownTokens(words) => ("unknown", None, None, words.clone()),
-            Error::InvalidArgument { .. } | Error::Shape { .. } => ("invalid", None, None, vec![]),
-            Error::Cancelled => ("cancelled", None, None, vec![]),
-            _ => ("other", None, None, vec![]),
-        };
+    let (kind, path, position, words): Parts<'_> = match e {
+        Error::Io { path, source } => {
+            let kind = if source.kind() == std::io::ErrorKind::NotFound {
+                "missing"
+            } else {
+                "io"
+            };
+            (kind, Some(path.display().to_string()), None, vec![])
+        }
+        Error::Format { path, position, .. } => {
+            let pos = match position {
+                Position::Line(l) => ("line", l.to_string()),
+                Position::Byte(b) => ("byte", b.to_string()),
+                Position::Field(f) => ("field", f.clone()),
+            };
+            (
+                "format",
+                Some(path.display().to_string()),
+                Some(pos),
+                vec![],
+            )
+        }
+        Error::UnknownTokens(words) => ("unknown", None, None, words.clone()),
+        Error::InvalidArgument { .. } | Error::Shape { .. } => ("invalid", None, None, vec![]),
+        Error::Cancelled => ("cancelled", None, None, vec![]),
+        _ => ("other", None, None, vec![]),
+    };
     let (pos_kind, pos_value) = match position {
         Some((k, v)) => (Some(k), Some(v)),
         None => (None, None),
