@@ -158,14 +158,42 @@ pub struct TransformerInfo {
 }
 
 #[derive(Serialize)]
-pub struct ModelsResponse {
-    models: Vec<ModelInfo>,
-    transformers: Vec<TransformerInfo>,
+pub struct SentenceInfo {
+    name: String,
+    dims: usize,
+    rows: usize,
+    vocab_size: usize,
+    normalize: bool,
+    max_length: Option<usize>,
 }
 
-/// `GET /v1/models`: every model's name and shape.
+/// One entry of OpenAI's model list, with what `/v1/embeddings` can do with it.
+#[derive(Serialize)]
+pub struct OpenAiModel {
+    id: String,
+    object: &'static str,
+    created: u64,
+    owned_by: &'static str,
+    /// `embedding` (word vectors), `transformer` (input layer) or `sentence` (static model).
+    kind: &'static str,
+    /// Dimensions of the vectors `/v1/embeddings` answers (absent for transformers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dims: Option<usize>,
+}
+
+#[derive(Serialize)]
+pub struct ModelsResponse {
+    /// OpenAI's list shape: `object` is `list` and `data` lists every model.
+    object: &'static str,
+    data: Vec<OpenAiModel>,
+    models: Vec<ModelInfo>,
+    transformers: Vec<TransformerInfo>,
+    sentences: Vec<SentenceInfo>,
+}
+
+/// `GET /v1/models`: every model's name and shape, also in OpenAI's list shape.
 pub async fn models(State(state): State<Shared>) -> Json<ModelsResponse> {
-    let models = state
+    let models: Vec<ModelInfo> = state
         .registry
         .models()
         .map(|m| ModelInfo {
@@ -176,7 +204,7 @@ pub async fn models(State(state): State<Shared>) -> Json<ModelsResponse> {
             subwords: m.embeddings.subwords().map(|s| s.config),
         })
         .collect();
-    let transformers = state
+    let transformers: Vec<TransformerInfo> = state
         .registry
         .transformers()
         .map(|t| TransformerInfo {
@@ -186,9 +214,48 @@ pub async fn models(State(state): State<Shared>) -> Json<ModelsResponse> {
             hidden_size: t.layer.hidden_size(),
         })
         .collect();
+    let sentences: Vec<SentenceInfo> = state
+        .registry
+        .sentences()
+        .map(|s| SentenceInfo {
+            name: s.name.clone(),
+            dims: s.model.dims(),
+            rows: s.model.rows(),
+            vocab_size: s.model.vocab_size(),
+            normalize: s.model.normalize(),
+            max_length: s.model.max_length(),
+        })
+        .collect();
+    let entry = |id: &str, kind: &'static str, dims: Option<usize>| OpenAiModel {
+        id: id.to_string(),
+        object: "model",
+        created: 0,
+        owned_by: "embers",
+        kind,
+        dims,
+    };
+    let mut data: Vec<OpenAiModel> = Vec::new();
+    data.extend(
+        sentences
+            .iter()
+            .map(|s| entry(&s.name, "sentence", Some(s.dims))),
+    );
+    data.extend(
+        models
+            .iter()
+            .map(|m| entry(&m.name, "embedding", Some(m.dims))),
+    );
+    data.extend(
+        transformers
+            .iter()
+            .map(|t| entry(&t.name, "transformer", None)),
+    );
     Json(ModelsResponse {
+        object: "list",
+        data,
         models,
         transformers,
+        sentences,
     })
 }
 

@@ -25,6 +25,8 @@ pub struct Limits {
     /// Longest word, in bytes, given a subword vector (longer unknown words get the per-word
     /// error `word too long`; the cost of a subword vector grows with the word).
     pub max_word: usize,
+    /// Most tokens in one input of `/v1/embeddings` (more get 400 `input_too_long`).
+    pub max_input_tokens: usize,
 }
 
 impl Default for Limits {
@@ -39,6 +41,7 @@ impl Default for Limits {
             heavy_queue: 64,
             max_answer: 64 << 20,
             max_word: 1024,
+            max_input_tokens: 8192,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod heavy;
 pub mod metrics;
+pub mod openai;
 pub mod page;
 pub mod projection;
 pub mod registry;
@@ -77,6 +78,7 @@ routes!(API_ROUTES, api_router:
     get "/metrics" => metrics_text,
     get "/openapi.json" => openapi,
     get "/v1/models" => api::models,
+    post "/v1/embeddings" => openai::embeddings,
     post "/v1/models/{model}/vectors" => api::vectors,
     post "/v1/models/{model}/similarity" => api::similarity,
     post "/v1/models/{model}/similar" => api::similar,

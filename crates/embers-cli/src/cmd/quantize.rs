@@ -19,9 +19,16 @@ pub struct Args {
     input: PathBuf,
     /// Output file (native format).
     output: PathBuf,
-    /// Storage kind: f16, int8, pq (or f32 to decompress).
+    /// Storage kind: f16, int8, pq (or f32 to decompress). Not used for supervised fastText
+    /// models, which become `.ftz` files (see the supervised options below).
+    #[arg(long, required_unless_present = "supervised")]
+    to: Option<String>,
+    /// The input is a supervised fastText model: write a quantized `.ftz` as `fasttext
+    /// quantize` does (also detected from the file).
     #[arg(long)]
-    to: String,
+    supervised: bool,
+    #[command(flatten)]
+    sup: super::supervised::QuantArgs,
     /// int8: store a per-row offset too (affine quantization), for rows not centred on zero.
     #[arg(long)]
     affine: bool,
@@ -63,7 +70,10 @@ pub struct Args {
 impl Args {
     /// Validates the flags against the kind and the model's dims.
     fn target(&self, dims: usize) -> Result<Target> {
-        let mut target = Target::from_name(&self.to, dims)?;
+        let Some(to) = self.to.as_deref() else {
+            bail!("--to is required (f16, int8, pq or f32)");
+        };
+        let mut target = Target::from_name(to, dims)?;
         let pq_flags = self.subquantizers.is_some()
             || self.bits.is_some()
             || self.sample.is_some()
@@ -113,6 +123,12 @@ impl Args {
 }
 
 pub fn run(a: Args, progress: Mode) -> Result<()> {
+    if a.supervised || super::supervised::is_supervised_model(&a.input) {
+        if a.to.is_some() {
+            bail!("--to does not apply to supervised fastText models (they become .ftz files)");
+        }
+        return super::supervised::quantize_run(&a.input, &a.output, &a.sup, progress);
+    }
     let start = Instant::now();
     let emb = a.read.load(&a.input)?;
     let target = a.target(emb.dims())?;

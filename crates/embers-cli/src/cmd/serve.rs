@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args as ClapArgs;
-use embers::query::hnsw::{Hnsw, HnswParams};
+use embers::search::{Hnsw, HnswParams};
 use embers::transformer::InputEmbeddings;
 use embers_server::registry::{split_model_arg, valid_name};
 use embers_server::{Limits, Registry};
@@ -15,8 +15,8 @@ use super::info::ReadArgs;
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// Embedding files (any supported format) or transformer model folders (config.json,
-    /// tokenizer.json, model.safetensors) to serve; `NAME=PATH` serves one under NAME,
+    /// Embedding files (any supported format), transformer model folders (config.json,
+    /// tokenizer.json, model.safetensors) or static sentence model folders (model2vec) to serve; `NAME=PATH` serves one under NAME,
     /// otherwise the file stem (folder name) is the name.
     #[arg(required = true, value_name = "FILE")]
     models: Vec<String>,
@@ -26,9 +26,12 @@ pub struct Args {
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
-    /// Most words, pairs or points in one request.
+    /// Most words, pairs, points or /v1/embeddings inputs in one request.
     #[arg(long, default_value_t = Limits::default().max_batch)]
     max_batch: usize,
+    /// Most tokens in one input of /v1/embeddings.
+    #[arg(long, default_value_t = Limits::default().max_input_tokens)]
+    max_input_tokens: usize,
     /// Largest k of a neighbour query.
     #[arg(long, default_value_t = Limits::default().max_k)]
     max_k: usize,
@@ -58,8 +61,9 @@ pub struct Args {
     /// Candidate list size of approximate searches (larger: slower, more accurate).
     #[arg(long, default_value_t = Limits::default().ef)]
     ef: usize,
-    /// Do not keep the int8 copy of each f32 model that speeds up repeated exact single
-    /// queries (a quarter of the matrix's memory; the answers are the same either way).
+    /// Do not build the int8 copy of each f32 model that screens exact queries answered alone
+    /// or in small batches (a quarter of the matrix's memory, built at start; the answers are
+    /// the same either way).
     #[arg(long)]
     no_query_screen: bool,
     /// Memory-map model files in place instead of reading them into the server's memory.
@@ -76,13 +80,14 @@ pub struct Args {
 impl Args {
     fn limits(&self) -> Result<Limits> {
         if self.max_batch == 0
+            || self.max_input_tokens == 0
             || self.max_k == 0
             || self.max_body == 0
             || self.ef == 0
             || self.max_answer == 0
             || self.heavy_threads == Some(0)
         {
-            bail!("--max-batch, --max-k, --max-body, --max-answer, --heavy-threads and --ef must be at least 1");
+            bail!("--max-batch, --max-input-tokens, --max-k, --max-body, --max-answer, --heavy-threads and --ef must be at least 1");
         }
         if self.heavy_threads.is_some_and(|n| n > 1024) || self.heavy_queue > 1 << 20 {
             bail!("--heavy-threads must be at most 1024 and --heavy-queue at most 1048576");
@@ -105,6 +110,7 @@ impl Args {
             heavy_queue: self.heavy_queue,
             max_answer: self.max_answer,
             max_word: self.max_word,
+            max_input_tokens: self.max_input_tokens,
         })
     }
 }
@@ -145,7 +151,20 @@ pub fn run(a: Args) -> Result<()> {
         embers::io::mapping::MapMode::Copy
     });
     let mut registry = Registry::new();
+    registry.set_query_screen(!a.no_query_screen);
     for (name, path) in specs {
+        if path.is_dir() && embers::sentence::is_static_model_dir(&path) {
+            let model = embers::sentence::StaticModel::load(&path)
+                .with_context(|| format!("loading static model {name:?}"))?;
+            tracing::info!(
+                model = %name,
+                path = %path.display(),
+                dims = model.dims(),
+                "static sentence model loaded"
+            );
+            registry.add_sentence(&name, &path, model)?;
+            continue;
+        }
         if path.is_dir() {
             let layer = InputEmbeddings::from_dir(&path)
                 .with_context(|| format!("loading transformer {name:?}"))?;
@@ -159,11 +178,10 @@ pub fn run(a: Args) -> Result<()> {
             registry.add_transformer(&name, &path, layer)?;
             continue;
         }
-        let mut emb = a
+        let emb = a
             .read
             .load(&path)
             .with_context(|| format!("loading model {name:?}"))?;
-        emb.set_query_screen(!a.no_query_screen);
         tracing::info!(
             model = %name,
             path = %path.display(),

@@ -2,7 +2,7 @@
 //! older one without magic number or version (before fastText 0.9): arguments, dictionary, input
 //! matrix (word rows then n-gram bucket rows) and output matrix. Reading keeps the subword part so
 //! out-of-vocabulary words get fastText's vectors; writing produces files the `fasttext` tool
-//! loads. Quantized models (`.ftz`) are refused.
+//! loads. Quantized models (`.ftz`) are read by `crate::supervised` (as classifiers), not here.
 
 use std::path::Path;
 
@@ -142,14 +142,16 @@ pub struct FastTextModel {
     pub raw_words: Vec<Vec<u8>>,
 }
 
-struct Cursor<'a> {
-    path: &'a Path,
-    bytes: &'a [u8],
-    pos: usize,
+/// A little-endian reader over a file's bytes whose errors name the file and the byte offset
+/// (shared with the supervised-model reader in `crate::supervised`).
+pub(crate) struct Cursor<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) bytes: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
         if self.bytes.len() - self.pos < n {
             return Err(Error::at_byte(
                 self.path,
@@ -161,19 +163,19 @@ impl<'a> Cursor<'a> {
         self.pos += n;
         Ok(s)
     }
-    fn i32(&mut self, what: &str) -> Result<i32> {
+    pub(crate) fn i32(&mut self, what: &str) -> Result<i32> {
         Ok(i32::from_le_bytes(self.take(4, what)?.try_into().unwrap()))
     }
-    fn i64(&mut self, what: &str) -> Result<i64> {
+    pub(crate) fn i64(&mut self, what: &str) -> Result<i64> {
         Ok(i64::from_le_bytes(self.take(8, what)?.try_into().unwrap()))
     }
-    fn f64(&mut self, what: &str) -> Result<f64> {
+    pub(crate) fn f64(&mut self, what: &str) -> Result<f64> {
         Ok(f64::from_le_bytes(self.take(8, what)?.try_into().unwrap()))
     }
-    fn u8(&mut self, what: &str) -> Result<u8> {
+    pub(crate) fn u8(&mut self, what: &str) -> Result<u8> {
         Ok(self.take(1, what)?[0])
     }
-    fn err(&self, at: usize, msg: impl Into<String>) -> Error {
+    pub(crate) fn err(&self, at: usize, msg: impl Into<String>) -> Error {
         Error::at_byte(self.path, at as u64, msg)
     }
 }
@@ -200,6 +202,144 @@ pub fn looks_like_bin(head: &[u8]) -> bool {
         && (0..=100_000_000).contains(&i(8))
         && (0..=100).contains(&i(9))
         && (0..=100).contains(&i(10))
+}
+
+/// The dictionary of a fastText file as read (entries, not yet the prune index that follows).
+pub(crate) struct DictRead {
+    pub(crate) entries: Vec<DictEntry>,
+    pub(crate) raw_words: Vec<Vec<u8>>,
+    pub(crate) nwords: i32,
+    pub(crate) ntokens: i64,
+    /// fastText's `pruneidx_size_`: -1 (or 0 in the old layout) when not pruned.
+    pub(crate) pruneidx_size: i64,
+    /// Byte offset of `pruneidx_size`, for error messages.
+    pub(crate) prune_at: usize,
+}
+
+/// Reads the magic number, version and argument block (either layout).
+pub(crate) fn read_head(c: &mut Cursor) -> Result<(Option<i32>, FastTextArgs)> {
+    let first = c.i32("the header")?;
+    let (version, dim) = if first == MAGIC {
+        let v = c.i32("the header")?;
+        if v > VERSION {
+            return Err(c.err(
+                4,
+                format!("fastText file version {v} is newer than {VERSION}"),
+            ));
+        }
+        (Some(v), c.i32("the arguments")?)
+    } else {
+        (None, first)
+    };
+    let args_at = c.pos - 4;
+    let mut a = [0i32; 11];
+    for v in a.iter_mut() {
+        *v = c.i32("the arguments")?;
+    }
+    let args = FastTextArgs {
+        dim,
+        ws: a[0],
+        epoch: a[1],
+        min_count: a[2],
+        neg: a[3],
+        word_ngrams: a[4],
+        loss: a[5],
+        model: a[6],
+        bucket: a[7],
+        minn: a[8],
+        maxn: a[9],
+        lr_update_rate: a[10],
+        t: c.f64("the arguments")?,
+    };
+    check_arg(c, args_at, "dim", args.dim, 1)?;
+    check_arg(c, args_at, "bucket", args.bucket, 0)?;
+    check_arg(c, args_at, "minn", args.minn, 0)?;
+    check_arg(c, args_at, "maxn", args.maxn, 0)?;
+    if version.is_none() && !looks_like_bin(&c.bytes[..c.bytes.len().min(64)]) {
+        return Err(c.err(
+            0,
+            "neither the fastText magic number nor a plausible old-format header",
+        ));
+    }
+    Ok((version, args))
+}
+
+/// Reads the dictionary header and entries (words first, then labels).
+pub(crate) fn read_dict(
+    c: &mut Cursor,
+    version: Option<i32>,
+    options: &ReadOptions,
+) -> Result<DictRead> {
+    let path = c.path;
+    let bytes = c.bytes;
+    let dict_at = c.pos;
+    let size = c.i32("the dictionary header")?;
+    let nwords = c.i32("the dictionary header")?;
+    let nlabels = c.i32("the dictionary header")?;
+    let ntokens = c.i64("the dictionary header")?;
+    if size < 0 || nwords < 0 || nlabels < 0 || nwords.checked_add(nlabels) != Some(size) {
+        return Err(c.err(
+            dict_at,
+            format!("dictionary sizes disagree: {size} entries, {nwords} words, {nlabels} labels"),
+        ));
+    }
+    let prune_at = c.pos;
+    let pruneidx_size = if version.is_some() {
+        c.i64("the dictionary header")?
+    } else {
+        -1
+    };
+    let mut entries = Vec::with_capacity((size as usize).min(bytes.len() / 10));
+    let mut raw_words = Vec::with_capacity(entries.capacity());
+    for i in 0..size as usize {
+        let start = c.pos;
+        let end = match memchr::memchr(0, &bytes[start..]) {
+            Some(k) => start + k,
+            None => {
+                return Err(c.err(
+                    start,
+                    format!(
+                        "dictionary entry {i}: the file ends inside the word (truncated file?)"
+                    ),
+                ))
+            }
+        };
+        let raw = &bytes[start..end];
+        let word = decode_word(raw, options.lossy, path, || Position::Byte(start as u64))?;
+        c.pos = end + 1;
+        let count = c.i64("a dictionary entry")?;
+        let type_at = c.pos;
+        let entry_type = match c.u8("a dictionary entry")? {
+            0 => EntryType::Word,
+            1 => EntryType::Label,
+            t => {
+                return Err(c.err(
+                    type_at,
+                    format!("dictionary entry {i}: unknown entry type {t}"),
+                ))
+            }
+        };
+        if (entry_type == EntryType::Word) != (i < nwords as usize) {
+            return Err(c.err(
+                type_at,
+                format!("dictionary entry {i}: words must come before labels"),
+            ));
+        }
+        entries.push(DictEntry {
+            word: word.into_owned(),
+            count,
+            entry_type,
+        });
+        raw_words.push(raw.to_vec());
+    }
+    Ok(DictRead {
+        entries,
+        raw_words,
+        nwords,
+        ntokens,
+        pruneidx_size,
+        prune_at,
+    })
 }
 
 fn check_arg(c: &Cursor, at: usize, name: &str, v: i32, lo: i32) -> Result<()> {
@@ -237,119 +377,23 @@ impl FastTextModel {
             bytes: &bytes,
             pos: 0,
         };
-        let first = c.i32("the header")?;
-        let (version, dim) = if first == MAGIC {
-            let v = c.i32("the header")?;
-            if v > VERSION {
-                return Err(c.err(
-                    4,
-                    format!("fastText file version {v} is newer than {VERSION}"),
-                ));
-            }
-            (Some(v), c.i32("the arguments")?)
-        } else {
-            (None, first)
-        };
-        let args_at = c.pos - 4;
-        let mut a = [0i32; 11];
-        for v in a.iter_mut() {
-            *v = c.i32("the arguments")?;
-        }
-        let args = FastTextArgs {
-            dim,
-            ws: a[0],
-            epoch: a[1],
-            min_count: a[2],
-            neg: a[3],
-            word_ngrams: a[4],
-            loss: a[5],
-            model: a[6],
-            bucket: a[7],
-            minn: a[8],
-            maxn: a[9],
-            lr_update_rate: a[10],
-            t: c.f64("the arguments")?,
-        };
-        check_arg(&c, args_at, "dim", args.dim, 1)?;
-        check_arg(&c, args_at, "bucket", args.bucket, 0)?;
-        check_arg(&c, args_at, "minn", args.minn, 0)?;
-        check_arg(&c, args_at, "maxn", args.maxn, 0)?;
-        if version.is_none() && !looks_like_bin(&bytes[..bytes.len().min(64)]) {
+        let (version, args) = read_head(&mut c)?;
+        let dict = read_dict(&mut c, version, options)?;
+        if dict.pruneidx_size > 0 {
             return Err(c.err(
-                0,
-                "neither the fastText magic number nor a plausible old-format header",
+                dict.prune_at,
+                "this is a pruned (quantized, .ftz) fastText model; `embers predict` and \
+                 `embers::supervised::Classifier` read it, but not as word embeddings — \
+                 use the unquantized .bin",
             ));
         }
-
-        let dict_at = c.pos;
-        let size = c.i32("the dictionary header")?;
-        let nwords = c.i32("the dictionary header")?;
-        let nlabels = c.i32("the dictionary header")?;
-        let ntokens = c.i64("the dictionary header")?;
-        if size < 0 || nwords < 0 || nlabels < 0 || nwords.checked_add(nlabels) != Some(size) {
-            return Err(c.err(
-                dict_at,
-                format!(
-                    "dictionary sizes disagree: {size} entries, {nwords} words, {nlabels} labels"
-                ),
-            ));
-        }
-        let prune_at = c.pos;
-        let pruneidx_size = if version.is_some() {
-            c.i64("the dictionary header")?
-        } else {
-            0
-        };
-        if pruneidx_size > 0 {
-            return Err(c.err(
-                prune_at,
-                "this is a pruned (quantized, .ftz) fastText model, which embers does not read; \
-                 export it with `fasttext print-word-vectors` or use the unquantized .bin",
-            ));
-        }
-        let mut entries = Vec::with_capacity((size as usize).min(bytes.len() / 10));
-        let mut raw_words = Vec::with_capacity(entries.capacity());
-        for i in 0..size as usize {
-            let start = c.pos;
-            let end = match memchr::memchr(0, &bytes[start..]) {
-                Some(k) => start + k,
-                None => {
-                    return Err(c.err(
-                        start,
-                        format!(
-                            "dictionary entry {i}: the file ends inside the word (truncated file?)"
-                        ),
-                    ))
-                }
-            };
-            let raw = &bytes[start..end];
-            let word = decode_word(raw, options.lossy, path, || Position::Byte(start as u64))?;
-            c.pos = end + 1;
-            let count = c.i64("a dictionary entry")?;
-            let type_at = c.pos;
-            let entry_type = match c.u8("a dictionary entry")? {
-                0 => EntryType::Word,
-                1 => EntryType::Label,
-                t => {
-                    return Err(c.err(
-                        type_at,
-                        format!("dictionary entry {i}: unknown entry type {t}"),
-                    ))
-                }
-            };
-            if (entry_type == EntryType::Word) != (i < nwords as usize) {
-                return Err(c.err(
-                    type_at,
-                    format!("dictionary entry {i}: words must come before labels"),
-                ));
-            }
-            entries.push(DictEntry {
-                word: word.into_owned(),
-                count,
-                entry_type,
-            });
-            raw_words.push(raw.to_vec());
-        }
+        let DictRead {
+            entries,
+            raw_words,
+            nwords,
+            ntokens,
+            ..
+        } = dict;
         let input = read_matrix(&mut c, version.is_some(), "input", options)?;
         let want_rows = nwords as i64 + args.bucket as i64;
         if input.rows() as i64 != want_rows || input.dims() != args.dim as usize {
@@ -616,7 +660,7 @@ impl FastTextModel {
     }
 }
 
-fn read_matrix(
+pub(crate) fn read_matrix(
     c: &mut Cursor,
     new_format: bool,
     name: &str,
@@ -627,7 +671,8 @@ fn read_matrix(
         if c.u8(&format!("the {name} matrix header"))? != 0 {
             return Err(c.err(
                 at,
-                "this is a quantized fastText model (.ftz), which embers does not read; \
+                "this is a quantized fastText model (.ftz): `embers predict` and \
+                 `embers::supervised::Classifier` read it, but not as word embeddings; \
                  use the unquantized .bin",
             ));
         }

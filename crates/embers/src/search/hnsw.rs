@@ -21,8 +21,8 @@ use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::io::atomic::AtomicFile;
 use crate::kernels;
-use crate::query::exact::{self, Hit, TopK};
 use crate::rng::Rng;
+use crate::search::exact::{self, Hit, TopK};
 
 const MAGIC: &[u8; 8] = b"EMBHNSW\0";
 const FOOTER: &[u8; 4] = b"HNSW";
@@ -552,10 +552,39 @@ impl Hnsw {
             ));
         }
         let space = Space::new(emb);
-        Ok(self.search_in(&space, query, k, ef, exclude))
+        Ok(self.search_in(&space, query, k, ef, exclude, self.rows))
     }
 
-    fn search_in(&self, space: &Space<'_>, q: &[f32], k: usize, ef: usize, ex: &[u32]) -> Vec<Hit> {
+    /// Like [`Hnsw::search`], answering only rows below `limit` (`restrict_vocab`).
+    pub fn search_limited(
+        &self,
+        emb: &Embeddings,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        exclude: &[u32],
+        limit: usize,
+    ) -> Result<Vec<Hit>> {
+        if emb.len() != self.rows || query.len() != self.dims {
+            return Err(Error::shape(
+                "ANN query",
+                format!("{} rows × {} dims", self.rows, self.dims),
+                format!("{} rows × {} dims", emb.len(), query.len()),
+            ));
+        }
+        let space = Space::new(emb);
+        Ok(self.search_in(&space, query, k, ef, exclude, limit))
+    }
+
+    fn search_in(
+        &self,
+        space: &Space<'_>,
+        q: &[f32],
+        k: usize,
+        ef: usize,
+        ex: &[u32],
+        limit: usize,
+    ) -> Vec<Hit> {
         let words = self.slice();
         let score = |i: u32| space.sim_q(q, i);
         let mut ep = vec![Cand(score(self.entry), self.entry)];
@@ -575,7 +604,7 @@ impl Hnsw {
         let found = search_layer(self.rows, &ep, ef, &score, &links);
         let mut top = TopK::new(k);
         for c in found {
-            if c.0 > f32::NEG_INFINITY && !ex.contains(&c.1) {
+            if c.0 > f32::NEG_INFINITY && (c.1 as usize) < limit && !ex.contains(&c.1) {
                 top.push(c.1, c.0);
             }
         }
@@ -600,7 +629,7 @@ impl Hnsw {
         let dims = emb.dims();
         let mut queries = Vec::with_capacity(samples * dims);
         for &id in &ids {
-            queries.extend(crate::query::unit_row(emb, id));
+            queries.extend(emb.unit_row(id));
         }
         let exclude: Vec<Vec<u32>> = ids.iter().map(|&i| vec![i]).collect();
         let k = k.min(n.saturating_sub(1)).max(1);
@@ -609,7 +638,8 @@ impl Hnsw {
             .par_iter()
             .enumerate()
             .map(|(i, &id)| {
-                let got = self.search_in(&space, &queries[i * dims..(i + 1) * dims], k, ef, &[id]);
+                let q = &queries[i * dims..(i + 1) * dims];
+                let got = self.search_in(&space, q, k, ef, &[id], n);
                 got.iter()
                     .filter(|h| truth[i].iter().any(|t| t.id == h.id))
                     .count()
