@@ -610,8 +610,7 @@ mod tests {
         }
         // Norms that disagree with the rows, under a correct checksum: refused.
         // (Norms computed on a separate copy: `with_norms` does not replace norms once set.)
-        let bad: Vec<f32> = sample()
-            .norms().iter().map(|x| x * 2.0 + 1.0).collect();
+        let bad: Vec<f32> = sample().norms().iter().map(|x| x * 2.0 + 1.0).collect();
         let e = sample().with_norms(bad).unwrap();
         write(&p, &e).unwrap();
         let err = verify(&p).unwrap_err().to_string();

@@ -44,11 +44,12 @@ pub struct TopK {
 }
 
 impl TopK {
-    /// An empty list keeping at most `k` hits.
+    /// An empty list keeping at most `k` hits. Room grows with the hits pushed, so any `k`
+    /// (even `usize::MAX`, meaning "all") costs nothing up front.
     pub fn new(k: usize) -> Self {
         TopK {
             k,
-            items: Vec::with_capacity(k + 1),
+            items: Vec::with_capacity(k.min(1024).saturating_add(1)),
         }
     }
 
@@ -154,6 +155,10 @@ pub fn top_k(emb: &Embeddings, query: &[f32], k: usize, limit: usize, exclude: &
 /// among the first `limit` rows, skipping `exclude[q]` for query `q` (`exclude` is empty or has
 /// one list per query). Same answers as calling [`top_k`] per query, bit for bit; on dense f32
 /// rows it runs as a blocked matrix product with a running top-k per query, on all cores.
+///
+/// # Panics
+/// If `queries.len()` is not a multiple of the dims, or `exclude` is neither empty nor one
+/// list per query: a caller's bug (the server and the query functions build both).
 pub fn top_k_batch(
     emb: &Embeddings,
     queries: &[f32],

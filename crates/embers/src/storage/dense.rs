@@ -42,11 +42,18 @@ impl DenseMatrix {
     }
 
     /// A zero matrix.
+    ///
+    /// # Panics
+    /// If `rows × dims` overflows `usize` (a size no allocation could hold); sizes from files
+    /// or arguments are checked by their readers before they get here.
     pub fn zeros(rows: usize, dims: usize) -> Self {
+        let n = rows
+            .checked_mul(dims)
+            .unwrap_or_else(|| panic!("DenseMatrix::zeros: {rows} × {dims} overflows"));
         DenseMatrix {
             rows,
             dims,
-            data: Buffer::Owned(vec![0.0; rows * dims]),
+            data: Buffer::Owned(vec![0.0; n]),
         }
     }
 

@@ -72,7 +72,10 @@ impl Storage {
     }
 
     /// Writes row `i` (decoded to f32) into `out`, which must have `dims()` elements.
-    /// Panics if `i` is out of range: callers check ids against the vocabulary first.
+    ///
+    /// # Panics
+    /// If `i` is out of range or `out` has the wrong length: callers check ids against the
+    /// vocabulary first.
     pub fn row_into(&self, i: usize, out: &mut [f32]) {
         match self {
             Storage::Dense(m) => out.copy_from_slice(m.row(i)),
@@ -92,6 +95,10 @@ impl Storage {
     /// Dot product of `query` with every row: `out[i] = row_i · query` (`out.len() == rows()`,
     /// `query.len() == dims()`), on all cores. Compressed kinds answer from their codes without
     /// decoding the matrix; this is the scoring primitive of exact search.
+    ///
+    /// # Panics
+    /// If `query.len() != dims()` or `out.len() != rows()`: a caller's bug, not bad input
+    /// (the query functions of [`crate::query`] check user-given vectors first).
     pub fn dot_all(&self, query: &[f32], out: &mut [f32]) {
         use rayon::prelude::*;
         assert_eq!(query.len(), self.dims(), "query dims");
