@@ -4,6 +4,9 @@
 # then k=10 neighbour queries (exact search). Prints requests/s, latency percentiles, errors
 # and the server's resident memory before and after.
 #
+# With KINDS (default "lookup similar similar-ann") a subset; similar-ann sends `"ann": true`
+# (the HNSW index FILE.hnsw is built once with `embers index build`). Ends with one-shot
+# `embers similar` wall times (process start, open, one query).
 # Usage: bench/serve.sh [DURATION=30s] [CONNECTIONS=64]
 # Needs: a release build (cargo build --release -p embers-cli), wrk (apt-get install -y wrk).
 set -euo pipefail
@@ -24,6 +27,11 @@ if [ ! -f "$work/model.safetensors" ]; then
   "$embers" init --vocab "$work/vocab.tsv" --dim 50 --seed 7 -o "$work/model.safetensors"
 fi
 
+kinds=${KINDS:-lookup similar similar-ann}
+if [[ " $kinds " == *" similar-ann "* ]] && [ ! -f "$work/model.safetensors.hnsw" ]; then
+  "$embers" index build "$work/model.safetensors" --progress none
+fi
+
 cat > "$work/lookup.lua" <<'LUA'
 -- One random word per request: POST /v1/models/bench/vectors {"words": ["wN"]}
 local headers = { ["Content-Type"] = "application/json" }
@@ -39,6 +47,15 @@ local headers = { ["Content-Type"] = "application/json" }
 function init(args) math.randomseed(os.time() + (tonumber(tostring({}):sub(8), 16) or 0)) end
 function request()
   local body = '{"word":"w' .. math.random(0, 399999) .. '","k":10}'
+  return wrk.format("POST", "/v1/models/bench/similar", headers, body)
+end
+LUA
+cat > "$work/similar-ann.lua" <<'LUA'
+-- One random word per request: POST /v1/models/bench/similar {"word": "wN", "k": 10, "ann": true}
+local headers = { ["Content-Type"] = "application/json" }
+function init(args) math.randomseed(os.time() + (tonumber(tostring({}):sub(8), 16) or 0)) end
+function request()
+  local body = '{"word":"w' .. math.random(0, 399999) .. '","k":10,"ann":true}'
   return wrk.format("POST", "/v1/models/bench/similar", headers, body)
 end
 LUA
@@ -59,7 +76,7 @@ echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 |
 echo "model: 400000 × 50 f32 ($(du -h "$work/model.safetensors" | cut -f1) file, memory-mapped)"
 echo "server RSS at start: $(rss $server)"
 
-for kind in lookup similar; do
+for kind in $kinds; do
   # A short warm-up so both runs start from the same state (pages of the map touched).
   wrk -t2 -c"$conns" -d3s -s "$work/$kind.lua" "http://127.0.0.1:$port" >/dev/null
   before=$(rss $server)
@@ -82,6 +99,10 @@ start=$(date +%s.%N)
 "$embers" similar "$work/model.safetensors" $words -k 10 --json > /dev/null
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" 'BEGIN { printf "library alone: 1024 k=10 queries batched in %.2f s = %.0f queries/s (load included)\n", e - s, 1024 / (e - s) }'
+for i in 1 2 3 4 5; do
+  /usr/bin/time -f "one-shot embers similar (start, open, one exact query): %e s wall, %U+%S s CPU" \
+    "$embers" similar "$work/model.safetensors" "w$((i * 7919))" -k 10 > /dev/null
+done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 curl -s "http://127.0.0.1:$port/metrics" | grep -E '^embers_http_requests_total|^embers_http_errors_total' || true

@@ -49,11 +49,11 @@ run gensim-sg "$out/gensim-sg.bin" python3 "$root/bench/gensim_w2v.py" "$corpus"
 run embers-cbow "$out/cbow.emb" "$embers" train word2vec "$corpus" -o "$out/cbow.emb" --model cbow "${common[@]}"
 run gensim-cbow "$out/gensim-cbow.bin" python3 "$root/bench/gensim_w2v.py" "$corpus" "$out/gensim-cbow.bin" cbow "$threads"
 if [[ "${SUBWORDS:-0}" == 1 ]]; then
-  run embers-fasttext-sg "$out/ft.emb" "$embers" train fasttext "$corpus" -o "$out/ft.emb" --model sg --alpha 0.025 "${common[@]}"
+  run embers-fasttext-sg "$out/ft.emb" "$embers" train fasttext "$corpus" -o "$out/ft.emb" --model sg --alpha 0.05 "${common[@]}"
 fi
 if [[ "${FASTTEXT:-0}" == 1 ]]; then
   zcat -f "$corpus" >"$out/corpus.txt"
-  ft=(-dim 100 -ws 5 -neg 5 -t 1e-4 -minCount 5 -epoch 5 -thread "$threads" -verbose 0)
+  ft=(-dim 100 -ws 5 -neg 5 -lr 0.05 -t 1e-4 -minCount 5 -epoch 5 -thread "$threads" -verbose 0)
   run fasttext-sg-maxn0 "$out/ft0.vec" fasttext skipgram -input "$out/corpus.txt" -output "$out/ft0" -maxn 0 "${ft[@]}"
   [[ "${SUBWORDS:-0}" == 1 ]] && run fasttext-sg "$out/ft.vec" fasttext skipgram -input "$out/corpus.txt" -output "$out/ft" "${ft[@]}"
 fi

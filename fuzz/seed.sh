@@ -11,7 +11,7 @@ cargo build -q -p embers-cli
 E=target/debug/embers
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-mkdir -p $C/{word2vec_text,word2vec_binary,glove,fasttext_bin,npy,native,hf}
+mkdir -p $C/{word2vec_text,word2vec_binary,glove,fasttext_bin,npy,native,hf,quantized,hnsw,hf_folder}
 
 cp $G/word2vec_pre_kv_c $G/crime-and-punishment.vec $C/word2vec_text/
 head -c 2000 $G/crime-and-punishment.vec > $C/word2vec_text/cap-head.vec
@@ -63,4 +63,55 @@ open(f"{out}/f16-txt.st", "wb").write(st([("w", w.astype("<f2"), "F16")]) + sep 
 open(f"{out}/bf16-txt.st", "wb").write(st([("w", (w.view("<u4") >> 16).astype("<u2"), "BF16")]) + sep + b"a\nb\nc\nd\n")
 open(f"{out}/f64-json.st", "wb").write(st([("w", w.astype("<f8"), "F64")]) + sep + tok)
 PY
+# Quantized native files: every compressed kind, from 40 rows.
+$E convert -q --limit 40 $G/crime-and-punishment.vec $T/q40.embers
+$E quantize -q $T/q40.embers $C/quantized/f16.embers --to f16
+$E quantize -q $T/q40.embers $C/quantized/int8.embers --to int8
+$E quantize -q $T/q40.embers $C/quantized/int8a.embers --to int8 --affine
+$E quantize -q $T/q40.embers $C/quantized/pq.embers --to pq --subquantizers 4 --bits 4 --sample 40 --iterations 3
+$E quantize -q $T/q40.embers $C/quantized/opq.embers --to pq --subquantizers 4 --bits 4 --sample 40 --iterations 3 --rotation opq --opq-iterations 2
+
+# Hugging Face folders: config.json, tokenizer.json and model.safetensors joined by SEP;
+# the all-MiniLM-L6-v2 config and tokenizer with a 40-row cut of its weights, and GPT-2 style.
+python3 - "$C/hf_folder" "$SEP" "${EMBERS_TESTDATA:-testdata-fetched}/minilm" <<'PY'
+import json, struct, sys, numpy as np
+out, sep, minilm = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
+def st(tensors):
+    header, data = {}, b""
+    for name, arr in tensors:
+        b = arr.astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [len(data), len(data) + len(b)]}
+        data += b
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + data
+h = 8
+cfg = json.loads(open(f"{minilm}/config.json").read())
+cfg.update(vocab_size=40, hidden_size=h, max_position_embeddings=16)
+tok = json.loads(open(f"{minilm}/tokenizer.json").read())
+tok["model"]["vocab"] = {k: v for k, v in tok["model"]["vocab"].items() if v < 40}
+tok["added_tokens"] = [t for t in tok["added_tokens"] if t["id"] < 40]
+tok["post_processor"] = None
+r = np.random.default_rng(1)
+w = st([("embeddings.word_embeddings.weight", r.normal(size=(40, h))),
+        ("embeddings.position_embeddings.weight", r.normal(size=(16, h))),
+        ("embeddings.token_type_embeddings.weight", r.normal(size=(2, h))),
+        ("embeddings.LayerNorm.weight", np.ones(h)), ("embeddings.LayerNorm.bias", np.zeros(h))])
+open(f"{out}/bert.folder", "wb").write(json.dumps(cfg).encode() + sep + json.dumps(tok).encode() + sep + w)
+g2 = {"model_type": "gpt2", "n_embd": 4, "n_positions": 8, "vocab_size": 6, "layer_norm_epsilon": 1e-5}
+gtok = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": None,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+        "post_processor": None, "decoder": None,
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+                  "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                  "vocab": {"h": 0, "e": 1, "l": 2, "o": 3, "he": 4, "ll": 5}, "merges": ["h e", "l l"]}}
+gw = st([("transformer.wte.weight", r.normal(size=(6, 4))), ("transformer.wpe.weight", r.normal(size=(8, 4)))])
+open(f"{out}/gpt2.folder", "wb").write(json.dumps(g2).encode() + sep + json.dumps(gtok).encode() + sep + gw)
+PY
+
+# HNSW: the target writes a seed index for its own fixed model when asked (one run).
+(cd fuzz && : > "$T/empty" && EMBERS_FUZZ_WRITE_SEED="$PWD/corpus/hnsw/seed.hnsw" \
+    RUSTC_BOOTSTRAP=1 cargo fuzz run -s address hnsw "$T/empty" -- -runs=1 >/dev/null 2>&1) \
+    || echo "seed.sh: no cargo fuzz here; the hnsw corpus starts empty" >&2
+
 du -sh $C/*

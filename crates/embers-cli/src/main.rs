@@ -30,6 +30,8 @@ enum Command {
     Info(cmd::info::Args),
     /// Convert an embedding file between formats (sniffed, or --from/--to).
     Convert(cmd::convert::Args),
+    /// Export an embedding file to a vector database (Milvus, through the Python package).
+    Export(cmd::export::Args),
     /// Check the checksum and structure of a native file.
     Verify(cmd::info::VerifyArgs),
     /// Train embeddings on a corpus (word2vec, fastText-style subwords, GloVe).
@@ -37,6 +39,10 @@ enum Command {
     Train(cmd::train::TrainCommand),
     /// Compress an embedding file to f16, int8 or product-quantized storage.
     Quantize(cmd::quantize::Args),
+    /// Fewer dimensions: PCA or truncation, the projection kept in the file.
+    Reduce(cmd::reduce::Args),
+    /// Quality against bytes a row over dimensions and storage kinds: table, JSON, SVG chart.
+    Sweep(cmd::sweep::Args),
     /// Run the main job on built-in data: vocabulary, matrix, lookups.
     Demo(cmd::demo::Args),
     /// Nearest neighbours of words (exact, or approximate with --ann).
@@ -50,6 +56,8 @@ enum Command {
     Index(cmd::index::IndexCommand),
     /// The input embedding layer of a Hugging Face model: tokens, ids, type ids, vectors.
     Tokens(cmd::tokens::Args),
+    /// One vector per text: static sentence models (model2vec) or pooled word models.
+    Encode(cmd::encode::Args),
     /// Serve models over HTTP: a JSON API and a page to explore them.
     Serve(cmd::serve::Args),
     /// Labels of lines from a fastText supervised model (.bin or quantized .ftz).
@@ -67,6 +75,7 @@ fn main() {
         Command::Lookup(a) => cmd::lookup::run(a),
         Command::Info(a) => cmd::info::run(a),
         Command::Convert(a) => cmd::convert::run(a),
+        Command::Export(a) => cmd::export::run(a, progress),
         Command::Verify(a) => cmd::info::verify(a),
         Command::Train(c) => cmd::train::run(c, progress),
         Command::Demo(a) => cmd::demo::run(a, progress),
@@ -76,6 +85,9 @@ fn main() {
         Command::Index(c) => cmd::index::run(c),
         Command::Tokens(a) => cmd::tokens::run(a, progress),
         Command::Quantize(a) => cmd::quantize::run(a, progress),
+        Command::Encode(a) => cmd::encode::run(a, progress),
+        Command::Reduce(a) => cmd::reduce::run(a),
+        Command::Sweep(a) => cmd::sweep::run(a, progress),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Predict(a) => cmd::predict::run(a),
         Command::Test(a) => cmd::predict::test(a),

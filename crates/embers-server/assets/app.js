@@ -116,12 +116,12 @@ function kValue() {
   return Number.isFinite(k) && k > 0 ? k : 10;
 }
 
-async function run(label, fn) {
+async function run(label, fn, doneState) {
   document.body.dataset.state = "busy";
   setStatus(label + "…", false);
   try {
     await fn();
-    document.body.dataset.state = "done";
+    document.body.dataset.state = doneState || "done";
   } catch (e) {
     setStatus(e.message, true);
     document.body.dataset.state = "error";
@@ -154,12 +154,39 @@ function analogy() {
   });
 }
 
+// Two sentences through POST /v1/embeddings (OpenAI's shape), then their cosine.
+function cosineOfSentences() {
+  const s1 = $("s1").value, s2 = $("s2").value;
+  const name = $("sentence-model").value;
+  if (!name) { setStatus("this server has no model that embeds sentences", true); return; }
+  return run("Encoding", async () => {
+    const res = await api("POST", "/v1/embeddings", { model: name, input: [s1, s2], encoding_format: "float" });
+    const [a, b] = res.data.map((d) => d.embedding);
+    let dot = 0, na = 0, nb = 0;
+    for (let i = 0; i < a.length; i++) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+    const cos = na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
+    const out = $("cosine");
+    out.dataset.cosine = String(cos);
+    out.textContent = `cosine ${cos.toFixed(4)} (${res.usage.prompt_tokens} tokens, ${a.length} dims, ${name})`;
+    setStatus("", false);
+  }, "cosine-done");
+}
+
 async function init() {
+  $("cosine-form").addEventListener("submit", (e) => { e.preventDefault(); cosineOfSentences(); });
   $("similar-form").addEventListener("submit", (e) => { e.preventDefault(); similar(); });
   $("analogy-form").addEventListener("submit", (e) => { e.preventDefault(); analogy(); });
   $("model").addEventListener("change", describeModel);
   try {
-    models = (await api("GET", "/v1/models")).models;
+    const list = await api("GET", "/v1/models");
+    models = list.models;
+    const sentenceSelect = $("sentence-model");
+    for (const m of list.data.filter((d) => d.kind === "sentence" || d.kind === "embedding")) {
+      const opt = document.createElement("option");
+      opt.value = m.id;
+      opt.textContent = `${m.id} (${m.kind === "sentence" ? "static model" : "mean of word vectors"})`;
+      sentenceSelect.appendChild(opt);
+    }
   } catch (e) {
     setStatus("cannot list models: " + e.message, true);
     return;

@@ -11,18 +11,70 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::{JsonBody, ModelName};
+use crate::heavy::Deadline;
 use crate::registry::{Model, Transformer};
 use crate::Shared;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-/// Runs CPU-heavy work off the async workers, so timeouts and other requests are not held up.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+/// Runs `job` on the heavy-work pool when `heavy`, else inline on the async worker (cheap work:
+/// vocabulary lookups); either way under the request's time limit.
+async fn run<T: Send + 'static>(
+    state: &Shared,
+    heavy: bool,
+    job: impl FnOnce(&Deadline) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(format!("the request's worker failed: {e}")))?
+    if heavy {
+        state.heavy.run(state.limits.timeout, job).await
+    } else {
+        job(&Deadline::after(state.limits.timeout))
+    }
+}
+
+/// Refuses (413 `answer_too_large`) an answer of `items` vectors of `dims` values that would
+/// exceed `--max-answer` bytes (a JSON float takes at most 16 bytes with its comma).
+fn check_answer(state: &Shared, items: usize, dims: usize) -> Result<(), ApiError> {
+    let max = state.limits.max_answer;
+    let estimate = items.saturating_mul(dims.saturating_mul(16).saturating_add(64));
+    if estimate > max {
+        return Err(ApiError::too_large(
+            "answer_too_large",
+            format!(
+                "the answer would hold {items} vectors of {dims} values (about {estimate} bytes); \
+                 the server answers at most {max} bytes (--max-answer)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// True when `word`'s vector would be computed from its subwords (not in the vocabulary, and
+/// the model has subwords): that costs time in proportion to the word's length, so requests
+/// with such words run on the heavy-work pool.
+fn needs_subwords(emb: &Embeddings, word: &str) -> bool {
+    emb.subwords().is_some() && emb.vocab().id(word).is_none()
+}
+
+/// What a lookup found, with the server's bound on words given subword vectors.
+enum Found {
+    Vector(Vec<f32>, Source),
+    Unknown,
+    TooLong,
+}
+
+fn find(emb: &Embeddings, word: &str, unk: bool, max_word: usize) -> Found {
+    if word.len() > max_word && needs_subwords(emb, word) {
+        if unk {
+            if let Some(id) = emb.vocab().unk_id() {
+                return Found::Vector(emb.storage().row_vec(id as usize), Source::Unk(id));
+            }
+        }
+        return Found::TooLong;
+    }
+    match emb.lookup(word, unk) {
+        Some((v, source)) => Found::Vector(v, source),
+        None => Found::Unknown,
+    }
 }
 
 fn model(state: &Shared, name: &str) -> Result<Arc<Model>, ApiError> {
@@ -71,9 +123,13 @@ fn source_name(source: Source) -> (&'static str, Option<u32>) {
     }
 }
 
-/// A word's vector: its row, else its subword vector; `None` when unknown.
-fn vector_of(emb: &Embeddings, word: &str) -> Option<Vec<f32>> {
-    emb.lookup(word, false).map(|(v, _)| v)
+/// A word's vector: its row, else its subword vector; `None` when unknown (or too long for a
+/// subword vector).
+fn vector_of(emb: &Embeddings, word: &str, max_word: usize) -> Option<Vec<f32>> {
+    match find(emb, word, false, max_word) {
+        Found::Vector(v, _) => Some(v),
+        Found::Unknown | Found::TooLong => None,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -102,14 +158,42 @@ pub struct TransformerInfo {
 }
 
 #[derive(Serialize)]
-pub struct ModelsResponse {
-    models: Vec<ModelInfo>,
-    transformers: Vec<TransformerInfo>,
+pub struct SentenceInfo {
+    name: String,
+    dims: usize,
+    rows: usize,
+    vocab_size: usize,
+    normalize: bool,
+    max_length: Option<usize>,
 }
 
-/// `GET /v1/models`: every model's name and shape.
+/// One entry of OpenAI's model list, with what `/v1/embeddings` can do with it.
+#[derive(Serialize)]
+pub struct OpenAiModel {
+    id: String,
+    object: &'static str,
+    created: u64,
+    owned_by: &'static str,
+    /// `embedding` (word vectors), `transformer` (input layer) or `sentence` (static model).
+    kind: &'static str,
+    /// Dimensions of the vectors `/v1/embeddings` answers (absent for transformers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dims: Option<usize>,
+}
+
+#[derive(Serialize)]
+pub struct ModelsResponse {
+    /// OpenAI's list shape: `object` is `list` and `data` lists every model.
+    object: &'static str,
+    data: Vec<OpenAiModel>,
+    models: Vec<ModelInfo>,
+    transformers: Vec<TransformerInfo>,
+    sentences: Vec<SentenceInfo>,
+}
+
+/// `GET /v1/models`: every model's name and shape, also in OpenAI's list shape.
 pub async fn models(State(state): State<Shared>) -> Json<ModelsResponse> {
-    let models = state
+    let models: Vec<ModelInfo> = state
         .registry
         .models()
         .map(|m| ModelInfo {
@@ -120,7 +204,7 @@ pub async fn models(State(state): State<Shared>) -> Json<ModelsResponse> {
             subwords: m.embeddings.subwords().map(|s| s.config),
         })
         .collect();
-    let transformers = state
+    let transformers: Vec<TransformerInfo> = state
         .registry
         .transformers()
         .map(|t| TransformerInfo {
@@ -130,9 +214,48 @@ pub async fn models(State(state): State<Shared>) -> Json<ModelsResponse> {
             hidden_size: t.layer.hidden_size(),
         })
         .collect();
+    let sentences: Vec<SentenceInfo> = state
+        .registry
+        .sentences()
+        .map(|s| SentenceInfo {
+            name: s.name.clone(),
+            dims: s.model.dims(),
+            rows: s.model.rows(),
+            vocab_size: s.model.vocab_size(),
+            normalize: s.model.normalize(),
+            max_length: s.model.max_length(),
+        })
+        .collect();
+    let entry = |id: &str, kind: &'static str, dims: Option<usize>| OpenAiModel {
+        id: id.to_string(),
+        object: "model",
+        created: 0,
+        owned_by: "embers",
+        kind,
+        dims,
+    };
+    let mut data: Vec<OpenAiModel> = Vec::new();
+    data.extend(
+        sentences
+            .iter()
+            .map(|s| entry(&s.name, "sentence", Some(s.dims))),
+    );
+    data.extend(
+        models
+            .iter()
+            .map(|m| entry(&m.name, "embedding", Some(m.dims))),
+    );
+    data.extend(
+        transformers
+            .iter()
+            .map(|t| entry(&t.name, "transformer", None)),
+    );
     Json(ModelsResponse {
+        object: "list",
+        data,
         models,
         transformers,
+        sentences,
     })
 }
 
@@ -175,31 +298,44 @@ pub async fn vectors(
 ) -> ApiResult<VectorsResponse> {
     let model = model(&state, &name)?;
     check_batch(&state, req.words.len(), "words")?;
-    let emb = &model.embeddings;
-    let results = req
+    check_answer(&state, req.words.len(), model.embeddings.dims())?;
+    let heavy = req
         .words
-        .into_iter()
-        .map(|word| match emb.lookup(&word, req.unk) {
-            Some((vector, source)) => {
-                let (source, id) = source_name(source);
-                WordVector {
-                    word,
-                    id,
-                    source: Some(source),
-                    vector: Some(vector),
-                    error: None,
+        .iter()
+        .any(|w| needs_subwords(&model.embeddings, w));
+    let max_word = state.limits.max_word;
+    let emb = model.embeddings.clone();
+    let answer = run(&state, heavy, move |deadline| {
+        let mut results = Vec::with_capacity(req.words.len());
+        for word in req.words {
+            deadline.check()?;
+            results.push(match find(&emb, &word, req.unk, max_word) {
+                Found::Vector(vector, source) => {
+                    let (source, id) = source_name(source);
+                    WordVector {
+                        word,
+                        id,
+                        source: Some(source),
+                        vector: Some(vector),
+                        error: None,
+                    }
                 }
-            }
-            None => WordVector {
-                word,
-                id: None,
-                source: None,
-                vector: None,
-                error: Some("unknown word"),
-            },
-        })
-        .collect();
-    Ok(Json(VectorsResponse { results }))
+                found => WordVector {
+                    word,
+                    id: None,
+                    source: None,
+                    vector: None,
+                    error: Some(match found {
+                        Found::TooLong => "word too long for a subword vector",
+                        _ => "unknown word",
+                    }),
+                },
+            });
+        }
+        Ok(VectorsResponse { results })
+    })
+    .await?;
+    Ok(Json(answer))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,13 +380,19 @@ pub async fn similarity(
         };
         pairs.push(pair);
     }
-    let emb = &model.embeddings;
-    let results = pairs
-        .into_iter()
-        .map(|pair| {
-            let a = vector_of(emb, &pair[0]);
-            let b = vector_of(emb, &pair[1]);
-            match (a, b) {
+    let heavy = pairs
+        .iter()
+        .flatten()
+        .any(|w| needs_subwords(&model.embeddings, w));
+    let max_word = state.limits.max_word;
+    let emb = model.embeddings.clone();
+    let answer = run(&state, heavy, move |deadline| {
+        let mut results = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            deadline.check()?;
+            let a = vector_of(&emb, &pair[0], max_word);
+            let b = vector_of(&emb, &pair[1], max_word);
+            results.push(match (a, b) {
                 (Some(a), Some(b)) => PairScore {
                     score: Some(embers::kernels::cosine(&a, &b)),
                     pair,
@@ -264,10 +406,12 @@ pub async fn similarity(
                         score: None,
                     }
                 }
-            }
-        })
-        .collect();
-    Ok(Json(SimilarityResponse { results }))
+            });
+        }
+        Ok(SimilarityResponse { results })
+    })
+    .await?;
+    Ok(Json(answer))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,13 +447,29 @@ fn unknown_word(word: &str) -> ApiError {
 /// The unit query vector and the rows to leave out for a `/similar` request: a vocabulary
 /// word is its own unit row (and is not its own neighbour); an unknown word with subwords is
 /// its subword vector; a vector is scaled to unit length.
-fn similar_query(emb: &Embeddings, req: SimilarRequest) -> Result<(Vec<f32>, Vec<u32>), ApiError> {
+fn similar_query(
+    emb: &Embeddings,
+    req: SimilarRequest,
+    max_word: usize,
+) -> Result<(Vec<f32>, Vec<u32>), ApiError> {
     match (req.word, req.vector) {
         (Some(w), None) => {
             if let Some(id) = emb.vocab().id(&w) {
                 return Ok((query::unit_row(emb, id), vec![id]));
             }
-            let mut v = vector_of(emb, &w).ok_or_else(|| unknown_word(&w))?;
+            let mut v = match find(emb, &w, false, max_word) {
+                Found::Vector(v, _) => v,
+                Found::Unknown => return Err(unknown_word(&w)),
+                Found::TooLong => {
+                    return Err(ApiError::unprocessable(
+                        "word_too_long",
+                        format!(
+                            "the word has {} bytes; subword vectors are given to words of at most {max_word} bytes",
+                            w.len()
+                        ),
+                    ))
+                }
+            };
             kernels::normalize(&mut v);
             Ok((v, Vec::new()))
         }
@@ -369,11 +529,13 @@ async fn search(
         }
         let ef = state.limits.ef.max(k);
         let model = model.clone();
-        blocking(move || {
-            let index = model.index.as_ref().expect("checked above");
-            Ok(index.search(&model.embeddings, &query, k, ef, &exclude)?)
-        })
-        .await?
+        state
+            .heavy
+            .run(state.limits.timeout, move |_| match model.index.as_ref() {
+                Some(index) => Ok(index.search(&model.embeddings, &query, k, ef, &exclude)?),
+                None => Err(ApiError::internal("the index vanished")),
+            })
+            .await?
     } else {
         model
             .searcher
@@ -395,7 +557,13 @@ pub async fn similar(
     let k = req.k.unwrap_or_else(|| default_k(&state));
     check_k(&state, k)?;
     let ann = req.ann;
-    let (query, exclude) = similar_query(&model.embeddings, req)?;
+    let max_word = state.limits.max_word;
+    let heavy = req
+        .word
+        .as_deref()
+        .is_some_and(|w| needs_subwords(&model.embeddings, w));
+    let emb = model.embeddings.clone();
+    let (query, exclude) = run(&state, heavy, move |_| similar_query(&emb, req, max_word)).await?;
     let neighbors = search(&state, model, query, k, exclude, ann).await?;
     Ok(Json(NeighborsResponse { neighbors }))
 }
@@ -469,13 +637,15 @@ pub async fn projection(
 ) -> ApiResult<ProjectionResponse> {
     let model = model(&state, &name)?;
     check_batch(&state, req.words.len(), "words")?;
-    let answer = blocking(move || {
+    let max_word = state.limits.max_word;
+    let answer = run(&state, true, move |deadline| {
         let emb = &model.embeddings;
         let mut known = Vec::new();
         let mut vectors = Vec::new();
         let mut unknown = Vec::new();
         for w in req.words {
-            match vector_of(emb, &w) {
+            deadline.check()?;
+            match vector_of(emb, &w, max_word) {
                 Some(v) => {
                     known.push(w);
                     vectors.push(v);
@@ -538,8 +708,25 @@ pub async fn embed(
     JsonBody(req): JsonBody<EmbedRequest>,
 ) -> ApiResult<EmbedResponse> {
     let t = transformer(&state, &name)?;
-    let answer = blocking(move || {
+    let limits = state.limits;
+    let answer = run(&state, true, move |deadline| {
         let (enc, m) = t.layer.embed_text(&req.text, req.pair.as_deref())?;
+        deadline.check()?;
+        let max = limits.max_answer;
+        let estimate = m
+            .rows()
+            .saturating_mul(m.dims().saturating_mul(16).saturating_add(64));
+        if estimate > max {
+            return Err(ApiError::too_large(
+                "answer_too_large",
+                format!(
+                    "the answer would hold {} tokens of {} values (about {estimate} bytes); \
+                     the server answers at most {max} bytes (--max-answer)",
+                    m.rows(),
+                    m.dims()
+                ),
+            ));
+        }
         let embeddings = (0..m.rows()).map(|r| m.row(r).to_vec()).collect();
         Ok(EmbedResponse {
             tokens: enc.tokens,

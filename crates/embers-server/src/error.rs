@@ -15,6 +15,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// What went wrong, in a sentence.
     pub message: String,
+    /// The request parameter at fault, when one is (OpenAI's `param`).
+    pub param: Option<&'static str>,
 }
 
 /// The code of an error answer, left in the response's extensions for the metrics layer.
@@ -28,7 +30,14 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            param: None,
         }
+    }
+
+    /// The same error, naming the request parameter at fault.
+    pub fn with_param(mut self, param: &'static str) -> Self {
+        self.param = Some(param);
+        self
     }
 
     /// 400: the body is not JSON, or the request cannot be parsed at all.
@@ -92,8 +101,19 @@ impl From<embers::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // OpenAI's error shape (`message`, `type`, `param`, `code`), which holds ours.
+        let kind = if self.status.is_server_error() {
+            "server_error"
+        } else {
+            "invalid_request_error"
+        };
         let body = serde_json::json!({
-            "error": { "code": self.code, "message": self.message }
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "type": kind,
+                "param": self.param,
+            }
         });
         let mut res = (self.status, Json(body)).into_response();
         res.extensions_mut().insert(ErrorCode(self.code));

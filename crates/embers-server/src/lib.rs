@@ -16,7 +16,9 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod heavy;
 pub mod metrics;
+pub mod openai;
 pub mod page;
 pub mod projection;
 pub mod registry;
@@ -48,6 +50,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Request counters for `/metrics`.
     pub metrics: metrics::Metrics,
+    /// Threads and queue for CPU-heavy requests.
+    pub heavy: heavy::HeavyPool,
 }
 
 /// The state shared by all requests.
@@ -74,6 +78,7 @@ routes!(API_ROUTES, api_router:
     get "/metrics" => metrics_text,
     get "/openapi.json" => openapi,
     get "/v1/models" => api::models,
+    post "/v1/embeddings" => openai::embeddings,
     post "/v1/models/{model}/vectors" => api::vectors,
     post "/v1/models/{model}/similarity" => api::similarity,
     post "/v1/models/{model}/similar" => api::similar,
@@ -88,14 +93,25 @@ routes!(PAGE_ROUTES, page_router:
     get "/assets/style.css" => page::style,
 );
 
-/// Builds the state for `registry` under `limits`, with counters for every route.
-pub fn state(registry: Registry, limits: Limits) -> Shared {
+/// Builds the state for `registry` under `limits`, with counters for every route and the
+/// heavy-work threads.
+pub fn try_state(registry: Registry, limits: Limits) -> std::io::Result<Shared> {
     let metrics = metrics::Metrics::new(API_ROUTES.iter().chain(PAGE_ROUTES).copied());
-    Arc::new(AppState {
+    let heavy = heavy::HeavyPool::new(limits.heavy_threads, limits.heavy_queue)?;
+    Ok(Arc::new(AppState {
         registry,
         limits,
         metrics,
-    })
+        heavy,
+    }))
+}
+
+/// [`try_state`] for tests and embedders that cannot go on without threads.
+///
+/// # Panics
+/// If the operating system refuses to start the heavy-work threads.
+pub fn state(registry: Registry, limits: Limits) -> Shared {
+    try_state(registry, limits).expect("cannot start the heavy-work threads")
 }
 
 /// The whole application: API, page, error answers for unknown routes and methods, body-size

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use embers::query::hnsw::Hnsw;
+use embers::search::{Hnsw, Screening};
+use embers::sentence::StaticModel;
 use embers::transformer::InputEmbeddings;
 use embers::Embeddings;
 
@@ -38,17 +39,38 @@ pub struct Transformer {
     pub layer: InputEmbeddings,
 }
 
+/// A static sentence model being served (`/v1/embeddings`).
+#[derive(Debug)]
+pub struct Sentence {
+    /// The name (the `model` of `/v1/embeddings`).
+    pub name: String,
+    /// The model folder.
+    pub path: PathBuf,
+    /// The model (token table in memory).
+    pub model: StaticModel,
+}
+
 /// Every model the server answers for, by name.
 #[derive(Debug, Default)]
 pub struct Registry {
     models: BTreeMap<String, Arc<Model>>,
     transformers: BTreeMap<String, Arc<Transformer>>,
+    /// Exact single queries are not screened (`--no-query-screen`).
+    no_screen: bool,
+    sentences: BTreeMap<String, Arc<Sentence>>,
 }
 
 impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether models added from now on screen their exact single queries with an int8 copy of
+    /// their f32 rows (the default; built when the model is added, a quarter of the matrix's
+    /// memory; the answers are the same either way).
+    pub fn set_query_screen(&mut self, on: bool) {
+        self.no_screen = !on;
     }
 
     /// Adds an embedding model under `name`. Names must be non-empty, URL-safe
@@ -80,7 +102,12 @@ impl Registry {
         // request as fast as the others.
         let _ = embeddings.norms();
         let embeddings = Arc::new(embeddings);
-        let searcher = Searcher::start(name, embeddings.clone())
+        let screening = if self.no_screen {
+            Screening::Off
+        } else {
+            Screening::Eager
+        };
+        let searcher = Searcher::start(name, embeddings.clone(), screening)
             .map_err(|e| embers::Error::Other(format!("cannot start a search thread: {e}")))?;
         self.models.insert(
             name.to_string(),
@@ -115,6 +142,35 @@ impl Registry {
         Ok(())
     }
 
+    /// Adds a static sentence model under `name` (same naming rules, shared names).
+    pub fn add_sentence(
+        &mut self,
+        name: &str,
+        path: impl Into<PathBuf>,
+        model: StaticModel,
+    ) -> embers::Result<()> {
+        self.check_name(name)?;
+        self.sentences.insert(
+            name.to_string(),
+            Arc::new(Sentence {
+                name: name.to_string(),
+                path: path.into(),
+                model,
+            }),
+        );
+        Ok(())
+    }
+
+    /// The static sentence model named `name`.
+    pub fn sentence(&self, name: &str) -> Option<&Arc<Sentence>> {
+        self.sentences.get(name)
+    }
+
+    /// All static sentence models, by name.
+    pub fn sentences(&self) -> impl Iterator<Item = &Arc<Sentence>> {
+        self.sentences.values()
+    }
+
     fn check_name(&self, name: &str) -> embers::Result<()> {
         if !valid_name(name) {
             return Err(embers::Error::invalid(
@@ -133,7 +189,9 @@ impl Registry {
 
     /// True when some model (of either kind) has this name.
     pub fn contains(&self, name: &str) -> bool {
-        self.models.contains_key(name) || self.transformers.contains_key(name)
+        self.models.contains_key(name)
+            || self.transformers.contains_key(name)
+            || self.sentences.contains_key(name)
     }
 
     /// The embedding model named `name`.
@@ -158,7 +216,7 @@ impl Registry {
 
     /// Number of models of both kinds.
     pub fn len(&self) -> usize {
-        self.models.len() + self.transformers.len()
+        self.models.len() + self.transformers.len() + self.sentences.len()
     }
 
     /// True when nothing is served.

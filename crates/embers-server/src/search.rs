@@ -1,13 +1,15 @@
 //! Exact neighbour search shared by concurrent requests: each model has one search thread that
-//! takes every query waiting for it and answers them together with the library's batched
-//! top-k (`embers::query::top_k_batch`, one pass over the matrix for up to [`MAX_BATCH`]
-//! queries). Under load batches form by themselves; a lone query is answered at once, without
-//! waiting for company.
+//! takes every query waiting for it and answers them together through the library's search
+//! layer (`embers::search::Exact`): a few queries go one by one through the model's int8 screen
+//! (unless the server runs with `--no-query-screen`), more run as one blocked pass over the
+//! matrix for up to [`MAX_BATCH`] queries. Both paths score with the same kernel, so an answer
+//! does not depend on the company a query had. Under load batches form by themselves; a lone
+//! query is answered at once, without waiting for company.
 
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use embers::query::{top_k_batch, Hit};
+use embers::search::{Exact, Hit, Screening};
 use embers::Embeddings;
 use tokio::sync::oneshot;
 
@@ -29,12 +31,14 @@ pub struct Searcher {
 }
 
 impl Searcher {
-    /// Starts the search thread for `emb`.
-    pub fn start(name: &str, emb: Arc<Embeddings>) -> std::io::Result<Self> {
+    /// Starts the search thread for `emb`, screening single queries or not (the screen, a
+    /// quarter of the matrix's memory, is built before this returns).
+    pub fn start(name: &str, emb: Arc<Embeddings>, screening: Screening) -> std::io::Result<Self> {
+        let exact = Exact::new(emb, screening);
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name(format!("search-{name}"))
-            .spawn(move || run(&emb, rx))?;
+            .spawn(move || run(&exact, rx))?;
         Ok(Searcher { tx })
     }
 
@@ -54,7 +58,9 @@ impl Searcher {
     }
 }
 
-fn run(emb: &Embeddings, rx: mpsc::Receiver<Job>) {
+fn run(exact: &Exact<Arc<Embeddings>>, rx: mpsc::Receiver<Job>) {
+    use embers::search::Search;
+    let emb: &Embeddings = exact.embeddings();
     let dims = emb.dims();
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut queries: Vec<f32> = Vec::with_capacity(MAX_BATCH * dims);
@@ -77,7 +83,7 @@ fn run(emb: &Embeddings, rx: mpsc::Receiver<Job>) {
         }
         let k = batch.iter().map(|j| j.k).max().unwrap_or(1);
         let exclude: Vec<Vec<u32>> = batch.iter().map(|j| j.exclude.clone()).collect();
-        let answers = top_k_batch(emb, &queries, k, emb.len(), &exclude);
+        let answers = exact.top_k_batch(&queries, k, emb.len(), &exclude);
         for (job, mut hits) in batch.drain(..).zip(answers) {
             // The best k of the best k_max, since both are ordered by score then id.
             hits.truncate(job.k);

@@ -1,8 +1,9 @@
 //! `Embeddings`: a vocabulary, the rows of its vectors, cached norms and optional subwords —
-//! what every reader returns, every writer takes, and every query runs on.
+//! what every reader returns, every writer takes, and every search runs on. It is a value: no
+//! query state lives here (the caches of search, such as the int8 screen, belong to the
+//! search objects of [`crate::search`]).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
@@ -29,20 +30,6 @@ pub struct Embeddings {
     norms: OnceLock<Vec<f32>>,
     subwords: Option<Subwords>,
     metadata: BTreeMap<String, String>,
-    /// The int8 copy that screens rows for single queries, built on the second one.
-    screen: OnceLock<crate::query::screen::Screen>,
-    queries: QueryCount,
-    screen_allowed: bool,
-}
-
-/// Single queries asked so far (to build the screen only for embeddings queried repeatedly).
-#[derive(Debug, Default)]
-struct QueryCount(AtomicU32);
-
-impl Clone for QueryCount {
-    fn clone(&self) -> Self {
-        QueryCount(AtomicU32::new(self.0.load(Ordering::Relaxed)))
-    }
 }
 
 impl Embeddings {
@@ -62,9 +49,6 @@ impl Embeddings {
             norms: OnceLock::new(),
             subwords: None,
             metadata: BTreeMap::new(),
-            screen: OnceLock::new(),
-            queries: QueryCount::default(),
-            screen_allowed: true,
         })
     }
 
@@ -116,7 +100,6 @@ impl Embeddings {
         }
         self.storage = storage;
         self.norms = OnceLock::new();
-        self.screen = OnceLock::new();
         Ok(())
     }
 
@@ -215,40 +198,17 @@ impl Embeddings {
         if let Some(norms) = self.norms.get_mut() {
             norms.truncate(n);
         }
-        self.screen = OnceLock::new();
     }
 
-    /// Allows or forbids the int8 screen of repeated single queries (allowed by default);
-    /// forbidding it frees the screen if it was built. Answers are the same either way: the
-    /// screen trades a quarter of the matrix's memory for about 2.4× faster single queries.
-    pub fn set_query_screen(&mut self, allowed: bool) {
-        self.screen_allowed = allowed;
-        if !allowed {
-            self.screen = OnceLock::new();
+    /// Row `id` scaled to unit length by its cached norm (a zero row stays zero): the query
+    /// vector of a word. Panics when `id` is out of range.
+    pub fn unit_row(&self, id: u32) -> Vec<f32> {
+        let mut v = self.storage.row_vec(id as usize);
+        let n = self.norms()[id as usize];
+        if n > 0.0 {
+            crate::kernels::scale(1.0 / n, &mut v);
         }
-    }
-
-    /// The int8 screen for single queries on dense f32 rows: built (on all cores) at the second
-    /// single query on a matrix of at least a million values, then kept; it takes a quarter of
-    /// the matrix's bytes plus 8 bytes a row. `None` before that, and for other storage kinds.
-    pub(crate) fn query_screen(&self) -> Option<&crate::query::screen::Screen> {
-        if !self.screen_allowed {
-            return None;
-        }
-        if let Some(s) = self.screen.get() {
-            return Some(s);
-        }
-        let m = self.storage.as_dense()?;
-        if m.rows() * m.dims() < 1 << 20 || m.dims() == 0 {
-            return None;
-        }
-        if self.queries.0.fetch_add(1, Ordering::Relaxed) < 1 {
-            return None;
-        }
-        Some(
-            self.screen
-                .get_or_init(|| crate::query::screen::Screen::build(m, self.norms())),
-        )
+        v
     }
 }
 

@@ -2,38 +2,11 @@
 //! squared distances, `y += a·x` and scaling, with runtime CPU dispatch (AVX2+FMA on x86_64) and
 //! a portable fallback that also serves as the oracle in tests. No `target-cpu=native` needed.
 
-use std::sync::OnceLock;
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Level {
-    Scalar,
-    #[cfg(target_arch = "x86_64")]
-    Avx2Fma,
-}
-
-fn level() -> Level {
-    static LEVEL: OnceLock<Level> = OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::env::var_os("EMBERS_NO_SIMD").is_none()
-                && is_x86_feature_detected!("avx2")
-                && is_x86_feature_detected!("fma")
-            {
-                return Level::Avx2Fma;
-            }
-        }
-        Level::Scalar
-    })
-}
+use crate::cpu::{level, Level};
 
 /// Name of the kernel set in use (`avx2+fma` or `scalar`), for reports.
 pub fn active() -> &'static str {
-    match level() {
-        Level::Scalar => "scalar",
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2Fma => "avx2+fma",
-    }
+    crate::cpu::active()
 }
 
 /// Dot product of two slices of equal length.
@@ -69,6 +42,38 @@ pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
         // SAFETY: the features were detected at runtime.
         Level::Avx2Fma => unsafe { x86::axpy(a, x, y) },
         Level::Scalar => scalar::axpy(a, x, y),
+    }
+}
+
+/// [`dot`] over `n` values behind raw pointers, for memory that other threads write without
+/// synchronisation (Hogwild training), where no reference to it may be formed.
+///
+/// # Safety
+/// `a` and `b` must be valid for reads of `n` `f32` values.
+#[inline]
+pub(crate) unsafe fn dot_ptr(a: *const f32, b: *const f32, n: usize) -> f32 {
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the features were detected at runtime; the caller vouches for the pointers.
+        Level::Avx2Fma => unsafe { x86::dot_ptr(a, b, n) },
+        // SAFETY: the caller vouches for the pointers.
+        Level::Scalar => unsafe { scalar::dot_ptr(a, b, n) },
+    }
+}
+
+/// [`axpy`] over `n` values behind raw pointers (`y += a * x`); see [`dot_ptr`].
+///
+/// # Safety
+/// `x` must be valid for reads and `y` for reads and writes of `n` `f32` values; the two ranges
+/// must not overlap.
+#[inline]
+pub(crate) unsafe fn axpy_ptr(a: f32, x: *const f32, y: *mut f32, n: usize) {
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the features were detected at runtime; the caller vouches for the pointers.
+        Level::Avx2Fma => unsafe { x86::axpy_ptr(a, x, y, n) },
+        // SAFETY: the caller vouches for the pointers.
+        Level::Scalar => unsafe { scalar::axpy_ptr(a, x, y, n) },
     }
 }
 
@@ -111,17 +116,11 @@ pub fn dot_i8_rows8(block: &[i8], qpairs: &[i32]) -> [i32; 8] {
 pub fn dot_f16(a: &[half::f16], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     #[cfg(target_arch = "x86_64")]
-    if level() == Level::Avx2Fma && has_f16c() {
+    if crate::cpu::f16c() {
         // SAFETY: AVX2, FMA and F16C were detected at runtime.
         return unsafe { x86::dot_f16(a, b) };
     }
     scalar::dot_f16(a, b)
-}
-
-#[cfg(target_arch = "x86_64")]
-fn has_f16c() -> bool {
-    static F16C: OnceLock<bool> = OnceLock::new();
-    *F16C.get_or_init(|| is_x86_feature_detected!("f16c"))
 }
 
 /// `x *= a`.
@@ -159,25 +158,31 @@ pub fn normalize(x: &mut [f32]) -> f32 {
     n
 }
 
-/// Number of queries a [`dot_tile`] call scores at once: query tiles are laid out transposed
-/// with this many columns.
-pub const TILE_QUERIES: usize = 16;
+/// The score of exact search, [`dot_exact`], for one row and one query. It is defined by its
+/// order of operations so that every path of exact search computes it bit for bit the same:
+/// eight lanes, lane `l` accumulating `a[8c + l] · b[8c + l]` over chunks `c` in order (one
+/// fused multiply-add per step with AVX2/FMA, multiply then add in the portable code), the last
+/// chunk padded with zeros, and the lanes summed as `((l0 + l1) + (l2 + l3)) + ((l4 + l5) +
+/// (l6 + l7))`. [`dot_exact_rows`] (one query, many rows) and [`dot_exact_block`] (many
+/// queries, many rows) keep many such sums in flight at once, and each equals `dot_exact` of
+/// its pair exactly: single, batched and screened queries rank near-ties the same way.
+#[inline]
+pub fn dot_exact(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "equal lengths");
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the features were detected at runtime; lengths are equal.
+        Level::Avx2Fma => unsafe { x86::dot_exact(a, b) },
+        Level::Scalar => scalar::dot_exact(a, b),
+    }
+}
 
-/// Blocked dot products of many rows against a tile of [`TILE_QUERIES`] queries, the inner
-/// step of batched exact search: `out[r * TILE_QUERIES + j] = rows[r] · query_j`.
-///
-/// `rows` holds `n` rows of `dims` values (row-major); `queries_t` holds the tile transposed,
-/// `dims × TILE_QUERIES` (`queries_t[d * TILE_QUERIES + j]` is dimension `d` of query `j`; unused
-/// columns zero); `out` has `n * TILE_QUERIES` elements.
-pub fn dot_tile(rows: &[f32], dims: usize, queries_t: &[f32], out: &mut [f32]) {
-    assert_eq!(
-        queries_t.len(),
-        dims * TILE_QUERIES,
-        "transposed query tile"
-    );
+/// `out[r] = dot_exact(row r, query)` for the rows of `rows` (`dims` values each, row-major).
+pub fn dot_exact_rows(rows: &[f32], dims: usize, query: &[f32], out: &mut [f32]) {
+    assert_eq!(query.len(), dims, "query dims");
     let n = rows.len().checked_div(dims).unwrap_or(0);
     assert_eq!(rows.len(), n * dims, "whole rows");
-    assert_eq!(out.len(), n * TILE_QUERIES, "one score per row and query");
+    assert_eq!(out.len(), n, "one score per row");
     if dims == 0 {
         out.fill(0.0);
         return;
@@ -185,8 +190,37 @@ pub fn dot_tile(rows: &[f32], dims: usize, queries_t: &[f32], out: &mut [f32]) {
     match level() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the features were detected at runtime; lengths were checked above.
-        Level::Avx2Fma => unsafe { x86::dot_tile(rows, dims, queries_t, out) },
-        Level::Scalar => scalar::dot_tile(rows, dims, queries_t, out),
+        Level::Avx2Fma => unsafe { x86::dot_exact_rows(rows, dims, query, out) },
+        Level::Scalar => {
+            for (o, r) in out.iter_mut().zip(rows.chunks_exact(dims)) {
+                *o = scalar::dot_exact(r, query);
+            }
+        }
+    }
+}
+
+/// `out[r * nq + j] = dot_exact(row r, query j)` for the rows of `rows` and the `nq` queries of
+/// `queries` (both `dims` values each, row-major): the inner step of batched exact search.
+pub fn dot_exact_block(rows: &[f32], dims: usize, queries: &[f32], nq: usize, out: &mut [f32]) {
+    assert_eq!(queries.len(), nq * dims, "whole queries");
+    let n = rows.len().checked_div(dims).unwrap_or(0);
+    assert_eq!(rows.len(), n * dims, "whole rows");
+    assert_eq!(out.len(), n * nq, "one score per row and query");
+    if dims == 0 {
+        out.fill(0.0);
+        return;
+    }
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the features were detected at runtime; lengths were checked above.
+        Level::Avx2Fma => unsafe { x86::dot_exact_block(rows, dims, queries, nq, out) },
+        Level::Scalar => {
+            for (o, r) in out.chunks_exact_mut(nq).zip(rows.chunks_exact(dims)) {
+                for (x, q) in o.iter_mut().zip(queries.chunks_exact(dims)) {
+                    *x = scalar::dot_exact(r, q);
+                }
+            }
+        }
     }
 }
 
@@ -208,6 +242,38 @@ pub mod scalar {
         s
     }
 
+    /// [`dot`] behind raw pointers, same order of operations.
+    ///
+    /// # Safety
+    /// `a` and `b` must be valid for reads of `n` values.
+    pub(crate) unsafe fn dot_ptr(a: *const f32, b: *const f32, n: usize) -> f32 {
+        let mut acc = [0.0f32; 8];
+        let chunks = n / 8;
+        for i in 0..chunks {
+            for k in 0..8 {
+                // SAFETY: i * 8 + k < n.
+                acc[k] += unsafe { *a.add(i * 8 + k) * *b.add(i * 8 + k) };
+            }
+        }
+        let mut s: f32 = acc.iter().sum();
+        for i in chunks * 8..n {
+            // SAFETY: i < n.
+            s += unsafe { *a.add(i) * *b.add(i) };
+        }
+        s
+    }
+
+    /// [`axpy`] behind raw pointers.
+    ///
+    /// # Safety
+    /// `x` valid for reads, `y` for reads and writes of `n` values, not overlapping.
+    pub(crate) unsafe fn axpy_ptr(a: f32, x: *const f32, y: *mut f32, n: usize) {
+        for i in 0..n {
+            // SAFETY: i < n.
+            unsafe { *y.add(i) += a * *x.add(i) };
+        }
+    }
+
     /// Squared distance.
     pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
         a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
@@ -220,20 +286,20 @@ pub mod scalar {
         }
     }
 
-    /// Blocked dot products of rows against a transposed tile of queries (see
-    /// [`super::dot_tile`]).
-    pub fn dot_tile(rows: &[f32], dims: usize, queries_t: &[f32], out: &mut [f32]) {
-        const Q: usize = super::TILE_QUERIES;
-        for (row, o) in rows.chunks_exact(dims).zip(out.chunks_exact_mut(Q)) {
-            let mut acc = [0.0f32; Q];
-            for (d, &x) in row.iter().enumerate() {
-                let q = &queries_t[d * Q..(d + 1) * Q];
-                for j in 0..Q {
-                    acc[j] += x * q[j];
-                }
+    /// See [`super::dot_exact`]: eight lanes, multiply then add, fixed reduction tree.
+    pub fn dot_exact(a: &[f32], b: &[f32]) -> f32 {
+        let mut acc = [0.0f32; 8];
+        let mut ca = a.chunks_exact(8);
+        let mut cb = b.chunks_exact(8);
+        for (x, y) in (&mut ca).zip(&mut cb) {
+            for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+                *s += x * y;
             }
-            o.copy_from_slice(&acc);
         }
+        for (l, (x, y)) in ca.remainder().iter().zip(cb.remainder()).enumerate() {
+            acc[l] += x * y;
+        }
+        ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
     }
 
     /// Dot product of f16 values with f32 values, 8 accumulators like [`dot`].
@@ -287,8 +353,12 @@ mod x86 {
 
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        dot_ptr(a.as_ptr(), b.as_ptr(), a.len().min(b.len()))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_ptr(pa: *const f32, pb: *const f32, n: usize) -> f32 {
         let mut acc0 = _mm256_setzero_ps();
         let mut acc1 = _mm256_setzero_ps();
         let mut i = 0;
@@ -432,8 +502,12 @@ mod x86 {
 
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
-        let n = x.len().min(y.len());
-        let (px, py) = (x.as_ptr(), y.as_mut_ptr());
+        axpy_ptr(a, x.as_ptr(), y.as_mut_ptr(), x.len().min(y.len()))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn axpy_ptr(a: f32, px: *const f32, py: *mut f32, n: usize) {
         let va = _mm256_set1_ps(a);
         let mut i = 0;
         while i + 8 <= n {
@@ -447,67 +521,147 @@ mod x86 {
         }
     }
 
-    /// Four rows at a time against 16 queries: 8 accumulators, one broadcast per row value.
+    /// Lanes below `rem` set: the mask of a last, partial chunk of 8.
+    #[inline]
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dot_tile(rows: &[f32], dims: usize, queries_t: &[f32], out: &mut [f32]) {
+    unsafe fn tail_mask(rem: usize) -> __m256i {
+        _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(rem as i32),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        )
+    }
+
+    /// `((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))` of one accumulator.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn reduce1(v: __m256) -> f32 {
+        let h = _mm256_hadd_ps(v, v);
+        let h = _mm256_hadd_ps(h, h);
+        let lo = _mm256_castps256_ps128(h);
+        let hi = _mm256_extractf128_ps(h, 1);
+        _mm_cvtss_f32(_mm_add_ss(lo, hi))
+    }
+
+    /// The same sum as [`reduce1`] for eight accumulators at once, one per output lane:
+    /// `hadd` pairs lanes (0,1) (2,3) within each half, a second `hadd` adds those pairs, and
+    /// the low half's sum is added to the high half's.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn reduce8(v: [__m256; 8]) -> __m256 {
+        let ab = _mm256_hadd_ps(v[0], v[1]);
+        let cd = _mm256_hadd_ps(v[2], v[3]);
+        let ef = _mm256_hadd_ps(v[4], v[5]);
+        let gh = _mm256_hadd_ps(v[6], v[7]);
+        let abcd = _mm256_hadd_ps(ab, cd);
+        let efgh = _mm256_hadd_ps(ef, gh);
+        let lo = _mm256_permute2f128_ps(abcd, efgh, 0x20);
+        let hi = _mm256_permute2f128_ps(abcd, efgh, 0x31);
+        _mm256_add_ps(lo, hi)
+    }
+
+    /// Chunk `c` of 8 values at `p` (the last one, of `rem` values, masked).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn chunk(p: *const f32, c: usize, full: usize, mask: __m256i) -> __m256 {
+        if c < full {
+            _mm256_loadu_ps(p.add(8 * c))
+        } else {
+            _mm256_maskload_ps(p.add(8 * c), mask)
+        }
+    }
+
+    /// Caller: `a.len() == b.len()`.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_exact(a: &[f32], b: &[f32]) -> f32 {
+        let dims = a.len();
+        let (full, rem) = (dims / 8, dims % 8);
+        let chunks = full + usize::from(rem > 0);
+        let mask = tail_mask(rem);
+        let mut acc = _mm256_setzero_ps();
+        for c in 0..chunks {
+            let x = chunk(a.as_ptr(), c, full, mask);
+            let y = chunk(b.as_ptr(), c, full, mask);
+            acc = _mm256_fmadd_ps(x, y, acc);
+        }
+        reduce1(acc)
+    }
+
+    /// Eight rows at a time, eight accumulators; caller checked the lengths.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_exact_rows(rows: &[f32], dims: usize, query: &[f32], out: &mut [f32]) {
+        let n = out.len();
+        let (full, rem) = (dims / 8, dims % 8);
+        let chunks = full + usize::from(rem > 0);
+        let mask = tail_mask(rem);
+        let (pr, pq) = (rows.as_ptr(), query.as_ptr());
+        let mut r = 0;
+        while r + 8 <= n {
+            let mut acc = [_mm256_setzero_ps(); 8];
+            for c in 0..chunks {
+                let q = chunk(pq, c, full, mask);
+                for (i, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_ps(chunk(pr.add((r + i) * dims), c, full, mask), q, *a);
+                }
+            }
+            _mm256_storeu_ps(out.as_mut_ptr().add(r), reduce8(acc));
+            r += 8;
+        }
+        while r < n {
+            out[r] = dot_exact(&rows[r * dims..(r + 1) * dims], query);
+            r += 1;
+        }
+    }
+
+    /// Four rows × two queries at a time, eight accumulators; caller checked the lengths.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_exact_block(
+        rows: &[f32],
+        dims: usize,
+        queries: &[f32],
+        nq: usize,
+        out: &mut [f32],
+    ) {
         let n = rows.len() / dims;
-        let pr = rows.as_ptr();
-        let pq = queries_t.as_ptr();
-        let po = out.as_mut_ptr();
+        let (full, rem) = (dims / 8, dims % 8);
+        let chunks = full + usize::from(rem > 0);
+        let mask = tail_mask(rem);
+        let (pr, pq) = (rows.as_ptr(), queries.as_ptr());
         let mut r = 0;
         while r + 4 <= n {
-            let (r0, r1, r2, r3) = (
-                pr.add(r * dims),
-                pr.add((r + 1) * dims),
-                pr.add((r + 2) * dims),
-                pr.add((r + 3) * dims),
-            );
-            let mut a00 = _mm256_setzero_ps();
-            let mut a01 = _mm256_setzero_ps();
-            let mut a10 = _mm256_setzero_ps();
-            let mut a11 = _mm256_setzero_ps();
-            let mut a20 = _mm256_setzero_ps();
-            let mut a21 = _mm256_setzero_ps();
-            let mut a30 = _mm256_setzero_ps();
-            let mut a31 = _mm256_setzero_ps();
-            for d in 0..dims {
-                let q0 = _mm256_loadu_ps(pq.add(d * 16));
-                let q1 = _mm256_loadu_ps(pq.add(d * 16 + 8));
-                let x0 = _mm256_broadcast_ss(&*r0.add(d));
-                let x1 = _mm256_broadcast_ss(&*r1.add(d));
-                let x2 = _mm256_broadcast_ss(&*r2.add(d));
-                let x3 = _mm256_broadcast_ss(&*r3.add(d));
-                a00 = _mm256_fmadd_ps(x0, q0, a00);
-                a01 = _mm256_fmadd_ps(x0, q1, a01);
-                a10 = _mm256_fmadd_ps(x1, q0, a10);
-                a11 = _mm256_fmadd_ps(x1, q1, a11);
-                a20 = _mm256_fmadd_ps(x2, q0, a20);
-                a21 = _mm256_fmadd_ps(x2, q1, a21);
-                a30 = _mm256_fmadd_ps(x3, q0, a30);
-                a31 = _mm256_fmadd_ps(x3, q1, a31);
+            let mut j = 0;
+            while j + 2 <= nq {
+                let mut acc = [_mm256_setzero_ps(); 8];
+                let (q0, q1) = (pq.add(j * dims), pq.add((j + 1) * dims));
+                for c in 0..chunks {
+                    let y0 = chunk(q0, c, full, mask);
+                    let y1 = chunk(q1, c, full, mask);
+                    for i in 0..4 {
+                        let x = chunk(pr.add((r + i) * dims), c, full, mask);
+                        acc[2 * i] = _mm256_fmadd_ps(x, y0, acc[2 * i]);
+                        acc[2 * i + 1] = _mm256_fmadd_ps(x, y1, acc[2 * i + 1]);
+                    }
+                }
+                let mut s = [0f32; 8];
+                _mm256_storeu_ps(s.as_mut_ptr(), reduce8(acc));
+                for i in 0..4 {
+                    out[(r + i) * nq + j] = s[2 * i];
+                    out[(r + i) * nq + j + 1] = s[2 * i + 1];
+                }
+                j += 2;
             }
-            let o = po.add(r * 16);
-            _mm256_storeu_ps(o, a00);
-            _mm256_storeu_ps(o.add(8), a01);
-            _mm256_storeu_ps(o.add(16), a10);
-            _mm256_storeu_ps(o.add(24), a11);
-            _mm256_storeu_ps(o.add(32), a20);
-            _mm256_storeu_ps(o.add(40), a21);
-            _mm256_storeu_ps(o.add(48), a30);
-            _mm256_storeu_ps(o.add(56), a31);
+            if j < nq {
+                let q = &queries[j * dims..(j + 1) * dims];
+                for i in 0..4 {
+                    out[(r + i) * nq + j] = dot_exact(&rows[(r + i) * dims..(r + i + 1) * dims], q);
+                }
+            }
             r += 4;
         }
         while r < n {
-            let r0 = pr.add(r * dims);
-            let mut a0 = _mm256_setzero_ps();
-            let mut a1 = _mm256_setzero_ps();
-            for d in 0..dims {
-                let x0 = _mm256_broadcast_ss(&*r0.add(d));
-                a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(pq.add(d * 16)), a0);
-                a1 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(pq.add(d * 16 + 8)), a1);
+            let row = &rows[r * dims..(r + 1) * dims];
+            for (j, q) in queries.chunks_exact(dims).enumerate() {
+                out[r * nq + j] = dot_exact(row, q);
             }
-            _mm256_storeu_ps(po.add(r * 16), a0);
-            _mm256_storeu_ps(po.add(r * 16 + 8), a1);
             r += 1;
         }
     }
@@ -593,33 +747,38 @@ mod tests {
     }
 
     #[test]
-    fn dot_tile_matches_row_by_row_dots() {
+    fn exact_dots_are_one_kernel_bit_for_bit() {
         let mut rng = Rng::new(11);
-        for (n, dims) in [(0, 5), (1, 1), (3, 7), (4, 8), (9, 50), (13, 17), (8, 300)] {
+        for (n, dims, nq) in [
+            (0, 5, 3),
+            (1, 1, 1),
+            (3, 7, 2),
+            (4, 8, 16),
+            (9, 50, 5),
+            (13, 17, 16),
+            (8, 300, 3),
+            (21, 301, 1),
+        ] {
             let rows: Vec<f32> = (0..n * dims).map(|_| rng.normal()).collect();
-            let queries: Vec<Vec<f32>> = (0..TILE_QUERIES)
-                .map(|_| (0..dims).map(|_| rng.normal()).collect())
-                .collect();
-            let mut qt = vec![0.0; dims * TILE_QUERIES];
-            for (j, q) in queries.iter().enumerate() {
-                for d in 0..dims {
-                    qt[d * TILE_QUERIES + j] = q[d];
-                }
-            }
-            let mut out = vec![f32::NAN; n * TILE_QUERIES];
-            dot_tile(&rows, dims, &qt, &mut out);
-            let mut oracle = vec![f32::NAN; n * TILE_QUERIES];
-            scalar::dot_tile(&rows, dims, &qt, &mut oracle);
-            for r in 0..n {
-                for (j, q) in queries.iter().enumerate() {
-                    let want: f64 = rows[r * dims..(r + 1) * dims]
-                        .iter()
-                        .zip(q)
-                        .map(|(a, b)| *a as f64 * *b as f64)
-                        .sum();
+            let queries: Vec<f32> = (0..nq * dims).map(|_| rng.normal()).collect();
+            let mut block = vec![f32::NAN; n * nq];
+            dot_exact_block(&rows, dims, &queries, nq, &mut block);
+            for (j, q) in queries.chunks_exact(dims).enumerate() {
+                let mut single = vec![f32::NAN; n];
+                dot_exact_rows(&rows, dims, q, &mut single);
+                for r in 0..n {
+                    let row = &rows[r * dims..(r + 1) * dims];
+                    let one = dot_exact(row, q);
+                    assert_eq!(one.to_bits(), single[r].to_bits(), "rows {n}x{dims} r {r}");
+                    assert_eq!(
+                        one.to_bits(),
+                        block[r * nq + j].to_bits(),
+                        "block r {r} q {j}"
+                    );
+                    let want: f64 = row.iter().zip(q).map(|(a, b)| *a as f64 * *b as f64).sum();
                     let tol = 1e-4 * (1.0 + dims as f64).sqrt();
-                    assert!((out[r * TILE_QUERIES + j] as f64 - want).abs() < tol);
-                    assert!((oracle[r * TILE_QUERIES + j] as f64 - want).abs() < tol);
+                    assert!((one as f64 - want).abs() < tol);
+                    assert!((scalar::dot_exact(row, q) as f64 - want).abs() < tol);
                 }
             }
         }

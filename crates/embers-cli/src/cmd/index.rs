@@ -22,19 +22,19 @@ pub struct BuildArgs {
     /// Output file (default: FILE.hnsw, where `similar --ann` looks for it).
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// Links per node (level 0 keeps twice as many).
+    /// Links per node (level 0 keeps twice as many), 2 to 256.
     #[arg(long, default_value_t = 16)]
     m: usize,
-    /// Candidate list size while building.
+    /// Candidate list size while building, 1 to 100000.
     #[arg(long, default_value_t = 200)]
     ef_construction: usize,
     /// Seed of the level draws.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Threads (1 = the same index on every run; 0 = all cores).
+    /// Threads (1 = the same index on every run; 0 = all cores), at most 1024.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Candidate list size at which recall is measured.
+    /// Candidate list size at which recall is measured, 1 to 100000.
     #[arg(long, default_value_t = 100)]
     ef: usize,
     /// Number of sample queries for the recall measurement.
@@ -54,12 +54,20 @@ pub fn run(c: IndexCommand) -> Result<()> {
 }
 
 fn build(a: BuildArgs) -> Result<()> {
+    use super::check_range;
+    use embers::train::limits::MAX_THREADS;
+    check_range("m", a.m, 2, 256)?;
+    check_range("ef-construction", a.ef_construction, 1, 100_000)?;
+    check_range("ef", a.ef, 1, 100_000)?;
+    check_range("samples", a.samples, 1, 1_000_000)?;
+    check_range("threads", a.threads, 0, MAX_THREADS)?;
     let emb = a.read.load(&a.file)?;
     let params = HnswParams {
         m: a.m,
         ef_construction: a.ef_construction,
         seed: a.seed,
-        threads: a.threads,
+        // Never more threads than rows.
+        threads: a.threads.min(emb.len().max(1)),
     };
     let t = Instant::now();
     let index = Hnsw::build(&emb, &params)?;

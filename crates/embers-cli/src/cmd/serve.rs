@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args as ClapArgs;
-use embers::query::hnsw::{Hnsw, HnswParams};
+use embers::search::{Hnsw, HnswParams};
 use embers::transformer::InputEmbeddings;
 use embers_server::registry::{split_model_arg, valid_name};
 use embers_server::{Limits, Registry};
@@ -15,8 +15,8 @@ use super::info::ReadArgs;
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// Embedding files (any supported format) or transformer model folders (config.json,
-    /// tokenizer.json, model.safetensors) to serve; `NAME=PATH` serves one under NAME,
+    /// Embedding files (any supported format), transformer model folders (config.json,
+    /// tokenizer.json, model.safetensors) or static sentence model folders (model2vec) to serve; `NAME=PATH` serves one under NAME,
     /// otherwise the file stem (folder name) is the name.
     #[arg(required = true, value_name = "FILE")]
     models: Vec<String>,
@@ -26,9 +26,12 @@ pub struct Args {
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
-    /// Most words, pairs or points in one request.
+    /// Most words, pairs, points or /v1/embeddings inputs in one request.
     #[arg(long, default_value_t = Limits::default().max_batch)]
     max_batch: usize,
+    /// Most tokens in one input of /v1/embeddings.
+    #[arg(long, default_value_t = Limits::default().max_input_tokens)]
+    max_input_tokens: usize,
     /// Largest k of a neighbour query.
     #[arg(long, default_value_t = Limits::default().max_k)]
     max_k: usize,
@@ -42,21 +45,52 @@ pub struct Args {
     /// memory when there is none (without this flag, existing FILE.hnsw indexes are still used).
     #[arg(long)]
     ann: bool,
+    /// Threads for CPU-heavy requests (subword vectors of unknown words, projections,
+    /// approximate searches, transformer embeddings); default: one per core.
+    #[arg(long)]
+    heavy_threads: Option<usize>,
+    /// Heavy requests that may wait for a thread; more are answered 503 `busy` at once.
+    #[arg(long, default_value_t = Limits::default().heavy_queue)]
+    heavy_queue: usize,
+    /// Largest answer, in bytes (estimated before the work; larger gets 413).
+    #[arg(long, default_value_t = Limits::default().max_answer)]
+    max_answer: usize,
+    /// Longest unknown word, in bytes, given a subword vector.
+    #[arg(long, default_value_t = Limits::default().max_word)]
+    max_word: usize,
     /// Candidate list size of approximate searches (larger: slower, more accurate).
     #[arg(long, default_value_t = Limits::default().ef)]
     ef: usize,
-    /// Do not keep the int8 copy of each f32 model that speeds up repeated exact single
-    /// queries (a quarter of the matrix's memory; the answers are the same either way).
+    /// Do not build the int8 copy of each f32 model that screens exact queries answered alone
+    /// or in small batches (a quarter of the matrix's memory, built at start; the answers are
+    /// the same either way).
     #[arg(long)]
     no_query_screen: bool,
+    /// Memory-map model files in place instead of reading them into the server's memory.
+    /// Saves memory on large files, but then a served file must only ever be replaced by
+    /// rename (as every embers writer does, or `mv`): rewriting it in place (`cp new old`)
+    /// can kill the server with SIGBUS. Without this flag nothing done to a file after it is
+    /// loaded affects the server.
+    #[arg(long)]
+    mmap: bool,
     #[command(flatten)]
     read: ReadArgs,
 }
 
 impl Args {
     fn limits(&self) -> Result<Limits> {
-        if self.max_batch == 0 || self.max_k == 0 || self.max_body == 0 || self.ef == 0 {
-            bail!("--max-batch, --max-k, --max-body and --ef must be at least 1");
+        if self.max_batch == 0
+            || self.max_input_tokens == 0
+            || self.max_k == 0
+            || self.max_body == 0
+            || self.ef == 0
+            || self.max_answer == 0
+            || self.heavy_threads == Some(0)
+        {
+            bail!("--max-batch, --max-input-tokens, --max-k, --max-body, --max-answer, --heavy-threads and --ef must be at least 1");
+        }
+        if self.heavy_threads.is_some_and(|n| n > 1024) || self.heavy_queue > 1 << 20 {
+            bail!("--heavy-threads must be at most 1024 and --heavy-queue at most 1048576");
         }
         if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout < 1e6) {
             bail!(
@@ -70,6 +104,13 @@ impl Args {
             max_k: self.max_k,
             timeout: Duration::from_secs_f64(self.timeout),
             ef: self.ef,
+            heavy_threads: self
+                .heavy_threads
+                .unwrap_or(Limits::default().heavy_threads),
+            heavy_queue: self.heavy_queue,
+            max_answer: self.max_answer,
+            max_word: self.max_word,
+            max_input_tokens: self.max_input_tokens,
         })
     }
 }
@@ -102,8 +143,28 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
 
+    // Model files are read into private memory unless --mmap: see embers::io::mapping for why
+    // a long-running process must not map files that others may rewrite in place.
+    embers::io::mapping::set_map_mode(if a.mmap {
+        embers::io::mapping::MapMode::Map
+    } else {
+        embers::io::mapping::MapMode::Copy
+    });
     let mut registry = Registry::new();
+    registry.set_query_screen(!a.no_query_screen);
     for (name, path) in specs {
+        if path.is_dir() && embers::sentence::is_static_model_dir(&path) {
+            let model = embers::sentence::StaticModel::load(&path)
+                .with_context(|| format!("loading static model {name:?}"))?;
+            tracing::info!(
+                model = %name,
+                path = %path.display(),
+                dims = model.dims(),
+                "static sentence model loaded"
+            );
+            registry.add_sentence(&name, &path, model)?;
+            continue;
+        }
         if path.is_dir() {
             let layer = InputEmbeddings::from_dir(&path)
                 .with_context(|| format!("loading transformer {name:?}"))?;
@@ -117,11 +178,10 @@ pub fn run(a: Args) -> Result<()> {
             registry.add_transformer(&name, &path, layer)?;
             continue;
         }
-        let mut emb = a
+        let emb = a
             .read
             .load(&path)
             .with_context(|| format!("loading model {name:?}"))?;
-        emb.set_query_screen(!a.no_query_screen);
         tracing::info!(
             model = %name,
             path = %path.display(),
@@ -163,7 +223,8 @@ pub fn run(a: Args) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", a.addr))?;
         let local = listener.local_addr()?;
-        let state = embers_server::state(registry, limits);
+        let state = embers_server::try_state(registry, limits)
+            .context("starting the heavy-work threads")?;
         let router = embers_server::router(state);
         println!(
             "embers: serving {} model(s) on http://{local}/",

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
-use embers::query::{self, hnsw::Hnsw, Neighbor};
+use embers::query::{self, Neighbor};
+use embers::search::{self, Ann, Hnsw, Screening, Search};
 use embers::Embeddings;
 
 use super::info::ReadArgs;
@@ -84,32 +85,21 @@ pub fn print(
 }
 
 pub fn run(a: Args) -> Result<()> {
+    if a.ann {
+        super::check_range("ef", a.ef, 1, 100_000)?;
+    }
     let emb = a.read.load(&a.file)?;
     let words: Vec<&str> = a.words.iter().map(String::as_str).collect();
-    let ids = query::ids_of(&emb, &words).with_context(|| a.file.display().to_string())?;
-    query::check_k(&emb, a.k)?;
-    let limit = query::search_limit(&emb, a.restrict_vocab)?;
-    let queries: Vec<Vec<f32>> = ids.iter().map(|&id| query::unit_row(&emb, id)).collect();
-    let results: Vec<Vec<Neighbor>> = if a.ann {
+    // One process, one batch: the int8 screen would cost more to build than it saves.
+    let searcher: Box<dyn Search + '_> = if a.ann {
+        let path = a.index.clone().unwrap_or_else(|| Hnsw::path_for(&a.file));
         let index = open_index(&a.file, a.index.as_ref(), &emb)?;
-        let mut r = Vec::new();
-        for (q, &id) in queries.iter().zip(&ids) {
-            r.push(query::named(&emb, index.search(&emb, q, a.k, a.ef, &[id])?));
-        }
-        r
-    } else if ids.len() == 1 {
-        vec![query::named(
-            &emb,
-            query::top_k(&emb, &queries[0], a.k, limit, &ids),
-        )]
+        Box::new(Ann::new(&emb, index, a.ef, &path)?)
     } else {
-        let flat: Vec<f32> = queries.concat();
-        let exclude: Vec<Vec<u32>> = ids.iter().map(|&id| vec![id]).collect();
-        query::top_k_batch(&emb, &flat, a.k, limit, &exclude)
-            .into_iter()
-            .map(|h| query::named(&emb, h))
-            .collect()
+        search::default_for(&emb, Screening::Off)
     };
+    let results = query::neighbors_of_words(searcher.as_ref(), &words, a.k, a.restrict_vocab)
+        .with_context(|| a.file.display().to_string())?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for (i, (word, n)) in words.iter().zip(&results).enumerate() {

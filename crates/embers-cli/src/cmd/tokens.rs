@@ -294,15 +294,15 @@ fn emit(
 }
 
 /// Reads a file of lines (plain or gzip) in batches, with 1-based line numbers for errors.
-struct LineReader {
+pub(crate) struct LineReader {
     path: PathBuf,
     inner: std::io::BufReader<Box<dyn std::io::Read + Send>>,
     limit: Option<usize>,
-    lines_read: usize,
+    pub(crate) lines_read: usize,
 }
 
 impl LineReader {
-    fn open(path: &Path, limit: Option<usize>) -> Result<Self> {
+    pub(crate) fn open(path: &Path, limit: Option<usize>) -> Result<Self> {
         Ok(LineReader {
             path: path.to_path_buf(),
             inner: std::io::BufReader::new(embers::text::open_maybe_gz(path)?),
@@ -313,7 +313,7 @@ impl LineReader {
 
     /// Replaces `out` with up to `n` next lines (without `\n` or `\r\n`); returns the line
     /// number of the first. `out` is empty at the end of the input.
-    fn read(&mut self, out: &mut Vec<String>, n: usize) -> Result<usize> {
+    pub(crate) fn read(&mut self, out: &mut Vec<String>, n: usize) -> Result<usize> {
         out.clear();
         let first = self.lines_read + 1;
         let mut buf = Vec::new();
@@ -343,7 +343,7 @@ impl LineReader {
 }
 
 /// Writes a C-order float32 `rows × cols` array as a NumPy `.npy` file (format 1.0), atomically.
-fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) -> Result<()> {
+pub(crate) fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) -> Result<()> {
     let mut header =
         format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
     // Magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.

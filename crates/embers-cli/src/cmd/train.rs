@@ -91,6 +91,10 @@ pub struct Common {
     /// (Ji et al. 2016): fewer vector products per window, same expected gradient.
     #[arg(long)]
     shared_negatives: bool,
+    /// Exponent of the unigram noise distribution of negative sampling. Default: 0.75
+    /// (word2vec, gensim), 0.5 (fastText).
+    #[arg(long)]
+    ns_exponent: Option<f64>,
     /// Random seed; with --threads 1 the output is identical from run to run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -120,7 +124,7 @@ pub struct FtArgs {
 }
 
 impl Common {
-    fn config(&self, default_sample: f64, default_alpha: Option<f32>) -> Word2VecConfig {
+    fn config(&self, defaults: &Word2VecConfig) -> Word2VecConfig {
         Word2VecConfig {
             model: match self.model {
                 ModelArg::Sg => Model::SkipGram,
@@ -131,11 +135,13 @@ impl Common {
             window: self.window,
             negative: self.negative,
             hs: self.hs,
-            sample: self.sample.unwrap_or(default_sample),
+            sample: self.sample.unwrap_or(defaults.sample),
             min_count: self.min_count,
             max_vocab: self.max_vocab,
             epochs: self.epochs,
-            alpha: self.alpha.or(default_alpha),
+            alpha: self.alpha.or(defaults.alpha),
+            ns_exponent: self.ns_exponent.unwrap_or(defaults.ns_exponent),
+            resample_negatives: defaults.resample_negatives,
             threads: self.threads,
             seed: self.seed,
             shared_negatives: self.shared_negatives,
@@ -146,17 +152,61 @@ impl Common {
 
 /// Set by the Ctrl-C handler; training polls it.
 static CANCEL: AtomicBool = AtomicBool::new(false);
+/// Set by a second Ctrl-C when a temporary folder must be removed before leaving.
+static LEAVE: AtomicBool = AtomicBool::new(false);
+/// Whether a temporary folder is registered (then a second Ctrl-C leaves through the cleaner).
+static ARMED: AtomicBool = AtomicBool::new(false);
 
 fn install_ctrl_c() {
     let handler = || {
-        if CANCEL.swap(true, Ordering::SeqCst) {
-            // Second Ctrl-C: leave at once (nothing has been written to the output path yet).
-            // SAFETY: _exit is async-signal-safe.
+        if !CANCEL.swap(true, Ordering::SeqCst) {
+            return; // First Ctrl-C: training stops soon and cleans up on its way out.
+        }
+        if ARMED.load(Ordering::SeqCst) && !LEAVE.swap(true, Ordering::SeqCst) {
+            return; // Second Ctrl-C: the cleaner thread removes the temporary folder and leaves.
+        }
+        // Nothing to clean (or a third Ctrl-C): leave at once; nothing has been written to the
+        // output path yet.
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(130) };
+    };
+    // SAFETY: the handler only touches atomics and calls _exit, all async-signal-safe.
+    let _ = unsafe { signal_hook_registry::register(libc::SIGINT, handler) };
+}
+
+/// A private temporary folder (`.embers-WHAT-XXXXXX`, mode 0700) under `base`, removed when the
+/// value is dropped (success, error, first Ctrl-C) and by a second Ctrl-C, which otherwise ends
+/// the process at once: a thread watches for it, removes the folder, and exits with code 130.
+pub fn private_temp_dir(base: &std::path::Path, what: &str) -> Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    let prefix = format!(".embers-{what}-");
+    builder.prefix(&prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    let dir = builder
+        .tempdir_in(base)
+        .with_context(|| format!("creating a temporary folder in {}", base.display()))?;
+    let path = dir.path().to_path_buf();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        if LEAVE.load(Ordering::SeqCst) {
+            // Workers may still create files while it goes: try a few times.
+            for _ in 0..50 {
+                if std::fs::remove_dir_all(&path).is_ok() || !path.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            eprintln!("embers: interrupted again; temporary files removed, nothing written");
+            // SAFETY: ending the process; no destructor needs to run.
             unsafe { libc::_exit(130) };
         }
-    };
-    // SAFETY: the handler only touches an atomic and calls _exit, both async-signal-safe.
-    let _ = unsafe { signal_hook_registry::register(libc::SIGINT, handler) };
+    });
+    ARMED.store(true, Ordering::SeqCst);
+    Ok(dir)
 }
 
 pub fn run(cmd: TrainCommand, progress: Mode) -> Result<()> {
@@ -186,13 +236,13 @@ fn run_word2vec(cmd: TrainCommand, progress: Mode) -> Result<()> {
     let ft_default = FastTextConfig::default();
     let (w2v, ft) = match &cmd {
         TrainCommand::Word2vec(_) => {
-            let c = common.config(w2v_default.sample, None);
+            let c = common.config(&w2v_default);
             c.validate()?;
             (Some(c), None)
         }
         TrainCommand::Fasttext(a) => {
             let c = FastTextConfig {
-                word2vec: common.config(ft_default.word2vec.sample, ft_default.word2vec.alpha),
+                word2vec: common.config(&ft_default.word2vec),
                 subwords: SubwordConfig {
                     minn: a.minn,
                     maxn: a.maxn,

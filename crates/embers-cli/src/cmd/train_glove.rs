@@ -113,13 +113,13 @@ fn parse_size(s: &str) -> Result<usize, String> {
 /// output path and no temporary files left.
 pub fn run(a: Args, progress: Mode, cancel: &AtomicBool) -> Result<()> {
     let corpus = Corpus::new(&a.corpus, a.tokenizer.tokenizer())?;
-    let temp_dir = a.temp_dir.clone().or_else(|| {
+    let base = a.temp_dir.clone().unwrap_or_else(|| {
         let parent = a.output.parent().unwrap_or(Path::new(""));
-        Some(if parent.as_os_str().is_empty() {
+        if parent.as_os_str().is_empty() {
             PathBuf::from(".")
         } else {
             parent.to_path_buf()
-        })
+        }
     });
     let glove_config = GloveConfig {
         dim: a.dim,
@@ -134,9 +134,24 @@ pub fn run(a: Args, progress: Mode, cancel: &AtomicBool) -> Result<()> {
             VectorsArg::WordContext => GloveVectors::WordPlusContext,
             VectorsArg::Word => GloveVectors::Word,
         },
-        temp_dir: temp_dir.clone(),
+        temp_dir: None,
     };
     glove_config.validate()?;
+    CooccurConfig {
+        window: a.window,
+        memory: a.memory,
+        threads: a.threads,
+        ..CooccurConfig::default()
+    }
+    .validate()?;
+    // Every spilled file lives in this private folder, removed on every way out (a second
+    // Ctrl-C included; see `private_temp_dir`).
+    let private = super::train::private_temp_dir(&base, "glove")?;
+    let temp_dir = Some(private.path().to_path_buf());
+    let glove_config = GloveConfig {
+        temp_dir: temp_dir.clone(),
+        ..glove_config
+    };
 
     let start = Instant::now();
 
@@ -169,6 +184,7 @@ pub fn run(a: Args, progress: Mode, cancel: &AtomicBool) -> Result<()> {
         threads: a.threads,
         temp_dir: temp_dir.clone(),
     };
+    config.validate()?;
     let t0 = Instant::now();
     let cooc = cooccur::count(
         &corpus,

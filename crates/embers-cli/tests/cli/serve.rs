@@ -208,3 +208,68 @@ fn serve_uses_the_files_hnsw_index_like_similar_ann() {
         assert!((a["score"].as_f64().unwrap() - b["score"].as_f64().unwrap()).abs() < 1e-6);
     }
 }
+
+/// Findings 6 and 9 of issue 15: `cp other.safetensors served.safetensors` rewrote a served,
+/// memory-mapped file in place and the next request died of SIGBUS, taking every model down.
+/// By default the server now holds private copies: each served file (native model, its HNSW
+/// index, the transformer's weights) is truncated and rewritten in place, and every request
+/// still answers exactly as before.
+#[test]
+fn files_rewritten_in_place_do_not_reach_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let native = dir.path().join("lee.embers");
+    ok(&[
+        "convert",
+        s(&testdata().join("gensim/lee_fasttext.vec")),
+        s(&native),
+    ]);
+    ok(&["index", "build", s(&native), "--progress", "none"]);
+    let minilm = dir.path().join("minilm");
+    std::fs::create_dir(&minilm).unwrap();
+    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::copy(testdata().join("minilm").join(f), minilm.join(f)).unwrap();
+    }
+    let t = format!("mini={}", s(&minilm));
+    let server = Server::start(&[s(&native), &t]);
+    let asks = [
+        (
+            "/v1/models/lee/vectors",
+            r#"{"words": ["government", "the"]}"#,
+        ),
+        (
+            "/v1/models/lee/similar",
+            r#"{"word": "government", "k": 5, "ann": true}"#,
+        ),
+        (
+            "/v1/models/lee/similar",
+            r#"{"word": "government", "k": 5}"#,
+        ),
+        (
+            "/v1/transformers/mini/embed",
+            r#"{"text": "How old are you?"}"#,
+        ),
+    ];
+    let before: Vec<(u16, String)> = asks
+        .iter()
+        .map(|(p, b)| request(server.addr, "POST", p, b))
+        .collect();
+    for (status, body) in &before {
+        assert_eq!(*status, 200, "{body}");
+    }
+    // Rewrite every served file in place, as `cp` does: same inode, truncated, new bytes.
+    let hnsw = dir.path().join("lee.embers.hnsw");
+    for f in [&native, &hnsw, &minilm.join("model.safetensors")] {
+        let mut w = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(f)
+            .unwrap();
+        w.write_all(b"not the file any more").unwrap();
+    }
+    for ((p, b), want) in asks.iter().zip(&before) {
+        let got = request(server.addr, "POST", p, b);
+        assert_eq!(&got, want, "{p} after the rewrite");
+    }
+    let mut server = server;
+    assert!(server.child.try_wait().unwrap().is_none(), "server died");
+}

@@ -3,6 +3,7 @@
 mod api;
 mod common;
 mod errors;
+mod heavy;
 mod openapi;
 mod page;
 mod search;

@@ -249,3 +249,35 @@ fn page_finds_neighbours_and_plots_them_in_chromium() {
     let status = browser.text(&browser.wait_for("#status.error"));
     assert!(status.contains("unknown_word"), "{status:?}");
 }
+
+#[test]
+fn page_shows_the_cosine_of_two_sentences() {
+    let dir = embers_testkit::testdata("static-tokenlearn").join("static-tokenlearn");
+    let model = embers::sentence::StaticModel::load(&dir).unwrap();
+    let (s1, s2) = ("The cat sat on the mat.", "A kitten was sitting on a rug.");
+    let v = model.encode(&[s1, s2]).unwrap();
+    let want = cosine64(v.row(0), v.row(1));
+    let mut reg = registry();
+    reg.add_sentence("potion", &dir, model).unwrap();
+    let server = Running::start(reg, embers_server::Limits::default());
+    let browser = Browser::start();
+    browser.goto(&format!("http://{}/", server.addr));
+    browser.wait_for("body[data-state='ready']");
+    // Static models and word models are offered; pick the static one.
+    let names: Vec<String> = browser
+        .find_all("#sentence-model option")
+        .iter()
+        .map(|o| browser.attribute(o, "value"))
+        .collect();
+    assert_eq!(names, ["potion", "sub", "toy"]);
+    browser.click("#sentence-model option[value='potion']");
+    browser.type_into("#s1", s1);
+    browser.type_into("#s2", s2);
+    browser.click("#cosine-go");
+    browser.wait_for("body[data-state='cosine-done']");
+    let out = browser.wait_for("#cosine");
+    let shown: f64 = browser.attribute(&out, "data-cosine").parse().unwrap();
+    assert!((shown - want).abs() < 1e-6, "page {shown} vs {want}");
+    let text = browser.text(&out);
+    assert!(text.contains(&format!("{want:.4}")), "{text:?}");
+}

@@ -260,3 +260,96 @@ async fn ann_queries_use_the_models_hnsw_index() {
         .add_embeddings_with_index("toy", "toy.embers", toy(), Some(other))
         .is_err());
 }
+
+/// A model full of exact ties (duplicated rows, rows scaled by powers of two) and
+/// near-duplicates, 2,000 × 50.
+fn tie_model() -> embers::Embeddings {
+    let (rows, dims) = (2000usize, 50usize);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    };
+    let mut data: Vec<f32> = (0..rows * dims).map(|_| next()).collect();
+    let groups: [&[(usize, f32)]; 2] = [
+        &[
+            (37, 1.0),
+            (100, 1.0),
+            (640, 2.0),
+            (641, 0.5),
+            (1500, 4.0),
+            (1999, 0.125),
+        ],
+        &[(5, 1.0), (6, 1.0), (7, 2.0)],
+    ];
+    for group in groups {
+        let base: Vec<f32> = (0..dims).map(|_| next()).collect();
+        for &(id, scale) in group {
+            for d in 0..dims {
+                data[id * dims + d] = base[d] * scale;
+            }
+        }
+    }
+    data.copy_within(37 * dims..38 * dims, 300 * dims);
+    data[300 * dims] = f32::from_bits(data[300 * dims].to_bits() + 1);
+    let words = (0..rows).map(|i| format!("w{i}")).collect();
+    embers::Embeddings::new(
+        embers::Vocab::from_words(words).unwrap(),
+        embers::DenseMatrix::new(rows, dims, data).unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn served_answers_equal_library_answers_on_near_ties() {
+    use embers::search::{Exact, Screening};
+    let emb = tie_model();
+    let alone = Exact::new(&emb, Screening::Off);
+    let words = ["w37", "w100", "w640", "w5", "w7", "w300", "w11", "w1999"];
+    let ks = [1usize, 3, 4, 10];
+    let want = |w: &str, k: usize| -> Vec<(String, f32)> {
+        let id = emb.vocab().id(w).unwrap();
+        embers::query::named(&emb, alone.top_k(&emb.unit_row(id), k, emb.len(), &[id]))
+            .into_iter()
+            .map(|n| (n.word, n.score))
+            .collect()
+    };
+    for screen in [true, false] {
+        let mut registry = embers_server::registry::Registry::new();
+        registry.set_query_screen(screen);
+        registry
+            .add_embeddings("ties", "ties.embers", tie_model())
+            .unwrap();
+        let app = embers_server::router(embers_server::state(registry, Default::default()));
+        // 256 requests at once: batches of every size (one by one through the screen when
+        // small, blocked when large), mixed k.
+        let mut tasks = Vec::new();
+        for r in 0..256 {
+            let app = app.clone();
+            let (w, k) = (words[r % words.len()], ks[r % ks.len()]);
+            tasks.push(tokio::spawn(async move {
+                let v = post(&app, "/v1/models/ties/similar", json!({"word": w, "k": k})).await;
+                (w, k, v.json())
+            }));
+        }
+        for t in tasks {
+            let (w, k, v) = t.await.unwrap();
+            let got: Vec<(String, f32)> = neighbours(&v)
+                .into_iter()
+                .map(|(word, s)| (word, s as f32))
+                .collect();
+            assert_eq!(got, want(w, k), "screen {screen}, {w} k {k}");
+        }
+    }
+    // Ties by id: w37's direction is shared by five other rows at exactly the same cosine
+    // (w300, one ulp away, ranks by its own score).
+    let top: Vec<String> = want("w37", 4)
+        .into_iter()
+        .map(|p| p.0)
+        .filter(|w| w != "w300")
+        .take(3)
+        .collect();
+    assert_eq!(top, ["w100", "w640", "w641"]);
+}

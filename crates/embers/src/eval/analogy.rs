@@ -77,6 +77,11 @@ pub struct AnalogyReport {
     /// case-insensitive; predicted empty for skipped questions). Not part of the JSON output.
     #[serde(skip)]
     pub answers: Vec<[String; 5]>,
+    /// For each question, in file order: the index of its section in `sections`, and whether
+    /// it was asked (false: skipped for a word outside the restricted vocabulary). Not part of
+    /// the JSON output.
+    #[serde(skip)]
+    pub answer_sections: Vec<(usize, bool)>,
 }
 
 struct Question {
@@ -163,6 +168,7 @@ pub fn evaluate_analogies(
     let mut total = vec![0usize; names.len()];
     let mut skipped = 0;
     let mut answers = Vec::with_capacity(questions.len());
+    let mut answer_sections = Vec::with_capacity(questions.len());
     let mut hits = hits.into_iter();
     for q in &questions {
         let mut predicted = String::new();
@@ -186,6 +192,7 @@ pub fn evaluate_analogies(
         }
         let [a, b, c, d] = q.words.clone();
         answers.push([a, b, c, d, predicted]);
+        answer_sections.push((q.section, q.ids.is_some()));
     }
     let sections: Vec<SectionScore> = names
         .into_iter()
@@ -205,6 +212,7 @@ pub fn evaluate_analogies(
         questions: questions.len(),
         sections,
         answers,
+        answer_sections,
     })
 }
 

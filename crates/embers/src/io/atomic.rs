@@ -86,6 +86,13 @@ impl AtomicFile {
     }
 }
 
+/// Writes `bytes` to `path` atomically: the old file, or none, until the new one is complete.
+pub fn write_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes)?;
+    file.commit()
+}
+
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.writer.is_some() {

@@ -108,6 +108,28 @@ impl Sweep {
     }
 }
 
+/// Checks that `path` is a regular file before it is opened: a folder, a FIFO, a socket or a
+/// device is an error naming the path (opening a FIFO would block until a writer comes; a
+/// memory map of a folder fails with an obscure "No such device").
+pub(crate) fn regular_file(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Err(Error::io(
+            path,
+            std::io::Error::other("is a folder, not a file"),
+        ));
+    }
+    if !meta.is_file() {
+        return Err(Error::io(
+            path,
+            std::io::Error::other(
+                "is not a regular file (a FIFO, socket or device); save it to a file first",
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// True when the file name ends in `.gz` or the file starts with the gzip magic bytes.
 pub(crate) fn is_gzip(path: &Path) -> bool {
     if path
@@ -126,6 +148,7 @@ pub(crate) fn is_gzip(path: &Path) -> bool {
 /// Opens `path`: a memory map for plain files, the whole decompressed content for gzip files.
 /// With `max_lines`, a gzip file is decompressed only until that many lines are complete.
 pub(crate) fn open(path: &Path, max_lines: Option<usize>) -> Result<Input> {
+    regular_file(path)?;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     if is_gzip(path) {
         let mut dec = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
@@ -159,8 +182,12 @@ pub(crate) fn open(path: &Path, max_lines: Option<usize>) -> Result<Input> {
     if len == 0 {
         return Ok(Input::Owned(Vec::new()));
     }
-    // SAFETY: the map is read-only; like every reader of memory-mapped files we rely on the file
-    // not being truncated by another process while it is read.
+    // Always a map in place, whatever `mapping::map_mode`: text and binary inputs are parsed
+    // into owned matrices while they are read (pages are given back as they are passed, which
+    // private anonymous memory could not do), and the map is dropped when reading ends, so a
+    // long-running process holds no map of them afterwards.
+    // SAFETY: the map is read-only and lives only while the file is read; like every reader of
+    // memory-mapped files we rely on the file not being rewritten in place during that time.
     let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
     Ok(Input::Mapped(map))
 }
@@ -171,6 +198,7 @@ fn gz_error(e: std::io::Error) -> std::io::Error {
 
 /// The first `n` bytes of a file (decompressed when it is gzip), for sniffing.
 pub(crate) fn head(path: &Path, n: usize) -> Result<Vec<u8>> {
+    regular_file(path)?;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut out = Vec::with_capacity(n);
     let reader: Box<dyn Read> = if is_gzip(path) {

@@ -5,12 +5,14 @@ pub mod fasttext;
 pub mod glove;
 pub mod hf;
 mod input;
+pub mod mapping;
 pub mod native;
 pub mod npy;
 pub mod safetensors;
 mod textvec;
 pub mod word2vec;
 
+pub use atomic::write_bytes;
 pub use input::{Duplicate, ReadReport};
 
 use std::path::Path;
@@ -198,6 +200,7 @@ pub fn read_with_report(
     options: &ReadOptions,
 ) -> Result<(Embeddings, ReadReport)> {
     let path = path.as_ref();
+    input::regular_file(path)?;
     let format = match options.format {
         Some(f) => f,
         None => sniff(path)?,

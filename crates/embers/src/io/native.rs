@@ -404,8 +404,68 @@ pub fn verify(path: impl AsRef<Path>) -> Result<String> {
             ),
         ));
     }
-    read_vocab(&file)?;
+    // The bytes are the ones written; now the header must describe them: every tensor of the
+    // storage kind with its dtype and shape (a full open checks those), and the metadata's
+    // rows, dims and storage equal to what the tensors hold.
+    let emb = open(path)?;
+    check_metadata(&file, &emb)?;
+    check_norms(&file, &emb)?;
     Ok(actual)
+}
+
+/// The metadata's `rows`, `dims` and `storage` against the opened tensors.
+fn check_metadata(file: &SafetensorsFile, emb: &Embeddings) -> Result<()> {
+    let path = file.path();
+    let meta = file.metadata();
+    let held = [
+        ("rows", emb.len().to_string()),
+        ("dims", emb.dims().to_string()),
+        ("storage", emb.storage().kind().to_string()),
+    ];
+    for (key, actual) in held {
+        match meta.get(key) {
+            Some(v) if *v == actual => {}
+            Some(v) => {
+                return Err(Error::at_field(
+                    path,
+                    format!("__metadata__.{key}"),
+                    format!("says {v:?} but the tensors hold {actual}"),
+                ))
+            }
+            None => {
+                return Err(Error::at_field(
+                    path,
+                    format!("__metadata__.{key}"),
+                    format!("missing (the tensors hold {actual})"),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The stored row norms against the norms of the stored rows (decoded for compressed kinds):
+/// a file whose norms disagree would answer every cosine query wrongly.
+fn check_norms(file: &SafetensorsFile, emb: &Embeddings) -> Result<()> {
+    let Some(t) = file.get("norms") else {
+        return Ok(());
+    };
+    let stored = safetensors::f32s(t.bytes);
+    let mut row = vec![0f32; emb.dims()];
+    for (i, &s) in stored.iter().enumerate() {
+        emb.storage().row_into(i, &mut row);
+        let actual = crate::kernels::norm(&row);
+        let ok =
+            (s - actual).abs() <= 1e-3 * actual.abs().max(1.0) || (s.is_nan() && actual.is_nan());
+        if !ok {
+            return Err(Error::at_field(
+                file.path(),
+                "norms",
+                format!("row {i}: stored norm {s}, the row's norm is {actual}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -502,6 +562,67 @@ mod tests {
             let file = SafetensorsFile::open(&p).unwrap();
             let e = read_vocab(&file).unwrap_err().to_string();
             assert!(e.contains(want), "{e}");
+        }
+    }
+
+    /// Rewrites metadata key `key` of a safetensors file to `value`, keeping the data section
+    /// (and so its checksum) byte for byte; the header grows by whole 64-byte steps so the
+    /// data stays aligned.
+    fn set_metadata(bytes: &[u8], key: &str, value: &str) -> Vec<u8> {
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+        header["__metadata__"][key] = serde_json::Value::String(value.into());
+        let mut text = serde_json::to_vec(&header).unwrap();
+        let mut len = n;
+        while len < text.len() {
+            len += 64;
+        }
+        text.resize(len, b' ');
+        let mut out = (len as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(&text);
+        out.extend_from_slice(&bytes[8 + n..]);
+        out
+    }
+
+    /// Finding 13 of issue 15: `verify` passed files whose metadata contradicted the tensors.
+    #[test]
+    fn verify_checks_metadata_and_norms_against_the_tensors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.embers");
+        write(&p, &sample()).unwrap();
+        let good = std::fs::read(&p).unwrap();
+        // Same header, reserialised: still fine (the helper itself is harmless).
+        std::fs::write(&p, set_metadata(&good, "trained.by", "test")).unwrap();
+        verify(&p).unwrap();
+        for (key, value, want) in [
+            ("storage", "int8", "embeddings"),
+            ("storage", "f16", "embeddings"),
+            ("rows", "0", "__metadata__.rows"),
+            ("rows", "99999999999", "__metadata__.rows"),
+            ("dims", "51", "__metadata__.dims"),
+            ("dims", "x", "__metadata__.dims"),
+        ] {
+            std::fs::write(&p, set_metadata(&good, key, value)).unwrap();
+            let e = verify(&p)
+                .map(|s| format!("verify passed ({s})"))
+                .unwrap_or_else(|e| e.to_string());
+            assert!(e.contains(want), "{key}={value}: {e}");
+        }
+        // Norms that disagree with the rows, under a correct checksum: refused.
+        // (Norms computed on a separate copy: `with_norms` does not replace norms once set.)
+        let bad: Vec<f32> = sample()
+            .norms().iter().map(|x| x * 2.0 + 1.0).collect();
+        let e = sample().with_norms(bad).unwrap();
+        write(&p, &e).unwrap();
+        let err = verify(&p).unwrap_err().to_string();
+        assert!(err.contains("norm"), "{err}");
+        // Compressed kinds written by us verify.
+        for target in ["f16", "int8"] {
+            let q = dir.path().join(format!("{target}.embers"));
+            let t = crate::quant::Target::from_name(target, 4).unwrap();
+            let c = crate::quant::quantize(&sample(), &t, &crate::progress::silent).unwrap();
+            write(&q, &c).unwrap();
+            verify(&q).unwrap();
         }
     }
 }

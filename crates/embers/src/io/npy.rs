@@ -171,8 +171,7 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings
         )
     })?;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    // SAFETY: read-only map; the file must not be truncated while in use.
-    let map = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?);
+    let map = Arc::new(crate::io::mapping::map_file(path, &file)?);
     let h = parse_header(path, &map)?;
     let size = match h.elem {
         Elem::F16 => 2,

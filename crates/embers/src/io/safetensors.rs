@@ -117,10 +117,9 @@ impl SafetensorsFile {
     /// the ranges tile the data section without gaps or overlaps.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        super::input::regular_file(&path)?;
         let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-        // SAFETY: the map is read-only; the file is not modified by us while mapped. A file
-        // truncated by another process under our feet is outside what any reader can guard.
-        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
+        let mmap = crate::io::mapping::map_file(&path, &file)?;
         Self::from_mmap(path, Arc::new(mmap))
     }
 

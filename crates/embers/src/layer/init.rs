@@ -70,9 +70,7 @@ pub fn init_matrix(rows: usize, dims: usize, init: Init, seed: u64) -> Result<De
     if dims == 0 {
         return Err(Error::invalid("dims", "must be at least 1"));
     }
-    let total = rows
-        .checked_mul(dims)
-        .ok_or_else(|| Error::invalid("rows", "rows × dims overflows"))?;
+    let total = crate::size::product("rows", &[rows, dims])?;
     match init {
         Init::Normal { std, .. } if !(std.is_finite() && std >= 0.0) => {
             return Err(Error::invalid("std", "must be finite and non-negative"))
@@ -85,7 +83,7 @@ pub fn init_matrix(rows: usize, dims: usize, init: Init, seed: u64) -> Result<De
         }
         _ => {}
     }
-    let mut data = vec![0.0f32; total];
+    let mut data = crate::size::filled("matrix", total, 0.0f32)?;
     if init == Init::Zeros {
         return DenseMatrix::new(rows, dims, data);
     }

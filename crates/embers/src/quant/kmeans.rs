@@ -39,8 +39,8 @@ impl Codebook {
     pub fn nearest(&self, x: &[f32], scratch: &mut [f32]) -> (usize, f32) {
         debug_assert_eq!(x.len(), self.d);
         #[cfg(target_arch = "x86_64")]
-        if crate::kernels::active() == "avx2+fma" {
-            // SAFETY: the kernels module detected AVX2 and FMA at runtime.
+        if crate::cpu::avx2_fma() {
+            // SAFETY: `crate::cpu` detected AVX2 and FMA at runtime.
             return unsafe { nearest_avx2(&self.transposed, self.k, x, scratch) };
         }
         nearest_body(&self.transposed, self.k, x, scratch)

@@ -1,19 +1,19 @@
 //! Similarity queries with gensim's semantics: [`similarity`], [`most_similar`] (3CosAdd),
-//! [`similar_by_vector`], [`most_similar_cosmul`] (3CosMul), [`doesnt_match`], batched exact
-//! search ([`exact`]) and an approximate index ([`hnsw`]).
+//! [`similar_by_vector`], [`most_similar_cosmul`] (3CosMul), [`doesnt_match`]. Neighbours are
+//! found through [`crate::search`]: the `*_in` forms take any [`Search`] (exact with its screen,
+//! compressed, HNSW); the plain forms make a one-shot exact search without a screen. `exact`
+//! and `hnsw` are re-exported from there for older callers.
 //!
 //! Scores are cosines computed as gensim does: the query is a unit vector and each row's dot
 //! product with it is divided by the row's cached norm. Results are ordered by score
 //! descending, ties by vocabulary id ascending; words of the query never appear in the answer.
 
-pub mod exact;
-pub mod hnsw;
-pub(crate) mod screen;
-
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::kernels;
+use crate::search::{Screening, Search};
 
+pub use crate::search::{exact, hnsw};
 pub use exact::{top_k, top_k_batch, Hit, TopK};
 
 /// A neighbour: the word, its row id and its score.
@@ -70,12 +70,7 @@ pub fn search_limit(emb: &Embeddings, restrict_vocab: Option<usize>) -> Result<u
 
 /// Row `id` scaled to unit length by its cached norm (a zero row stays zero).
 pub fn unit_row(emb: &Embeddings, id: u32) -> Vec<f32> {
-    let mut v = emb.storage().row_vec(id as usize);
-    let n = emb.norms()[id as usize];
-    if n > 0.0 {
-        kernels::scale(1.0 / n, &mut v);
-    }
-    v
+    emb.unit_row(id)
 }
 
 /// Turns hits into neighbours with their words.
@@ -116,6 +111,7 @@ pub fn mean_query(emb: &Embeddings, positive: &[u32], negative: &[u32]) -> Resul
 
 /// The `k` words closest to the mean of `positive` minus `negative` (gensim's `most_similar`),
 /// searching the first `restrict_vocab` rows (all when `None`); query words are excluded.
+/// One-shot: an exact search without a screen; see [`most_similar_in`] to keep one.
 pub fn most_similar(
     emb: &Embeddings,
     positive: &[&str],
@@ -123,13 +119,26 @@ pub fn most_similar(
     k: usize,
     restrict_vocab: Option<usize>,
 ) -> Result<Vec<Neighbor>> {
+    let search = crate::search::default_for(emb, Screening::Off);
+    most_similar_in(search.as_ref(), positive, negative, k, restrict_vocab)
+}
+
+/// [`most_similar`] through `search` (its embeddings, its caches, its approximation).
+pub fn most_similar_in(
+    search: &dyn Search,
+    positive: &[&str],
+    negative: &[&str],
+    k: usize,
+    restrict_vocab: Option<usize>,
+) -> Result<Vec<Neighbor>> {
+    let emb = search.embeddings();
     let all: Vec<&str> = positive.iter().chain(negative).copied().collect();
     let ids = ids_of(emb, &all)?;
     check_k(emb, k)?;
     let limit = search_limit(emb, restrict_vocab)?;
     let (pos, neg) = ids.split_at(positive.len());
     let query = mean_query(emb, pos, neg)?;
-    Ok(named(emb, top_k(emb, &query, k, limit, &ids)))
+    Ok(named(emb, search.search_one(&query, k, limit, &ids)?))
 }
 
 /// The `k` words closest to `vector` (gensim's `similar_by_vector`: the vector is scaled to
@@ -140,6 +149,18 @@ pub fn similar_by_vector(
     k: usize,
     restrict_vocab: Option<usize>,
 ) -> Result<Vec<Neighbor>> {
+    let search = crate::search::default_for(emb, Screening::Off);
+    similar_by_vector_in(search.as_ref(), vector, k, restrict_vocab)
+}
+
+/// [`similar_by_vector`] through `search`.
+pub fn similar_by_vector_in(
+    search: &dyn Search,
+    vector: &[f32],
+    k: usize,
+    restrict_vocab: Option<usize>,
+) -> Result<Vec<Neighbor>> {
+    let emb = search.embeddings();
     if vector.len() != emb.dims() {
         return Err(Error::shape("query vector", emb.dims(), vector.len()));
     }
@@ -150,7 +171,31 @@ pub fn similar_by_vector(
     let limit = search_limit(emb, restrict_vocab)?;
     let mut query = vector.to_vec();
     kernels::normalize(&mut query);
-    Ok(named(emb, top_k(emb, &query, k, limit, &[])))
+    Ok(named(emb, search.search_one(&query, k, limit, &[])?))
+}
+
+/// The neighbours of many words at once (each word's unit vector; the word itself excluded),
+/// in one batched search: what `embers similar` and the server answer.
+pub fn neighbors_of_words(
+    search: &dyn Search,
+    words: &[&str],
+    k: usize,
+    restrict_vocab: Option<usize>,
+) -> Result<Vec<Vec<Neighbor>>> {
+    let emb = search.embeddings();
+    let ids = ids_of(emb, words)?;
+    check_k(emb, k)?;
+    let limit = search_limit(emb, restrict_vocab)?;
+    let mut flat = Vec::with_capacity(ids.len() * emb.dims());
+    for &id in &ids {
+        flat.extend(emb.unit_row(id));
+    }
+    let exclude: Vec<Vec<u32>> = ids.iter().map(|&id| vec![id]).collect();
+    Ok(search
+        .search(&flat, k, limit, &exclude)?
+        .into_iter()
+        .map(|h| named(emb, h))
+        .collect())
 }
 
 /// The `k` best words by 3CosMul (gensim's `most_similar_cosmul`, Levy & Goldberg 2014): the

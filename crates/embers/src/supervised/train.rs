@@ -311,11 +311,10 @@ fn binary_logistic(
     hidden: &[f32],
     grad: &mut [f32],
 ) {
-    let row = out.row(target);
-    let score = st.sigmoid(crate::kernels::dot(row, hidden));
+    let score = st.sigmoid(out.dot(hidden, target));
     let alpha = lr * (positive as i32 as f32 - score);
-    crate::kernels::axpy(alpha, row, grad);
-    crate::kernels::axpy(alpha, hidden, row);
+    out.add_row_to(alpha, target, grad);
+    out.add_to_row(alpha, hidden, target);
 }
 
 /// Trains a supervised model on the labelled lines of `path` (`__label__x ... text`, one
@@ -570,7 +569,7 @@ pub(crate) fn fit(
                         if !ex.labels.is_empty() && !ex.rows.is_empty() {
                             hidden.fill(0.0);
                             for &r in &ex.rows {
-                                crate::kernels::axpy(1.0, win.row(r as u32), &mut hidden);
+                                win.add_row_to(1.0, r as u32, &mut hidden);
                             }
                             crate::kernels::scale(1.0 / ex.rows.len() as f32, &mut hidden);
                             grad.fill(0.0);
@@ -581,7 +580,7 @@ pub(crate) fn fit(
                                         as usize;
                                     let mut max = f32::MIN;
                                     for (i, o) in out.iter_mut().enumerate() {
-                                        *o = crate::kernels::dot(wout.row(i as u32), &hidden);
+                                        *o = wout.dot(&hidden, i as u32);
                                         max = max.max(*o);
                                     }
                                     let mut z = 0f32;
@@ -592,9 +591,8 @@ pub(crate) fn fit(
                                     for (i, o) in out.iter().enumerate() {
                                         let label = (i == target) as i32 as f32;
                                         let alpha = lr * (label - o / z);
-                                        let row = wout.row(i as u32);
-                                        crate::kernels::axpy(alpha, row, &mut grad);
-                                        crate::kernels::axpy(alpha, &hidden, row);
+                                        wout.add_row_to(alpha, i as u32, &mut grad);
+                                        wout.add_to_row(alpha, &hidden, i as u32);
                                     }
                                 }
                                 Loss::Ns => {
@@ -643,7 +641,7 @@ pub(crate) fn fit(
                             }
                             crate::kernels::scale(1.0 / ex.rows.len() as f32, &mut grad);
                             for &r in &ex.rows {
-                                crate::kernels::axpy(1.0, &grad, win.row(r as u32));
+                                win.add_to_row(1.0, &grad, r as u32);
                             }
                         }
                         if local > config.lr_update_rate {

@@ -12,6 +12,12 @@ use crate::error::{Error, Result};
 /// (the word2vec convention, `MAX_SENTENCE_LENGTH`). Nothing is dropped.
 pub const MAX_SENTENCE_TOKENS: usize = 10_000;
 
+/// A line longer than this many bytes is cut (at its last space or tab before the limit, else at
+/// a character boundary) and read as several lines, so input without newlines (`/dev/zero`, a
+/// one-line file such as text8) is read in bounded memory. A sentence is cut into pieces of at
+/// most [`MAX_SENTENCE_TOKENS`] tokens anyway.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
 /// A list of text files read as one corpus, one sentence per line.
 #[derive(Debug, Clone)]
 pub struct Corpus {
@@ -199,6 +205,8 @@ impl Chunks<'_> {
             } else {
                 match memrchr(b'\n', &buf) {
                     Some(i) => i + 1,
+                    // A line longer than the limit: cut it (see MAX_LINE_BYTES).
+                    None if buf.len() >= MAX_LINE_BYTES => long_line_cut(&buf),
                     // One line longer than the chunk: keep reading into the same buffer.
                     None => {
                         self.carry = buf;
@@ -231,6 +239,23 @@ impl Chunks<'_> {
             }));
         }
     }
+}
+
+/// Where to cut a line of at least [`MAX_LINE_BYTES`] bytes with no newline: after its last
+/// space or tab within the limit, else at the last UTF-8 character boundary within it.
+fn long_line_cut(buf: &[u8]) -> usize {
+    let head = &buf[..MAX_LINE_BYTES];
+    if let Some(i) = head.iter().rposition(|&b| b == b' ' || b == b'\t') {
+        if i > 0 {
+            return i + 1;
+        }
+    }
+    // Back up over UTF-8 continuation bytes (at most 3 for valid text).
+    let mut cut = MAX_LINE_BYTES;
+    while cut > MAX_LINE_BYTES - 4 && (buf[cut] & 0xC0) == 0x80 {
+        cut -= 1;
+    }
+    cut
 }
 
 fn memrchr(needle: u8, haystack: &[u8]) -> Option<usize> {
@@ -309,6 +334,43 @@ mod tests {
         let mut lens = Vec::new();
         corpus.for_each_sentence(|s| lens.push(s.len())).unwrap();
         assert_eq!(lens, vec![10_000, 10_000, 5_001]);
+    }
+
+    /// Input without newlines is read in pieces of at most MAX_LINE_BYTES (it used to be held
+    /// whole: `train word2vec /dev/zero` grew without bound). Words are not split when the
+    /// line has spaces; the text is all there; multi-byte characters are never cut.
+    #[test]
+    fn lines_without_newlines_are_bounded_in_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("one-line.txt");
+        let words: Vec<String> = (0..700_000).map(|i| format!("wörd{i}")).collect();
+        let text = words.join(" ");
+        assert!(text.len() > 5 * MAX_LINE_BYTES);
+        std::fs::write(&p, &text).unwrap();
+        let corpus = Corpus::new(&[&p], WordTokenizer::default()).unwrap();
+        let mut joined = String::new();
+        let mut longest = 0;
+        for c in corpus.chunks(1 << 16) {
+            let c = c.unwrap();
+            assert_eq!(c.first_line, 1);
+            longest = longest.max(c.text.len());
+            joined.push_str(&c.text);
+        }
+        assert!(longest <= MAX_LINE_BYTES + (1 << 16), "{longest}");
+        assert_eq!(joined, text);
+        let mut tokens = 0;
+        corpus.for_each_sentence(|s| tokens += s.len()).unwrap();
+        assert_eq!(tokens, words.len());
+
+        // No whitespace at all (as /dev/zero): cut at character boundaries, nothing lost.
+        let p = dir.path().join("no-space.txt");
+        let text = "é".repeat(3 * MAX_LINE_BYTES / 2 + 1);
+        std::fs::write(&p, &text).unwrap();
+        let corpus = Corpus::new(&[&p], WordTokenizer::default()).unwrap();
+        let pieces: Vec<String> = corpus.chunks(1 << 16).map(|c| c.unwrap().text).collect();
+        assert!(pieces.len() >= 3, "{}", pieces.len());
+        assert!(pieces.iter().all(|t| t.len() <= MAX_LINE_BYTES + (1 << 16)));
+        assert_eq!(pieces.concat(), text);
     }
 
     #[test]

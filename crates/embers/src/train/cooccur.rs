@@ -19,10 +19,12 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 
+use super::limits::{MAX_GLOVE_WINDOW, MAX_THREADS, MIN_MEMORY};
 use crate::error::{Error, Result};
+use crate::pipeline;
+use crate::size::check_range;
 use crate::progress::Progress;
 use crate::text::{Corpus, TextChunk};
 use crate::vocab::Vocab;
@@ -53,6 +55,22 @@ impl Default for CooccurConfig {
             threads: 0,
             temp_dir: None,
         }
+    }
+}
+
+impl CooccurConfig {
+    /// Checks the settings against their documented ranges ([`crate::train::limits`]): `window`
+    /// 1..=100000, `threads` 0..=1024, `memory` at least 16 KiB.
+    pub fn validate(&self) -> Result<()> {
+        check_range("window", self.window, 1, MAX_GLOVE_WINDOW)?;
+        check_range("threads", self.threads, 0, MAX_THREADS)?;
+        if self.memory < MIN_MEMORY {
+            return Err(Error::invalid(
+                "memory",
+                format!("must be at least {MIN_MEMORY} bytes, got {}", self.memory),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -149,7 +167,7 @@ impl Cooccurrences {
                 let buf = reader_buffer(self.memory, runs.len());
                 let sources = runs
                     .iter()
-                    .map(|r| RunReader::open(r, buf).map(Source::Disk))
+                    .map(|r| RunReader::open(r, buf, self.vocab_size).map(Source::Disk))
                     .collect::<Result<Vec<_>>>()?;
                 merge(sources, |key, units| {
                     f(Cooccurrence {
@@ -181,46 +199,40 @@ impl Cooccurrences {
     pub fn spill_dir(&self) -> Option<&Path> {
         match &self.data {
             Data::Memory(_) => None,
-            Data::Disk { dir, .. } => Some(&dir.path),
+            Data::Disk { dir, .. } => Some(dir.path()),
         }
     }
 }
 
-/// A private temporary folder, created on first use and removed with everything in it on drop.
+/// A private temporary folder (created fresh with an unpredictable name, mode 0700 on Unix, so
+/// no other user can plant or read its files), removed with everything in it on drop.
 #[derive(Debug)]
 pub(crate) struct SpillDir {
-    path: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 impl SpillDir {
-    /// Creates a new uniquely named folder under `base` (or the system temporary folder).
+    /// Creates a new folder `.embers-WHAT-XXXXXX` under `base` (or the system temporary folder);
+    /// it never reuses an existing folder.
     pub(crate) fn create(base: Option<&Path>, what: &str) -> Result<Self> {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let base = base
             .map(Path::to_path_buf)
             .unwrap_or_else(std::env::temp_dir);
-        let nonce = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = base.join(format!(
-            ".embers-{what}-{}-{nonce}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-        Ok(SpillDir { path })
+        let prefix = format!(".embers-{what}-");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o700));
+        }
+        let dir = builder.tempdir_in(&base).map_err(|e| Error::io(&base, e))?;
+        Ok(SpillDir { dir })
     }
 
     /// The folder.
     pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for SpillDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
+        self.dir.path()
     }
 }
 
@@ -315,7 +327,7 @@ impl Spiller<'_> {
             let n = self.next.fetch_add(1, Ordering::Relaxed);
             dir.as_ref()
                 .expect("created above")
-                .path
+                .path()
                 .join(format!("run-{n:06}.bin"))
         };
         let len = write_run(&path, entries)?;
@@ -499,12 +511,7 @@ pub fn count(
     if cancelled() {
         return Err(Error::Cancelled);
     }
-    if config.window == 0 || config.window > 100_000 {
-        return Err(Error::invalid(
-            "window",
-            format!("must be between 1 and 100000, got {}", config.window),
-        ));
-    }
+    config.validate()?;
     if vocab.is_empty() {
         return Err(Error::invalid("vocab", "the vocabulary is empty"));
     }
@@ -534,7 +541,6 @@ pub fn count(
     let tokenizer = *corpus.tokenizer();
     let window = config.window;
     let symmetric = config.symmetric;
-    let failed = AtomicBool::new(false);
     let counted = AtomicU64::new(0);
     let total_bytes = corpus.size_on_disk();
     let gz = corpus.paths().iter().any(|p| is_gzip(p));
@@ -547,24 +553,22 @@ pub fn count(
         ))
     };
 
-    let (tx, rx) = sync_channel::<TextChunk>(threads * 2);
-    let rx = Mutex::new(rx);
+    // A worker that fails raises the queue's flag and drains it (the guard), so the reader
+    // below stops at its next chunk and never blocks on a full queue.
+    let (tx, queue) = pipeline::queue::<TextChunk>(threads * 2);
     let results: Vec<Result<Counter>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
-                let (rx, offsets, spiller, weights) = (&rx, &offsets, &spiller, &weights);
-                let (failed, counted, report) = (&failed, &counted, &report);
+                let (queue, offsets, spiller, weights) = (&queue, &offsets, &spiller, &weights);
+                let (counted, report) = (&counted, &report);
                 let cancelled = &cancelled;
                 scope.spawn(move || -> Result<Counter> {
+                    let _guard = queue.consumer();
                     let mut counter = Counter::new(offsets, table_slots, spiller);
                     let mut ids: Vec<u32> = Vec::new();
-                    loop {
-                        let chunk = match rx.lock().map(|r| r.recv()) {
-                            Ok(Ok(c)) => c,
-                            _ => break,
-                        };
+                    while let Some(chunk) = queue.recv() {
                         if cancelled() {
-                            failed.store(true, Ordering::Relaxed);
+                            queue.fail();
                             return Err(Error::Cancelled);
                         }
                         let run = (|| -> Result<()> {
@@ -594,7 +598,7 @@ pub fn count(
                             Ok(())
                         })();
                         if let Err(e) = run {
-                            failed.store(true, Ordering::Relaxed);
+                            queue.fail();
                             return Err(e);
                         }
                         let done = counted.fetch_add(chunk.text.len() as u64, Ordering::Relaxed)
@@ -607,7 +611,7 @@ pub fn count(
             .collect();
         let mut read_result = Ok(());
         for chunk in corpus.chunks(CHUNK_BYTES) {
-            if failed.load(Ordering::Relaxed) || cancelled() {
+            if queue.failed() || cancelled() {
                 break;
             }
             match chunk {
@@ -625,7 +629,11 @@ pub fn count(
         drop(tx);
         let mut out: Vec<Result<Counter>> = workers
             .into_iter()
-            .map(|w| w.join().expect("co-occurrence worker panicked"))
+            .map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(Error::Other("a co-occurrence worker panicked".into()))
+                })
+            })
             .collect();
         if let Err(e) = read_result {
             out.push(Err(e));
@@ -736,9 +744,9 @@ pub fn count(
             let buf = reader_buffer(config.memory, group.len());
             let sources = group
                 .iter()
-                .map(|r| RunReader::open(r, buf).map(Source::Disk))
+                .map(|r| RunReader::open(r, buf, vocab.len()).map(Source::Disk))
                 .collect::<Result<Vec<_>>>()?;
-            let path = dir.path.join(format!("merge-{generation}-{g:06}.bin"));
+            let path = dir.path().join(format!("merge-{generation}-{g:06}.bin"));
             let mut writer = RunWriter::create(&path)?;
             merge(sources, |k, v| writer.push(k, v))?;
             let len = writer.finish()?;
@@ -771,20 +779,28 @@ fn reader_buffer(memory: usize, runs: usize) -> usize {
     (memory / (4 * runs.max(1))).clamp(4 << 10, 1 << 20)
 }
 
-/// Sequential reader of a run file.
+/// Sequential reader of a run file. Records are checked as they are read (both ids below the
+/// vocabulary size, keys strictly ascending), so a damaged or planted spill file is an error,
+/// never an id that indexes outside the model.
 struct RunReader {
     path: PathBuf,
     reader: BufReader<File>,
     remaining: u64,
+    vocab: u64,
+    offset: u64,
+    last: Option<u64>,
 }
 
 impl RunReader {
-    fn open(run: &Run, buffer: usize) -> Result<Self> {
+    fn open(run: &Run, buffer: usize, vocab: usize) -> Result<Self> {
         let file = File::open(&run.path).map_err(|e| Error::io(&run.path, e))?;
         Ok(RunReader {
             path: run.path.clone(),
             reader: BufReader::with_capacity(buffer, file),
             remaining: run.len,
+            vocab: vocab as u64,
+            offset: 0,
+            last: None,
         })
     }
 
@@ -799,6 +815,25 @@ impl RunReader {
         self.remaining -= 1;
         let k = u64::from_le_bytes(rec[..8].try_into().expect("8 bytes"));
         let v = u64::from_le_bytes(rec[8..].try_into().expect("8 bytes"));
+        if k >> 32 >= self.vocab || (k & 0xFFFF_FFFF) >= self.vocab {
+            return Err(Error::at_byte(
+                &self.path,
+                self.offset,
+                format!(
+                    "spilled record has an id out of range (vocabulary of {})",
+                    self.vocab
+                ),
+            ));
+        }
+        if self.last.is_some_and(|l| l >= k) {
+            return Err(Error::at_byte(
+                &self.path,
+                self.offset,
+                "spilled records are out of order",
+            ));
+        }
+        self.last = Some(k);
+        self.offset += RECORD as u64;
         Ok(Some((k, v)))
     }
 }
@@ -1093,6 +1128,108 @@ mod tests {
         assert!(lens.windows(2).all(|w| w[0] >= w[1]));
         assert_eq!(dense_layout(10, 0), vec![0]);
         assert_eq!(*dense_layout(4, 1000).last().unwrap(), 16);
+    }
+
+    /// Spilling fails in the middle of counting (the spill folder vanishes after two chunks, as
+    /// on a disk that fills up, so the next run file cannot be created) or at the first spill
+    /// (the base is a regular file): the workers fail while the reader, faster than them, is
+    /// waiting to send more chunks into a full queue. Counting must return the error, not block
+    /// for ever in `SyncSender::send` (it used to).
+    #[test]
+    fn a_spill_failure_stops_counting_instead_of_deadlocking() {
+        let dir = tempfile::tempdir().unwrap();
+        // About 12 MiB: twelve chunks of CHUNK_BYTES, far more than the queue holds.
+        let text = skewed_corpus(2_400_000, 5_000, 3);
+        assert!(text.len() > 11 * CHUNK_BYTES, "{}", text.len());
+        let corpus = corpus_of(dir.path(), &text);
+        let vocab = vocab_of(&corpus, 1);
+        let not_a_dir = dir.path().join("file");
+        std::fs::write(&not_a_dir, "x").unwrap();
+        let spills = dir.path().join("spills");
+        std::fs::create_dir(&spills).unwrap();
+        for (threads, base) in [(1, &spills), (2, &spills), (1, &not_a_dir), (2, &not_a_dir)] {
+            let config = CooccurConfig {
+                window: 5,
+                memory: 256 << 10,
+                threads,
+                temp_dir: Some(base.clone()),
+                ..Default::default()
+            };
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            let (corpus, vocab, spills) = (corpus.clone(), vocab.clone(), spills.clone());
+            std::thread::spawn(move || {
+                // Called by a worker after each chunk: the disk "fills" after about two.
+                let vanish = |p: &Progress| {
+                    if p.done >= CHUNK_BYTES as u64 {
+                        for e in std::fs::read_dir(&spills).unwrap() {
+                            let _ = std::fs::remove_dir_all(e.unwrap().path());
+                        }
+                    }
+                };
+                let r = count(&corpus, &vocab, &config, &vanish, None);
+                let _ = done_tx.send(r.map(|c| c.len_bound()));
+            });
+            let r = done_rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("counting deadlocked after a spill failure");
+            let e = r.unwrap_err();
+            assert!(matches!(e, Error::Io { .. }), "{e}");
+        }
+    }
+
+    /// Spill folders are private (0700), fresh and unpredictable; records read back from them
+    /// are checked, so a damaged or planted run is an error naming the file and byte.
+    #[test]
+    fn spill_folders_are_private_and_runs_are_checked_on_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = SpillDir::create(Some(dir.path()), "cooccur").unwrap();
+        let b = SpillDir::create(Some(dir.path()), "cooccur").unwrap();
+        assert_ne!(a.path(), b.path());
+        let name = a.path().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with(".embers-cooccur-"), "{name}");
+        assert!(!name.contains(&std::process::id().to_string()), "{name}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(a.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+        }
+        let kept = a.path().to_path_buf();
+        drop(a);
+        assert!(!kept.exists());
+
+        let text = skewed_corpus(60_000, 2_000, 7);
+        let corpus = corpus_of(dir.path(), &text);
+        let vocab = vocab_of(&corpus, 2);
+        let config = CooccurConfig {
+            window: 5,
+            memory: 24 << 10,
+            threads: 1,
+            temp_dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        let v = vocab.len() as u64;
+        // (word, context) past the vocabulary, then a record out of order.
+        for (key, what) in [
+            ((v + 5) << 32, "out of range"),
+            (v + 1, "out of range"),
+            (0, "out of order"),
+        ] {
+            let spilled = count(&corpus, &vocab, &config, &|_| {}, None).unwrap();
+            let run = std::fs::read_dir(spilled.spill_dir().unwrap())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+                .unwrap();
+            let mut bytes = std::fs::read(&run).unwrap();
+            assert!(bytes.len() >= 2 * RECORD);
+            let at = if what == "out of order" { RECORD } else { 0 };
+            bytes[at..at + 8].copy_from_slice(&key.to_le_bytes());
+            std::fs::write(&run, bytes).unwrap();
+            let e = spilled.into_vec().unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.contains(what) && msg.contains(&format!("byte {at}")), "{msg}");
+        }
     }
 
     #[test]

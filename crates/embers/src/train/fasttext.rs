@@ -20,13 +20,16 @@ pub struct FastTextConfig {
 }
 
 impl Default for FastTextConfig {
-    /// fastText's defaults for `skipgram`: lr 0.05, t 1e-4, n-grams of 3..6 characters in
-    /// 2,000,000 buckets, and the word2vec defaults otherwise.
+    /// fastText's defaults for `skipgram`: lr 0.05, t 1e-4, noise distribution unigram^0.5 with
+    /// a noise word equal to the target drawn again, n-grams of 3..6 characters in 2,000,000
+    /// buckets, and the word2vec defaults otherwise.
     fn default() -> Self {
         FastTextConfig {
             word2vec: Word2VecConfig {
                 alpha: Some(0.05),
                 sample: 1e-4,
+                ns_exponent: 0.5,
+                resample_negatives: true,
                 ..Word2VecConfig::default()
             },
             subwords: SubwordConfig::default(),
@@ -39,6 +42,16 @@ impl FastTextConfig {
     pub fn validate(&self) -> Result<()> {
         self.word2vec.validate()?;
         let s = &self.subwords;
+        if s.maxn > crate::train::limits::MAX_NGRAM {
+            return Err(Error::invalid(
+                "maxn",
+                format!(
+                    "must be at most {}, got {}",
+                    crate::train::limits::MAX_NGRAM,
+                    s.maxn
+                ),
+            ));
+        }
         if s.maxn > 0 {
             if s.minn == 0 || s.minn > s.maxn {
                 return Err(Error::invalid(

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use super::cooccur::{Cooccurrence, Cooccurrences, SpillDir};
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressFn};
+use super::limits::{MAX_DIM, MAX_EPOCHS, MAX_THREADS, MIN_MEMORY};
 use crate::rng::Rng;
+use crate::size::{self, check_range};
 use crate::storage::DenseMatrix;
 use crate::{Embeddings, Vocab};
 
@@ -77,11 +79,18 @@ impl Default for GloveConfig {
 }
 
 impl GloveConfig {
-    /// Checks the settings: positive `dim`, `x_max`, `eta` and `iter`, finite `alpha` ≥ 0.
+    /// Checks the settings: `dim` in 1..=[`MAX_DIM`], `iter` in 1..=[`MAX_EPOCHS`], `threads`
+    /// in 0..=[`MAX_THREADS`], `memory` at least [`MIN_MEMORY`], positive finite `x_max` and
+    /// `eta`, finite `alpha` ≥ 0.
     pub fn validate(&self) -> Result<()> {
         let c = self;
-        if c.dim == 0 {
-            return Err(Error::invalid("dim", "must be at least 1"));
+        check_range("dim", c.dim, 1, MAX_DIM)?;
+        check_range("threads", c.threads, 0, MAX_THREADS)?;
+        if c.memory < MIN_MEMORY {
+            return Err(Error::invalid(
+                "memory",
+                format!("must be at least {MIN_MEMORY} bytes, got {}", c.memory),
+            ));
         }
         if !(c.x_max.is_finite() && c.x_max > 0.0) {
             return Err(Error::invalid(
@@ -98,9 +107,7 @@ impl GloveConfig {
         if !(c.eta.is_finite() && c.eta > 0.0) {
             return Err(Error::invalid("eta", format!("must be > 0, got {}", c.eta)));
         }
-        if c.iter == 0 {
-            return Err(Error::invalid("iter", "must be at least 1"));
-        }
+        check_range("iter", c.iter, 1, MAX_EPOCHS)?;
         Ok(())
     }
 }
@@ -184,10 +191,13 @@ struct Model {
 }
 
 impl Model {
-    fn new(vocab: usize, dim: usize, seed: u64) -> Self {
-        let dp = dim.div_ceil(8) * 8;
-        let stride = 2 * dp + 8;
-        let mut blocks = vec![Block([0.0; 8]); 2 * vocab * stride / 8];
+    /// A model for `vocab` words of `dim` dimensions; sizes are checked, so a huge `dim` or
+    /// vocabulary is an error, never a wrapped allocation.
+    fn new(vocab: usize, dim: usize, seed: u64) -> Result<Self> {
+        let dp = size::round_up("dim", dim, 8)?;
+        let stride = size::sum("dim", &[dp, dp, 8])?;
+        let blocks = size::product("GloVe model", &[2, vocab, stride / 8])?;
+        let mut blocks = size::filled("GloVe model", blocks, Block([0.0; 8]))?;
         let mut rng = Rng::new(seed);
         let data = as_floats_mut(&mut blocks);
         for row in data.chunks_exact_mut(stride) {
@@ -198,13 +208,13 @@ impl Model {
             row[2 * dp] = (rng.uniform() - 0.5) / dim as f32;
             row[2 * dp + 1] = 1.0;
         }
-        Model {
+        Ok(Model {
             blocks,
             vocab,
             dim,
             dp,
             stride,
-        }
+        })
     }
 
     fn floats(&self) -> &[f32] {
@@ -216,8 +226,8 @@ impl Model {
         &self.floats()[r * self.stride..(r + 1) * self.stride]
     }
 
-    fn output(&self, vectors: GloveVectors) -> Vec<f32> {
-        let mut out = Vec::with_capacity(self.vocab * self.dim);
+    fn output(&self, vectors: GloveVectors) -> Result<Vec<f32>> {
+        let mut out = size::with_capacity("GloVe output", self.vocab * self.dim)?;
         for i in 0..self.vocab {
             let w = &self.row(i)[..self.dim];
             match vectors {
@@ -228,7 +238,7 @@ impl Model {
                 }
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -279,7 +289,7 @@ pub fn train(
     } else {
         config.threads
     };
-    let mut model = Model::new(vocab.len(), config.dim, config.seed);
+    let mut model = Model::new(vocab.len(), config.dim, config.seed)?;
     let data = Entries::prepare(cooc, config, cancel)?;
     let n = data.len();
     if n == 0 {
@@ -329,7 +339,7 @@ pub fn train(
                     if cancelled() {
                         return Err(Error::Cancelled);
                     }
-                    load_bucket(&buckets[b], &mut buffer)?;
+                    load_bucket(&buckets[b], vocab.len(), &mut buffer)?;
                     shuffle(&mut buffer, &mut rng);
                     run(&buffer);
                 }
@@ -349,7 +359,7 @@ pub fn train(
         progress(&event(done.load(Ordering::Relaxed), Some(loss)));
     }
     drop(data);
-    let matrix = DenseMatrix::new(vocab.len(), config.dim, model.output(config.vectors))?;
+    let matrix = DenseMatrix::new(vocab.len(), config.dim, model.output(config.vectors)?)?;
     let mut emb = Embeddings::new(vocab, matrix)?;
     let meta = emb.metadata_mut();
     meta.insert("trainer".into(), "glove".into());
@@ -396,7 +406,8 @@ impl Entries {
         let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
         let (x_max, alpha) = (config.x_max, config.alpha);
         let bound = cooc.len_bound() as usize;
-        if bound * ENTRY_BYTES <= config.memory {
+        let vocab = cooc.vocab_size();
+        if bound.saturating_mul(ENTRY_BYTES) <= config.memory {
             // Same size and alignment: the conversion reuses the allocation.
             let mut v: Vec<Entry> = cooc
                 .into_vec()?
@@ -406,12 +417,21 @@ impl Entries {
             if cancelled() {
                 return Err(Error::Cancelled);
             }
+            // Counts made in memory by `count` are in range; checked anyway, as the kernels
+            // index rows by these ids.
+            check_ids(&v, vocab).map_err(|i| {
+                Error::invalid(
+                    "co-occurrences",
+                    format!("entry {i} has an id outside the vocabulary of {vocab}"),
+                )
+            })?;
             shuffle(&mut v, &mut Rng::new(config.seed ^ 0x5EED_5EED));
             return Ok(Entries::Memory(v));
         }
         // Scatter into buckets of about half the budget each: a random bucket per entry, then a
         // shuffle of each bucket when it is read, is a uniform shuffle of the whole.
-        let count = (bound * ENTRY_BYTES)
+        let count = bound
+            .saturating_mul(ENTRY_BYTES)
             .div_ceil((config.memory / 2).max(1))
             .max(2);
         let dir = SpillDir::create(
@@ -468,7 +488,9 @@ impl Entries {
     }
 }
 
-fn load_bucket(bucket: &Bucket, out: &mut Vec<Entry>) -> Result<()> {
+/// Reads a bucket file back; every id is checked against the vocabulary size, so a damaged or
+/// planted file is an error, never a row outside the model.
+fn load_bucket(bucket: &Bucket, vocab: usize, out: &mut Vec<Entry>) -> Result<()> {
     out.clear();
     let file = File::open(&bucket.path).map_err(|e| Error::io(&bucket.path, e))?;
     let mut r = BufReader::with_capacity(1 << 20, file);
@@ -478,14 +500,33 @@ fn load_bucket(bucket: &Bucket, out: &mut Vec<Entry>) -> Result<()> {
         let k = left.min(4096);
         r.read_exact(&mut buf[..k * ENTRY_BYTES])
             .map_err(|e| Error::io(&bucket.path, e))?;
+        let start = out.len();
         out.extend(
             buf[..k * ENTRY_BYTES]
                 .chunks_exact(ENTRY_BYTES)
                 .map(Entry::from_bytes),
         );
+        check_ids(&out[start..], vocab).map_err(|i| {
+            Error::at_byte(
+                &bucket.path,
+                ((start + i) * ENTRY_BYTES) as u64,
+                format!("entry has an id out of range (vocabulary of {vocab})"),
+            )
+        })?;
         left -= k;
     }
     Ok(())
+}
+
+/// `Err(index)` of the first entry whose word or context is not below `vocab`.
+fn check_ids(entries: &[Entry], vocab: usize) -> std::result::Result<(), usize> {
+    match entries
+        .iter()
+        .position(|e| e.word as usize >= vocab || e.context as usize >= vocab)
+    {
+        Some(i) => Err(i),
+        None => Ok(()),
+    }
 }
 
 /// Fisher–Yates shuffle with the seeded generator.
@@ -554,7 +595,7 @@ fn train_shard(
         }
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            if crate::cpu::avx2_fma() {
                 // SAFETY: the features were just detected; see `Shared` for the aliasing rules.
                 let (c, s) = unsafe { avx2::shard(shared, piece, eta) };
                 cost += c;
@@ -927,7 +968,7 @@ mod tests {
         };
         if use_simd {
             #[cfg(target_arch = "x86_64")]
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            if crate::cpu::avx2_fma() {
                 // SAFETY: the features were detected; `shared` points into `model`.
                 return Some(unsafe { avx2::shard(shared, &[e], eta).0 });
             }
@@ -943,7 +984,7 @@ mod tests {
     fn one_step_matches_the_reference_update() {
         let (dim, vocab) = (13, 3);
         for use_simd in [false, true] {
-            let mut model = Model::new(vocab, dim, 5);
+            let mut model = Model::new(vocab, dim, 5).unwrap();
             let before: Vec<f64> = model.floats().iter().map(|&x| x as f64).collect();
             let eta = 0.05f32;
             let Some(cost) = step_once(&mut model, vocab, eta, use_simd) else {
@@ -975,14 +1016,20 @@ mod tests {
             assert!((after[wi + 2 * dp] as f64 - (before[wi + 2 * dp] - fdiff)).abs() < 1e-6);
             assert!((after[wi + 2 * dp + 1] as f64 - (1.0 + fdiff * fdiff)).abs() < 1e-6);
             assert!((after[cj + 2 * dp] as f64 - (before[cj + 2 * dp] - fdiff)).abs() < 1e-6);
-            // Padding and other rows untouched.
+            // Padding stays zero, and every other row is bit for bit what it was (this compares
+            // with the copy taken before the step; it used to compare the model with itself).
             assert!(after[wi + dim..wi + dp].iter().all(|&v| v == 0.0));
-            assert_eq!(after[0..stride], model.floats()[0..stride]);
-            let untouched = &before[0..stride];
-            assert!(after[0..stride]
-                .iter()
-                .zip(untouched)
-                .all(|(a, b)| *a as f64 == *b));
+            assert_eq!(after.len(), before.len());
+            for r in (0..2 * vocab).filter(|&r| r != 2 && r != vocab + 1) {
+                let (got, was) = (
+                    &after[r * stride..(r + 1) * stride],
+                    &before[r * stride..(r + 1) * stride],
+                );
+                assert!(
+                    got.iter().zip(was).all(|(a, b)| *a as f64 == *b),
+                    "row {r} changed"
+                );
+            }
         }
     }
 
@@ -992,7 +1039,7 @@ mod tests {
     fn vector_gradients_are_clipped_and_bias_steps_are_not() {
         let (dim, vocab) = (13, 3);
         for use_simd in [false, true] {
-            let mut model = Model::new(vocab, dim, 5);
+            let mut model = Model::new(vocab, dim, 5).unwrap();
             let (dp, stride) = (model.dp, model.stride);
             let (wi, cj) = (2 * stride, (vocab + 1) * stride);
             {
@@ -1111,7 +1158,7 @@ mod tests {
 
     #[test]
     fn initialisation_is_stanfords_range() {
-        let model = Model::new(50, 20, 1);
+        let model = Model::new(50, 20, 1).unwrap();
         for r in 0..100 {
             let row = model.row(r);
             assert!(row[..20]
@@ -1144,6 +1191,46 @@ mod tests {
         ] {
             let c = counts(&corpus, &vocab, 1 << 20, dir.path());
             assert!(train(vocab.clone(), c, &bad, &|_| {}, None).is_err());
+        }
+        // Sizes that would overflow the model's allocation (2 × vocab × stride) are errors
+        // before anything is allocated or written (this `dim` used to wrap the allocation and
+        // end in a segmentation fault).
+        for dim in [2305843009213693952, usize::MAX, MAX_DIM + 1] {
+            let c = counts(&corpus, &vocab, 1 << 20, dir.path());
+            let huge = GloveConfig {
+                dim,
+                ..Default::default()
+            };
+            let e = train(vocab.clone(), c, &huge, &|_| {}, None).unwrap_err();
+            assert!(e.to_string().contains("`dim`"), "{e}");
+        }
+        assert!(Model::new(usize::MAX / 16, 8, 1).is_err());
+        assert!(Model::new(3, usize::MAX - 3, 1).is_err());
+        for (bad, field) in [
+            (
+                GloveConfig {
+                    threads: 100_000,
+                    ..Default::default()
+                },
+                "`threads`",
+            ),
+            (
+                GloveConfig {
+                    iter: MAX_EPOCHS + 1,
+                    ..Default::default()
+                },
+                "`iter`",
+            ),
+            (
+                GloveConfig {
+                    memory: 100,
+                    ..Default::default()
+                },
+                "`memory`",
+            ),
+        ] {
+            let e = bad.validate().unwrap_err();
+            assert!(e.to_string().contains(field), "{e}");
         }
         let c = counts(&corpus, &vocab, 1 << 20, dir.path());
         let other = Vocab::from_words(vec!["x".into()]).unwrap();

@@ -12,23 +12,27 @@
 //!
 //! # Differences from the original tools, on purpose
 //! In skip-gram the centre word is the input and every context word of its (shrunk) window is
-//! predicted from it; the input-side gradient is summed over the window and applied once, as
-//! fastText and pWord2Vec do (word2vec C updates the context word's input row after each pair;
-//! the expected update is the same). CBOW with `cbow_mean = false` adds the full error to each
-//! context row (word2vec C; gensim divides it by the number of context words).
+//! predicted from it, one pair after the other, as fastText does (word2vec C and gensim take the
+//! context word as the input and predict the centre word; over a symmetric window the same pairs
+//! are trained). Each pair's input-side gradient moves the input vector before the next pair is
+//! scored, as in all three tools; the rows themselves are written once per window with the sum,
+//! which gives the same vectors with fewer writes to shared memory. CBOW with
+//! `cbow_mean = false` adds the full error to each context row (word2vec C; gensim divides it by
+//! the number of context words).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
-use crate::kernels::{axpy, dot};
 use crate::progress::{Progress, ProgressFn};
+use crate::pipeline;
 use crate::rng::Rng;
+use crate::size::{self, check_range};
 use crate::storage::DenseMatrix;
+use crate::train::limits::{MAX_DIM, MAX_EPOCHS, MAX_NEGATIVE, MAX_THREADS, MAX_WINDOW};
 use crate::text::corpus::for_each_sentence_in;
 use crate::text::Corpus;
 use crate::train::sampling::{keep_thresholds, learning_rate, AliasTable, Huffman, SigmoidTable};
@@ -93,6 +97,9 @@ pub struct Word2VecConfig {
     /// words, so the expected gradient is unchanged while the work per window drops from
     /// `m·(k+1)` to `m + k` vector products. Off: word2vec's independent draws per pair.
     pub shared_negatives: bool,
+    /// A noise word equal to the positive target is drawn again (fastText), instead of being
+    /// skipped (word2vec, gensim).
+    pub resample_negatives: bool,
 }
 
 impl Default for Word2VecConfig {
@@ -115,6 +122,7 @@ impl Default for Word2VecConfig {
             threads: 0,
             seed: 1,
             shared_negatives: false,
+            resample_negatives: false,
         }
     }
 }
@@ -128,32 +136,34 @@ impl Word2VecConfig {
         })
     }
 
-    /// Checks the settings; called before any work.
+    /// Checks the settings against their documented ranges ([`crate::train::limits`]):
+    /// `dim` 1..=65536, `window` 1..=10000, `negative` 0..=1000, `epochs` 1..=10000, `threads`
+    /// 0..=1024, `sample` in [0, 1], positive finite `alpha` ≤ 10, `min_count` and `max_vocab`
+    /// at least 1. Called before any work.
     pub fn validate(&self) -> Result<()> {
-        if self.dim == 0 {
-            return Err(Error::invalid("dim", "must be at least 1"));
-        }
-        if self.window == 0 {
-            return Err(Error::invalid("window", "must be at least 1"));
-        }
+        check_range("dim", self.dim, 1, MAX_DIM)?;
+        check_range("window", self.window, 1, MAX_WINDOW)?;
+        check_range("negative", self.negative, 0, MAX_NEGATIVE)?;
+        check_range("epochs", self.epochs, 1, MAX_EPOCHS)?;
+        check_range("threads", self.threads, 0, MAX_THREADS)?;
         if self.negative == 0 && !self.hs {
             return Err(Error::invalid(
                 "negative",
                 "negative sampling is off (0) and hierarchical softmax is off: nothing to train",
             ));
         }
-        if self.epochs == 0 {
-            return Err(Error::invalid("epochs", "must be at least 1"));
-        }
         let a = self.alpha();
-        if !(a.is_finite() && a > 0.0) {
+        if !(a.is_finite() && a > 0.0 && a <= 10.0) {
             return Err(Error::invalid(
                 "alpha",
-                format!("must be positive, got {a}"),
+                format!("must be positive and at most 10, got {a}"),
             ));
         }
-        if !(self.sample.is_finite() && self.sample >= 0.0) {
-            return Err(Error::invalid("sample", "must be a non-negative number"));
+        if !(self.sample.is_finite() && (0.0..=1.0).contains(&self.sample)) {
+            return Err(Error::invalid(
+                "sample",
+                format!("must be between 0 and 1, got {}", self.sample),
+            ));
         }
         if !self.ns_exponent.is_finite() {
             return Err(Error::invalid("ns_exponent", "must be finite"));
@@ -191,6 +201,9 @@ impl Word2VecConfig {
         }
         if self.shared_negatives && self.model == Model::SkipGram && self.negative > 0 {
             m.push(("train.shared_negatives".into(), "1".into()));
+        }
+        if self.resample_negatives && self.negative > 0 {
+            m.push(("train.resample_negatives".into(), "1".into()));
         }
         m
     }
@@ -322,24 +335,23 @@ impl InputRows {
 
 /// A matrix shared by the worker threads without locks (Hogwild).
 ///
-/// # Safety
-/// Several threads read and write rows of the same matrix at the same time without
-/// synchronisation, exactly as word2vec, fastText and gensim do: a read may see a row half
-/// updated by another thread, and two concurrent `+=` may lose one of the updates. For SGD on
-/// sparse updates this costs nothing measurable (Niu et al., "Hogwild!", 2011). What keeps it
-/// memory-safe in the sense that matters here: the buffer is allocated once, outlives every
-/// worker (the workers are scoped threads), is never resized, every index is bounds-checked
-/// against `rows`, and `f32` has no invalid bit patterns, so a torn read is just a slightly stale
-/// number. With one thread there is no concurrency and results are deterministic.
+/// Rows are only ever touched through raw pointers, inside the methods below: no `&` or `&mut`
+/// to shared memory is formed, so no aliasing rule of references is broken. The race that
+/// remains is intended and written down once, in RELIABILITY.md ("The Hogwild race"): threads
+/// load and store the same `f32` values without synchronisation, as word2vec, fastText and
+/// gensim do; a read may see a row half updated by another thread and a concurrent `+=` may
+/// lose an update, which SGD tolerates (Niu et al., "Hogwild!", 2011). With one thread there is
+/// no concurrency and results are deterministic.
 pub(crate) struct Shared {
     ptr: *mut f32,
     rows: usize,
     dim: usize,
 }
 
-// SAFETY: see the type's documentation; the pointer targets a Vec that outlives the workers.
+// SAFETY: the pointer targets a Vec that outlives the workers (scoped threads) and is never
+// resized; rows are accessed only through raw pointers (the intended Hogwild race above).
 unsafe impl Send for Shared {}
-// SAFETY: as above; concurrent row access is the intended Hogwild behaviour.
+// SAFETY: as above.
 unsafe impl Sync for Shared {}
 
 impl Shared {
@@ -351,14 +363,45 @@ impl Shared {
         }
     }
 
-    /// Row `i`, mutable. Callers never hold two overlapping rows of the same matrix mutably in
-    /// one thread; concurrent access from other threads is the Hogwild race described above.
-    #[allow(clippy::mut_from_ref)]
+    /// The start of row `i`; panics when `i` is not a row (a bug, not bad input: ids come from
+    /// the vocabulary and the row lists, both checked against the matrix).
     #[inline]
-    pub(crate) fn row(&self, i: u32) -> &mut [f32] {
-        assert!((i as usize) < self.rows);
-        // SAFETY: in bounds (checked above); see the type's documentation for the aliasing.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(i as usize * self.dim), self.dim) }
+    pub(crate) fn at(&self, i: u32) -> *mut f32 {
+        assert!((i as usize) < self.rows, "row {i} of {}", self.rows);
+        // SAFETY: i < rows, so the offset stays inside the allocation of rows × dim values.
+        unsafe { self.ptr.add(i as usize * self.dim) }
+    }
+
+    /// `x · row i`.
+    #[inline]
+    pub(crate) fn dot(&self, x: &[f32], i: u32) -> f32 {
+        assert_eq!(x.len(), self.dim);
+        // SAFETY: both ranges hold `dim` values (the row by `at`, `x` checked above).
+        unsafe { crate::kernels::dot_ptr(x.as_ptr(), self.at(i), self.dim) }
+    }
+
+    /// `x += a · row i`.
+    #[inline]
+    pub(crate) fn add_row_to(&self, a: f32, i: u32, x: &mut [f32]) {
+        assert_eq!(x.len(), self.dim);
+        // SAFETY: as in `dot`; `x` is the caller's own buffer, so the ranges do not overlap.
+        unsafe { crate::kernels::axpy_ptr(a, self.at(i), x.as_mut_ptr(), self.dim) }
+    }
+
+    /// `row i += a · x`.
+    #[inline]
+    pub(crate) fn add_to_row(&self, a: f32, x: &[f32], i: u32) {
+        assert_eq!(x.len(), self.dim);
+        // SAFETY: as in `add_row_to`.
+        unsafe { crate::kernels::axpy_ptr(a, x.as_ptr(), self.at(i), self.dim) }
+    }
+
+    /// `x = row i`.
+    #[inline]
+    pub(crate) fn copy_row_to(&self, i: u32, x: &mut [f32]) {
+        assert_eq!(x.len(), self.dim);
+        // SAFETY: as in `add_row_to`.
+        unsafe { std::ptr::copy_nonoverlapping(self.at(i), x.as_mut_ptr(), self.dim) }
     }
 }
 
@@ -386,22 +429,20 @@ pub fn train_with(
     } else {
         config.threads
     };
-    // Initial matrices: inputs uniform in ±0.5/dim (word2vec), outputs zero.
+    // Initial matrices: inputs uniform in ±1/dim (gensim 4's `prep_vectors`, fastText's
+    // `uniform(1/dim)`; word2vec C used ±0.5/dim), outputs zero.
     let mut rng = Rng::new(config.seed);
-    let total_in = inputs
-        .total_rows
-        .checked_mul(dim)
-        .ok_or_else(|| Error::invalid("dim", "matrix too large"))?;
-    let mut syn0: Vec<f32> = (0..total_in)
-        .map(|_| (rng.uniform() - 0.5) / dim as f32)
-        .collect();
+    let total_in = size::product("input matrix", &[inputs.total_rows, dim])?;
+    let mut syn0: Vec<f32> = size::with_capacity("input matrix", total_in)?;
+    syn0.extend((0..total_in).map(|_| (2.0 * rng.uniform() - 1.0) / dim as f32));
     let mut syn1neg = if config.negative > 0 {
-        vec![0.0f32; n * dim]
+        size::filled("output matrix", size::product("output matrix", &[n, dim])?, 0.0f32)?
     } else {
         Vec::new()
     };
     let mut syn1 = if config.hs {
-        vec![0.0f32; n.saturating_sub(1).max(1) * dim]
+        let rows = n.saturating_sub(1).max(1);
+        size::filled("output matrix", size::product("output matrix", &[rows, dim])?, 0.0f32)?
     } else {
         Vec::new()
     };
@@ -437,20 +478,17 @@ pub fn train_with(
     let seed_rng = Rng::new(config.seed ^ 0x7261_696e);
     let start = Instant::now();
     let chunk_bytes = 256 << 10;
-    let (tx, rx) = sync_channel::<String>(threads * 2);
-    let rx = Mutex::new(rx);
-    let rx = &rx;
+    let (tx, queue) = pipeline::queue::<String>(threads * 2);
+    let queue = &queue;
     let result: Result<()> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
                 let mut rng = seed_rng.fork(t as u64);
                 scope.spawn(move || {
+                    // Drains the queue if this worker panics, so the reader never blocks.
+                    let _guard = queue.consumer();
                     let mut worker = Worker::new(engine, dim);
-                    loop {
-                        let text = match rx.lock().map(|r| r.recv()) {
-                            Ok(Ok(c)) => c,
-                            _ => break,
-                        };
+                    while let Some(text) = queue.recv() {
                         if engine.stop.load(Ordering::Relaxed) {
                             continue;
                         }
@@ -475,7 +513,7 @@ pub fn train_with(
                         break 'epochs;
                     }
                 };
-                if tx.send(chunk.text).is_err() {
+                if queue.failed() || tx.send(chunk.text).is_err() {
                     break 'epochs;
                 }
                 if last_report.elapsed().as_millis() >= 250 {
@@ -554,6 +592,7 @@ struct Worker<'e, 'a> {
     sentence: Vec<u32>,
     hidden: Vec<f32>,
     grad: Vec<f32>,
+    total: Vec<f32>,
     alpha: f32,
     pending_words: u64,
     loss: f64,
@@ -569,6 +608,7 @@ impl<'e, 'a> Worker<'e, 'a> {
             sentence: Vec::new(),
             hidden: vec![0.0; dim],
             grad: vec![0.0; dim],
+            total: vec![0.0; dim],
             alpha: e.alpha,
             pending_words: 0,
             loss: 0.0,
@@ -625,12 +665,12 @@ impl<'e, 'a> Worker<'e, 'a> {
     fn load_input(&mut self, w: u32) {
         let rows = self.e.inputs.of(w);
         if rows.len() == 1 {
-            self.hidden.copy_from_slice(self.e.syn0.row(rows[0]));
+            self.e.syn0.copy_row_to(rows[0], &mut self.hidden);
             return;
         }
         self.hidden.fill(0.0);
         for &r in rows {
-            axpy(1.0, self.e.syn0.row(r), &mut self.hidden);
+            self.e.syn0.add_row_to(1.0, r, &mut self.hidden);
         }
         let inv = 1.0 / rows.len() as f32;
         self.hidden.iter_mut().for_each(|x| *x *= inv);
@@ -650,14 +690,25 @@ impl<'e, 'a> Worker<'e, 'a> {
             if self.e.config.shared_negatives && self.e.syn1neg.is_some() {
                 self.window_shared(s, i, lo, hi, rng);
             } else {
+                // One update per (centre, context) pair, in order, as word2vec, gensim and
+                // fastText do: each pair's input-side gradient moves the input vector before the
+                // next pair is scored. The input rows are written once per window with the sum;
+                // since the input vector is the mean of its rows and every row receives the full
+                // gradient, adding each pair's gradient to `hidden` gives exactly the vector a
+                // per-pair write would have produced.
+                self.total.fill(0.0);
                 for (j, &target) in s.iter().enumerate().take(hi).skip(lo) {
                     if j != i {
+                        self.grad.fill(0.0);
                         self.predict(target, rng);
+                        axpy(1.0, &self.grad, &mut self.hidden);
+                        axpy(1.0, &self.grad, &mut self.total);
                     }
                 }
+                std::mem::swap(&mut self.grad, &mut self.total);
             }
             for &r in self.e.inputs.of(s[i]) {
-                axpy(1.0, &self.grad, self.e.syn0.row(r));
+                self.e.syn0.add_to_row(1.0, &self.grad, r);
             }
         }
     }
@@ -676,7 +727,7 @@ impl<'e, 'a> Worker<'e, 'a> {
             for (j, &w) in s.iter().enumerate().take(hi).skip(lo) {
                 if j != i {
                     for &r in self.e.inputs.of(w) {
-                        axpy(1.0, self.e.syn0.row(r), &mut self.hidden);
+                        self.e.syn0.add_row_to(1.0, r, &mut self.hidden);
                         count += 1;
                     }
                 }
@@ -690,7 +741,7 @@ impl<'e, 'a> Worker<'e, 'a> {
             for (j, &w) in s.iter().enumerate().take(hi).skip(lo) {
                 if j != i {
                     for &r in self.e.inputs.of(w) {
-                        axpy(1.0, &self.grad, self.e.syn0.row(r));
+                        self.e.syn0.add_to_row(1.0, &self.grad, r);
                     }
                 }
             }
@@ -714,12 +765,11 @@ impl<'e, 'a> Worker<'e, 'a> {
             if e.syn1.is_some() {
                 self.predict_hs(t);
             }
-            let out = syn1neg.row(t);
-            let f = dot(&self.hidden, out);
+            let f = syn1neg.dot(&self.hidden, t);
             loss += e.sigmoid.neg_log_sigmoid(f);
             let g = (1.0 - e.sigmoid.sigmoid(f)) * alpha;
-            axpy(g, out, &mut self.grad);
-            axpy(g, &self.hidden, out);
+            syn1neg.add_row_to(g, t, &mut self.grad);
+            syn1neg.add_to_row(g, &self.hidden, t);
         }
         let weight = m as f32;
         for _ in 0..e.config.negative {
@@ -727,12 +777,11 @@ impl<'e, 'a> Worker<'e, 'a> {
             if t == s[i] {
                 continue;
             }
-            let out = syn1neg.row(t);
-            let f = dot(&self.hidden, out);
+            let f = syn1neg.dot(&self.hidden, t);
             loss += weight * e.sigmoid.neg_log_sigmoid(-f);
             let g = -e.sigmoid.sigmoid(f) * alpha * weight;
-            axpy(g, out, &mut self.grad);
-            axpy(g, &self.hidden, out);
+            syn1neg.add_row_to(g, t, &mut self.grad);
+            syn1neg.add_to_row(g, &self.hidden, t);
         }
         self.loss += loss as f64;
         self.predictions += m as u64;
@@ -745,12 +794,11 @@ impl<'e, 'a> Worker<'e, 'a> {
         let (points, codes) = e.huffman.path(target);
         let mut loss = 0.0f32;
         for (&p, &c) in points.iter().zip(codes) {
-            let out = syn1.row(p);
-            let f = dot(&self.hidden, out);
+            let f = syn1.dot(&self.hidden, p);
             loss += e.sigmoid.neg_log_sigmoid(if c == 0 { f } else { -f });
             let g = (1.0 - c as f32 - e.sigmoid.sigmoid(f)) * self.alpha;
-            axpy(g, out, &mut self.grad);
-            axpy(g, &self.hidden, out);
+            syn1.add_row_to(g, p, &mut self.grad);
+            syn1.add_to_row(g, &self.hidden, p);
         }
         self.loss += loss as f64;
     }
@@ -765,14 +813,13 @@ impl<'e, 'a> Worker<'e, 'a> {
         if let Some(syn1) = &e.syn1 {
             let (points, codes) = e.huffman.path(target);
             for (&p, &c) in points.iter().zip(codes) {
-                let out = syn1.row(p);
-                let f = dot(&self.hidden, out);
+                let f = syn1.dot(&self.hidden, p);
                 // Code 0 = positive side (word2vec's label = 1 − code).
                 let x = if c == 0 { f } else { -f };
                 loss += e.sigmoid.neg_log_sigmoid(x);
                 let g = (1.0 - c as f32 - e.sigmoid.sigmoid(f)) * alpha;
-                axpy(g, out, &mut self.grad);
-                axpy(g, &self.hidden, out);
+                syn1.add_row_to(g, p, &mut self.grad);
+                syn1.add_to_row(g, &self.hidden, p);
             }
         }
         if let Some(syn1neg) = &e.syn1neg {
@@ -780,18 +827,28 @@ impl<'e, 'a> Worker<'e, 'a> {
                 let (t, label) = if d == 0 {
                     (target, 1.0f32)
                 } else {
-                    let t = e.noise.sample(rng);
+                    let mut t = e.noise.sample(rng);
                     if t == target {
-                        continue;
+                        if !e.config.resample_negatives {
+                            continue;
+                        }
+                        // fastText draws again (a vocabulary of one word has nothing else).
+                        let mut tries = 0;
+                        while t == target && tries < 64 {
+                            t = e.noise.sample(rng);
+                            tries += 1;
+                        }
+                        if t == target {
+                            continue;
+                        }
                     }
                     (t, 0.0)
                 };
-                let out = syn1neg.row(t);
-                let f = dot(&self.hidden, out);
+                let f = syn1neg.dot(&self.hidden, t);
                 loss += e.sigmoid.neg_log_sigmoid(if d == 0 { f } else { -f });
                 let g = (label - e.sigmoid.sigmoid(f)) * alpha;
-                axpy(g, out, &mut self.grad);
-                axpy(g, &self.hidden, out);
+                syn1neg.add_row_to(g, t, &mut self.grad);
+                syn1neg.add_to_row(g, &self.hidden, t);
             }
         }
         self.loss += loss as f64;
@@ -802,6 +859,7 @@ impl<'e, 'a> Worker<'e, 'a> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::kernels::{axpy, dot};
     use crate::train::synthetic::{analogies, Synthetic, SyntheticConfig};
 
     /// Top-1 analogy accuracy over the planted questions (3CosAdd on unit vectors, the three

@@ -18,7 +18,7 @@ mod config;
 mod export;
 mod tokenize;
 mod weights;
-mod wordpiece;
+pub(crate) mod wordpiece;
 
 #[cfg(test)]
 mod tests;

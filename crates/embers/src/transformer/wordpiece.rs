@@ -27,6 +27,10 @@ pub(crate) struct BertWordPiece {
     max_word_chars: usize,
     cls: u32,
     sep: u32,
+    /// True when `tokenizer.json` has the BERT post-processor (`encode` adds `[CLS]`/`[SEP]`);
+    /// without one (model2vec's static models) only [`BertWordPiece::ids_without_specials`]
+    /// is offered.
+    post: bool,
     /// Added tokens' texts: input containing one goes to the crate.
     added: Vec<String>,
 }
@@ -97,9 +101,15 @@ impl BertWordPiece {
                 added.push(content.to_string());
             }
         }
-        let (cls, sep) = post_processor(json.get("post_processor")?)?;
-        tokens.get(&cls)?;
-        tokens.get(&sep)?;
+        let (cls, sep, post) = match json.get("post_processor") {
+            None | Some(Value::Null) => (unk, unk, false),
+            Some(pp) => {
+                let (cls, sep) = post_processor(pp)?;
+                tokens.get(&cls)?;
+                tokens.get(&sep)?;
+                (cls, sep, true)
+            }
+        };
         Some(BertWordPiece {
             clean_text,
             lowercase,
@@ -111,8 +121,21 @@ impl BertWordPiece {
             max_word_chars,
             cls,
             sep,
+            post,
             added,
         })
+    }
+
+    /// The word-piece ids of `text` without special tokens or truncation, as the crate's
+    /// `encode(text, false)` gives them, or `None` when the text is not for the fast path
+    /// (non-ASCII, or containing an added token).
+    pub(crate) fn ids_without_specials(&self, text: &str) -> Option<Vec<u32>> {
+        if !text.is_ascii() || self.added.iter().any(|a| text.contains(a.as_str())) {
+            return None;
+        }
+        let mut ids = Vec::new();
+        self.tokenize_into(text, &mut ids);
+        Some(ids)
     }
 
     /// Tokenizes `text` (and `pair`) as the crate would with `truncation`, or `None` when the
@@ -124,6 +147,9 @@ impl BertWordPiece {
         pair: Option<&str>,
         truncation: Option<&TruncationParams>,
     ) -> Option<TokenEncoding> {
+        if !self.post {
+            return None;
+        }
         let handled = |s: &str| s.is_ascii() && !self.added.iter().any(|a| s.contains(a.as_str()));
         if !handled(text) || !pair.is_none_or(handled) {
             return None;

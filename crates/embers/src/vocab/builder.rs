@@ -1,6 +1,5 @@
 //! VocabBuilder: counts tokens of a corpus on all cores and keeps the ones that qualify.
 
-use std::sync::mpsc::sync_channel;
 
 use rustc_hash::FxHashMap;
 
@@ -90,22 +89,19 @@ impl VocabBuilder {
             self.threads
         };
         let tokenizer = *corpus.tokenizer();
-        let (tx, rx) = sync_channel::<TextChunk>(threads * 2);
-        let rx = std::sync::Mutex::new(rx);
+        let (tx, queue) = crate::pipeline::queue::<TextChunk>(threads * 2);
         let (done_tx, done_rx) = std::sync::mpsc::channel::<u64>();
         let results: Vec<(FxHashMap<String, u64>, u64)> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
-                    let rx = &rx;
+                    let queue = &queue;
                     let done_tx = done_tx.clone();
                     scope.spawn(move || {
+                        // Drains the queue if this worker panics, so the reader never blocks.
+                        let _guard = queue.consumer();
                         let mut local: FxHashMap<String, u64> = FxHashMap::default();
                         let mut tokens = 0u64;
-                        loop {
-                            let chunk = match rx.lock().map(|r| r.recv()) {
-                                Ok(Ok(c)) => c,
-                                _ => break,
-                            };
+                        while let Some(chunk) = queue.recv() {
                             let n = chunk.text.len() as u64;
                             if tokenizer.is_plain() {
                                 for t in chunk.text.split_whitespace() {
@@ -130,7 +126,7 @@ impl VocabBuilder {
             for chunk in corpus.chunks(CHUNK_BYTES) {
                 match chunk {
                     Ok(c) => {
-                        if tx.send(c).is_err() {
+                        if queue.failed() || tx.send(c).is_err() {
                             break;
                         }
                     }
@@ -145,15 +141,16 @@ impl VocabBuilder {
                 }
             }
             drop(tx);
-            let out: Vec<_> = workers
+            let out: Result<Vec<_>> = workers
                 .into_iter()
-                .map(|w| w.join().expect("counting worker panicked"))
-                .collect();
+                .map(|w| w.join())
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|_| Error::Other("a counting worker panicked".into()));
             while let Ok(n) = done_rx.try_recv() {
                 counted += n;
             }
             progress(counted);
-            read_result.map(|_| out)
+            read_result.and(out)
         })?;
         let mut total = 0;
         for (local, tokens) in results {

@@ -8,14 +8,14 @@
 //! `|x·q − s·t·(c·d)| ≤ (s/2)·(‖q‖₁ + t·‖c‖₁)`: every row gets an interval that holds its true
 //! dot product. The screen keeps the k-th best lower end `T` (over rows that are not excluded)
 //! and every row whose upper end reaches `T`; the true top-k rows are among them, because each
-//! has a true score of at least `T`. Those rows are then scored exactly as [`super::top_k`]
+//! has a true score of at least `T`. Those rows are then scored exactly as [`super::exact::top_k`]
 //! scores every row, so the answer is the same, bit for bit. The integer dot product `c·d` is
 //! exact; the bound is widened by a relative margin far above the rounding of the float steps.
 
 use rayon::prelude::*;
 
 use crate::kernels;
-use crate::query::exact::{merged, Hit, TopK};
+use crate::search::exact::{merged, Hit, TopK};
 use crate::storage::quantize_into;
 use crate::storage::DenseMatrix;
 
@@ -172,7 +172,7 @@ impl Screen {
             for &(r, upper) in maybe {
                 if reaches(upper, floor) {
                     let row = &matrix[r as usize * dims..(r as usize + 1) * dims];
-                    top.push(r, kernels::dot(row, query) / norms[r as usize]);
+                    top.push(r, kernels::dot_exact(row, query) / norms[r as usize]);
                 }
             }
         }
@@ -197,7 +197,7 @@ mod tests {
         let mut top = TopK::new(k);
         for (r, &norm) in norms.iter().enumerate().take(limit) {
             if !ex.contains(&(r as u32)) {
-                top.push(r as u32, kernels::dot(m.row(r), q) / norm);
+                top.push(r as u32, kernels::dot_exact(m.row(r), q) / norm);
             }
         }
         top.into_sorted()

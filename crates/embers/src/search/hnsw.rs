@@ -21,8 +21,8 @@ use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::io::atomic::AtomicFile;
 use crate::kernels;
-use crate::query::exact::{self, Hit, TopK};
 use crate::rng::Rng;
+use crate::search::exact::{self, Hit, TopK};
 
 const MAGIC: &[u8; 8] = b"EMBHNSW\0";
 const FOOTER: &[u8; 4] = b"HNSW";
@@ -552,10 +552,39 @@ impl Hnsw {
             ));
         }
         let space = Space::new(emb);
-        Ok(self.search_in(&space, query, k, ef, exclude))
+        Ok(self.search_in(&space, query, k, ef, exclude, self.rows))
     }
 
-    fn search_in(&self, space: &Space<'_>, q: &[f32], k: usize, ef: usize, ex: &[u32]) -> Vec<Hit> {
+    /// Like [`Hnsw::search`], answering only rows below `limit` (`restrict_vocab`).
+    pub fn search_limited(
+        &self,
+        emb: &Embeddings,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        exclude: &[u32],
+        limit: usize,
+    ) -> Result<Vec<Hit>> {
+        if emb.len() != self.rows || query.len() != self.dims {
+            return Err(Error::shape(
+                "ANN query",
+                format!("{} rows × {} dims", self.rows, self.dims),
+                format!("{} rows × {} dims", emb.len(), query.len()),
+            ));
+        }
+        let space = Space::new(emb);
+        Ok(self.search_in(&space, query, k, ef, exclude, limit))
+    }
+
+    fn search_in(
+        &self,
+        space: &Space<'_>,
+        q: &[f32],
+        k: usize,
+        ef: usize,
+        ex: &[u32],
+        limit: usize,
+    ) -> Vec<Hit> {
         let words = self.slice();
         let score = |i: u32| space.sim_q(q, i);
         let mut ep = vec![Cand(score(self.entry), self.entry)];
@@ -570,10 +599,12 @@ impl Hnsw {
             buf.clear();
             buf.extend_from_slice(self.links_of(words, i, 0));
         };
-        let found = search_layer(self.rows, &ep, ef.max(k + ex.len()), &score, &links);
+        // At least one candidate: an empty list has no worst element to compare with.
+        let ef = ef.max(k.saturating_add(ex.len())).max(1);
+        let found = search_layer(self.rows, &ep, ef, &score, &links);
         let mut top = TopK::new(k);
         for c in found {
-            if c.0 > f32::NEG_INFINITY && !ex.contains(&c.1) {
+            if c.0 > f32::NEG_INFINITY && (c.1 as usize) < limit && !ex.contains(&c.1) {
                 top.push(c.1, c.0);
             }
         }
@@ -598,7 +629,7 @@ impl Hnsw {
         let dims = emb.dims();
         let mut queries = Vec::with_capacity(samples * dims);
         for &id in &ids {
-            queries.extend(crate::query::unit_row(emb, id));
+            queries.extend(emb.unit_row(id));
         }
         let exclude: Vec<Vec<u32>> = ids.iter().map(|&i| vec![i]).collect();
         let k = k.min(n.saturating_sub(1)).max(1);
@@ -607,7 +638,8 @@ impl Hnsw {
             .par_iter()
             .enumerate()
             .map(|(i, &id)| {
-                let got = self.search_in(&space, &queries[i * dims..(i + 1) * dims], k, ef, &[id]);
+                let q = &queries[i * dims..(i + 1) * dims];
+                let got = self.search_in(&space, q, k, ef, &[id], n);
                 got.iter()
                     .filter(|h| truth[i].iter().any(|t| t.id == h.id))
                     .count()
@@ -670,9 +702,7 @@ impl Hnsw {
     pub fn open(path: impl AsRef<Path>, emb: &Embeddings) -> Result<Self> {
         let path = path.as_ref();
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        // SAFETY: the file is opened read-only; like every memory map, it must not be
-        // truncated by another process while in use.
-        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let mmap = crate::io::mapping::map_file(path, &file)?;
         let len = mmap.len();
         if len < HEADER + 8 || &mmap[..8] != MAGIC {
             return Err(Error::at_byte(
@@ -771,19 +801,49 @@ impl Hnsw {
         if upper_used != self.upper_lists {
             return Err(bad("level table does not match the header".into()));
         }
-        let check = |list: &[u32], cap: usize, what: &str| -> Result<()> {
+        let level_of = |node: usize| w[n * (self.m0 + 1) + node] as usize;
+        // Searches start at the entry node on the top level: it must be there.
+        if level_of(self.entry as usize) != self.max_level {
+            return Err(bad(format!(
+                "entry node {} is at level {}, the header's top level is {}",
+                self.entry,
+                level_of(self.entry as usize),
+                self.max_level
+            )));
+        }
+        // A link followed at level L leads to a node whose level-L list is read next: every
+        // target must exist at that level.
+        let check = |list: &[u32], cap: usize, level: usize, what: &dyn Fn() -> String| {
             let c = list[0] as usize;
-            if c > cap || list[1..=c].iter().any(|&x| x as usize >= n) {
-                return Err(bad(format!("{what}: invalid link list")));
+            if c > cap {
+                return Err(bad(format!("{}: {c} links, at most {cap}", what())));
+            }
+            for &x in &list[1..=c] {
+                if x as usize >= n {
+                    return Err(bad(format!("{}: link to node {x} of {n}", what())));
+                }
+                if level_of(x as usize) < level {
+                    return Err(bad(format!(
+                        "{}: link at level {level} to node {x}, which has no level {level}",
+                        what()
+                    )));
+                }
             }
             Ok(())
         };
         for (i, list) in w[..n * (self.m0 + 1)].chunks_exact(self.m0 + 1).enumerate() {
-            check(list, self.m0, &format!("node {i}"))?;
+            check(list, self.m0, 0, &|| format!("node {i}"))?;
         }
         let upper = &w[n * (self.m0 + 1) + 2 * n..];
-        for (i, list) in upper.chunks_exact(self.m + 1).enumerate() {
-            check(list, self.m, &format!("upper list {i}"))?;
+        for node in 0..n {
+            let start = w[n * (self.m0 + 1) + n + node] as usize;
+            for level in 1..=level_of(node) {
+                let at = (start + level - 1) * (self.m + 1);
+                let list = &upper[at..at + self.m + 1];
+                check(list, self.m, level, &|| {
+                    format!("node {node} level {level}")
+                })?;
+            }
         }
         Ok(())
     }
@@ -839,6 +899,61 @@ mod tests {
             .unwrap()
             .iter()
             .all(|h| h.id != 17));
+    }
+
+    /// Rewrites the CRC of an index file after a crafted change, so only the structure checks
+    /// stand between the bytes and a search.
+    fn reseal(bytes: &mut [u8]) {
+        let len = bytes.len();
+        let crc = crc32fast::hash(&bytes[..len - 8]);
+        bytes[len - 8..len - 4].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    #[test]
+    fn crafted_structure_is_an_error_not_a_panic() {
+        let emb = clustered(300, 8, 4);
+        let idx = Hnsw::build(&emb, &HnswParams::default()).unwrap();
+        assert!(idx.max_level >= 1, "the test needs upper levels");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.hnsw");
+        idx.save(&path).unwrap();
+        let good = std::fs::read(&path).unwrap();
+        let w = idx.slice();
+        let n = idx.rows;
+        let level = |i: usize| w[n * (idx.m0 + 1) + i] as usize;
+        let word_at = |i: usize| HEADER + 4 * i;
+        let q = crate::query::unit_row(&emb, 3);
+
+        // The entry node moved to a node of level 0.
+        let low = (0..n).find(|&i| level(i) == 0).unwrap();
+        let mut bytes = good.clone();
+        bytes[24..28].copy_from_slice(&(low as u32).to_le_bytes());
+        reseal(&mut bytes);
+        std::fs::write(&path, &bytes).unwrap();
+        let e = Hnsw::open(&path, &emb).unwrap_err().to_string();
+        assert!(e.contains("entry node"), "{e}");
+
+        // A level-1 link pointing at a node that has no level 1.
+        let high = (0..n)
+            .find(|&i| level(i) >= 1 && i != idx.entry as usize)
+            .unwrap();
+        let start = w[n * (idx.m0 + 1) + n + high] as usize;
+        let list = n * (idx.m0 + 1) + 2 * n + start * (idx.m + 1);
+        let mut bytes = good.clone();
+        bytes[word_at(list)..word_at(list) + 4].copy_from_slice(&1u32.to_le_bytes());
+        bytes[word_at(list + 1)..word_at(list + 1) + 4]
+            .copy_from_slice(&(low as u32).to_le_bytes());
+        reseal(&mut bytes);
+        std::fs::write(&path, &bytes).unwrap();
+        let e = Hnsw::open(&path, &emb).unwrap_err().to_string();
+        assert!(e.contains("has no level 1"), "{e}");
+
+        // Resealed but intact: opens and searches; and k = 0, ef = 0 is an empty answer.
+        let mut bytes = good.clone();
+        reseal(&mut bytes);
+        std::fs::write(&path, &bytes).unwrap();
+        let back = Hnsw::open(&path, &emb).unwrap();
+        assert!(back.search(&emb, &q, 0, 0, &[]).unwrap().is_empty());
     }
 
     #[test]

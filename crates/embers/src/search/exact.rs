@@ -1,11 +1,27 @@
-//! Exact top-k search by cosine: one query through `Storage::dot_all` (any storage kind), many
-//! queries at once through a blocked matrix product with a running top-k per query (dense f32
-//! rows), both on all cores and with deterministic ties (score descending, then id ascending).
+//! Exact top-k search by cosine, scored by one kernel ([`kernels::dot_exact`] and its blocked
+//! forms) whatever the path: one query scans the rows (or, through an int8 [`Screen`], only the
+//! rows that may rank), many queries run as a blocked product with a running top-k per query.
+//! Every path divides the same dot product by the same cached norm, so single, batched and
+//! screened answers are the same bit for bit, ties by id ascending.
+//!
+//! [`Exact`] is the search object: it holds the embeddings (borrowed or shared) and owns the
+//! screen, its only cache. The free functions [`top_k`] and [`top_k_batch`] answer without a
+//! screen.
+
+use std::borrow::Borrow;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
 use crate::embeddings::Embeddings;
-use crate::kernels::{self, TILE_QUERIES};
+use crate::error::Result;
+use crate::kernels;
+use crate::search::screen::Screen;
+use crate::search::Search;
+
+/// Queries scored together by [`kernels::dot_exact_block`] in a batch.
+pub const TILE_QUERIES: usize = 16;
 
 /// One search result: a row id and its score.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -127,25 +143,17 @@ pub(crate) fn merged(parts: Vec<TopK>, k: usize) -> TopK {
 }
 
 /// Exact top-`k` rows by cosine with the unit vector `query` among the first `limit` rows,
-/// skipping `exclude`. Works on every storage kind.
+/// skipping `exclude`, by scanning every row (no screen). Works on every storage kind.
 pub fn top_k(emb: &Embeddings, query: &[f32], k: usize, limit: usize, exclude: &[u32]) -> Vec<Hit> {
     let limit = limit.min(emb.len());
-    if let (Some(screen), Some(dense)) = (emb.query_screen(), emb.storage().as_dense()) {
-        if query.len() == dense.dims() {
-            let hits = screen.top_k(dense.as_slice(), emb.norms(), query, k, limit, exclude);
-            if let Some(hits) = hits {
-                return hits;
-            }
-        }
-    }
     let scores = cosines(emb, query, limit);
     select(&scores, k, exclude)
 }
 
 /// Exact top-`k` for many unit-length queries at once (`queries` holds `n × dims` values),
 /// among the first `limit` rows, skipping `exclude[q]` for query `q` (`exclude` is empty or has
-/// one list per query). Same answers as calling [`top_k`] per query; on dense f32 rows it runs
-/// as a blocked matrix product with a running top-k per query, on all cores.
+/// one list per query). Same answers as calling [`top_k`] per query, bit for bit; on dense f32
+/// rows it runs as a blocked matrix product with a running top-k per query, on all cores.
 pub fn top_k_batch(
     emb: &Embeddings,
     queries: &[f32],
@@ -169,6 +177,9 @@ pub fn top_k_batch(
             .collect();
     };
     if n == 0 || dims == 0 {
+        return vec![Vec::new(); n];
+    }
+    if limit == 0 {
         return vec![Vec::new(); n];
     }
     let matrix = &dense.as_slice()[..limit * dims];
@@ -203,9 +214,10 @@ pub fn top_k_batch(
             let mut r0 = r_start;
             while r0 < r_end {
                 let r1 = (r0 + block).min(r_end);
-                let out = &mut buf[..(r1 - r0) * TILE_QUERIES];
                 for st in &mut states {
-                    kernels::dot_tile(&matrix[r0 * dims..r1 * dims], dims, &st.qt, out);
+                    let qn = st.tops.len();
+                    let out = &mut buf[..(r1 - r0) * qn];
+                    kernels::dot_exact_block(&matrix[r0 * dims..r1 * dims], dims, &st.q, qn, out);
                     st.scan(out, r0, &norms[r0..r1], |q| excl(q));
                 }
                 r0 = r1;
@@ -225,19 +237,18 @@ pub fn top_k_batch(
     out.into_iter().map(|parts| merge(parts, k)).collect()
 }
 
-/// One tile of queries in [`top_k_batch`]: the queries transposed for [`kernels::dot_tile`] and
-/// a running top-k per query.
+/// One tile of queries in [`top_k_batch`]: the queries (row-major, for
+/// [`kernels::dot_exact_block`]) and a running top-k per query.
 struct TileState {
     q0: usize,
-    qt: Vec<f32>,
+    q: Vec<f32>,
     tops: Vec<TopK>,
     thr: Vec<f32>,
     /// A cheap filter before the exact test `score / norm > thr`: `score >= low * norm` with
-    /// `low` a little below `thr`, for all 16 queries at once (no division, and the compiler
-    /// vectorises it). The margin of 1e-5 relative is far above the rounding of the division,
-    /// so no row that passes the exact test is filtered out; the test itself is unchanged.
-    /// Lanes without a query never pass (+inf).
-    low: [f32; TILE_QUERIES],
+    /// `low` a little below `thr`, for all queries of the tile at once (no division). The
+    /// margin of 1e-5 relative is far above the rounding of the division, so no row that
+    /// passes the exact test is filtered out; the test itself is unchanged.
+    low: Vec<f32>,
 }
 
 impl TileState {
@@ -245,22 +256,13 @@ impl TileState {
     fn new(queries: &[f32], dims: usize, n: usize, t: usize, k: usize) -> Self {
         let q0 = t * TILE_QUERIES;
         let qn = (n - q0).min(TILE_QUERIES);
-        let mut qt = vec![0.0f32; dims * TILE_QUERIES];
-        for j in 0..qn {
-            let q = &queries[(q0 + j) * dims..(q0 + j + 1) * dims];
-            for (d, &x) in q.iter().enumerate() {
-                qt[d * TILE_QUERIES + j] = x;
-            }
-        }
+        let q = queries[q0 * dims..(q0 + qn) * dims].to_vec();
         let tops: Vec<TopK> = (0..qn).map(|_| TopK::new(k)).collect();
         let thr: Vec<f32> = tops.iter().map(TopK::threshold).collect();
-        let mut low = [f32::INFINITY; TILE_QUERIES];
-        for (l, &t) in low.iter_mut().zip(&thr) {
-            *l = Self::lower(t);
-        }
+        let low = thr.iter().map(|&t| Self::lower(t)).collect();
         TileState {
             q0,
-            qt,
+            q,
             tops,
             thr,
             low,
@@ -271,7 +273,8 @@ impl TileState {
         t - t.abs() * 1e-5
     }
 
-    /// Takes the scores of rows `r0..` (16 a row, from [`kernels::dot_tile`]) into the top-k.
+    /// Takes the scores of rows `r0..` (one per query of the tile and row, from
+    /// [`kernels::dot_exact_block`]) into the top-k.
     fn scan<'e>(
         &mut self,
         scores: &[f32],
@@ -279,7 +282,8 @@ impl TileState {
         norms: &[f32],
         excl: impl Fn(usize) -> &'e [u32],
     ) {
-        for (i, (row_scores, &norm)) in scores.chunks_exact(TILE_QUERIES).zip(norms).enumerate() {
+        let qn = self.tops.len();
+        for (i, (row_scores, &norm)) in scores.chunks_exact(qn).zip(norms).enumerate() {
             let mut any = false;
             for (&x, &l) in row_scores.iter().zip(&self.low) {
                 any |= x >= l * norm;
@@ -288,7 +292,7 @@ impl TileState {
                 continue;
             }
             let id = (r0 + i) as u32;
-            for (j, &score) in row_scores[..self.tops.len()].iter().enumerate() {
+            for (j, &score) in row_scores.iter().enumerate() {
                 let s = score / norm;
                 if s > self.thr[j] && !excl(self.q0 + j).contains(&id) {
                     self.tops[j].push(id, s);
@@ -297,6 +301,158 @@ impl TileState {
                 }
             }
         }
+    }
+}
+
+/// When an [`Exact`] search screens single queries with an int8 copy of the rows (answers are
+/// the same either way; the screen costs a quarter of the matrix's memory and a pass to build,
+/// and makes a single query about 2.4× faster on large matrices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screening {
+    /// Never: every query scans the f32 rows.
+    Off,
+    /// Built at the second single query on dense rows of at least a million values (the
+    /// library's default: one-shot use never pays for it).
+    Lazy,
+    /// Built when the search is made, for dense rows of any size (a server).
+    Eager,
+}
+
+/// Batches of at most this many queries are answered one query at a time through the screen
+/// when there is one; larger batches run as a blocked product over the f32 rows.
+pub const SCREEN_MAX_BATCH: usize = 4;
+
+/// Exact search over one model's embeddings: owns the screen (see [`Screening`]). `E` is
+/// `&Embeddings` for a borrowed model or `Arc<Embeddings>` for a shared one.
+#[derive(Debug)]
+pub struct Exact<E> {
+    emb: E,
+    screening: Screening,
+    screen: OnceLock<Screen>,
+    singles: AtomicU32,
+}
+
+impl<E: Borrow<Embeddings>> Exact<E> {
+    /// Exact search over `emb` with the given screening.
+    pub fn new(emb: E, screening: Screening) -> Self {
+        let s = Exact {
+            emb,
+            screening,
+            screen: OnceLock::new(),
+            singles: AtomicU32::new(0),
+        };
+        if screening == Screening::Eager {
+            let _ = s.screen();
+        }
+        s
+    }
+
+    /// The screening policy.
+    pub fn screening(&self) -> Screening {
+        self.screening
+    }
+
+    /// True once the int8 screen has been built.
+    pub fn has_screen(&self) -> bool {
+        self.screen.get().is_some()
+    }
+
+    /// The screen, building it when the policy says it is time; `None` for other storage
+    /// kinds, with screening off, or (lazy) before the second single query.
+    fn screen(&self) -> Option<&Screen> {
+        let emb: &Embeddings = self.emb.borrow();
+        if self.screening == Screening::Off {
+            return None;
+        }
+        if let Some(s) = self.screen.get() {
+            return Some(s);
+        }
+        let m = emb.storage().as_dense()?;
+        if m.dims() == 0 || m.rows() == 0 {
+            return None;
+        }
+        if self.screening == Screening::Lazy {
+            if m.rows() * m.dims() < 1 << 20 {
+                return None;
+            }
+            if self.singles.fetch_add(1, Ordering::Relaxed) < 1 {
+                return None;
+            }
+        }
+        Some(self.screen.get_or_init(|| Screen::build(m, emb.norms())))
+    }
+
+    /// Exact top-`k` of one unit query among the first `limit` rows, skipping `exclude`
+    /// (through the screen when there is one).
+    pub fn top_k(&self, query: &[f32], k: usize, limit: usize, exclude: &[u32]) -> Vec<Hit> {
+        let emb: &Embeddings = self.emb.borrow();
+        let limit = limit.min(emb.len());
+        if let (Some(dense), Some(screen)) = (emb.storage().as_dense(), self.screen()) {
+            if query.len() == dense.dims() {
+                let hits = screen.top_k(dense.as_slice(), emb.norms(), query, k, limit, exclude);
+                if let Some(hits) = hits {
+                    return hits;
+                }
+            }
+        }
+        top_k(emb, query, k, limit, exclude)
+    }
+
+    /// Exact top-`k` for `n` unit queries (`n × dims` values), as [`top_k_batch`]; small
+    /// batches go query by query through the screen when there is one. Same answers either
+    /// way.
+    pub fn top_k_batch(
+        &self,
+        queries: &[f32],
+        k: usize,
+        limit: usize,
+        exclude: &[Vec<u32>],
+    ) -> Vec<Vec<Hit>> {
+        let emb: &Embeddings = self.emb.borrow();
+        let dims = emb.dims();
+        let n = queries.len().checked_div(dims).unwrap_or(0);
+        if n <= SCREEN_MAX_BATCH && emb.storage().as_dense().is_some() && dims > 0 {
+            if self.screening != Screening::Off {
+                let none: Vec<u32> = Vec::new();
+                return (0..n)
+                    .map(|q| {
+                        let ex = exclude.get(q).unwrap_or(&none);
+                        self.top_k(&queries[q * dims..(q + 1) * dims], k, limit, ex)
+                    })
+                    .collect();
+            }
+            if n == 1 {
+                return vec![top_k(
+                    emb,
+                    queries,
+                    k,
+                    limit,
+                    exclude.first().map_or(&[], |v| v),
+                )];
+            }
+        }
+        top_k_batch(emb, queries, k, limit, exclude)
+    }
+}
+
+impl<E: Borrow<Embeddings> + Send + Sync> Search for Exact<E> {
+    fn embeddings(&self) -> &Embeddings {
+        self.emb.borrow()
+    }
+
+    fn search(
+        &self,
+        queries: &[f32],
+        k: usize,
+        limit: usize,
+        exclude: &[Vec<u32>],
+    ) -> Result<Vec<Vec<Hit>>> {
+        crate::search::check_request(self.emb.borrow(), queries, exclude)?;
+        Ok(self.top_k_batch(queries, k, limit, exclude))
+    }
+
+    fn kind(&self) -> &'static str {
+        "exact"
     }
 }
 
@@ -320,21 +476,22 @@ mod tests {
             })
             .collect();
         let full = |q: &[f32], ex: &[u32]| select(&cosines(&emb, q, 20_000), 10, ex);
+        let lazy = Exact::new(&emb, Screening::Lazy);
         for (i, q) in queries.iter().enumerate() {
             let ex = [3u32, 7, 11];
-            assert_eq!(top_k(&emb, q, 10, 20_000, &ex), full(q, &ex), "query {i}");
+            assert_eq!(lazy.top_k(q, 10, 20_000, &ex), full(q, &ex), "query {i}");
         }
-        assert!(emb.query_screen().is_some());
-        // Forbidden, it is dropped and not built again; the answers stay the same.
-        let mut emb = emb;
-        emb.set_query_screen(false);
-        assert!(emb.query_screen().is_none());
+        assert!(lazy.has_screen());
+        // Off never builds it; the answers stay the same.
+        let off = Exact::new(&emb, Screening::Off);
         let (q, ex) = (&queries[0], [3u32]);
-        assert_eq!(
-            top_k(&emb, q, 10, 20_000, &ex),
-            select(&cosines(&emb, q, 20_000), 10, &ex)
-        );
-        assert!(emb.query_screen().is_none());
+        assert_eq!(off.top_k(q, 10, 20_000, &ex), full(q, &ex));
+        assert_eq!(off.top_k(q, 10, 20_000, &ex), full(q, &ex));
+        assert!(!off.has_screen());
+        // Eager builds it at once, whatever the size.
+        let small = random(300, 9, 2);
+        assert!(Exact::new(&small, Screening::Eager).has_screen());
+        assert!(!Exact::new(&small, Screening::Lazy).has_screen());
     }
 
     fn random(rows: usize, dims: usize, seed: u64) -> Embeddings {

@@ -1,0 +1,119 @@
+//! `embers export --to milvus`: through the Python package into Milvus Lite; every word is
+//! there, and Milvus's top 10 agrees with `embers similar`.
+
+use std::process::Command;
+
+use crate::common::ok;
+
+#[test]
+fn export_to_milvus_lite_every_word_and_recall() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = embers_testkit::testdata("gensim/lee_fasttext.vec").join("gensim/lee_fasttext.vec");
+    let uri = dir.path().join("vectors.db");
+    let python = embers_testkit::python_path();
+    let out = Command::new(env!("CARGO_BIN_EXE_embers"))
+        .args(["export", file.to_str().unwrap(), "--to", "milvus", "--uri"])
+        .arg(&uri)
+        .args([
+            "--collection",
+            "words",
+            "--batch",
+            "500",
+            "--progress",
+            "json",
+        ])
+        .env("EMBERS_PYTHON", &python)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("1762 rows x 10 dims") && stdout.contains("rows/s"),
+        "{stdout}"
+    );
+    assert!(stderr.contains(r#""event": "done""#), "{stderr}");
+
+    // embers' exact answers for 1,000 words, from the CLI.
+    let words: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take(1000)
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    let mut args = vec!["similar", file.to_str().unwrap(), "-k", "10", "--json"];
+    args.extend(words.iter().map(String::as_str));
+    let exact = dir.path().join("exact.jsonl");
+    std::fs::write(&exact, ok(&args)).unwrap();
+
+    let check = Command::new(&python)
+        .args(["-c", CHECK])
+        .arg(&uri)
+        .arg(&exact)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let recall: f64 = String::from_utf8_lossy(&check.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(recall >= 0.95, "recall@10 {recall}");
+
+    // A second export into the same collection is refused with one line, exit code 1.
+    let again = Command::new(env!("CARGO_BIN_EXE_embers"))
+        .args(["export", file.to_str().unwrap(), "--to", "milvus", "--uri"])
+        .arg(&uri)
+        .args(["--collection", "words"])
+        .env("EMBERS_PYTHON", &python)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[test]
+fn export_without_the_python_package_says_what_to_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = embers_testkit::testdata("gensim/lee_fasttext.vec").join("gensim/lee_fasttext.vec");
+    let out = Command::new(env!("CARGO_BIN_EXE_embers"))
+        .args(["export", file.to_str().unwrap(), "--to", "milvus", "--uri"])
+        .arg(dir.path().join("v.db"))
+        .args(["--collection", "c"])
+        .env("EMBERS_PYTHON", "/bin/false")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pip install"), "{stderr}");
+}
+
+/// Reads every row back from Milvus Lite and computes recall@10 of Milvus's search against
+/// the exact neighbours of `embers similar --json`.
+const CHECK: &str = r#"
+import json, sys
+import numpy as np
+from pymilvus import MilvusClient
+uri, exact = sys.argv[1], sys.argv[2]
+answers = [json.loads(l) for l in open(exact, encoding="utf-8") if l.strip()]
+c = MilvusClient(uri)
+c.load_collection("words")  # a new Milvus Lite process opens the collection released
+rows = c.query("words", filter="", output_fields=["word", "vector"], limit=16384)
+vec = {r["word"]: r["vector"] for r in rows}
+assert len(vec) == 1762, len(vec)
+queries = [a["query"] for a in answers]
+assert len(queries) == 1000
+hits = c.search("words", data=[vec[q] for q in queries], limit=11, output_fields=["word"],
+                search_params={"metric_type": "COSINE", "params": {"ef": 128}})
+found = 0
+for a, res in zip(answers, hits):
+    theirs = [h["entity"]["word"] for h in res if h["entity"]["word"] != a["query"]][:10]
+    found += len(set(theirs) & {n["word"] for n in a["neighbors"]})
+c.close()
+print(found / (10 * len(answers)))
+"#;

@@ -1,0 +1,99 @@
+//! Search on compressed rows (f16, int8, product-quantized): every row is scored as stored
+//! (`Storage::dot_all`, no decompression), and, when the f32 rows are at hand, the best
+//! `candidates` are re-scored exactly with the kernel of [`super::Exact`] — the same cosines
+//! the exact search would give them.
+
+use std::borrow::Borrow;
+
+use crate::embeddings::Embeddings;
+use crate::error::{Error, Result};
+use crate::kernels;
+use crate::search::exact::{cosines, select, Hit, TopK};
+use crate::search::{check_request, Search};
+
+/// Scan of compressed rows, with optional exact re-scoring.
+#[derive(Debug)]
+pub struct Compressed<E> {
+    emb: E,
+    exact: Option<E>,
+    candidates: usize,
+}
+
+impl<E: Borrow<Embeddings>> Compressed<E> {
+    /// Searches `emb` as stored; with `exact` (the f32 original: same rows and dims), the
+    /// best `candidates` (at least `k`) of the scan are re-scored against it.
+    pub fn new(emb: E, exact: Option<E>, candidates: usize) -> Self {
+        Compressed {
+            emb,
+            exact,
+            candidates,
+        }
+    }
+
+    /// Checks that the f32 rows match the compressed model.
+    pub fn checked(self) -> Result<Self> {
+        if let Some(x) = &self.exact {
+            let (x, e) = (x.borrow(), self.emb.borrow());
+            if x.len() != e.len() || x.dims() != e.dims() {
+                return Err(Error::shape(
+                    "exact rows",
+                    format!("{} × {}", e.len(), e.dims()),
+                    format!("{} × {}", x.len(), x.dims()),
+                ));
+            }
+        }
+        Ok(self)
+    }
+
+    fn one(&self, query: &[f32], k: usize, limit: usize, exclude: &[u32]) -> Vec<Hit> {
+        let emb: &Embeddings = self.emb.borrow();
+        let limit = limit.min(emb.len());
+        let scores = cosines(emb, query, limit);
+        let Some(exact) = &self.exact else {
+            return select(&scores, k, exclude);
+        };
+        let exact: &Embeddings = exact.borrow();
+        let first = select(&scores, self.candidates.max(k), exclude);
+        let mut top = TopK::new(k);
+        let norms = exact.norms();
+        let mut row = vec![0.0f32; exact.dims()];
+        for h in first {
+            exact.storage().row_into(h.id as usize, &mut row);
+            top.push(h.id, kernels::dot_exact(&row, query) / norms[h.id as usize]);
+        }
+        top.into_sorted()
+    }
+}
+
+impl<E: Borrow<Embeddings> + Send + Sync> Search for Compressed<E> {
+    fn embeddings(&self) -> &Embeddings {
+        self.emb.borrow()
+    }
+
+    fn search(
+        &self,
+        queries: &[f32],
+        k: usize,
+        limit: usize,
+        exclude: &[Vec<u32>],
+    ) -> Result<Vec<Vec<Hit>>> {
+        let emb: &Embeddings = self.emb.borrow();
+        let n = check_request(emb, queries, exclude)?;
+        let dims = emb.dims();
+        let none: Vec<u32> = Vec::new();
+        Ok((0..n)
+            .map(|q| {
+                let ex = exclude.get(q).unwrap_or(&none);
+                self.one(&queries[q * dims..(q + 1) * dims], k, limit, ex)
+            })
+            .collect())
+    }
+
+    fn kind(&self) -> &'static str {
+        if self.exact.is_some() {
+            "compressed+rescored"
+        } else {
+            "compressed"
+        }
+    }
+}

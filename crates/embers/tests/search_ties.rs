@@ -1,0 +1,204 @@
+//! Near-ties through every exact path: duplicated rows, rows scaled by powers of two (the same
+//! cosine, bit for bit, for any consistent kernel), near-duplicates a rounding step apart, and
+//! equal scores straddling the k-th place. One query alone (full scan), many at once (blocked
+//! product), through the int8 screen, and in small screened batches must give the same hits —
+//! ids and score bits — with ties broken by id; scores agree with an f64 oracle.
+
+use embers::query;
+use embers::search::{exact, Exact, Hit, Screening, Search};
+use embers::{DenseMatrix, Embeddings, Vocab};
+
+/// Deterministic pseudo-normal values (xorshift + Box–Muller), independent of the crate's RNG.
+struct Gen(u64);
+impl Gen {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn normal(&mut self) -> f32 {
+        let (u, v) = (self.next().max(1e-12), self.next());
+        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+    }
+}
+
+/// The tie groups: every row of a group has the same direction as its first row.
+const GROUPS: [&[(usize, f32)]; 3] = [
+    &[
+        (37, 1.0),
+        (100, 1.0),
+        (640, 2.0),
+        (641, 0.5),
+        (1500, 4.0),
+        (2999, 0.125),
+    ],
+    &[(5, 1.0), (6, 1.0), (7, 1.0), (8, 2.0)],
+    &[(900, 1.0), (12, 8.0), (2000, 0.25)],
+];
+
+fn model(rows: usize, dims: usize, seed: u64) -> Embeddings {
+    let mut g = Gen(seed);
+    let mut data: Vec<f32> = (0..rows * dims).map(|_| g.normal()).collect();
+    for group in GROUPS {
+        let base: Vec<f32> = (0..dims).map(|_| g.normal()).collect();
+        for &(id, scale) in group {
+            for d in 0..dims {
+                data[id * dims + d] = base[d] * scale;
+            }
+        }
+    }
+    // Near-duplicates of group 0's direction: one unit in the last place away.
+    let base = data[37 * dims..38 * dims].to_vec();
+    for (id, bump) in [(300usize, 1u32), (301, 2)] {
+        for d in 0..dims {
+            data[id * dims + d] = base[d];
+        }
+        let x = &mut data[id * dims];
+        *x = f32::from_bits(x.to_bits() + bump);
+    }
+    // A zero row never ranks.
+    data[50 * dims..51 * dims].fill(0.0);
+    let words = (0..rows).map(|i| format!("w{i}")).collect();
+    Embeddings::new(
+        Vocab::from_words(words).unwrap(),
+        DenseMatrix::new(rows, dims, data).unwrap(),
+    )
+    .unwrap()
+}
+
+/// Cosines in f64, sorted by score then id: the oracle of the scores.
+fn oracle(emb: &Embeddings, q: &[f32], limit: usize, ex: &[u32]) -> Vec<(u32, f64)> {
+    let mut all: Vec<(u32, f64)> = (0..limit as u32)
+        .filter(|i| !ex.contains(i))
+        .filter_map(|i| {
+            let r = emb.vector(i).unwrap();
+            let n = r.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+            (n > 0.0).then(|| {
+                let d: f64 = r.iter().zip(q).map(|(a, b)| *a as f64 * *b as f64).sum();
+                (i, d / n)
+            })
+        })
+        .collect();
+    all.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap().then(a.0.cmp(&b.0)));
+    all
+}
+
+#[test]
+fn single_batched_and_screened_answers_are_identical_with_ties_by_id() {
+    for (rows, dims) in [(3000usize, 50usize), (3000, 19), (3000, 300)] {
+        let emb = model(rows, dims, 7 + dims as u64);
+        let scan = Exact::new(&emb, Screening::Off);
+        let screened = Exact::new(&emb, Screening::Eager);
+        assert!(screened.has_screen());
+        // Queries: each group's direction (every member ties at the top), a near-duplicate,
+        // and random directions.
+        let mut g = Gen(99);
+        let mut queries: Vec<Vec<f32>> = [37u32, 5, 12, 300, 2999]
+            .iter()
+            .map(|&id| emb.unit_row(id))
+            .collect();
+        for _ in 0..12 {
+            let mut q: Vec<f32> = (0..dims).map(|_| g.normal()).collect();
+            embers::kernels::normalize(&mut q);
+            queries.push(q);
+        }
+        let flat: Vec<f32> = queries.concat();
+        for (k, limit) in [(1, rows), (3, rows), (4, rows), (10, rows), (7, 1000)] {
+            let exclude: Vec<Vec<u32>> = (0..queries.len())
+                .map(|i| if i % 3 == 1 { vec![37, 5] } else { Vec::new() })
+                .collect();
+            let batched = exact::top_k_batch(&emb, &flat, k, limit, &exclude);
+            let via_trait = screened.search(&flat, k, limit, &exclude).unwrap();
+            for (i, q) in queries.iter().enumerate() {
+                let ex = &exclude[i];
+                let single = scan.top_k(q, k, limit, ex);
+                let what = format!("{rows}x{dims} query {i} k {k} limit {limit}");
+                assert_eq!(single, batched[i], "batched: {what}");
+                assert_eq!(single, screened.top_k(q, k, limit, ex), "screened: {what}");
+                assert_eq!(single, via_trait[i], "trait: {what}");
+                // A small batch goes query by query through the screen.
+                let small = screened.top_k_batch(&flat[..3 * dims], k, limit, &exclude[..3]);
+                for (j, s) in small.iter().enumerate() {
+                    assert_eq!(s, &scan.top_k(&queries[j], k, limit, &exclude[j]), "{what}");
+                }
+                check_against_scores(&emb, q, k, limit, ex, &single, &what);
+            }
+        }
+        // Group 0 is a six-way exact tie for its own direction: equal score bits, ids
+        // ascending (the near-duplicates, 1–2 ulps away, rank by their own scores).
+        let q = emb.unit_row(37);
+        let all: Vec<Hit> = scan.top_k(&q, 8, rows, &[]);
+        let group: Vec<&Hit> = all
+            .iter()
+            .filter(|h| GROUPS[0].iter().any(|g| g.0 == h.id as usize))
+            .collect();
+        let ids: Vec<u32> = group.iter().map(|h| h.id).collect();
+        assert_eq!(
+            ids,
+            [37, 100, 640, 641, 1500, 2999],
+            "{rows}x{dims}: {all:?}"
+        );
+        assert!(
+            group
+                .iter()
+                .all(|h| h.score.to_bits() == group[0].score.to_bits()),
+            "{all:?}"
+        );
+    }
+}
+
+/// The hits are the best `k` of the full list of scores (the same kernel's, via
+/// `exact::cosines`), ties — also at the k-th place — by lower id; scores match the f64 oracle.
+fn check_against_scores(
+    emb: &Embeddings,
+    q: &[f32],
+    k: usize,
+    limit: usize,
+    ex: &[u32],
+    hits: &[Hit],
+    what: &str,
+) {
+    let scores = exact::cosines(emb, q, limit);
+    let mut all: Vec<(u32, f32)> = scores
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| !s.is_nan() && !ex.contains(&(*i as u32)))
+        .map(|(i, &s)| (i as u32, s))
+        .collect();
+    all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    all.truncate(k);
+    let got: Vec<(u32, f32)> = hits.iter().map(|h| (h.id, h.score)).collect();
+    assert_eq!(got, all, "{what}");
+    let want = oracle(emb, q, limit, ex);
+    for (h, w) in hits.iter().zip(&want) {
+        assert!(
+            (h.score as f64 - w.1).abs() < 1e-5,
+            "{what}: {h:?} vs {w:?}"
+        );
+    }
+}
+
+#[test]
+fn query_functions_go_through_the_search_layer() {
+    let emb = model(3000, 50, 3);
+    let screened = Exact::new(&emb, Screening::Eager);
+    // w37's neighbours: its tie group first (ids ascending), then its near-duplicates.
+    let plain = query::most_similar(&emb, &["w37"], &[], 8, None).unwrap();
+    let via = query::most_similar_in(&screened, &["w37"], &[], 8, None).unwrap();
+    assert_eq!(plain, via);
+    let group: Vec<&str> = plain
+        .iter()
+        .map(|n| n.word.as_str())
+        .filter(|w| !w.starts_with("w30"))
+        .collect();
+    assert_eq!(&group[..5], ["w100", "w640", "w641", "w1500", "w2999"]);
+    // `similar` of words (the CLI's and the server's query: the word's unit row, itself
+    // excluded), in one batch, through the screen and without it.
+    let batch = query::neighbors_of_words(&screened, &["w37", "w5", "w12"], 8, None).unwrap();
+    let scan = Exact::new(&emb, Screening::Off);
+    let alone = query::neighbors_of_words(&scan, &["w37"], 8, None).unwrap();
+    assert_eq!(batch[0], alone[0]);
+    let direct = query::named(&emb, scan.top_k(&emb.unit_row(37), 8, emb.len(), &[37]));
+    assert_eq!(alone[0], direct);
+}

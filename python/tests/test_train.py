@@ -1,0 +1,84 @@
+"""Training from Python: results usable, progress reported, callbacks and Ctrl-C stop it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import embers
+
+
+def test_word2vec_progress_and_determinism(gensim_data):
+    events = []
+    corpus = gensim_data / "lee_background.cor"
+    a = embers.train_word2vec(corpus, dim=20, epochs=2, threads=1, seed=3, progress=events.append)
+    b = embers.train_word2vec(corpus, dim=20, epochs=2, threads=1, seed=3)
+    np.testing.assert_array_equal(a.vectors, b.vectors)
+    assert events and {"stage", "done", "total", "unit", "epoch", "loss"} <= set(events[-1])
+    assert any(e["stage"] == "train" for e in events)
+    assert a.get_vecattr("the", "count") > 100
+
+
+def test_sentences_as_lists():
+    sentences = [["the", "cat", "sat", "on", "the", "mat"], ["the", "dog", "sat", "on", "the", "log"]] * 50
+    kv = embers.train_word2vec(sentences, dim=8, min_count=1, epochs=2, threads=1)
+    assert set(kv.index_to_key) == {"the", "cat", "sat", "on", "mat", "dog", "log"}
+
+
+def test_fasttext_and_glove(gensim_data):
+    corpus = gensim_data / "lee_background.cor"
+    ft = embers.train_fasttext(corpus, dim=16, epochs=1, bucket=20_000, threads=1)
+    assert "unseenwordz" not in ft and ft["unseenwordz"].shape == (16,)
+    losses = []
+    gl = embers.train_glove(corpus, dim=16, iter=3, threads=1, progress=lambda e: e["loss"] is not None and losses.append(e["loss"]))
+    assert len(gl) > 100 and len(losses) == 3 and losses[-1] < losses[0]
+
+
+def test_callback_exception_stops_training(gensim_data):
+    class Stop(Exception):
+        pass
+
+    def cb(event):
+        raise Stop()
+
+    t0 = time.perf_counter()
+    with pytest.raises(Stop):
+        embers.train_word2vec(gensim_data / "lee_background.cor", dim=50, epochs=500, threads=1, progress=cb)
+    assert time.perf_counter() - t0 < 10
+
+
+def test_ctrl_c_stops_training(gensim_data):
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            embers.train_word2vec(gensim_data / "lee_background.cor", dim=50, epochs=500, threads=1)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - t0 < 5
+
+
+def test_gil_released_during_training(gensim_data):
+    ticks = []
+    stop = threading.Event()
+
+    def ticker():
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.01)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    try:
+        embers.train_word2vec(gensim_data / "lee_background.cor", dim=50, epochs=3, threads=1)
+    finally:
+        stop.set()
+        t.join()
+    gaps = np.diff(ticks)
+    assert len(ticks) > 20 and gaps.max() < 0.5, gaps.max()
