@@ -63,7 +63,10 @@ if [ ! -s "$dest/fortunes/test.txt" ]; then
   for lang in "${!fortunes[@]}"; do
     pkg=${fortunes[$lang]}
     if ! ls "$dest/fortunes/debs/${pkg}_"*.deb >/dev/null 2>&1; then
-      (cd "$dest/fortunes/debs" && apt-get download -qq "$pkg") || {
+      (cd "$dest/fortunes/debs" && apt-get download -qq "$pkg" 2>/dev/null) ||
+        { # Package lists may be empty on a fresh machine: refresh them once and retry.
+          if [ "$(id -u)" = 0 ]; then apt-get update -qq; elif sudo -n true 2>/dev/null; then sudo -n apt-get update -qq; fi
+          (cd "$dest/fortunes/debs" && apt-get download -qq "$pkg"); } || {
         echo "fetch-testdata: could not download the Debian package $pkg (apt-get download $pkg; run apt-get update first?)" >&2
         exit 1
       }

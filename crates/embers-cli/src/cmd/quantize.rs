@@ -21,7 +21,7 @@ pub struct Args {
     output: PathBuf,
     /// Storage kind: f16, int8, pq (or f32 to decompress). Not used for supervised fastText
     /// models, which become `.ftz` files (see the supervised options below).
-    #[arg(long, required_unless_present = "supervised")]
+    #[arg(long)]
     to: Option<String>,
     /// The input is a supervised fastText model: write a quantized `.ftz` as `fasttext
     /// quantize` does (also detected from the file).
@@ -128,6 +128,12 @@ pub fn run(a: Args, progress: Mode) -> Result<()> {
             bail!("--to does not apply to supervised fastText models (they become .ftz files)");
         }
         return super::supervised::quantize_run(&a.input, &a.output, &a.sup, progress);
+    }
+    if a.sup.is_set() {
+        bail!(
+            "--cutoff, --retrain, --qnorm, --qout, --dsub, --input, --epoch, --lr and --thread \
+             only apply to supervised fastText models"
+        );
     }
     let start = Instant::now();
     let emb = a.read.load(&a.input)?;

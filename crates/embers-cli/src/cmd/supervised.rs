@@ -139,15 +139,30 @@ pub struct QuantArgs {
     /// Supervised models: the training data, for --retrain.
     #[arg(long = "input")]
     pub train_input: Option<PathBuf>,
-    /// Supervised models, --retrain: passes over the data.
+    /// Supervised models, --retrain: passes over the data (5).
     #[arg(long)]
     pub epoch: Option<u32>,
-    /// Supervised models, --retrain: learning rate.
+    /// Supervised models, --retrain: learning rate (0.05).
     #[arg(long)]
     pub lr: Option<f64>,
     /// Supervised models, --retrain: worker threads (0: all cores).
     #[arg(long, default_value_t = 0)]
     pub thread: usize,
+}
+
+impl QuantArgs {
+    /// True when any option was given (they only apply to supervised models).
+    pub fn is_set(&self) -> bool {
+        self.cutoff != 0
+            || self.retrain
+            || self.qnorm
+            || self.qout
+            || self.dsub != 2
+            || self.train_input.is_some()
+            || self.epoch.is_some()
+            || self.lr.is_some()
+            || self.thread != 0
+    }
 }
 
 /// True when `path` starts like a supervised fastText model (current layout, model code 3).
@@ -173,10 +188,9 @@ pub fn quantize_run(input: &Path, output: &Path, q: &QuantArgs, progress: Mode) 
         threads: threads(q.thread),
         ..SupervisedConfig::default()
     };
-    train.epoch = q.epoch.unwrap_or(model.args.epoch.max(1) as u32);
-    if let Some(lr) = q.lr {
-        train.lr = lr;
-    }
+    // fastText's `quantize` defaults for the retraining: epoch 5, lr 0.05.
+    train.epoch = q.epoch.unwrap_or(5);
+    train.lr = q.lr.unwrap_or(0.05);
     train.neg = model.args.neg.max(1) as usize;
     let config = QuantizeConfig {
         cutoff: q.cutoff,

@@ -95,7 +95,7 @@ impl Dictionary {
             rows.clear();
             rows.push(i as i32);
             if d.maxn > 0 && d.raw[i] != EOS {
-                d.push_char_ngrams(&d.raw[i].clone(), &mut rows);
+                d.push_char_ngrams(&d.raw[i], &mut rows);
             }
             d.sub_rows.extend_from_slice(&rows);
             d.sub_offsets.push(d.sub_rows.len() as u32);

@@ -192,8 +192,8 @@ impl Classifier {
         if ngrams > 1 {
             let bucket = self.args.bucket.max(0) as u64;
             if bucket > 0 {
-                for i in 0..hashes.len() {
-                    let mut h = hashes[i] as i64 as u64;
+                for (i, &hi) in hashes.iter().enumerate() {
+                    let mut h = hi as i64 as u64;
                     for &hj in hashes
                         .iter()
                         .take((i + ngrams).min(hashes.len()))

@@ -54,6 +54,7 @@ const MAX_POINTS: usize = 256 * KSUB;
 
 /// Lloyd's k-means with fastText's choices: 256 centroids started at random distinct points,
 /// 25 rounds, an empty cluster takes a perturbed copy of a large one.
+#[allow(clippy::needless_range_loop)]
 fn kmeans(x: &[f32], d: usize, centroids: &mut [f32], rng: &mut Rng) {
     let n = x.len() / d;
     let mut perm: Vec<usize> = (0..n).collect();
