@@ -446,7 +446,7 @@ pub fn apply(emb: &Embeddings, projection: &Projection) -> Result<Embeddings> {
     if let Some(s) = emb.subwords() {
         let matrix = projection.apply(&s.matrix)?;
         out = out.with_subwords(crate::subword::Subwords {
-            config: s.config.clone(),
+            config: s.config,
             matrix,
         })?;
     }

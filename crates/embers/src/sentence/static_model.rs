@@ -269,13 +269,8 @@ impl StaticModel {
         // Tokenizer: padding off; truncation set per the model's max_length.
         let tok_bytes =
             std::fs::read(&layout.tokenizer).map_err(|e| Error::io(&layout.tokenizer, e))?;
-        let mut tokenizer = Tokenizer::from_bytes(&tok_bytes).map_err(|e| {
-            Error::at_byte(
-                &layout.tokenizer,
-                0,
-                format!("not a tokenizer.json this version reads: {e}"),
-            )
-        })?;
+        let mut tokenizer =
+            crate::transformer::tokenize::parse_tokenizer(&layout.tokenizer, &tok_bytes)?;
         let tok_json: serde_json::Value = serde_json::from_slice(&tok_bytes).map_err(|e| {
             Error::at_line(
                 &layout.tokenizer,

@@ -27,6 +27,7 @@ use std::time::Instant;
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
+use crate::kernels::axpy;
 use crate::pipeline;
 use crate::progress::{Progress, ProgressFn};
 use crate::rng::Rng;

@@ -16,7 +16,7 @@
 
 mod config;
 mod export;
-mod tokenize;
+pub(crate) mod tokenize;
 mod weights;
 pub(crate) mod wordpiece;
 

@@ -887,3 +887,37 @@ fn wordpiece_fast_path_only_for_the_exact_bert_pipeline() {
         assert_eq!((fast.ids, fast.type_ids), (slow.ids, slow.type_ids));
     }
 }
+
+/// The corruption campaign found `tokenizer.json` files on which the `tokenizers` crate panics
+/// (kept in tests/data/fault-tokenizer-panics): loading a folder with one of them and encoding
+/// text is an error or an answer, never a panic.
+#[test]
+fn tokenizer_files_that_panic_the_tokenizers_crate_are_errors() {
+    let base = testdata().join("minilm");
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fault-tokenizer-panics");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&cases).unwrap() {
+        let bad = entry.unwrap().path();
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["config.json", "model.safetensors"] {
+            std::fs::copy(base.join(f), dir.path().join(f)).unwrap();
+        }
+        std::fs::copy(&bad, dir.path().join("tokenizer.json")).unwrap();
+        let outcome = std::panic::catch_unwind(|| {
+            InputEmbeddings::from_dir(dir.path())
+                .and_then(|m| m.embed_text("How old are you? ünïcödé 123", None))
+                .map(|_| ())
+        });
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => assert!(
+                e.to_string().contains("tokenizer.json"),
+                "{}: {e}",
+                bad.display()
+            ),
+            Err(_) => panic!("{} made loading or encoding panic", bad.display()),
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 4);
+}

@@ -75,19 +75,35 @@ pub struct ModelTokenizer {
     fast: Option<BertWordPiece>,
 }
 
+/// Parses a `tokenizer.json`. The `tokenizers` crate panics on some malformed files (found by
+/// the corruption campaign: RELIABILITY.md); such a panic is caught here and reported as a
+/// format error of that file, so a bad file never takes the process down.
+pub(crate) fn parse_tokenizer(path: &Path, bytes: &[u8]) -> Result<Tokenizer> {
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Tokenizer::from_bytes(bytes)
+    }));
+    match parsed {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(e)) => Err(Error::at_byte(
+            path,
+            0,
+            format!("not a tokenizer.json this version reads: {e}"),
+        )),
+        Err(_) => Err(Error::at_byte(
+            path,
+            0,
+            "not a tokenizer.json this version reads: the tokenizers library rejected it (it panicked)",
+        )),
+    }
+}
+
 impl ModelTokenizer {
     /// Loads `tokenizer.json`; `max_tokens` is the longest sequence the model can place.
     /// Padding starts off; truncation starts as configured.
     pub fn from_file(path: impl AsRef<Path>, max_tokens: usize) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let mut tokenizer = Tokenizer::from_bytes(&bytes).map_err(|e| {
-            Error::at_byte(
-                &path,
-                0,
-                format!("not a tokenizer.json this version reads: {e}"),
-            )
-        })?;
+        let mut tokenizer = parse_tokenizer(&path, &bytes)?;
         let configured_truncation = tokenizer.get_truncation().cloned();
         let configured_padding = tokenizer.get_padding().cloned();
         tokenizer.with_padding(None);
