@@ -250,12 +250,23 @@ fn long_line_cut(buf: &[u8]) -> usize {
             return i + 1;
         }
     }
-    // Back up over UTF-8 continuation bytes (at most 3 for valid text).
-    let mut cut = MAX_LINE_BYTES;
-    while cut > MAX_LINE_BYTES - 4 && (buf[cut] & 0xC0) == 0x80 {
-        cut -= 1;
+    // The last character that starts within the limit (at most 3 continuation bytes back):
+    // keep it when it ends within the limit, else cut before it. `buf` may end at the limit.
+    let mut start = MAX_LINE_BYTES - 1;
+    while start > MAX_LINE_BYTES - 4 && (buf[start] & 0xC0) == 0x80 {
+        start -= 1;
     }
-    cut
+    let len = match buf[start] {
+        b if b >= 0xF0 => 4,
+        b if b >= 0xE0 => 3,
+        b if b >= 0xC0 => 2,
+        _ => 1,
+    };
+    if start + len <= MAX_LINE_BYTES {
+        MAX_LINE_BYTES
+    } else {
+        start
+    }
 }
 
 fn memrchr(needle: u8, haystack: &[u8]) -> Option<usize> {
