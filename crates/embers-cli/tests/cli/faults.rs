@@ -162,7 +162,7 @@ fn a_second_ctrl_c_still_removes_glove_temporary_files() {
             "--window",
             "5",
             "--iter",
-            "1000000",
+            "10000",
             "--threads",
             "2",
             "--memory",

@@ -128,7 +128,7 @@ fn train_glove_stops_cleanly_on_ctrl_c() {
             "--window",
             "5",
             "--iter",
-            "1000000",
+            "10000",
             "--threads",
             "2",
             "--memory",
