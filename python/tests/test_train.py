@@ -76,7 +76,7 @@ def test_gil_released_during_training(gensim_data):
     t = threading.Thread(target=ticker)
     t.start()
     try:
-        embers.train_word2vec(gensim_data / "lee_background.cor", dim=50, epochs=3, threads=1)
+        embers.train_word2vec(gensim_data / "lee_background.cor", dim=50, epochs=20, threads=1)
     finally:
         stop.set()
         t.join()
