@@ -34,15 +34,16 @@ e vocab from-wordlist words.txt -o words.tsv >/dev/null
 e init --vocab words.tsv --dim 100 --seed 1 -o base.safetensors >/dev/null
 e convert base.safetensors base.vec >/dev/null
 
-# name | output file | command (OUT is the destination). --threads 1: deterministic outputs, so
+# name | output file | command (OUT is the destination; inputs by absolute path, since the
+# killed runs start in a fresh folder d/). --threads 1: deterministic outputs, so
 # a complete output is byte-identical to the reference made below.
 COMMANDS=(
-    "convert|out.safetensors|convert base.vec OUT"
-    "quantize|out.safetensors|quantize base.safetensors OUT --to int8"
+    "convert|out.safetensors|convert $WORK/base.vec OUT"
+    "quantize|out.safetensors|quantize $WORK/base.safetensors OUT --to int8"
     "train word2vec|out.safetensors|train word2vec $CORPUS -o OUT --dim 50 --epochs 2 --threads 1"
     "train fasttext|out.safetensors|train fasttext $CORPUS -o OUT --dim 50 --epochs 1 --bucket 50000 --threads 1"
     "train glove|out.safetensors|train glove $CORPUS -o OUT --dim 50 --iter 5 --threads 1 --memory 256K"
-    "index build|out.hnsw|index build base.safetensors -o OUT --threads 1 --samples 10"
+    "index build|out.hnsw|index build $WORK/base.safetensors -o OUT --threads 1 --samples 10"
     "vocab build|out.tsv|vocab build $CORPUS -o OUT --min-count 1 --threads 1"
 )
 
@@ -141,8 +142,8 @@ check_full() { # $1 name, $2 exit code, $3 stderr file, $4 destination, $5 old f
 }
 # Big enough outputs: 2,000-dim GloVe/word2vec rows, the 8 MB matrix, 2 M fastText buckets.
 FULL_COMMANDS=(
-    "convert|out.safetensors|convert base.vec OUT"
-    "quantize|out.safetensors|quantize base.safetensors OUT --to f16"
+    "convert|out.safetensors|convert $WORK/base.vec OUT"
+    "quantize|out.safetensors|quantize $WORK/base.safetensors OUT --to f16"
     "train word2vec|out.safetensors|train word2vec $CORPUS -o OUT --dim 500 --epochs 1"
     "train fasttext|out.safetensors|train fasttext $CORPUS -o OUT --dim 20 --epochs 1 --bucket 100000"
     "train glove|out.safetensors|train glove $CORPUS -o OUT --dim 500 --iter 1"

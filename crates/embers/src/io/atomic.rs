@@ -33,6 +33,7 @@ impl AtomicFile {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
+        remove_stale(&dir, &format!(".{name}.tmp-"), false);
         let temp = dir.join(format!(".{name}.tmp-{}-{nonce}", std::process::id()));
         let file = File::create(&temp).map_err(|e| Error::io(&temp, e))?;
         Ok(AtomicFile {
@@ -93,6 +94,51 @@ pub fn write_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     file.commit()
 }
 
+/// Whether process `pid` is known to be gone: Linux only (`/proc`); elsewhere, or without a
+/// mounted `/proc`, nothing is known and nothing counts as gone.
+fn process_gone(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    cfg!(target_os = "linux")
+        && proc.join("self").exists()
+        && pid != std::process::id()
+        && !proc.join(pid.to_string()).exists()
+}
+
+/// Removes what a killed run left in `dir`: entries named `{prefix}{pid}-…` whose process is
+/// gone (files, or folders when `folders`). A run stopped by SIGKILL cannot remove its own
+/// temporary file or spill folder; the next run writing the same name cleans up after it.
+/// Best effort: errors are ignored, and entries of live processes are never touched. (A process
+/// in another PID namespace writing into the same folder looks gone from here; embers' own
+/// names include the target's name, so only a writer of the same file could be affected, and it
+/// would get an I/O error at its commit, never a wrong file.)
+pub(crate) fn remove_stale(dir: &Path, prefix: &str, folders: bool) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if !process_gone(pid) {
+            continue;
+        }
+        let _ = if folders && kind.is_dir() {
+            std::fs::remove_dir_all(entry.path())
+        } else if !folders && kind.is_file() {
+            std::fs::remove_file(entry.path())
+        } else {
+            Ok(())
+        };
+    }
+}
+
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.writer.is_some() {
@@ -122,5 +168,38 @@ mod tests {
         f.write_all(b"!").unwrap();
         f.commit().unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"wHole!");
+    }
+
+    /// The PID of a process that has exited (and been reaped).
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_next_write_removes_temporary_files_of_killed_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let dead = dead_pid();
+        let me = std::process::id();
+        let stale = d.join(format!(".out.bin.tmp-{dead}-123"));
+        let live = d.join(format!(".out.bin.tmp-{me}-456"));
+        let other_name = d.join(format!(".other.bin.tmp-{dead}-789"));
+        let not_ours = d.join(".out.bin.tmp-notapid");
+        for f in [&stale, &live, &other_name, &not_ours] {
+            std::fs::write(f, b"partial").unwrap();
+        }
+        write_bytes(d.join("out.bin"), b"whole").unwrap();
+        assert!(!stale.exists(), "a killed run's temporary file is removed");
+        assert!(live.exists(), "a live process's temporary file is kept");
+        assert!(
+            other_name.exists(),
+            "only temporary files of the same target are touched"
+        );
+        assert!(not_ours.exists());
+        assert_eq!(std::fs::read(d.join("out.bin")).unwrap(), b"whole");
     }
 }

@@ -212,13 +212,15 @@ pub(crate) struct SpillDir {
 }
 
 impl SpillDir {
-    /// Creates a new folder `.embers-WHAT-XXXXXX` under `base` (or the system temporary folder);
-    /// it never reuses an existing folder.
+    /// Creates a new folder `.embers-WHAT-PID-XXXXXX` under `base` (or the system temporary
+    /// folder); it never reuses an existing folder. Folders of earlier runs whose process is
+    /// gone (killed with SIGKILL, which no cleanup survives) are removed first.
     pub(crate) fn create(base: Option<&Path>, what: &str) -> Result<Self> {
         let base = base
             .map(Path::to_path_buf)
             .unwrap_or_else(std::env::temp_dir);
-        let prefix = format!(".embers-{what}-");
+        crate::io::atomic::remove_stale(&base, &format!(".embers-{what}-"), true);
+        let prefix = format!(".embers-{what}-{}-", std::process::id());
         let mut builder = tempfile::Builder::new();
         builder.prefix(&prefix);
         #[cfg(unix)]
@@ -1185,8 +1187,26 @@ mod tests {
         let b = SpillDir::create(Some(dir.path()), "cooccur").unwrap();
         assert_ne!(a.path(), b.path());
         let name = a.path().file_name().unwrap().to_string_lossy().into_owned();
-        assert!(name.starts_with(".embers-cooccur-"), "{name}");
-        assert!(!name.contains(&std::process::id().to_string()), "{name}");
+        let pid_prefix = format!(".embers-cooccur-{}-", std::process::id());
+        assert!(name.starts_with(&pid_prefix), "{name}");
+        // Unpredictable beyond the PID: a random suffix of its own.
+        assert!(name.len() >= pid_prefix.len() + 6, "{name}");
+        // A spill folder of a killed run (its process gone) is removed by the next run; one of
+        // a live process is not.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let stale = dir.path().join(format!(".embers-cooccur-{dead}-abcdef"));
+        std::fs::create_dir(&stale).unwrap();
+        std::fs::write(stale.join("run-000001.bin"), b"x").unwrap();
+        let c = SpillDir::create(Some(dir.path()), "cooccur").unwrap();
+        #[cfg(target_os = "linux")]
+        assert!(!stale.exists(), "a killed run's spill folder is removed");
+        assert!(
+            a.path().exists() && b.path().exists(),
+            "live spill folders are kept"
+        );
+        drop(c);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
