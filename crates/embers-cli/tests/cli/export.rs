@@ -91,6 +91,20 @@ fn export_without_the_python_package_says_what_to_install() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("pip install"), "{stderr}");
+    // The same for Parquet output, which also runs through the Python package.
+    let out = Command::new(env!("CARGO_BIN_EXE_embers"))
+        .args(["convert", file.to_str().unwrap()])
+        .arg(dir.path().join("v.parquet"))
+        .env("EMBERS_PYTHON", "/bin/false")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pip install ./python pyarrow") && stderr.trim().lines().count() == 1,
+        "{stderr}"
+    );
+    assert!(!dir.path().join("v.parquet").exists());
 }
 
 /// Reads every row back from Milvus Lite and computes recall@10 of Milvus's search against
