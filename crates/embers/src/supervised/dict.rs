@@ -29,6 +29,10 @@ pub struct Dictionary {
     maxn: u32,
     bucket: u32,
     prune_map: FxHashMap<i32, i32>,
+    /// One bit per bucket, set for the kept ones (pruned models with at most 2^26 buckets):
+    /// most n-grams of a pruned model are not kept, and this answers them without probing the
+    /// map. Empty when not built (then the map alone answers).
+    prune_bits: Vec<u64>,
     slots: Vec<i32>,
     sub_offsets: Vec<u32>,
     sub_rows: Vec<i32>,
@@ -67,6 +71,19 @@ impl Dictionary {
         for &(a, b) in &prune {
             prune_map.insert(a, b);
         }
+        let nbuckets = args.bucket.max(0) as usize;
+        let mut prune_bits = Vec::new();
+        if pruneidx_size > 0
+            && nbuckets <= 1 << 26
+            && prune
+                .iter()
+                .all(|&(a, _)| a >= 0 && (a as usize) < nbuckets)
+        {
+            prune_bits = vec![0u64; nbuckets.div_ceil(64)];
+            for &(a, _) in &prune {
+                prune_bits[a as usize / 64] |= 1 << (a as usize % 64);
+            }
+        }
         let size = (entries.len() * 2).next_power_of_two().max(16);
         let mut d = Dictionary {
             entries,
@@ -79,6 +96,7 @@ impl Dictionary {
             maxn: args.maxn.max(0) as u32,
             bucket: args.bucket.max(0) as u32,
             prune_map,
+            prune_bits,
             slots: vec![-1; size],
             sub_offsets: Vec::with_capacity(nwords + 1),
             sub_rows: Vec::new(),
@@ -171,6 +189,11 @@ impl Dictionary {
             return None;
         }
         if self.pruneidx_size > 0 {
+            if let Some(w) = self.prune_bits.get(id as usize / 64) {
+                if (w >> (id % 64)) & 1 == 0 {
+                    return None;
+                }
+            }
             return self
                 .prune_map
                 .get(&(id as i32))
