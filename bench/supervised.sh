@@ -6,7 +6,7 @@
 #      module's `predict` on a list of lines (its C++ multilinePredict; model load excluded).
 #   2. Training on the fortunes language-ID corpus (12 languages), same settings for both:
 #      dim 50, lr 0.5, epoch 5, wordNgrams 2, bucket 200000, softmax, THREADS threads; P@1 on
-#      the test split for seeds 1 2 3 (median) and time per run.
+#      the test split (to 4 decimals) for seeds 1 2 3 (median) and time per run.
 #   3. Quantization of the trained models (cutoff 50000, retrain, qnorm, dsub 2): P@1.
 # Prints wall and CPU seconds (user+sys) and the load. usage: bench/supervised.sh
 # env: THREADS (2), REPEAT (20)
@@ -57,17 +57,48 @@ echo
 echo "## Training on fortunes (train $(wc -l <"$data/fortunes/train.txt") lines, test $(wc -l <"$data/fortunes/test.txt")), $threads threads"
 echo "| tool | seed | wall s | CPU s | P@1 | P@1 quantized (.ftz) | .ftz bytes |"
 echo "|---|---|---|---|---|---|---|"
-p1() { "$embers" test "$1" "$data/fortunes/test.txt" | awk -F'\t' 'NR==2{print $2}'; }
+# P@1 to 4 decimals (`test` prints 3 significant digits, as fastText): the share of labelled test
+# lines whose top label (from `embers predict`, equal to fastText's) is one of the line's labels.
+cat >"$out/p1.py" <<'PY'
+import sys
+gold = open(sys.argv[1], encoding="utf-8", errors="replace").read().split("\n")
+pred = open(sys.argv[2], encoding="utf-8").read().split("\n")
+n = hit = 0
+for g, p in zip(gold, pred):
+    labels = [t for t in g.split() if t.startswith("__label__")]
+    if labels:
+        n += 1
+        hit += bool(p.split()) and p.split()[0] in labels
+print(f"{hit / n:.4f}")
+PY
+p1() {
+  "$embers" predict "$1" --file "$data/fortunes/test.txt" >"$out/p1.out"
+  "$py" "$out/p1.py" "$data/fortunes/test.txt" "$out/p1.out"
+}
 for seed in 1 2 3; do
   read -r _ w c < <(t "embers-train-$seed" "$embers" train supervised "$data/fortunes/train.txt" -o "$out/e$seed.bin" \
     --dim 50 --lr 0.5 --epoch 5 --word-ngrams 2 --bucket 200000 --thread "$threads" --seed "$seed" --progress none)
   "$embers" quantize "$out/e$seed.bin" "$out/e$seed.ftz" --cutoff 50000 --retrain --input "$data/fortunes/train.txt" \
     --qnorm --dsub 2 --thread "$threads" --progress none >/dev/null
-  echo "| embers | $seed | $w | $c | $(p1 "$out/e$seed.bin") | $(p1 "$out/e$seed.ftz") | $(stat -c %s "$out/e$seed.ftz") |"
+  r="embers $seed $w $c $(p1 "$out/e$seed.bin") $(p1 "$out/e$seed.ftz") $(stat -c %s "$out/e$seed.ftz")"
+  echo "$r" >>"$out/train-rows"
+  echo "| ${r// / | } |"
   read -r _ w c < <(t "fasttext-train-$seed" fasttext supervised -input "$data/fortunes/train.txt" -output "$out/f$seed" \
     -dim 50 -lr 0.5 -epoch 5 -wordNgrams 2 -bucket 200000 -thread "$threads" -seed "$seed" -verbose 0)
   fasttext quantize -input "$data/fortunes/train.txt" -output "$out/f$seed" -cutoff 50000 -retrain -qnorm -dsub 2 \
     -thread "$threads" -verbose 0 >/dev/null
-  echo "| fastText | $seed | $w | $c | $(p1 "$out/f$seed.bin") | $(p1 "$out/f$seed.ftz") | $(stat -c %s "$out/f$seed.ftz") |"
+  r="fastText $seed $w $c $(p1 "$out/f$seed.bin") $(p1 "$out/f$seed.ftz") $(stat -c %s "$out/f$seed.ftz")"
+  echo "$r" >>"$out/train-rows"
+  echo "| ${r// / | } |"
 done
+# Medians over the seeds, and the ratios fastText / embers.
+median() { sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+echo
+echo "| median of seeds 1 2 3 | wall s | CPU s | P@1 | P@1 quantized |"
+echo "|---|---|---|---|---|"
+for tool in embers fastText; do
+  m() { awk -v t="$tool" -v c="$1" '$1==t{print $c}' "$out/train-rows" | median; }
+  echo "| $tool | $(m 3) | $(m 4) | $(m 5) | $(m 6) |" | tee -a "$out/medians"
+done
+awk -F' [|] ' 'NR==1{w=$2; c=$3; p=$4} NR==2{printf "training: fastText / embers = %.1fx (wall), %.1fx (CPU); P@1 embers - fastText = %+.3f\n", $2/w, $3/c, p-$4}' "$out/medians"
 echo "load: $(uptime | sed 's/.*load/load/')"

@@ -6,6 +6,8 @@
 >>> kv.vectors                                      # read-only view of the map, nothing copied
 >>> kv.evaluate_word_analogies("questions-words.txt")
 >>> wv = embers.train_word2vec("corpus.txt.gz", dim=100, progress=print)
+>>> m = embers.StaticModel.from_pretrained("potion-base-8M")   # model2vec's answers
+>>> m.encode(["How old are you?", "How are you?"])            # float32 array (2, dims)
 
 Everything heavy runs in Rust with the GIL released. Errors are :class:`EmbersError`
 subclasses naming the file and the line, byte or field.
@@ -27,12 +29,14 @@ from ._errors import (
     NotFound,
 )
 from ._keyedvectors import KeyedVectors
+from ._embers import StaticModel
 from ._train import train_fasttext, train_glove, train_word2vec
 
 __version__ = _embers.version()
 
 __all__ = [
     "KeyedVectors",
+    "StaticModel",
     "load",
     "train_word2vec",
     "train_fasttext",

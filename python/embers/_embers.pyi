@@ -1,7 +1,7 @@
 """Type stubs of the compiled core (``embers._embers``); the public API is ``embers``."""
 
 from os import PathLike
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -119,3 +119,40 @@ def train_fasttext(corpus: Sequence[_Path], **kwargs: Any) -> Embeddings:
 
 def train_glove(corpus: Sequence[_Path], **kwargs: Any) -> Embeddings:
     """See ``embers.train_glove``."""
+
+class StaticModel:
+    """A static sentence model folder (model2vec, or sentence-transformers StaticEmbedding):
+    ``encode`` answers as model2vec's ``StaticModel.encode``."""
+
+    @staticmethod
+    def from_pretrained(path: _Path, normalize: Optional[bool] = None) -> "StaticModel":
+        """Loads a model folder; ``normalize`` overrides the config's."""
+    @staticmethod
+    def load(path: _Path, normalize: Optional[bool] = None) -> "StaticModel":
+        """Same as ``from_pretrained``."""
+    @overload
+    def encode(self, sentences: str) -> npt.NDArray[np.float32]: ...
+    @overload
+    def encode(self, sentences: Sequence[str]) -> npt.NDArray[np.float32]:
+        """float32 vectors: shape (len, dims) for a list, (dims,) for one string; all cores,
+        the GIL released."""
+    def tokenize(self, text: str) -> List[int]:
+        """The token ids averaged for ``text``."""
+    @property
+    def dims(self) -> int:
+        """Dimensions of the sentence vectors."""
+    @property
+    def normalize(self) -> bool:
+        """Whether vectors are divided by their norm."""
+    @property
+    def max_length(self) -> Optional[int]:
+        """Most tokens used per text (None: no limit)."""
+    @property
+    def rows(self) -> int:
+        """Rows of the token table."""
+    @property
+    def vocab_size(self) -> int:
+        """Size of the tokenizer's vocabulary."""
+    @property
+    def path(self) -> str:
+        """The model folder."""

@@ -6,6 +6,7 @@
 //! released), and every library error becomes one of the exceptions of `embers._errors`.
 
 mod errors;
+mod sentence;
 mod train;
 
 use std::path::PathBuf;
@@ -523,6 +524,7 @@ fn version() -> &'static str {
 #[pymodule]
 fn _embers(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEmbeddings>()?;
+    m.add_class::<sentence::PyStaticModel>()?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(train::train_word2vec, m)?)?;
     m.add_function(wrap_pyfunction!(train::train_fasttext, m)?)?;

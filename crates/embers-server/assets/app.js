@@ -172,8 +172,30 @@ function cosineOfSentences() {
   }, "cosine-done");
 }
 
+// One line through POST /v1/models/{name}/predict: the 3 most probable labels.
+function classify() {
+  const text = $("ptext").value;
+  const name = $("classifier").value;
+  if (!name) return;
+  return run("Classifying", async () => {
+    const res = await api("POST", `/v1/models/${encodeURIComponent(name)}/predict`, { text, k: 3 });
+    const list = $("labels");
+    list.replaceChildren();
+    const r = res.results[0];
+    r.labels.forEach((label, i) => {
+      const li = document.createElement("li");
+      li.dataset.label = label;
+      li.dataset.prob = String(r.probs[i]);
+      li.textContent = `${label} ${r.probs[i].toFixed(4)}`;
+      list.appendChild(li);
+    });
+    setStatus("", false);
+  }, "predict-done");
+}
+
 async function init() {
   $("cosine-form").addEventListener("submit", (e) => { e.preventDefault(); cosineOfSentences(); });
+  $("predict-form").addEventListener("submit", (e) => { e.preventDefault(); classify(); });
   $("similar-form").addEventListener("submit", (e) => { e.preventDefault(); similar(); });
   $("analogy-form").addEventListener("submit", (e) => { e.preventDefault(); analogy(); });
   $("model").addEventListener("change", describeModel);
@@ -187,6 +209,14 @@ async function init() {
       opt.textContent = `${m.id} (${m.kind === "sentence" ? "static model" : "mean of word vectors"})`;
       sentenceSelect.appendChild(opt);
     }
+    const classifiers = list.classifiers || [];
+    for (const c of classifiers) {
+      const opt = document.createElement("option");
+      opt.value = c.name;
+      opt.textContent = `${c.name} (${c.labels} labels)`;
+      $("classifier").appendChild(opt);
+    }
+    $("predict-form").hidden = classifiers.length === 0;
   } catch (e) {
     setStatus("cannot list models: " + e.message, true);
     return;
@@ -198,7 +228,7 @@ async function init() {
     opt.textContent = m.name;
     select.appendChild(opt);
   }
-  if (!models.length) setStatus("this server has no embedding models", true);
+  if (!models.length && $("predict-form").hidden) setStatus("this server has no embedding models", true);
   const params = new URLSearchParams(location.search);
   if (params.get("model") && models.some((m) => m.name === params.get("model"))) select.value = params.get("model");
   if (params.get("k")) $("k").value = params.get("k");

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Json;
 use embers::query::{self, Neighbor};
+use embers::supervised::Scratch;
 use embers::{kernels, Embeddings, Source};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::{JsonBody, ModelName};
 use crate::heavy::Deadline;
-use crate::registry::{Model, Transformer};
+use crate::registry::{ClassifierModel, Model, Transformer};
 use crate::Shared;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
@@ -167,6 +168,18 @@ pub struct SentenceInfo {
     max_length: Option<usize>,
 }
 
+#[derive(Serialize)]
+pub struct ClassifierInfo {
+    name: String,
+    /// Number of labels.
+    labels: usize,
+    dims: usize,
+    /// `softmax`, `ns`, `hs` or `ova`.
+    loss: &'static str,
+    /// True for a quantized (`.ftz`) model.
+    quantized: bool,
+}
+
 /// One entry of OpenAI's model list, with what `/v1/embeddings` can do with it.
 #[derive(Serialize)]
 pub struct OpenAiModel {
@@ -174,7 +187,8 @@ pub struct OpenAiModel {
     object: &'static str,
     created: u64,
     owned_by: &'static str,
-    /// `embedding` (word vectors), `transformer` (input layer) or `sentence` (static model).
+    /// `embedding` (word vectors), `transformer` (input layer), `sentence` (static model) or
+    /// `classifier` (fastText supervised model: `/predict` only).
     kind: &'static str,
     /// Dimensions of the vectors `/v1/embeddings` answers (absent for transformers).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -189,6 +203,7 @@ pub struct ModelsResponse {
     models: Vec<ModelInfo>,
     transformers: Vec<TransformerInfo>,
     sentences: Vec<SentenceInfo>,
+    classifiers: Vec<ClassifierInfo>,
 }
 
 /// `GET /v1/models`: every model's name and shape, also in OpenAI's list shape.
@@ -226,6 +241,17 @@ pub async fn models(State(state): State<Shared>) -> Json<ModelsResponse> {
             max_length: s.model.max_length(),
         })
         .collect();
+    let classifiers: Vec<ClassifierInfo> = state
+        .registry
+        .classifiers()
+        .map(|c| ClassifierInfo {
+            name: c.name.clone(),
+            labels: c.classifier.nlabels(),
+            dims: c.classifier.args.dim as usize,
+            loss: c.classifier.loss_name(),
+            quantized: c.classifier.is_quantized(),
+        })
+        .collect();
     let entry = |id: &str, kind: &'static str, dims: Option<usize>| OpenAiModel {
         id: id.to_string(),
         object: "model",
@@ -250,12 +276,18 @@ pub async fn models(State(state): State<Shared>) -> Json<ModelsResponse> {
             .iter()
             .map(|t| entry(&t.name, "transformer", None)),
     );
+    data.extend(
+        classifiers
+            .iter()
+            .map(|c| entry(&c.name, "classifier", None)),
+    );
     Json(ModelsResponse {
         object: "list",
         data,
         models,
         transformers,
         sentences,
+        classifiers,
     })
 }
 
@@ -735,6 +767,112 @@ pub async fn embed(
             truncated: enc.truncated,
             embeddings,
         })
+    })
+    .await?;
+    Ok(Json(answer))
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /v1/models/{model}/predict
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictRequest {
+    text: Option<String>,
+    texts: Option<Vec<String>>,
+    k: Option<usize>,
+    threshold: Option<f64>,
+}
+
+/// One text's answer: the labels (prefix included) and their probabilities, most probable
+/// first, as `embers predict --json` prints them.
+#[derive(Serialize)]
+pub struct LabelsProbs {
+    labels: Vec<String>,
+    probs: Vec<f32>,
+}
+
+#[derive(Serialize)]
+pub struct PredictResponse {
+    /// One entry per text, in order (one for `text`).
+    results: Vec<LabelsProbs>,
+}
+
+fn classifier(state: &Shared, name: &str) -> Result<Arc<ClassifierModel>, ApiError> {
+    if let Some(c) = state.registry.classifier(name) {
+        return Ok(c.clone());
+    }
+    if state.registry.contains(name) {
+        return Err(ApiError::unprocessable(
+            "not_a_classifier",
+            format!(
+                "model {name:?} is not a supervised fastText model (.bin or .ftz): it has no \
+                 labels to predict"
+            ),
+        ));
+    }
+    Err(ApiError::unknown_model(name))
+}
+
+/// `POST /v1/models/{model}/predict`: fastText's `predict` on each text (one line each, with
+/// its end-of-line token): the `k` most probable labels with probability at least `threshold`.
+pub async fn predict(
+    State(state): State<Shared>,
+    ModelName(name): ModelName,
+    JsonBody(req): JsonBody<PredictRequest>,
+) -> ApiResult<PredictResponse> {
+    let model = classifier(&state, &name)?;
+    let (texts, field) = match (req.text, req.texts) {
+        (Some(t), None) => (vec![t], "text"),
+        (None, Some(ts)) => (ts, "texts"),
+        _ => {
+            return Err(ApiError::unprocessable(
+                "invalid_request",
+                "give exactly one of `text` (a string) and `texts` (a list of strings)",
+            ))
+        }
+    };
+    check_batch(&state, texts.len(), field)?;
+    let k = req.k.unwrap_or(1);
+    check_k(&state, k).map_err(|e| e.with_param("k"))?;
+    let threshold = req.threshold.unwrap_or(0.0);
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(ApiError::unprocessable(
+            "threshold_out_of_range",
+            format!("threshold = {threshold} is outside 0..=1 (a probability)"),
+        )
+        .with_param("threshold"));
+    }
+    if let Some(i) = texts.iter().position(|t| t.contains('\n')) {
+        let at = if field == "text" {
+            "`text`".to_string()
+        } else {
+            format!("`texts[{i}]`")
+        };
+        return Err(ApiError::unprocessable(
+            "invalid_request",
+            format!(
+                "{at} holds a newline; fastText predicts one line at a time: send each line as \
+                 its own entry of `texts`"
+            ),
+        )
+        .with_param(if field == "text" { "text" } else { "texts" }));
+    }
+    let c = &model.classifier;
+    check_answer(&state, texts.len(), 2 * k.min(c.nlabels()))?;
+    let answer = run(&state, true, move |deadline| {
+        let c = &model.classifier;
+        let mut scratch = Scratch::default();
+        let mut results = Vec::with_capacity(texts.len());
+        for t in &texts {
+            deadline.check()?;
+            let preds = c.predict_with(t.as_bytes(), true, k, threshold as f32, &mut scratch);
+            results.push(LabelsProbs {
+                labels: preds.iter().map(|p| c.label(p.label).to_string()).collect(),
+                probs: preds.iter().map(|p| p.prob).collect(),
+            });
+        }
+        Ok(PredictResponse { results })
     })
     .await?;
     Ok(Json(answer))

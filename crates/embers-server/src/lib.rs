@@ -84,6 +84,7 @@ routes!(API_ROUTES, api_router:
     post "/v1/models/{model}/similar" => api::similar,
     post "/v1/models/{model}/analogy" => api::analogy,
     post "/v1/models/{model}/projection" => api::projection,
+    post "/v1/models/{model}/predict" => api::predict,
     post "/v1/transformers/{model}/embed" => api::embed,
 );
 

@@ -1,6 +1,6 @@
-//! The models a server answers for: embedding models and transformer input layers, each under a
-//! name, loaded once and shared by every request through `Arc` (memory-mapped files stay mapped;
-//! no request copies a matrix).
+//! The models a server answers for: embedding models, transformer input layers, static sentence
+//! models and fastText classifiers, each under a name, loaded once and shared by every request
+//! through `Arc` (memory-mapped files stay mapped; no request copies a matrix).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use embers::search::{Hnsw, Screening};
 use embers::sentence::StaticModel;
+use embers::supervised::Classifier;
 use embers::transformer::InputEmbeddings;
 use embers::Embeddings;
 
@@ -50,6 +51,17 @@ pub struct Sentence {
     pub model: StaticModel,
 }
 
+/// A fastText supervised model being served (`/v1/models/{name}/predict`).
+#[derive(Debug)]
+pub struct ClassifierModel {
+    /// The name in URLs.
+    pub name: String,
+    /// The `.bin` or `.ftz` file.
+    pub path: PathBuf,
+    /// The classifier (in memory).
+    pub classifier: Classifier,
+}
+
 /// Every model the server answers for, by name.
 #[derive(Debug, Default)]
 pub struct Registry {
@@ -58,6 +70,7 @@ pub struct Registry {
     /// Exact single queries are not screened (`--no-query-screen`).
     no_screen: bool,
     sentences: BTreeMap<String, Arc<Sentence>>,
+    classifiers: BTreeMap<String, Arc<ClassifierModel>>,
 }
 
 impl Registry {
@@ -171,6 +184,35 @@ impl Registry {
         self.sentences.values()
     }
 
+    /// Adds a fastText supervised classifier under `name` (same naming rules, shared names).
+    pub fn add_classifier(
+        &mut self,
+        name: &str,
+        path: impl Into<PathBuf>,
+        classifier: Classifier,
+    ) -> embers::Result<()> {
+        self.check_name(name)?;
+        self.classifiers.insert(
+            name.to_string(),
+            Arc::new(ClassifierModel {
+                name: name.to_string(),
+                path: path.into(),
+                classifier,
+            }),
+        );
+        Ok(())
+    }
+
+    /// The classifier named `name`.
+    pub fn classifier(&self, name: &str) -> Option<&Arc<ClassifierModel>> {
+        self.classifiers.get(name)
+    }
+
+    /// All classifiers, by name.
+    pub fn classifiers(&self) -> impl Iterator<Item = &Arc<ClassifierModel>> {
+        self.classifiers.values()
+    }
+
     fn check_name(&self, name: &str) -> embers::Result<()> {
         if !valid_name(name) {
             return Err(embers::Error::invalid(
@@ -187,11 +229,12 @@ impl Registry {
         Ok(())
     }
 
-    /// True when some model (of either kind) has this name.
+    /// True when some model (of any kind) has this name.
     pub fn contains(&self, name: &str) -> bool {
         self.models.contains_key(name)
             || self.transformers.contains_key(name)
             || self.sentences.contains_key(name)
+            || self.classifiers.contains_key(name)
     }
 
     /// The embedding model named `name`.
@@ -214,9 +257,9 @@ impl Registry {
         self.transformers.values()
     }
 
-    /// Number of models of both kinds.
+    /// Number of models of every kind.
     pub fn len(&self) -> usize {
-        self.models.len() + self.transformers.len() + self.sentences.len()
+        self.models.len() + self.transformers.len() + self.sentences.len() + self.classifiers.len()
     }
 
     /// True when nothing is served.

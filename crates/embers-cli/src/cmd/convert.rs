@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use clap::Args as ClapArgs;
 use embers::io::{self, Format};
 
@@ -16,7 +16,8 @@ pub struct Args {
     input: PathBuf,
     /// Output file (format from its extension unless --to is given: .embers/.safetensors
     /// native, .vec/.txt word2vec text, .bin word2vec binary or fastText when the input has
-    /// subwords, .ftbin fastText, .glove GloVe, .npy numpy + .vocab.txt).
+    /// subwords, .ftbin fastText, .glove GloVe, .npy numpy + .vocab.txt, .parquet Parquet
+    /// with columns word and vector, written through the Python package and pyarrow).
     output: PathBuf,
     /// Output format.
     #[arg(long)]
@@ -33,8 +34,78 @@ pub struct Args {
     read: ReadArgs,
 }
 
+/// True when the output is Parquet: `--to parquet`, or a `.parquet` file without `--to`.
+fn is_parquet(a: &Args) -> bool {
+    match &a.to {
+        Some(t) => t.eq_ignore_ascii_case("parquet"),
+        None => a
+            .output
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("parquet")),
+    }
+}
+
+/// Parquet (`word` string, `vector` fixed-size list of float32) through the Python package's
+/// `embers.parquet`, i.e. pyarrow: the Arrow writer for Rust (the `parquet` crate with its
+/// `arrow` feature) would add a long build for every user of the CLI; see BENCHMARKS.md.
+fn to_parquet(a: &Args) -> Result<()> {
+    if a.input.is_dir() || a.read.tensor.is_some() || a.read.vocab.is_some() {
+        bail!(
+            "Parquet output takes an embedding file; convert a model folder or checkpoint to \
+             .embers first, then that file to .parquet"
+        );
+    }
+    if a.replace_spaces.is_some() {
+        bail!("--replace-spaces does not apply to Parquet (words are strings in their column)");
+    }
+    if !a.input.exists() {
+        bail!("{}: no such file", a.input.display());
+    }
+    let mut cmd = super::export::python_module(
+        "embers.parquet",
+        "embers.parquet, pyarrow",
+        "Parquet output",
+        "pip install ./python pyarrow",
+    )?;
+    cmd.arg(&a.input).arg(&a.output);
+    if let Some(f) = &a.read.from {
+        cmd.args(["--format", f]);
+    }
+    if let Some(n) = a.read.limit {
+        cmd.args(["--limit", &n.to_string()]);
+    }
+    if a.read.lossy {
+        cmd.arg("--lossy");
+    }
+    if a.read.allow_nonfinite {
+        cmd.arg("--allow-nonfinite");
+    }
+    if a.quiet {
+        cmd.arg("--quiet");
+    }
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("cannot run python -m embers.parquet")?;
+    if !out.status.success() {
+        // One line: the module's own `error: ...` line, else the traceback's last line.
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.trim().lines().last().unwrap_or("").trim();
+        bail!(
+            "writing {}: {}",
+            a.output.display(),
+            last.strip_prefix("error: ").unwrap_or(last)
+        );
+    }
+    std::io::Write::write_all(&mut std::io::stdout(), &out.stdout)?;
+    Ok(())
+}
+
 pub fn run(a: Args) -> Result<()> {
     let started = std::time::Instant::now();
+    if is_parquet(&a) {
+        return to_parquet(&a);
+    }
     if a.input.is_dir() {
         return export_model(&a, started);
     }

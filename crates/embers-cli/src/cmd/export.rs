@@ -66,17 +66,19 @@ fn python() -> String {
         .unwrap_or_else(|| "python3".to_string())
 }
 
-pub fn run(a: Args, progress: Mode) -> Result<()> {
-    if a.batch == 0 {
-        bail!("--batch must be at least 1");
-    }
-    if !a.file.exists() {
-        bail!("{}: no such file", a.file.display());
-    }
+/// A `Command` running `python -m MODULE` with the Python that has the embers package, after
+/// checking that it can `import` each of `imports` (else one clear line: what `what` needs,
+/// and the pip command `install` that provides it).
+pub(crate) fn python_module(
+    module: &str,
+    imports: &str,
+    what: &str,
+    install: &str,
+) -> Result<Command> {
     let python = python();
     // Is the package there? One clear line instead of a Python traceback.
     let probe = Command::new(&python)
-        .args(["-c", "import embers.milvus, pymilvus"])
+        .args(["-c", &format!("import {imports}")])
         .output()
         .with_context(|| {
             format!(
@@ -85,12 +87,33 @@ pub fn run(a: Args, progress: Mode) -> Result<()> {
         })?;
     if !probe.status.success() {
         bail!(
-            "export to Milvus runs through Python, and {python} cannot import embers and pymilvus: \
-             install them there (pip install ./python pymilvus milvus-lite) or set EMBERS_PYTHON \
-             to an interpreter that has them ({})",
-            String::from_utf8_lossy(&probe.stderr).trim().lines().last().unwrap_or("")
+            "{what} runs through Python, and {python} cannot import {imports}: install them \
+             there ({install}) or set EMBERS_PYTHON to an interpreter that has them ({})",
+            String::from_utf8_lossy(&probe.stderr)
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or("")
         );
     }
+    let mut cmd = Command::new(&python);
+    cmd.args(["-m", module]);
+    Ok(cmd)
+}
+
+pub fn run(a: Args, progress: Mode) -> Result<()> {
+    if a.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    if !a.file.exists() {
+        bail!("{}: no such file", a.file.display());
+    }
+    let mut cmd = python_module(
+        "embers.milvus",
+        "embers.milvus, pymilvus",
+        "export to Milvus",
+        "pip install ./python pymilvus milvus-lite",
+    )?;
     let index = match a.index {
         IndexKind::Hnsw => "hnsw",
         IndexKind::IvfPq => "ivf_pq",
@@ -104,9 +127,7 @@ pub fn run(a: Args, progress: Mode) -> Result<()> {
         Mode::Auto if std::io::stderr().is_terminal() => "bar",
         Mode::Auto => "none",
     };
-    let mut cmd = Command::new(&python);
-    cmd.args(["-m", "embers.milvus"])
-        .arg(&a.file)
+    cmd.arg(&a.file)
         .args(["--uri", &a.uri, "--collection", &a.collection])
         .args(["--index", index, "--batch", &a.batch.to_string()])
         .args(["--progress", progress]);
@@ -116,9 +137,7 @@ pub fn run(a: Args, progress: Mode) -> Result<()> {
     if let Some(n) = a.limit {
         cmd.args(["--limit", &n.to_string()]);
     }
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot run {python} -m embers.milvus"))?;
+    let status = cmd.status().context("cannot run python -m embers.milvus")?;
     if !status.success() {
         bail!("export to Milvus failed ({status})");
     }

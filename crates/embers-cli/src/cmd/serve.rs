@@ -16,8 +16,9 @@ use super::info::ReadArgs;
 #[derive(ClapArgs)]
 pub struct Args {
     /// Embedding files (any supported format), transformer model folders (config.json,
-    /// tokenizer.json, model.safetensors) or static sentence model folders (model2vec) to serve; `NAME=PATH` serves one under NAME,
-    /// otherwise the file stem (folder name) is the name.
+    /// tokenizer.json, model.safetensors), static sentence model folders (model2vec) or fastText
+    /// supervised models (.bin, .ftz: answered by /predict) to serve; `NAME=PATH` serves one
+    /// under NAME, otherwise the file stem (folder name) is the name.
     #[arg(required = true, value_name = "FILE")]
     models: Vec<String>,
     /// Address to listen on (loopback by default; port 0 picks a free port).
@@ -176,6 +177,21 @@ pub fn run(a: Args) -> Result<()> {
                 "transformer loaded"
             );
             registry.add_transformer(&name, &path, layer)?;
+            continue;
+        }
+        let forced = a.read.options()?.format.is_some();
+        if !forced && embers::supervised::is_supervised_file(&path)? {
+            let classifier = embers::supervised::Classifier::read(&path)
+                .with_context(|| format!("loading classifier {name:?}"))?;
+            tracing::info!(
+                model = %name,
+                path = %path.display(),
+                labels = classifier.nlabels(),
+                dims = classifier.args.dim,
+                quantized = classifier.is_quantized(),
+                "fastText classifier loaded"
+            );
+            registry.add_classifier(&name, &path, classifier)?;
             continue;
         }
         let emb = a

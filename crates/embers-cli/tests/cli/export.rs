@@ -91,6 +91,20 @@ fn export_without_the_python_package_says_what_to_install() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("pip install"), "{stderr}");
+    // The same for Parquet output, which also runs through the Python package.
+    let out = Command::new(env!("CARGO_BIN_EXE_embers"))
+        .args(["convert", file.to_str().unwrap()])
+        .arg(dir.path().join("v.parquet"))
+        .env("EMBERS_PYTHON", "/bin/false")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pip install ./python pyarrow") && stderr.trim().lines().count() == 1,
+        "{stderr}"
+    );
+    assert!(!dir.path().join("v.parquet").exists());
 }
 
 /// Reads every row back from Milvus Lite and computes recall@10 of Milvus's search against
@@ -117,3 +131,89 @@ for a, res in zip(answers, hits):
 c.close()
 print(found / (10 * len(answers)))
 "#;
+
+/// Reads the Parquet file back with pyarrow and the source word2vec text file with plain
+/// Python (no embers): same words in the same order, same float32 values, Arrow types
+/// `string` and `fixed_size_list<float32>[dims]`. Prints the number of rows.
+const PARQUET_CHECK: &str = r#"
+import sys
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+parquet, source, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
+lines = open(source, encoding="utf-8").read().splitlines()
+rows, dims = map(int, lines[0].split())
+body = [l.rstrip(" ").split(" ") for l in lines[1 : 1 + min(rows, limit)]]
+words = [f[0] for f in body]
+want = np.array([[float(x) for x in f[1:]] for f in body], dtype=np.float64)
+t = pq.read_table(parquet)
+assert t.schema.field("word").type == pa.string(), t.schema
+assert t.schema.field("vector").type == pa.list_(pa.float32(), dims), t.schema
+assert t.column("word").to_pylist() == words
+got = np.asarray(t.column("vector").combine_chunks().flatten()).reshape(len(words), dims)
+assert got.dtype == np.float32
+np.testing.assert_allclose(got.astype(np.float64), want, rtol=1.2e-7, atol=0)
+print(t.num_rows)
+"#;
+
+#[test]
+fn convert_to_parquet_read_back_by_pyarrow() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = embers_testkit::testdata("gensim/lee_fasttext.vec").join("gensim/lee_fasttext.vec");
+    let python = embers_testkit::python_path();
+    let convert = |out: &std::path::Path, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_embers"))
+            .args(["convert", file.to_str().unwrap()])
+            .arg(out)
+            .args(extra)
+            .env("EMBERS_PYTHON", &python)
+            .output()
+            .unwrap()
+    };
+    let check = |out: &std::path::Path, limit: usize| -> String {
+        let c = Command::new(&python)
+            .args(["-c", PARQUET_CHECK])
+            .arg(out)
+            .arg(&file)
+            .arg(limit.to_string())
+            .output()
+            .unwrap();
+        assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+        String::from_utf8(c.stdout).unwrap().trim().to_string()
+    };
+    let all = dir.path().join("lee.parquet");
+    let out = convert(&all, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1762 × 10"));
+    assert_eq!(check(&all, usize::MAX), "1762");
+    // --limit, and --to parquet whatever the extension.
+    let some = dir.path().join("some.data");
+    let out = convert(&some, &["--limit", "100", "--to", "parquet", "--quiet"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(check(&some, 100), "100");
+    // A bad input file: one line naming it, and no output left behind.
+    let bad = dir.path().join("bad.vec");
+    std::fs::write(&bad, "2 3\na 1 2 3\nb 1 x 3\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_embers"))
+        .args(["convert", bad.to_str().unwrap()])
+        .arg(dir.path().join("bad.parquet"))
+        .env("EMBERS_PYTHON", &python)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("bad.vec") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    assert!(!dir.path().join("bad.parquet").exists());
+}

@@ -273,3 +273,94 @@ fn files_rewritten_in_place_do_not_reach_the_server() {
     let mut server = server;
     assert!(server.child.try_wait().unwrap().is_none(), "server died");
 }
+
+/// `embers serve` loads fastText supervised models (a quantized `.ftz` and a `.bin` trained by
+/// embers) as classifiers, an unsupervised fastText `.bin` still as word vectors, and
+/// `/predict` answers what `fasttext predict-prob` prints for the same lines.
+#[test]
+fn serve_predict_answers_as_fasttext_for_ftz_and_bin() {
+    let lid = embers_testkit::testdata("lid/lid.176.ftz").join("lid/lid.176.ftz");
+    let data = embers_testkit::testdata("fortunes/train.txt");
+    let dir = tempfile::tempdir().unwrap();
+    let sup = dir.path().join("sup.bin");
+    ok(&[
+        "train",
+        "supervised",
+        s(&data.join("fortunes/train.txt")),
+        "-o",
+        s(&sup),
+        "--dim",
+        "8",
+        "--epoch",
+        "1",
+        "--lr",
+        "0.5",
+        "--thread",
+        "1",
+        "--progress",
+        "none",
+    ]);
+    let lee = testdata().join("gensim/lee_fasttext_new.bin");
+    let specs = [
+        format!("lid={}", s(&lid)),
+        s(&sup).to_string(),
+        format!("lee={}", s(&lee)),
+    ];
+    let args: Vec<&str> = specs.iter().map(|x| x.as_str()).collect();
+    let server = Server::start(&args);
+    let (_, body) = request(server.addr, "GET", "/v1/models", "");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let names: Vec<&str> = v["classifiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["lid", "sup"], "{body}");
+    assert_eq!(v["models"][0]["name"], "lee", "{body}");
+
+    let text = std::fs::read_to_string(data.join("fortunes/test.txt")).unwrap();
+    let lines: Vec<&str> = text.lines().take(40).collect();
+    let file = dir.path().join("lines.txt");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    for (name, model, k) in [("lid", &lid, 3), ("sup", &sup, 2)] {
+        let body = serde_json::json!({ "texts": lines, "k": k }).to_string();
+        let (status, answer) = request(
+            server.addr,
+            "POST",
+            &format!("/v1/models/{name}/predict"),
+            &body,
+        );
+        assert_eq!(status, 200, "{answer}");
+        let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        // As `label prob label prob` lines, the shape `fasttext predict-prob` prints.
+        let ours: String = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let labels = r["labels"].as_array().unwrap();
+                let probs = r["probs"].as_array().unwrap();
+                let pairs: Vec<String> = labels
+                    .iter()
+                    .zip(probs)
+                    .map(|(l, p)| format!("{} {}", l.as_str().unwrap(), p))
+                    .collect();
+                pairs.join(" ") + "\n"
+            })
+            .collect();
+        let theirs = crate::supervised::fasttext_predict(model, &file, k);
+        assert_eq!(
+            crate::supervised::assert_same_predictions(&ours, &theirs, 1e-5),
+            40
+        );
+    }
+    let (status, answer) = request(
+        server.addr,
+        "POST",
+        "/v1/models/lee/predict",
+        r#"{"text": "hello"}"#,
+    );
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer.contains("not_a_classifier"), "{answer}");
+}

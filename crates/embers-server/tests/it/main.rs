@@ -6,4 +6,5 @@ mod errors;
 mod heavy;
 mod openapi;
 mod page;
+mod predict;
 mod search;

@@ -281,3 +281,26 @@ fn page_shows_the_cosine_of_two_sentences() {
     let text = browser.text(&out);
     assert!(text.contains(&format!("{want:.4}")), "{text:?}");
 }
+
+#[test]
+fn page_classifies_a_text_with_a_fasttext_model() {
+    let path = embers_testkit::testdata("lid/lid.176.ftz").join("lid/lid.176.ftz");
+    let lid = embers::supervised::Classifier::read(&path).unwrap();
+    let want = lid.predict("Das ist ein schönes Haus", 3, 0.0);
+    let mut reg = registry();
+    reg.add_classifier("lid", &path, lid).unwrap();
+    let server = Running::start(reg, embers_server::Limits::default());
+    let browser = Browser::start();
+    browser.goto(&format!("http://{}/", server.addr));
+    browser.wait_for("body[data-state='ready']");
+    browser.type_into("#ptext", "Das ist ein schönes Haus");
+    browser.click("#predict-go");
+    browser.wait_for("body[data-state='predict-done']");
+    let items = browser.find_all("#labels li");
+    assert_eq!(items.len(), want.len());
+    assert_eq!(browser.attribute(&items[0], "data-label"), "__label__de");
+    for (li, p) in items.iter().zip(&want) {
+        let prob: f32 = browser.attribute(li, "data-prob").parse().unwrap();
+        assert_eq!(prob, p.prob);
+    }
+}

@@ -29,6 +29,10 @@ pub struct Dictionary {
     maxn: u32,
     bucket: u32,
     prune_map: FxHashMap<i32, i32>,
+    /// One bit per bucket, set for the kept ones (pruned models with at most 2^26 buckets):
+    /// most n-grams of a pruned model are not kept, and this answers them without probing the
+    /// map. Empty when not built (then the map alone answers).
+    prune_bits: Vec<u64>,
     slots: Vec<i32>,
     sub_offsets: Vec<u32>,
     sub_rows: Vec<i32>,
@@ -67,6 +71,19 @@ impl Dictionary {
         for &(a, b) in &prune {
             prune_map.insert(a, b);
         }
+        let nbuckets = args.bucket.max(0) as usize;
+        let mut prune_bits = Vec::new();
+        if pruneidx_size > 0
+            && nbuckets <= 1 << 26
+            && prune
+                .iter()
+                .all(|&(a, _)| a >= 0 && (a as usize) < nbuckets)
+        {
+            prune_bits = vec![0u64; nbuckets.div_ceil(64)];
+            for &(a, _) in &prune {
+                prune_bits[a as usize / 64] |= 1 << (a as usize % 64);
+            }
+        }
         let size = (entries.len() * 2).next_power_of_two().max(16);
         let mut d = Dictionary {
             entries,
@@ -79,6 +96,7 @@ impl Dictionary {
             maxn: args.maxn.max(0) as u32,
             bucket: args.bucket.max(0) as u32,
             prune_map,
+            prune_bits,
             slots: vec![-1; size],
             sub_offsets: Vec::with_capacity(nwords + 1),
             sub_rows: Vec::new(),
@@ -171,6 +189,11 @@ impl Dictionary {
             return None;
         }
         if self.pruneidx_size > 0 {
+            if let Some(w) = self.prune_bits.get(id as usize / 64) {
+                if (w >> (id % 64)) & 1 == 0 {
+                    return None;
+                }
+            }
             return self
                 .prune_map
                 .get(&(id as i32))
@@ -180,17 +203,12 @@ impl Dictionary {
     }
 
     /// Pushes the rows of the character n-grams of `word` (without the `<` `>` markers; they
-    /// are added here), in fastText's order.
+    /// are added here), in fastText's order (its `computeSubwords`: n-grams of 1 to `maxn`
+    /// UTF-8 characters starting at each character, `minn` at least, single-character n-grams
+    /// of the markers left out). Each n-gram's hash extends the previous one's (FNV-1a is
+    /// byte by byte), with no allocation: unknown words take this path on every prediction.
     pub fn push_char_ngrams(&self, word: &[u8], out: &mut Vec<i32>) {
-        if self.maxn == 0 || self.bucket == 0 {
-            return;
-        }
-        let cfg = crate::subword::SubwordConfig {
-            minn: self.minn,
-            maxn: self.maxn,
-            buckets: self.bucket,
-        };
-        cfg.for_each_bucket_bytes(word, |b| {
+        for_each_ngram_bucket(self.minn, self.maxn, self.bucket, word, |b| {
             if let Some(r) = self.ngram_row(b) {
                 out.push(r);
             }
@@ -222,6 +240,81 @@ impl Dictionary {
         for &(a, b) in &self.prune {
             out.extend_from_slice(&a.to_le_bytes());
             out.extend_from_slice(&b.to_le_bytes());
+        }
+    }
+}
+
+/// The buckets of `word`'s character n-grams in fastText's order: the same as
+/// [`crate::subword::SubwordConfig::for_each_bucket_bytes`], each hash extended from the
+/// previous n-gram's and without allocating.
+#[inline]
+fn for_each_ngram_bucket(minn: u32, maxn: u32, bucket: u32, word: &[u8], mut f: impl FnMut(u32)) {
+    if maxn == 0 || bucket == 0 {
+        return;
+    }
+    let len = word.len() + 2;
+    let at = |k: usize| -> u8 {
+        if k == 0 {
+            b'<'
+        } else if k == len - 1 {
+            b'>'
+        } else {
+            word[k - 1]
+        }
+    };
+    let step = |h: u32, b: u8| (h ^ (b as i8) as i32 as u32).wrapping_mul(16_777_619);
+    for i in 0..len {
+        if (at(i) & 0xC0) == 0x80 {
+            continue;
+        }
+        let mut h: u32 = 2_166_136_261;
+        let mut j = i;
+        let mut n = 1u32;
+        while j < len && n <= maxn {
+            h = step(h, at(j));
+            j += 1;
+            while j < len && (at(j) & 0xC0) == 0x80 {
+                h = step(h, at(j));
+                j += 1;
+            }
+            if n >= minn && !(n == 1 && (i == 0 || j == len)) {
+                f(h % bucket);
+            }
+            n += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod ngram_tests {
+    use super::for_each_ngram_bucket;
+    use crate::subword::SubwordConfig;
+
+    #[test]
+    fn incremental_ngram_hashes_equal_the_subword_module() {
+        let words: [&[u8]; 8] = [
+            b"",
+            b"a",
+            b"hello",
+            "naïve".as_bytes(),
+            "日本語テキスト".as_bytes(),
+            "🙂x🙂".as_bytes(),
+            b"na\xefve",
+            b"antidisestablishmentarianism",
+        ];
+        for (minn, maxn, buckets) in [(2, 4, 2_000_000), (3, 6, 1000), (1, 1, 7), (0, 3, 13)] {
+            let cfg = SubwordConfig {
+                minn,
+                maxn,
+                buckets,
+            };
+            for w in words {
+                let mut want = Vec::new();
+                cfg.for_each_bucket_bytes(w, |b| want.push(b));
+                let mut got = Vec::new();
+                for_each_ngram_bucket(minn, maxn, buckets, w, |b| got.push(b));
+                assert_eq!(got, want, "{w:?} minn {minn} maxn {maxn}");
+            }
         }
     }
 }

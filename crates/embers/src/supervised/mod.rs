@@ -31,6 +31,26 @@ pub use predict::{lines, Prediction, Scratch, TestReport};
 /// The label prefix fastText uses unless told otherwise (`-label`; not stored in model files).
 pub const LABEL_PREFIX: &str = "__label__";
 
+/// True when `path` starts like a fastText model whose stored arguments say `supervised` (a
+/// classifier: [`Classifier::read`] opens it), false for any other file, including unsupervised
+/// fastText models. Reads the first 64 bytes only (as [`Classifier::read`], no gzip).
+pub fn is_supervised_file(path: impl AsRef<Path>) -> Result<bool> {
+    use std::io::Read;
+    let path = path.as_ref();
+    let mut head = Vec::with_capacity(64);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64).read_to_end(&mut head))
+        .map_err(|e| Error::io(path, e))?;
+    if !ft::looks_like_bin(&head) {
+        return Ok(false);
+    }
+    let i = |k: usize| i32::from_le_bytes(head[4 * k..4 * k + 4].try_into().unwrap());
+    // Current layout: magic, version, dim, ws, epoch, minCount, neg, wordNgrams, loss, model;
+    // the old one starts at dim.
+    let model_at = if i(0) == MAGIC { 9 } else { 7 };
+    Ok(i(model_at) == model::SUPERVISED)
+}
+
 /// A node of the hierarchical-softmax tree (fastText's Huffman tree over label counts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Node {
