@@ -180,6 +180,10 @@ def main():
     ap.add_argument("--analogy-300k", action="store_true",
                     help="also score analogies at restrict_vocab 300,000 (10x the work)")
     ap.add_argument("--json-out", default=None)
+    ap.add_argument("--merge", nargs="*", default=[],
+                    help="results.json files of earlier runs (same data and queries) to add to "
+                         "the table, their embers rows labelled with --merge-label")
+    ap.add_argument("--merge-label", default="earlier")
     args = ap.parse_args()
 
     os.makedirs(args.out, exist_ok=True)
@@ -321,6 +325,14 @@ def main():
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(results, f, indent=1)
+    for path in args.merge:
+        with open(path) as f:
+            for r in json.load(f):
+                if r["lib"] == "f32":
+                    continue
+                if r["lib"] == "embers":
+                    r["lib"] = f"embers ({args.merge_label})"
+                results.append(r)
     report(results, budgets, f32)
 
 

@@ -150,10 +150,10 @@ pub fn train(matrix: &DenseMatrix, cfg: &PqConfig, progress: &ProgressFn) -> Res
 
     // With OPQ, the codebooks start in the principal axes of the sample, dealt to the
     // subspaces by eigenvalue allocation; without, in the plain dimension blocks.
-    let start = match &cfg.rotation {
-        None => None,
-        Some(Rotation::Opq { .. }) => Some(initial_rotation(&x, dims, m)),
-    };
+    let start = cfg
+        .rotation
+        .as_ref()
+        .map(|Rotation::Opq { .. }| initial_rotation(&x, dims, m));
     let y = match &start {
         Some(r) => rotate_rows(&x, dims, r),
         None => x.clone(),
