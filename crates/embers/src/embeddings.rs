@@ -169,18 +169,7 @@ impl Embeddings {
 
     /// L2 norm of every row, computed once and cached.
     pub fn norms(&self) -> &[f32] {
-        self.norms.get_or_init(|| match self.storage.as_dense() {
-            Some(m) => m.row_norms(),
-            None => {
-                let mut buf = vec![0.0; self.dims()];
-                (0..self.len())
-                    .map(|i| {
-                        self.storage.row_into(i, &mut buf);
-                        crate::kernels::norm(&buf)
-                    })
-                    .collect()
-            }
-        })
+        self.norms.get_or_init(|| self.storage.row_norms())
     }
 
     /// True when row norms are already known (stored or computed).

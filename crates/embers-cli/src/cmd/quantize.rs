@@ -171,9 +171,10 @@ pub fn run(a: Args, progress: Mode) -> Result<()> {
     let rel = if total > 0.0 { err / total } else { 0.0 };
     embers::io::native::write(&a.output, &q)?;
 
-    // Sizes as `embers info` counts them: stored rows plus 4 bytes of norm per row.
+    // Sizes as `embers info` counts them: everything the rows take (codes, scales, codebooks,
+    // rotation); compressed files store no norms (they are derived from the codes).
     let f32_bytes = emb.len() * emb.dims() * 4;
-    let bytes = q.storage().stored_bytes() + emb.len() * 4;
+    let bytes = q.storage().stored_bytes();
     let ratio = bytes as f64 / f32_bytes.max(1) as f64;
     let settings = q
         .metadata()

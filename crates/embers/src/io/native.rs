@@ -1,5 +1,8 @@
 //! The native embers format: a safetensors file holding the matrix, the vocabulary, optional
-//! norms and subwords, and metadata with a CRC32 of the data section. Opening maps the file and
+//! norms (f32 files only: compressed kinds derive them from their codes when opened, so a
+//! compressed file's bytes a row are its codes alone; older compressed files that carry a
+//! `norms` tensor still open and use it) and subwords, and metadata with a CRC32 of the data
+//! section. Opening maps the file and
 //! reads the header and vocabulary only; the matrix is viewed in place, never copied.
 
 use std::collections::BTreeMap;
@@ -304,7 +307,9 @@ pub fn common_tensors(embeddings: &Embeddings) -> (Vec<TensorOut<'_>>, BTreeMap<
             bytes_of(vocab.counts()),
         ));
     }
-    tensors.push(norms_tensor(embeddings));
+    if embeddings.storage().as_dense().is_some() {
+        tensors.push(norms_tensor(embeddings));
+    }
     let mut meta: BTreeMap<String, String> = embeddings
         .metadata()
         .iter()
@@ -359,7 +364,7 @@ fn norms_tensor(embeddings: &Embeddings) -> TensorOut<'_> {
     }
 }
 
-/// Writes `embeddings` as a native file, atomically, with row norms and a checksum.
+/// Writes `embeddings` as a native file, atomically, with a checksum (and row norms for f32).
 pub fn write(path: impl AsRef<Path>, embeddings: &Embeddings) -> Result<()> {
     let dense;
     let (mut tensors, meta) = common_tensors(embeddings);

@@ -280,8 +280,11 @@ mod tests {
                 back.storage().to_dense().unwrap(),
                 q.storage().to_dense().unwrap()
             );
-            assert!(back.has_norms());
-            assert_eq!(back.norms(), q.norms());
+            // Compressed files store no norms: they are derived from the codes when opened.
+            assert!(!back.has_norms());
+            for (a, b) in back.norms().iter().zip(q.norms()) {
+                assert!((a - b).abs() <= 1e-5 * b.max(1.0), "{a} vs {b}");
+            }
             assert_eq!(back.metadata()["quantizer"], t.describe());
             if let (Storage::Pq(a), Storage::Pq(b)) = (q.storage(), back.storage()) {
                 assert_eq!(a.rotation(), b.rotation());
@@ -296,8 +299,8 @@ mod tests {
             let info = native::info(&p).unwrap();
             assert_eq!((info.rows, info.dims), (300, 24));
             assert_eq!(info.storage, q.storage().kind());
-            // Vectors = the storage's own bytes plus 4 bytes of norm per row.
-            assert_eq!(info.vector_bytes, q.storage().stored_bytes() + 300 * 4);
+            // Vectors = the storage's own bytes: codes (and scales) and tables, no norms.
+            assert_eq!(info.vector_bytes, q.storage().stored_bytes());
             // Writing an opened (mapped) file again gives the same bytes.
             let p2 = dir.path().join("q2.embers");
             native::write(&p2, &back).unwrap();
@@ -352,6 +355,57 @@ rows.astype('<f4').tofile(sys.argv[2])
                 assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{t:?}: {a} vs {b}");
             }
             assert_eq!(want.len(), 300 * 24);
+        }
+    }
+
+    #[test]
+    fn older_files_with_stored_norms_still_open() {
+        // Files written before compressed kinds dropped their f32 norms carry a `norms` tensor
+        // [rows] after the vocabulary: built here exactly as that writer laid them out.
+        let dir = tempfile::tempdir().unwrap();
+        let e = model(300, 24);
+        for (i, t) in targets().into_iter().enumerate() {
+            let q = quantize(&e, &t, &silent).unwrap();
+            let norms = q.norms().to_vec();
+            let (mut tensors, meta) = native::common_tensors(&q);
+            assert!(tensors.iter().all(|x| x.name != "norms"), "{t:?}");
+            tensors.push(TensorOut::new(
+                "norms",
+                Dtype::F32,
+                vec![300],
+                bytes_of(&norms).to_vec(),
+            ));
+            tensors.extend(storage_tensors(q.storage()));
+            let p = dir.path().join(format!("old{i}.embers"));
+            safetensors::write(&p, &tensors, &meta, Some("checksum")).unwrap();
+            let back = native::open(&p).unwrap();
+            assert!(back.has_norms(), "{t:?}: the stored norms are used");
+            assert_eq!(back.norms(), &norms[..]);
+            assert_eq!(
+                back.storage().to_dense().unwrap(),
+                q.storage().to_dense().unwrap()
+            );
+            native::verify(&p).unwrap();
+            // `embers info` counts the stored norms too: 4 bytes a row on top of the storage.
+            let info = native::info(&p).unwrap();
+            assert_eq!(info.vector_bytes, q.storage().stored_bytes() + 300 * 4);
+
+            // An old file whose norms tensor has the wrong shape fails naming file and tensor.
+            let (mut tensors, meta) = native::common_tensors(&q);
+            tensors.push(TensorOut::new(
+                "norms",
+                Dtype::F32,
+                vec![299],
+                bytes_of(&norms[..299]).to_vec(),
+            ));
+            tensors.extend(storage_tensors(q.storage()));
+            let bad = dir.path().join(format!("bad{i}.embers"));
+            safetensors::write(&bad, &tensors, &meta, Some("checksum")).unwrap();
+            let err = native::open(&bad).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("bad{i}.embers")) && err.contains("norms"),
+                "{err}"
+            );
         }
     }
 

@@ -1,7 +1,9 @@
-//! Small dense linear algebra in f64 for the OPQ rotation: the singular value decomposition by
-//! one-sided Jacobi rotations (Hestenes' method), and the orthogonal Procrustes solution built
-//! on it. Matrices are row-major `Vec<f64>`; sizes are those of embedding dims (≤ a few
-//! thousand), where an O(n³) method per call is cheap next to training the codebooks.
+//! Small dense linear algebra in f64 for the OPQ rotation: the orthogonal Procrustes solution
+//! and the principal axes of a sample (both through faer's SVD and self-adjoint
+//! eigendecomposition), and a singular value decomposition by one-sided Jacobi rotations
+//! (Hestenes' method; used by sentence pooling, and as Procrustes' fallback). Matrices are
+//! row-major `Vec<f64>`; sizes are those of embedding dims (≤ a few thousand), where an O(n³)
+//! method per call is cheap next to training the codebooks.
 
 /// A singular value decomposition `A = U · diag(s) · Vᵀ` of an `rows × cols` matrix with
 /// `rows ≥ cols`: `u` is `rows × cols` with orthonormal columns, `s` the `cols` singular values
@@ -166,16 +168,61 @@ fn complete_orthonormal(cols: &mut [Vec<f64>], n: usize) {
 
 /// The orthogonal `d × d` matrix `R` maximising `trace(Rᵀ · M)` for a `d × d` matrix `M`
 /// (row-major), i.e. `R = U · Vᵀ` from `M = U · S · Vᵀ`. With `M = Xᵀ · Y` this is the rotation
-/// minimising `‖X · R − Y‖` (orthogonal Procrustes).
+/// minimising `‖X · R − Y‖` (orthogonal Procrustes). The SVD is faer's; should it fail to
+/// converge (non-finite input), the one-sided Jacobi [`svd`] of this module is used instead.
 pub fn procrustes(m: &[f64], d: usize) -> Vec<f64> {
-    let svd = svd(m, d, d);
+    assert_eq!(m.len(), d * d, "d × d matrix");
+    let a = faer::Mat::<f64>::from_fn(d, d, |i, j| m[i * d + j]);
+    let (u, v): (Vec<f64>, Vec<f64>) = match a.svd() {
+        Ok(f) => (
+            (0..d * d).map(|x| f.U()[(x / d, x % d)]).collect(),
+            (0..d * d).map(|x| f.V()[(x / d, x % d)]).collect(),
+        ),
+        Err(_) => {
+            let f = svd(m, d, d);
+            (f.u, f.v)
+        }
+    };
     let mut r = vec![0.0; d * d];
     for i in 0..d {
         for j in 0..d {
-            r[i * d + j] = (0..d).map(|k| svd.u[i * d + k] * svd.v[j * d + k]).sum();
+            r[i * d + j] = (0..d).map(|k| u[i * d + k] * v[j * d + k]).sum();
         }
     }
     r
+}
+
+/// The eigenvectors of the covariance of the rows of `x` (`d` values each, centred on their
+/// mean, in f64), as the columns of a row-major `d × d` matrix, with their eigenvalues; in
+/// decreasing order of eigenvalue. `None` when the decomposition fails (non-finite input).
+pub fn principal_axes(x: &[f32], d: usize) -> Option<(Vec<f64>, Vec<f64>)> {
+    let n = x.len() / d.max(1);
+    if n == 0 {
+        return None;
+    }
+    let mut mean = vec![0.0f64; d];
+    for r in x.chunks_exact(d) {
+        mean.iter_mut().zip(r).for_each(|(m, v)| *m += *v as f64);
+    }
+    mean.iter_mut().for_each(|m| *m /= n as f64);
+    let centred: Vec<f32> = x
+        .chunks_exact(d)
+        .flat_map(|r| r.iter().zip(&mean).map(|(v, m)| (*v as f64 - m) as f32))
+        .collect();
+    let cov = at_b(&centred, &centred, d, d);
+    let a = faer::Mat::<f64>::from_fn(d, d, |i, j| cov[i * d + j] / n as f64);
+    let eig = a.self_adjoint_eigen(faer::Side::Lower).ok()?;
+    let (s, u) = (eig.S().column_vector(), eig.U());
+    // faer orders eigenvalues increasingly: reverse.
+    let mut vectors = vec![0.0f64; d * d];
+    let mut values = Vec::with_capacity(d);
+    for (c, src) in (0..d).rev().enumerate() {
+        values.push(s[src].max(0.0));
+        for i in 0..d {
+            vectors[i * d + c] = u[(i, src)];
+        }
+    }
+    Some((vectors, values))
 }
 
 /// `Aᵀ · B` for `a` (`n × p`) and `b` (`n × q`), row-major f32 inputs, accumulated in f64.
@@ -294,6 +341,63 @@ mod tests {
         assert_eq!(want.len(), cols);
         for (g, w) in f.s.iter().zip(&want) {
             assert!((g - w).abs() < 1e-9 * (1.0 + w), "{g} vs numpy {w}");
+        }
+    }
+
+    #[test]
+    fn procrustes_and_principal_axes_match_numpy() {
+        // Reference: numpy's U·Vᵀ from np.linalg.svd of M, and np.linalg.eigh of the covariance
+        // of the centred rows (eigenvectors up to sign), run here.
+        let (n, d) = (40, 7);
+        let mut rng = Rng::new(11);
+        let x: Vec<f32> = (0..n * d)
+            .map(|i| rng.normal() * (1.0 + (i % d) as f32) + 0.3)
+            .collect();
+        let m: Vec<f64> = (0..d * d).map(|_| rng.normal() as f64).collect();
+        let fmt = |v: Vec<String>| v.join(",");
+        let out = embers_testkit::python()
+            .arg("-c")
+            .arg(format!(
+                "import numpy as np\n\
+                 m = np.array([{}], dtype=np.float64).reshape({d}, {d})\n\
+                 u, s, vt = np.linalg.svd(m)\n\
+                 print(' '.join(repr(float(v)) for v in (u @ vt).ravel()))\n\
+                 x = np.array([{}], dtype=np.float32).astype(np.float64).reshape({n}, {d})\n\
+                 c = x - x.mean(axis=0)\n\
+                 w, v = np.linalg.eigh(c.T @ c / {n})\n\
+                 print(' '.join(repr(float(a)) for a in w[::-1]))\n\
+                 print(' '.join(repr(float(a)) for a in v[:, ::-1].ravel()))\n",
+                fmt(m.iter().map(|v| format!("{v:?}")).collect()),
+                fmt(x.iter().map(|v| format!("{v:?}")).collect()),
+            ))
+            .output()
+            .expect("the reference Python runs (scripts/test.sh sets it up)");
+        assert!(out.status.success(), "numpy failed");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<Vec<f64>> = text
+            .lines()
+            .map(|l| l.split_whitespace().map(|v| v.parse().unwrap()).collect())
+            .collect();
+        let r = procrustes(&m, d);
+        for (a, b) in r.iter().zip(&lines[0]) {
+            assert!((a - b).abs() < 1e-9, "procrustes {a} vs numpy {b}");
+        }
+        let (vectors, values) = principal_axes(&x, d).unwrap();
+        for (a, b) in values.iter().zip(&lines[1]) {
+            assert!(
+                (a - b).abs() < 1e-6 * (1.0 + b.abs()),
+                "eigenvalue {a} vs numpy {b}"
+            );
+        }
+        for c in 0..d {
+            let dot: f64 = (0..d)
+                .map(|i| vectors[i * d + c] * lines[2][i * d + c])
+                .sum();
+            assert!(
+                (dot.abs() - 1.0).abs() < 1e-6,
+                "axis {c}: |cos| = {}",
+                dot.abs()
+            );
         }
     }
 

