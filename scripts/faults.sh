@@ -60,7 +60,7 @@ leftovers() { # temporary files left in the current folder by interrupted runs
 }
 
 echo "== crash during writes: kill -9 at a random moment, $KILLS times per command and destination"
-total_kills=0; bad=0; total_left=0; next_ok=0; next_runs=0
+total_kills=0; bad=0; total_left=0; next_ok=0; next_runs=0; next_clean=0
 for spec in "${COMMANDS[@]}"; do
     IFS='|' read -r name file template <<<"$spec"
     mkdir -p ref && rm -rf ref/*
@@ -107,6 +107,8 @@ for spec in "${COMMANDS[@]}"; do
                 if ( cd d && run_cmd "$template" "$file" >/dev/null 2>&1 ) && cmp -s "d/$file" "ref/$file"; then
                     next_ok=$((next_ok + 1))
                 fi
+                # ... and removes what the killed run left.
+                [ "$(cd d && leftovers)" -eq 0 ] && next_clean=$((next_clean + 1))
             fi
         done
         total_kills=$((total_kills + kills)); total_left=$((total_left + left))
@@ -115,8 +117,8 @@ for spec in "${COMMANDS[@]}"; do
     done
 done
 echo "  leftover names: .NAME.tmp-PID-NONCE (atomic writes), .embers-* (GloVe spill folders)"
-echo "  runs started over leftovers: $next_runs, complete and correct: $next_ok"
-echo "| crash during writes (kill -9 at random moments; 7 commands × no/old destination) | $total_kills kills | $bad bad destinations (old file kept, absent, or complete new file; native ones pass \`embers verify\`); $total_left temporary files left by SIGKILL, clearly named; $next_ok/$next_runs next runs over them succeeded |"
+echo "  runs started over leftovers: $next_runs, complete and correct: $next_ok, leftovers removed: $next_clean"
+echo "| crash during writes (kill -9 at random moments; 7 commands × no/old destination) | $total_kills kills | $bad bad destinations (old file kept, absent, or complete new file; native ones pass \`embers verify\`); $total_left temporary files left by SIGKILL, clearly named; $next_ok/$next_runs next runs over them wrote the complete file and $next_clean/$next_runs removed the leftovers |"
 
 echo
 echo "== disk full: outputs on a 2 MiB tmpfs"
