@@ -4,7 +4,7 @@
 //!
 //! Each variant is measured as `embers eval` and `embers similar` would measure the file it
 //! stands for: bytes a row (everything a native file stores for the vectors: matrix or codes,
-//! codebooks, scales, norms), analogy accuracy and word-pair Spearman correlations (gensim's
+//! codebooks, scales; norms for f32), analogy accuracy and word-pair Spearman correlations (gensim's
 //! protocols), recall@10 of each query word's neighbours against the original model's exact
 //! neighbours, and the mean time of one top-10 query. [`svg`] draws the points as a chart.
 
@@ -146,7 +146,8 @@ pub struct Point {
     pub method: String,
     pub kind: String,
     pub dims: usize,
-    /// Bytes a row: stored vectors (matrix or codes, codebooks, scales) and norms, per row.
+    /// Bytes a row as `embers info` counts them: matrix or codes, codebooks, scales (and norms,
+    /// which only f32 files store).
     pub bytes_per_row: f64,
     /// Share of the original variance kept by the projection (PCA only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -289,7 +290,15 @@ pub fn measure(
         method: String::new(),
         kind: String::new(),
         dims: emb.dims(),
-        bytes_per_row: (emb.storage().stored_bytes() + 4 * emb.len()) as f64 / rows,
+        // As `embers info` counts a written file: f32 files carry a norm a row, compressed
+        // ones derive their norms from the codes.
+        bytes_per_row: (emb.storage().stored_bytes()
+            + if emb.storage().as_dense().is_some() {
+                4 * emb.len()
+            } else {
+                0
+            }) as f64
+            / rows,
         explained_variance: None,
         analogy,
         pairs,
