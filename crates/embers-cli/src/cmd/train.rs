@@ -173,20 +173,12 @@ fn install_ctrl_c() {
     let _ = unsafe { signal_hook_registry::register(libc::SIGINT, handler) };
 }
 
-/// A private temporary folder (`.embers-WHAT-XXXXXX`, mode 0700) under `base`, removed when the
-/// value is dropped (success, error, first Ctrl-C) and by a second Ctrl-C, which otherwise ends
-/// the process at once: a thread watches for it, removes the folder, and exits with code 130.
+/// A private temporary folder (`.embers-WHAT-PID-XXXXXX`, mode 0700; what killed runs left
+/// there is removed first: `embers::train::cooccur::private_temp_dir`) under `base`, removed when
+/// the value is dropped (success, error, first Ctrl-C) and by a second Ctrl-C, which otherwise
+/// ends the process at once: a thread watches for it, removes the folder, and exits with code 130.
 pub fn private_temp_dir(base: &std::path::Path, what: &str) -> Result<tempfile::TempDir> {
-    let mut builder = tempfile::Builder::new();
-    let prefix = format!(".embers-{what}-");
-    builder.prefix(&prefix);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o700));
-    }
-    let dir = builder
-        .tempdir_in(base)
+    let dir = embers::train::cooccur::private_temp_dir(base, what)
         .with_context(|| format!("creating a temporary folder in {}", base.display()))?;
     let path = dir.path().to_path_buf();
     std::thread::spawn(move || loop {

@@ -12,6 +12,8 @@ pub struct AtomicFile {
     target: PathBuf,
     temp: PathBuf,
     writer: Option<BufWriter<File>>,
+    /// Set once the temporary file has been renamed to the target.
+    renamed: bool,
 }
 
 impl AtomicFile {
@@ -40,6 +42,7 @@ impl AtomicFile {
             target,
             temp,
             writer: Some(BufWriter::with_capacity(1 << 16, file)),
+            renamed: false,
         })
     }
 
@@ -83,6 +86,7 @@ impl AtomicFile {
         file.sync_all().map_err(|e| Error::io(&self.target, e))?;
         drop(file);
         std::fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        self.renamed = true;
         Ok(())
     }
 }
@@ -141,7 +145,9 @@ pub(crate) fn remove_stale(dir: &Path, prefix: &str, folders: bool) {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.writer.is_some() {
+        // Not committed, or the commit failed (flushing the last buffer, syncing or renaming
+        // on a full disk): the temporary file goes.
+        if !self.renamed {
             self.writer = None;
             let _ = std::fs::remove_file(&self.temp);
         }
@@ -168,6 +174,25 @@ mod tests {
         f.write_all(b"!").unwrap();
         f.commit().unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"wHole!");
+    }
+
+    #[test]
+    fn a_failed_commit_leaves_no_temporary_file() {
+        // The target is a non-empty folder, so the final rename fails (as a flush or sync on a
+        // full disk would fail earlier in the commit).
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.bin");
+        std::fs::create_dir(&p).unwrap();
+        std::fs::write(p.join("inside"), b"x").unwrap();
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"whole").unwrap();
+        let err = f.commit().unwrap_err().to_string();
+        assert!(err.contains("out.bin"), "{err}");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["out.bin"], "only the folder stays");
     }
 
     /// The PID of a process that has exited (and been reaped).

@@ -213,29 +213,38 @@ pub(crate) struct SpillDir {
 
 impl SpillDir {
     /// Creates a new folder `.embers-WHAT-PID-XXXXXX` under `base` (or the system temporary
-    /// folder); it never reuses an existing folder. Folders of earlier runs whose process is
-    /// gone (killed with SIGKILL, which no cleanup survives) are removed first.
+    /// folder); see [`private_temp_dir`].
     pub(crate) fn create(base: Option<&Path>, what: &str) -> Result<Self> {
         let base = base
             .map(Path::to_path_buf)
             .unwrap_or_else(std::env::temp_dir);
-        crate::io::atomic::remove_stale(&base, &format!(".embers-{what}-"), true);
-        let prefix = format!(".embers-{what}-{}-", std::process::id());
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o700));
-        }
-        let dir = builder.tempdir_in(&base).map_err(|e| Error::io(&base, e))?;
-        Ok(SpillDir { dir })
+        Ok(SpillDir {
+            dir: private_temp_dir(&base, what)?,
+        })
     }
 
     /// The folder.
     pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// Creates a private temporary folder `.embers-WHAT-PID-XXXXXX` under `base`: fresh (never an
+/// existing folder), with an unpredictable suffix and mode 0700 on Unix, so no other user can
+/// plant or read its files; removed with everything in it when the value is dropped. Folders
+/// of the same `WHAT` left under `base` by earlier runs whose process is gone (killed with
+/// SIGKILL, which no clean-up survives) are removed first; those of live processes are kept.
+pub fn private_temp_dir(base: &Path, what: &str) -> Result<tempfile::TempDir> {
+    crate::io::atomic::remove_stale(base, &format!(".embers-{what}-"), true);
+    let prefix = format!(".embers-{what}-{}-", std::process::id());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder.tempdir_in(base).map_err(|e| Error::io(base, e))
 }
 
 /// The fixed-point scale and the weight of each distance (`weights[d]` = units of `1/d`).
