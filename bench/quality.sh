@@ -34,6 +34,8 @@
 #                (github.com/stanfordnlp/GloVe, `make`; its binaries land in build/), e.g.
 #                  git clone https://github.com/stanfordnlp/GloVe /tmp/GloVe && make -C /tmp/GloVe
 #                  STANFORD_GLOVE=/tmp/GloVe/build bench/quality.sh
+#   EMBERS_ARGS  extra options for every `embers train word2vec|fasttext` run (e.g.
+#                "--saturated full"), to try one change of embers against the same references
 #   FASTTEXT     the fastText binary (default `fasttext` on PATH: apt-get install fasttext)
 # A second run with the same OUT adds to results.jsonl; `bench/quality_summary.py OUT/results.jsonl`
 # prints the table again.
@@ -98,12 +100,14 @@ PY
 }
 
 w2v=(--dim 100 --window 5 --sample 1e-4 --min-count 5 --epochs 5 --threads "$threads" --progress none)
+# shellcheck disable=SC2206
+extra=(${EMBERS_ARGS:-})
 for trainer in $trainers; do
   case $trainer in
     sg | cbow)
       for s in $seeds; do
         measure "$trainer" embers "$s" "$out/e.emb" "" \
-          "$embers" train word2vec "$corpus" -o "$out/e.emb" --model "$trainer" --negative 5 "${w2v[@]}" --seed "$s"
+          "$embers" train word2vec "$corpus" -o "$out/e.emb" --model "$trainer" --negative 5 "${w2v[@]}" --seed "$s" ${extra[@]+"${extra[@]}"}
         measure "$trainer" gensim "$s" "$out/g.bin" "" \
           "$python" "$root/bench/gensim_w2v.py" "$corpus" "$out/g.bin" "$trainer" "$threads" 5 "$s"
       done ;;
@@ -111,7 +115,7 @@ for trainer in $trainers; do
       m=${trainer%-hs}
       for s in $hs_seeds; do
         measure "$trainer" embers "$s" "$out/e.emb" "" \
-          "$embers" train word2vec "$corpus" -o "$out/e.emb" --model "$m" --hs --negative 0 "${w2v[@]}" --seed "$s"
+          "$embers" train word2vec "$corpus" -o "$out/e.emb" --model "$m" --hs --negative 0 "${w2v[@]}" --seed "$s" ${extra[@]+"${extra[@]}"}
         measure "$trainer" gensim "$s" "$out/g.bin" "" \
           "$python" "$root/bench/gensim_w2v.py" "$corpus" "$out/g.bin" "$m" "$threads" 5 "$s" hs
       done ;;
@@ -119,7 +123,7 @@ for trainer in $trainers; do
       for s in $seeds; do
         measure ft embers "$s" "$out/e.emb" "--oov-embers $embers" \
           "$embers" train fasttext "$corpus" -o "$out/e.emb" --model sg --negative 5 --alpha 0.05 \
-          --minn 3 --maxn 6 --bucket 2000000 "${w2v[@]}" --seed "$s"
+          --minn 3 --maxn 6 --bucket 2000000 "${w2v[@]}" --seed "$s" ${extra[@]+"${extra[@]}"}
         measure ft fasttext "$s" "$out/ft.vec" "--oov-fasttext $out/ft.bin" \
           "$fasttext" skipgram -input "$corpus" -output "$out/ft" -dim 100 -ws 5 -neg 5 -t 1e-4 \
           -minCount 5 -epoch 5 -lr 0.05 -minn 3 -maxn 6 -bucket 2000000 -thread "$threads" \

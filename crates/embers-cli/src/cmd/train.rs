@@ -37,6 +37,22 @@ enum ModelArg {
     Cbow,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum SaturatedArg {
+    /// No update (gensim).
+    Skip,
+    /// The full gradient (word2vec C, fastText).
+    Full,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum SgInputArg {
+    /// Each context word predicts the centre word (word2vec C, gensim).
+    Context,
+    /// The centre word predicts each context word (fastText).
+    Centre,
+}
+
 /// Settings shared by both trainers (word2vec/gensim names).
 #[derive(ClapArgs)]
 pub struct Common {
@@ -95,6 +111,16 @@ pub struct Common {
     /// (word2vec, gensim), 0.5 (fastText).
     #[arg(long)]
     ns_exponent: Option<f64>,
+    /// Scores at the edge of the sigmoid table (|f| ≥ 6): `skip` makes no update (gensim),
+    /// `full` applies the full gradient (word2vec C, fastText). Default: skip (word2vec),
+    /// full (fastText).
+    #[arg(long, value_enum)]
+    saturated: Option<SaturatedArg>,
+    /// Skip-gram: whose input vector predicts whom. `context`: each context word predicts the
+    /// centre word (word2vec C, gensim); `centre`: the centre word predicts each context word
+    /// (fastText). Default: centre.
+    #[arg(long, value_enum)]
+    sg_input: Option<SgInputArg>,
     /// Random seed; with --threads 1 the output is identical from run to run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -142,6 +168,12 @@ impl Common {
             alpha: self.alpha.or(defaults.alpha),
             ns_exponent: self.ns_exponent.unwrap_or(defaults.ns_exponent),
             resample_negatives: defaults.resample_negatives,
+            skip_saturated: self
+                .saturated
+                .map_or(defaults.skip_saturated, |s| s == SaturatedArg::Skip),
+            context_input: self
+                .sg_input
+                .map_or(defaults.context_input, |s| s == SgInputArg::Context),
             threads: self.threads,
             seed: self.seed,
             shared_negatives: self.shared_negatives,

@@ -21,8 +21,8 @@ pub struct FastTextConfig {
 
 impl Default for FastTextConfig {
     /// fastText's defaults for `skipgram`: lr 0.05, t 1e-4, noise distribution unigram^0.5 with
-    /// a noise word equal to the target drawn again, n-grams of 3..6 characters in 2,000,000
-    /// buckets, and the word2vec defaults otherwise.
+    /// a noise word equal to the target drawn again, the full gradient for saturated scores,
+    /// n-grams of 3..6 characters in 2,000,000 buckets, and the word2vec defaults otherwise.
     fn default() -> Self {
         FastTextConfig {
             word2vec: Word2VecConfig {
@@ -30,6 +30,7 @@ impl Default for FastTextConfig {
                 sample: 1e-4,
                 ns_exponent: 0.5,
                 resample_negatives: true,
+                skip_saturated: false,
                 ..Word2VecConfig::default()
             },
             subwords: SubwordConfig::default(),

@@ -36,7 +36,9 @@ use crate::storage::DenseMatrix;
 use crate::text::corpus::for_each_sentence_in;
 use crate::text::Corpus;
 use crate::train::limits::{MAX_DIM, MAX_EPOCHS, MAX_NEGATIVE, MAX_THREADS, MAX_WINDOW};
-use crate::train::sampling::{keep_thresholds, learning_rate, AliasTable, Huffman, SigmoidTable};
+use crate::train::sampling::{
+    keep_thresholds, learning_rate, AliasTable, Huffman, SigmoidTable, MAX_EXP,
+};
 use crate::vocab::{Vocab, VocabBuilder};
 use crate::Embeddings;
 
@@ -101,6 +103,14 @@ pub struct Word2VecConfig {
     /// A noise word equal to the positive target is drawn again (fastText), instead of being
     /// skipped (word2vec, gensim).
     pub resample_negatives: bool,
+    /// A prediction whose score is saturated (|f| ≥ 6, the edge of the sigmoid table) makes
+    /// no update (gensim 4), instead of the full gradient that word2vec C and fastText apply.
+    pub skip_saturated: bool,
+    /// Skip-gram: each context word's input vector predicts the centre word and moves after
+    /// each pair (word2vec C, gensim); off (the default), the centre word's input vector
+    /// predicts each context word (fastText). The pairs are the same; what differs is which
+    /// vector moves after each pair.
+    pub context_input: bool,
 }
 
 impl Default for Word2VecConfig {
@@ -124,6 +134,8 @@ impl Default for Word2VecConfig {
             seed: 1,
             shared_negatives: false,
             resample_negatives: false,
+            skip_saturated: true,
+            context_input: false,
         }
     }
 }
@@ -205,6 +217,16 @@ impl Word2VecConfig {
         }
         if self.resample_negatives && self.negative > 0 {
             m.push(("train.resample_negatives".into(), "1".into()));
+        }
+        m.push((
+            "train.skip_saturated".into(),
+            (self.skip_saturated as u8).to_string(),
+        ));
+        if self.model == Model::SkipGram {
+            m.push((
+                "train.context_input".into(),
+                (self.context_input as u8).to_string(),
+            ));
         }
         m
     }
@@ -574,6 +596,12 @@ struct Engine<'a> {
 }
 
 impl Engine<'_> {
+    /// Whether a prediction with score `f` makes no update (`skip_saturated` and |f| ≥ 6).
+    #[inline]
+    fn skips(&self, f: f32) -> bool {
+        self.config.skip_saturated && !(-MAX_EXP < f && f < MAX_EXP)
+    }
+
     fn report(&self, control: Control<'_>, epoch: u32, start: Instant) {
         let Some(p) = control.progress else { return };
         let done = self
@@ -694,9 +722,25 @@ impl<'e, 'a> Worker<'e, 'a> {
             if hi - lo < 2 {
                 continue;
             }
+            let shared = self.e.config.shared_negatives && self.e.syn1neg.is_some();
+            if self.e.config.context_input && !shared {
+                // word2vec C and gensim: each context word's input vector predicts the centre
+                // word and moves at once.
+                for (j, &w) in s.iter().enumerate().take(hi).skip(lo) {
+                    if j != i {
+                        self.load_input(w);
+                        self.grad.fill(0.0);
+                        self.predict(s[i], rng);
+                        for &r in self.e.inputs.of(w) {
+                            self.e.syn0.add_to_row(1.0, &self.grad, r);
+                        }
+                    }
+                }
+                continue;
+            }
             self.load_input(s[i]);
             self.grad.fill(0.0);
-            if self.e.config.shared_negatives && self.e.syn1neg.is_some() {
+            if shared {
                 self.window_shared(s, i, lo, hi, rng);
             } else {
                 // One update per (centre, context) pair, in order, as word2vec, gensim and
@@ -776,6 +820,9 @@ impl<'e, 'a> Worker<'e, 'a> {
             }
             let f = syn1neg.dot(&self.hidden, t);
             loss += e.sigmoid.neg_log_sigmoid(f);
+            if e.skips(f) {
+                continue;
+            }
             let g = (1.0 - e.sigmoid.sigmoid(f)) * alpha;
             syn1neg.add_row_to(g, t, &mut self.grad);
             syn1neg.add_to_row(g, &self.hidden, t);
@@ -788,6 +835,9 @@ impl<'e, 'a> Worker<'e, 'a> {
             }
             let f = syn1neg.dot(&self.hidden, t);
             loss += weight * e.sigmoid.neg_log_sigmoid(-f);
+            if e.skips(f) {
+                continue;
+            }
             let g = -e.sigmoid.sigmoid(f) * alpha * weight;
             syn1neg.add_row_to(g, t, &mut self.grad);
             syn1neg.add_to_row(g, &self.hidden, t);
@@ -805,6 +855,9 @@ impl<'e, 'a> Worker<'e, 'a> {
         for (&p, &c) in points.iter().zip(codes) {
             let f = syn1.dot(&self.hidden, p);
             loss += e.sigmoid.neg_log_sigmoid(if c == 0 { f } else { -f });
+            if e.skips(f) {
+                continue;
+            }
             let g = (1.0 - c as f32 - e.sigmoid.sigmoid(f)) * self.alpha;
             syn1.add_row_to(g, p, &mut self.grad);
             syn1.add_to_row(g, &self.hidden, p);
@@ -826,6 +879,9 @@ impl<'e, 'a> Worker<'e, 'a> {
                 // Code 0 = positive side (word2vec's label = 1 − code).
                 let x = if c == 0 { f } else { -f };
                 loss += e.sigmoid.neg_log_sigmoid(x);
+                if e.skips(f) {
+                    continue;
+                }
                 let g = (1.0 - c as f32 - e.sigmoid.sigmoid(f)) * alpha;
                 syn1.add_row_to(g, p, &mut self.grad);
                 syn1.add_to_row(g, &self.hidden, p);
@@ -855,6 +911,9 @@ impl<'e, 'a> Worker<'e, 'a> {
                 };
                 let f = syn1neg.dot(&self.hidden, t);
                 loss += e.sigmoid.neg_log_sigmoid(if d == 0 { f } else { -f });
+                if e.skips(f) {
+                    continue;
+                }
                 let g = (label - e.sigmoid.sigmoid(f)) * alpha;
                 syn1neg.add_row_to(g, t, &mut self.grad);
                 syn1neg.add_to_row(g, &self.hidden, t);
@@ -901,6 +960,180 @@ pub(crate) mod tests {
             }
         }
         right as f64 / qs.len() as f64
+    }
+
+    /// Runs `f` on a worker over the given matrices (dim 2, word rows only, no hierarchical
+    /// softmax, learning rate 0.5 throughout), noise drawn from `noise_counts` as they are.
+    fn with_worker(
+        config: &Word2VecConfig,
+        syn0: &mut [f32],
+        syn1neg: &mut [f32],
+        noise_counts: &[u64],
+        f: impl FnOnce(&mut Worker<'_, '_>),
+    ) {
+        let inputs = InputRows::words(syn0.len() / 2);
+        let engine = Engine {
+            config,
+            alpha: 0.5,
+            inputs: &inputs,
+            syn0: Shared::new(syn0, 2),
+            syn1neg: Some(Shared::new(syn1neg, 2)),
+            syn1: None,
+            noise: AliasTable::unigram(noise_counts, 1.0),
+            huffman: Huffman::new(&[]),
+            keep: vec![u32::MAX; noise_counts.len()],
+            sigmoid: SigmoidTable::default(),
+            ids: FxHashMap::default(),
+            tokenizer: Default::default(),
+            words_done: AtomicU64::new(0),
+            total_words: 1,
+            loss: Mutex::new((0.0, 0)),
+            stop: AtomicBool::new(false),
+        };
+        let mut worker = Worker::new(&engine, 2);
+        f(&mut worker);
+    }
+
+    /// One positive prediction (input word 1 → target word 0; the noise distribution only
+    /// holds the target, so no negative is scored) with the rows set so the score is `f`.
+    /// Returns the target's output row and the input-side gradient afterwards.
+    fn one_prediction(skip_saturated: bool, f: f32) -> (Vec<f32>, Vec<f32>) {
+        let config = Word2VecConfig {
+            dim: 2,
+            negative: 1,
+            skip_saturated,
+            ..Word2VecConfig::default()
+        };
+        let mut syn0 = vec![0.0, 0.0, 2.0, 0.0];
+        let mut syn1neg = vec![f / 2.0, 1.0, 0.0, 0.0];
+        let mut grad = Vec::new();
+        with_worker(&config, &mut syn0, &mut syn1neg, &[1, 0], |w| {
+            w.load_input(1);
+            w.grad.fill(0.0);
+            w.predict(0, &mut Rng::new(1));
+            grad = w.grad.clone();
+        });
+        (syn1neg[..2].to_vec(), grad)
+    }
+
+    #[test]
+    fn saturated_scores_are_skipped_as_gensim_does_or_get_the_full_gradient() {
+        // A positive pair scored −8: beyond the table, as wrong as it can be.
+        let (out, grad) = one_prediction(true, -8.0);
+        assert_eq!(out, vec![-4.0, 1.0], "gensim: no update of the output row");
+        assert_eq!(grad, vec![0.0, 0.0], "gensim: no input-side gradient");
+        // word2vec C / fastText: g = (1 − σ(−8→0)) · alpha = 0.5.
+        let (out, grad) = one_prediction(false, -8.0);
+        assert_eq!(out, vec![-4.0 + 0.5 * 2.0, 1.0]);
+        assert_eq!(grad, vec![0.5 * -4.0, 0.5 * 1.0]);
+        // Inside the table both conventions update the same way.
+        let (a, ga) = one_prediction(true, -2.0);
+        let (b, gb) = one_prediction(false, -2.0);
+        assert_eq!((a.clone(), ga.clone()), (b, gb));
+        let g = 0.5 * (1.0 - SigmoidTable::default().sigmoid(-2.0));
+        assert!((a[0] - (-1.0 + g * 2.0)).abs() < 1e-6, "{a:?}");
+        assert!(
+            (ga[0] - g * -1.0).abs() < 1e-6 && (ga[1] - g).abs() < 1e-6,
+            "{ga:?}"
+        );
+    }
+
+    /// The skip-gram loops of the reference tools on one sentence with window 1 and one noise
+    /// word (always `noise`), in f32 with the same sigmoid table: gensim's `train_sentence_sg`
+    /// / `fast_sentence_sg_neg` (the context word's input row predicts the centre word, and moves
+    /// after each pair), or fastText's `skipgram` (the centre word's input predicts each context
+    /// word; its gradient summed and applied after the window). Saturated scores skipped.
+    fn reference_sg(
+        s: &[u32],
+        noise: u32,
+        context_input: bool,
+        syn0: &mut [[f32; 2]],
+        syn1: &mut [[f32; 2]],
+    ) {
+        let table = SigmoidTable::default();
+        let alpha = 0.5f32;
+        let dot = |a: &[f32; 2], b: &[f32; 2]| a[0] * b[0] + a[1] * b[1];
+        for i in 0..s.len() {
+            let mut window_grad = [0.0f32; 2];
+            let mut hidden = syn0[s[i] as usize];
+            for j in i.saturating_sub(1)..(i + 2).min(s.len()) {
+                if j == i {
+                    continue;
+                }
+                let (input, target) = if context_input {
+                    (s[j], s[i])
+                } else {
+                    (s[i], s[j])
+                };
+                if context_input {
+                    hidden = syn0[input as usize];
+                }
+                let mut work = [0.0f32; 2];
+                for (t, label) in [(target, 1.0f32), (noise, 0.0)] {
+                    if label == 0.0 && t == target {
+                        continue;
+                    }
+                    let f = dot(&hidden, &syn1[t as usize]);
+                    if !(-MAX_EXP < f && f < MAX_EXP) {
+                        continue;
+                    }
+                    let g = (label - table.sigmoid(f)) * alpha;
+                    for k in 0..2 {
+                        work[k] += g * syn1[t as usize][k];
+                        syn1[t as usize][k] += g * hidden[k];
+                    }
+                }
+                for k in 0..2 {
+                    if context_input {
+                        syn0[input as usize][k] += work[k];
+                    } else {
+                        hidden[k] += work[k];
+                        window_grad[k] += work[k];
+                    }
+                }
+            }
+            if !context_input {
+                for k in 0..2 {
+                    syn0[s[i] as usize][k] += window_grad[k];
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn skipgram_input_side_follows_gensim_or_fasttext() {
+        let s = [0u32, 1, 2, 1];
+        for context_input in [true, false] {
+            let config = Word2VecConfig {
+                dim: 2,
+                window: 1,
+                negative: 1,
+                context_input,
+                ..Word2VecConfig::default()
+            };
+            let start0 = [[0.3f32, -0.2], [0.1, 0.4], [-0.5, 0.2], [0.2, 0.2]];
+            let start1 = [[0.2f32, 0.1], [-0.3, 0.5], [0.4, -0.1], [0.1, -0.4]];
+            let mut syn0: Vec<f32> = start0.iter().flatten().copied().collect();
+            let mut syn1neg: Vec<f32> = start1.iter().flatten().copied().collect();
+            with_worker(&config, &mut syn0, &mut syn1neg, &[0, 0, 0, 1], |w| {
+                w.skipgram(&s, &mut Rng::new(3));
+            });
+            let (mut r0, mut r1) = (start0, start1);
+            reference_sg(&s, 3, context_input, &mut r0, &mut r1);
+            let flat = |m: [[f32; 2]; 4]| m.iter().flatten().copied().collect::<Vec<f32>>();
+            for (got, want) in [(&syn0, flat(r0)), (&syn1neg, flat(r1))] {
+                for (a, b) in got.iter().zip(&want) {
+                    assert!(
+                        (a - b).abs() < 1e-6,
+                        "context_input {context_input}: {got:?} vs {want:?}"
+                    );
+                }
+            }
+            // The two orders give different vectors (the test tells them apart).
+            let (mut o0, mut o1) = (start0, start1);
+            reference_sg(&s, 3, !context_input, &mut o0, &mut o1);
+            assert!(syn0.iter().zip(flat(o0)).any(|(a, b)| (a - b).abs() > 1e-4));
+        }
     }
 
     pub(crate) fn planted_corpus(dir: &std::path::Path) -> Corpus {
