@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -117,6 +118,19 @@ fn crc_f32(values: &[f32]) -> u32 {
     total.finalize()
 }
 
+/// Asks the CPU to start loading the cache line of `p` (a hint: a prefetch reads nothing
+/// architecturally and never faults, whatever the address).
+#[inline(always)]
+fn prefetch_at(p: *const i8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is defined for any address; nothing is dereferenced.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// The rows seen through the cached norms, scored gensim's way (dot / norm). Dense f32 rows
 /// are read in place; other storage kinds decode the rows they touch. Rows of norm zero score
 /// `-inf`: they are never answers.
@@ -148,6 +162,25 @@ impl<'a> Space<'a> {
         } else {
             x
         }
+    }
+
+    /// Starts loading row `i` and its norm into the cache (dense rows: the row's first 512
+    /// bytes; the hardware prefetcher follows on longer rows). A hint only.
+    #[inline]
+    fn prefetch(&self, i: u32) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(m) = self.dense {
+            let p = m.as_ptr().wrapping_add(i as usize * self.dims) as *const i8;
+            let bytes = (self.dims * 4).min(512);
+            let mut off = 0;
+            while off < bytes {
+                prefetch_at(p.wrapping_add(off));
+                off += 64;
+            }
+            prefetch_at(self.norms.as_ptr().wrapping_add(i as usize) as *const i8);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
     }
 
     /// Cosine of row `i` with a unit query.
@@ -233,55 +266,90 @@ impl Visited {
     }
 }
 
+/// The buffers of one thread's searches, reused: visited marks, the two heaps, the links of
+/// the node being expanded and those of its neighbours not seen before.
+struct Scratch {
+    visited: Visited,
+    frontier: BinaryHeap<Cand>,
+    best: BinaryHeap<Reverse<Cand>>,
+    links: Vec<u32>,
+    fresh: Vec<u32>,
+}
+
 thread_local! {
-    static VISITED: RefCell<Visited> = const { RefCell::new(Visited { mark: Vec::new(), gen: 0 }) };
+    static SCRATCH: RefCell<Scratch> = const {
+        RefCell::new(Scratch {
+            visited: Visited { mark: Vec::new(), gen: 0 },
+            frontier: BinaryHeap::new(),
+            best: BinaryHeap::new(),
+            links: Vec::new(),
+            fresh: Vec::new(),
+        })
+    };
 }
 
 /// Best-first search on one level from `entry`; returns up to `ef` candidates, best first.
-fn search_layer(
+/// `links(i, buf)` fills `buf` with the links of node `i`; the rows of a node's unseen
+/// neighbours are prefetched (`space.prefetch`) before any of them is scored, so their cache
+/// misses overlap, and `pre_links(j)` is called with the next node to expand (a prefetch of
+/// its links, or nothing).
+fn search_layer<S, L, P>(
+    space: &Space<'_>,
     n: usize,
     entry: &[Cand],
     ef: usize,
-    score: &dyn Fn(u32) -> f32,
-    links: &dyn Fn(u32, &mut Vec<u32>),
-) -> Vec<Cand> {
-    VISITED.with(|v| {
-        let mut visited = v.borrow_mut();
-        visited.reset(n);
-        let mut frontier: BinaryHeap<Cand> = BinaryHeap::new();
-        let mut best: BinaryHeap<std::cmp::Reverse<Cand>> = BinaryHeap::new();
+    score: S,
+    links: L,
+    pre_links: P,
+) -> Vec<Cand>
+where
+    S: Fn(u32) -> f32,
+    L: Fn(u32, &mut Vec<u32>),
+    P: Fn(u32),
+{
+    SCRATCH.with(|s| {
+        let s = &mut *s.borrow_mut();
+        s.visited.reset(n);
+        s.frontier.clear();
+        s.best.clear();
         for &c in entry {
-            if visited.insert(c.1) {
-                frontier.push(c);
-                best.push(std::cmp::Reverse(c));
+            if s.visited.insert(c.1) {
+                s.frontier.push(c);
+                s.best.push(Reverse(c));
             }
         }
-        while best.len() > ef {
-            best.pop();
+        while s.best.len() > ef {
+            s.best.pop();
         }
-        let mut buf = Vec::new();
-        while let Some(c) = frontier.pop() {
-            let worst = best.peek().expect("not empty").0;
-            if best.len() >= ef && c < worst {
+        while let Some(c) = s.frontier.pop() {
+            let worst = s.best.peek().expect("not empty").0;
+            if s.best.len() >= ef && c < worst {
                 break;
             }
-            links(c.1, &mut buf);
-            for &nb in &buf {
-                if !visited.insert(nb) {
-                    continue;
+            if let Some(next) = s.frontier.peek() {
+                pre_links(next.1);
+            }
+            links(c.1, &mut s.links);
+            s.fresh.clear();
+            for &nb in &s.links {
+                if s.visited.insert(nb) {
+                    space.prefetch(nb);
+                    s.fresh.push(nb);
                 }
+            }
+            for &nb in &s.fresh {
                 let cand = Cand(score(nb), nb);
-                if best.len() < ef || cand > best.peek().expect("not empty").0 {
-                    frontier.push(cand);
-                    best.push(std::cmp::Reverse(cand));
-                    if best.len() > ef {
-                        best.pop();
+                if s.best.len() < ef || cand > s.best.peek().expect("not empty").0 {
+                    s.frontier.push(cand);
+                    s.best.push(Reverse(cand));
+                    if s.best.len() > ef {
+                        s.best.pop();
                     }
                 }
             }
         }
-        let mut out: Vec<Cand> = best.into_iter().map(|r| r.0).collect();
-        out.sort_by(|a, b| b.cmp(a));
+        let mut out: Vec<Cand> = s.best.drain().map(|r| r.0).collect();
+        out.sort_unstable_by(|a, b| b.cmp(a));
         out
     })
 }
@@ -434,7 +502,7 @@ impl Hnsw {
                 buf.clear();
                 buf.extend_from_slice(&b.links[i as usize][lv].read().expect("lock"));
             };
-            ep = search_layer(n, &ep, 1, &score, &links);
+            ep = search_layer(space, n, &ep, 1, score, links, |_| {});
             lv -= 1;
         }
         for lv in (0..=level.min(max_level)).rev() {
@@ -442,7 +510,7 @@ impl Hnsw {
                 buf.clear();
                 buf.extend_from_slice(&b.links[i as usize][lv].read().expect("lock"));
             };
-            let found = search_layer(n, &ep, params.ef_construction, &score, &links);
+            let found = search_layer(space, n, &ep, params.ef_construction, score, links, |_| {});
             let cap = if lv == 0 { m0 } else { m };
             let chosen = select(space, &found, m);
             *b.links[q as usize][lv].write().expect("lock") = chosen.clone();
@@ -593,7 +661,7 @@ impl Hnsw {
                 buf.clear();
                 buf.extend_from_slice(self.links_of(words, i, lv));
             };
-            ep = search_layer(self.rows, &ep, 1, &score, &links);
+            ep = search_layer(space, self.rows, &ep, 1, score, links, |_| {});
         }
         let links = |i: u32, buf: &mut Vec<u32>| {
             buf.clear();
@@ -601,7 +669,14 @@ impl Hnsw {
         };
         // At least one candidate: an empty list has no worst element to compare with.
         let ef = ef.max(k.saturating_add(ex.len())).max(1);
-        let found = search_layer(self.rows, &ep, ef, &score, &links);
+        let m0 = self.m0;
+        // The level-0 list of the next node to expand: its count and first links, and its end.
+        let pre = |i: u32| {
+            let at = words.as_ptr().wrapping_add(i as usize * (m0 + 1)) as *const i8;
+            prefetch_at(at);
+            prefetch_at(at.wrapping_add(4 * m0));
+        };
+        let found = search_layer(space, self.rows, &ep, ef, score, links, pre);
         let mut top = TopK::new(k);
         for c in found {
             if c.0 > f32::NEG_INFINITY && (c.1 as usize) < limit && !ex.contains(&c.1) {
@@ -899,6 +974,37 @@ mod tests {
             .unwrap()
             .iter()
             .all(|h| h.id != 17));
+    }
+
+    #[test]
+    fn reused_search_buffers_give_the_same_answers_across_indexes() {
+        // One thread's buffers (visited marks, heaps) serve indexes of different sizes in
+        // turn: every answer must be what a fresh search gives, and equal to exact search
+        // where the candidate list covers everything.
+        let small = clustered(300, 8, 5);
+        let large = clustered(900, 8, 6);
+        let p = HnswParams {
+            threads: 1,
+            ..Default::default()
+        };
+        let (a, b) = (
+            Hnsw::build(&small, &p).unwrap(),
+            Hnsw::build(&large, &p).unwrap(),
+        );
+        let qa = crate::query::unit_row(&small, 11);
+        let qb = crate::query::unit_row(&large, 12);
+        let first = a.search(&small, &qa, 10, 400, &[11]).unwrap();
+        let exact_a = exact::top_k(&small, &qa, 10, small.len(), &[11]);
+        assert_eq!(
+            first.iter().map(|h| h.id).collect::<Vec<_>>(),
+            exact_a.iter().map(|h| h.id).collect::<Vec<_>>()
+        );
+        for _ in 0..3 {
+            let got_b = b.search(&large, &qb, 10, 64, &[12]).unwrap();
+            assert_eq!(got_b.len(), 10);
+            assert!(got_b.iter().all(|h| h.id != 12));
+            assert_eq!(a.search(&small, &qa, 10, 400, &[11]).unwrap(), first);
+        }
     }
 
     /// Rewrites the CRC of an index file after a crafted change, so only the structure checks
