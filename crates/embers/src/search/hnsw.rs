@@ -13,6 +13,8 @@ use std::cmp::Ordering;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, RwLock};
 
 use memmap2::Mmap;
@@ -369,10 +371,75 @@ fn select(space: &Space<'_>, cands: &[Cand], m: usize) -> Vec<u32> {
     kept
 }
 
+/// The graph while it is built. Level 0 (every node, most of the work) is one flat array in
+/// the file's layout, `m0 + 1` words per node (count, links, zeros), each list read and
+/// written under its node's lock: following a link costs one cache miss, not a chain of
+/// pointers, and the next list can be prefetched. Upper levels are few: a list per node and
+/// level.
 struct Building {
-    /// links[node][level]
-    links: Vec<Vec<RwLock<Vec<u32>>>>,
+    m0: usize,
+    level0: Vec<AtomicU32>,
+    locks0: Vec<Mutex<()>>,
+    /// upper[node][level - 1]
+    upper: Vec<Vec<RwLock<Vec<u32>>>>,
     top: Mutex<(u32, usize)>,
+}
+
+impl Building {
+    /// Copies the links of node `i` at level `lv` into `buf`.
+    #[inline]
+    fn read(&self, i: u32, lv: usize, buf: &mut Vec<u32>) {
+        buf.clear();
+        if lv == 0 {
+            let at = i as usize * (self.m0 + 1);
+            let _held = self.locks0[i as usize]
+                .lock()
+                .expect("no panics while held");
+            let c = self.level0[at].load(Relaxed) as usize;
+            buf.extend(
+                self.level0[at + 1..at + 1 + c]
+                    .iter()
+                    .map(|x| x.load(Relaxed)),
+            );
+        } else {
+            buf.extend_from_slice(&self.upper[i as usize][lv - 1].read().expect("lock"));
+        }
+    }
+
+    /// Starts loading the level-0 list of node `i` and its lock (a hint).
+    #[inline]
+    fn prefetch0(&self, i: u32) {
+        let at = self
+            .level0
+            .as_ptr()
+            .wrapping_add(i as usize * (self.m0 + 1)) as *const i8;
+        prefetch_at(at);
+        prefetch_at(at.wrapping_add(4 * self.m0));
+        prefetch_at(self.locks0.as_ptr().wrapping_add(i as usize) as *const i8);
+    }
+
+    /// Changes the list of node `i` at level `lv` with `f`, under the node's lock.
+    fn update(&self, i: u32, lv: usize, f: impl FnOnce(&mut Vec<u32>)) {
+        if lv == 0 {
+            let at = i as usize * (self.m0 + 1);
+            let _held = self.locks0[i as usize]
+                .lock()
+                .expect("no panics while held");
+            let c = self.level0[at].load(Relaxed) as usize;
+            let mut list: Vec<u32> = self.level0[at + 1..at + 1 + c]
+                .iter()
+                .map(|x| x.load(Relaxed))
+                .collect();
+            f(&mut list);
+            debug_assert!(list.len() <= self.m0);
+            self.level0[at].store(list.len() as u32, Relaxed);
+            for (j, slot) in self.level0[at + 1..at + 1 + self.m0].iter().enumerate() {
+                slot.store(list.get(j).copied().unwrap_or(0), Relaxed);
+            }
+        } else {
+            f(&mut self.upper[i as usize][lv - 1].write().expect("lock"));
+        }
+    }
 }
 
 impl Hnsw {
@@ -402,11 +469,14 @@ impl Hnsw {
             })
             .collect();
         let b = Building {
-            links: levels
+            m0,
+            level0: (0..n * (m0 + 1)).map(|_| AtomicU32::new(0)).collect(),
+            locks0: (0..n).map(|_| Mutex::new(())).collect(),
+            upper: levels
                 .iter()
                 .map(|&l| {
-                    (0..=l)
-                        .map(|lv| RwLock::new(Vec::with_capacity(if lv == 0 { m0 } else { m })))
+                    (1..=l)
+                        .map(|_| RwLock::new(Vec::with_capacity(m)))
                         .collect()
                 })
                 .collect(),
@@ -445,20 +515,15 @@ impl Hnsw {
         let (entry, max_level) = *b.top.lock().expect("build done");
         // Flatten into the file layout.
         let mut words: Vec<u32> = Vec::with_capacity(n * (m0 + 3));
-        for node in &b.links {
-            let l0 = node[0].read().expect("build done");
-            words.push(l0.len() as u32);
-            words.extend_from_slice(&l0);
-            words.resize(words.len() + m0 - l0.len(), 0);
-        }
+        words.extend(b.level0.into_iter().map(AtomicU32::into_inner));
         words.extend(levels.iter().map(|&l| l as u32));
         let mut next = 0u32;
         for &l in &levels {
             words.push(next);
             next += l as u32;
         }
-        for node in &b.links {
-            for lv in node.iter().skip(1) {
+        for node in &b.upper {
+            for lv in node {
                 let l = lv.read().expect("build done");
                 words.push(l.len() as u32);
                 words.extend_from_slice(&l);
@@ -498,38 +563,42 @@ impl Hnsw {
         let mut ep = vec![Cand(score(entry), entry)];
         let mut lv = max_level;
         while lv > level {
-            let links = |i: u32, buf: &mut Vec<u32>| {
-                buf.clear();
-                buf.extend_from_slice(&b.links[i as usize][lv].read().expect("lock"));
-            };
+            let links = |i: u32, buf: &mut Vec<u32>| b.read(i, lv, buf);
             ep = search_layer(space, n, &ep, 1, score, links, |_| {});
             lv -= 1;
         }
         for lv in (0..=level.min(max_level)).rev() {
-            let links = |i: u32, buf: &mut Vec<u32>| {
-                buf.clear();
-                buf.extend_from_slice(&b.links[i as usize][lv].read().expect("lock"));
+            let links = |i: u32, buf: &mut Vec<u32>| b.read(i, lv, buf);
+            let pre = |i: u32| {
+                if lv == 0 {
+                    b.prefetch0(i);
+                }
             };
-            let found = search_layer(space, n, &ep, params.ef_construction, score, links, |_| {});
+            let found = search_layer(space, n, &ep, params.ef_construction, score, links, pre);
             let cap = if lv == 0 { m0 } else { m };
             let chosen = select(space, &found, m);
-            *b.links[q as usize][lv].write().expect("lock") = chosen.clone();
+            b.update(q, lv, |l| l.clone_from(&chosen));
             for &e in &chosen {
-                let mut l = b.links[e as usize][lv].write().expect("lock");
-                if l.contains(&q) {
-                    continue;
-                }
-                if l.len() < cap {
-                    l.push(q);
-                } else {
-                    let mut cands: Vec<Cand> = l
-                        .iter()
-                        .chain([&q])
-                        .map(|&x| Cand(space.sim(e, x), x))
-                        .collect();
-                    cands.sort_by(|a, b| b.cmp(a));
-                    *l = select(space, &cands, cap);
-                }
+                b.update(e, lv, |l| {
+                    if l.contains(&q) {
+                        return;
+                    }
+                    if l.len() < cap {
+                        l.push(q);
+                    } else {
+                        // The rows of the list are scattered: start loading them all first.
+                        for &x in l.iter() {
+                            space.prefetch(x);
+                        }
+                        let mut cands: Vec<Cand> = l
+                            .iter()
+                            .chain([&q])
+                            .map(|&x| Cand(space.sim(e, x), x))
+                            .collect();
+                        cands.sort_by(|a, b| b.cmp(a));
+                        *l = select(space, &cands, cap);
+                    }
+                });
             }
             ep = found;
         }
