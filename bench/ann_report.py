@@ -1,6 +1,9 @@
 """Tables of bench/ann.sh from its JSON lines: per data set and thread count, each library's
 build time (wall, CPU), index bytes, and the best queries/s among settings reaching recall@10
-0.90 / 0.95 / 0.99, with embers' ratio to the best other; then exact top-10 against numpy."""
+0.90 / 0.95 / 0.99 (with the CPU seconds of that setting's 10,000 queries), with embers' ratio
+to the best other, by wall clock and by CPU seconds (the machine is shared: a library that ran
+while others were busy got fewer cores; CPU seconds do not depend on that); then exact top-10
+against numpy."""
 import json, sys, os
 
 out, sets = sys.argv[1], sys.argv[2:]
@@ -15,9 +18,10 @@ for s in sets:
             if r["lib"] not in libs:
                 libs.append(r["lib"])
         print(f"\n### {s}, {t} thread(s)\n")
-        print("| library | build s (CPU s) | index MB | q/s @0.90 | q/s @0.95 | q/s @0.99 | max recall |")
+        print("| library | build s (CPU s) | index MB | q/s @0.90 (CPU s) | q/s @0.95 (CPU s) | q/s @0.99 (CPU s) | max recall |")
         print("|---|---|---|---|---|---|---|")
         best = {}
+        best_cpu = {}
         for lib in libs:
             rs = [r for r in rows if r["lib"] == lib]
             cells = []
@@ -25,11 +29,12 @@ for s in sets:
                 ok = [r for r in rs if r["recall"] >= target]
                 q = max((r["qps"] for r in ok), default=None)
                 best.setdefault(target, {})[lib] = q
+                best_cpu.setdefault(target, {})[lib] = min((r["query_cpu_s"] for r in ok), default=None)
                 if q is None:
                     cells.append("—")
                 else:
                     r = max(ok, key=lambda r: r["qps"])
-                    cells.append(f"{q:,.0f} ({r['param']})")
+                    cells.append(f"{q:,.0f} ({r['param']}, {r['query_cpu_s']:.2f})")
             r0 = rs[0]
             print(f"| {lib} | {r0['build_s']:.1f} ({r0['build_cpu_s']:.1f}) | {r0['index_bytes']/2**20:.0f} | "
                   + " | ".join(cells) + f" | {max(r['recall'] for r in rs):.4f} |")
@@ -39,11 +44,17 @@ for s in sets:
             if mine and others:
                 lib, q = max(others.items(), key=lambda kv: kv[1])
                 print(f"\nrecall {target}: embers {mine:,.0f} q/s vs best other {lib} {q:,.0f}: {mine/q:.2f}×", end="")
-        b = {r["lib"]: r["build_s"] for r in rows}
-        others = {k: v for k, v in b.items() if k not in ("embers", "faiss-ivfpq")}
-        if "embers" in b and others:
-            lib, v = min(others.items(), key=lambda kv: kv[1])
-            print(f"\nbuild: embers {b['embers']:.1f} s vs fastest HNSW {lib} {v:.1f} s: {v/b['embers']:.2f}× (>1 = embers faster)")
+                c = best_cpu[target]
+                oc = {k: v for k, v in c.items() if k != "embers" and v}
+                lib, v = min(oc.items(), key=lambda kv: kv[1])
+                print(f"; CPU s per 10,000 queries: embers {c['embers']:.2f} vs least {lib} {v:.2f}: {v/c['embers']:.2f}×", end="")
+        for key, what in (("build_s", "s"), ("build_cpu_s", "CPU s")):
+            b = {r["lib"]: r[key] for r in rows}
+            others = {k: v for k, v in b.items() if k not in ("embers", "faiss-ivfpq")}
+            if "embers" in b and others:
+                lib, v = min(others.items(), key=lambda kv: kv[1])
+                print(f"\nbuild: embers {b['embers']:.1f} {what} vs fastest HNSW {lib} {v:.1f} {what}: {v/b['embers']:.2f}× (>1 = embers faster)", end="")
+        print()
         p = f"{out}/{s}-t{t}-exact.jsonl"
         if os.path.exists(p):
             ex = {j["lib"]: j for j in (json.loads(l) for l in open(p) if l.startswith("{"))}

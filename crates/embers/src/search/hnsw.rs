@@ -10,8 +10,11 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, RwLock};
 
 use memmap2::Mmap;
@@ -117,6 +120,19 @@ fn crc_f32(values: &[f32]) -> u32 {
     total.finalize()
 }
 
+/// Asks the CPU to start loading the cache line of `p` (a hint: a prefetch reads nothing
+/// architecturally and never faults, whatever the address).
+#[inline(always)]
+fn prefetch_at(p: *const i8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is defined for any address; nothing is dereferenced.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// The rows seen through the cached norms, scored gensim's way (dot / norm). Dense f32 rows
 /// are read in place; other storage kinds decode the rows they touch. Rows of norm zero score
 /// `-inf`: they are never answers.
@@ -148,6 +164,25 @@ impl<'a> Space<'a> {
         } else {
             x
         }
+    }
+
+    /// Starts loading row `i` and its norm into the cache (dense rows: the row's first 512
+    /// bytes; the hardware prefetcher follows on longer rows). A hint only.
+    #[inline]
+    fn prefetch(&self, i: u32) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(m) = self.dense {
+            let p = m.as_ptr().wrapping_add(i as usize * self.dims) as *const i8;
+            let bytes = (self.dims * 4).min(512);
+            let mut off = 0;
+            while off < bytes {
+                prefetch_at(p.wrapping_add(off));
+                off += 64;
+            }
+            prefetch_at(self.norms.as_ptr().wrapping_add(i as usize) as *const i8);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
     }
 
     /// Cosine of row `i` with a unit query.
@@ -233,55 +268,90 @@ impl Visited {
     }
 }
 
+/// The buffers of one thread's searches, reused: visited marks, the two heaps, the links of
+/// the node being expanded and those of its neighbours not seen before.
+struct Scratch {
+    visited: Visited,
+    frontier: BinaryHeap<Cand>,
+    best: BinaryHeap<Reverse<Cand>>,
+    links: Vec<u32>,
+    fresh: Vec<u32>,
+}
+
 thread_local! {
-    static VISITED: RefCell<Visited> = const { RefCell::new(Visited { mark: Vec::new(), gen: 0 }) };
+    static SCRATCH: RefCell<Scratch> = const {
+        RefCell::new(Scratch {
+            visited: Visited { mark: Vec::new(), gen: 0 },
+            frontier: BinaryHeap::new(),
+            best: BinaryHeap::new(),
+            links: Vec::new(),
+            fresh: Vec::new(),
+        })
+    };
 }
 
 /// Best-first search on one level from `entry`; returns up to `ef` candidates, best first.
-fn search_layer(
+/// `links(i, buf)` fills `buf` with the links of node `i`; the rows of a node's unseen
+/// neighbours are prefetched (`space.prefetch`) before any of them is scored, so their cache
+/// misses overlap, and `pre_links(j)` is called with the next node to expand (a prefetch of
+/// its links, or nothing).
+fn search_layer<S, L, P>(
+    space: &Space<'_>,
     n: usize,
     entry: &[Cand],
     ef: usize,
-    score: &dyn Fn(u32) -> f32,
-    links: &dyn Fn(u32, &mut Vec<u32>),
-) -> Vec<Cand> {
-    VISITED.with(|v| {
-        let mut visited = v.borrow_mut();
-        visited.reset(n);
-        let mut frontier: BinaryHeap<Cand> = BinaryHeap::new();
-        let mut best: BinaryHeap<std::cmp::Reverse<Cand>> = BinaryHeap::new();
+    score: S,
+    links: L,
+    pre_links: P,
+) -> Vec<Cand>
+where
+    S: Fn(u32) -> f32,
+    L: Fn(u32, &mut Vec<u32>),
+    P: Fn(u32),
+{
+    SCRATCH.with(|s| {
+        let s = &mut *s.borrow_mut();
+        s.visited.reset(n);
+        s.frontier.clear();
+        s.best.clear();
         for &c in entry {
-            if visited.insert(c.1) {
-                frontier.push(c);
-                best.push(std::cmp::Reverse(c));
+            if s.visited.insert(c.1) {
+                s.frontier.push(c);
+                s.best.push(Reverse(c));
             }
         }
-        while best.len() > ef {
-            best.pop();
+        while s.best.len() > ef {
+            s.best.pop();
         }
-        let mut buf = Vec::new();
-        while let Some(c) = frontier.pop() {
-            let worst = best.peek().expect("not empty").0;
-            if best.len() >= ef && c < worst {
+        while let Some(c) = s.frontier.pop() {
+            let worst = s.best.peek().expect("not empty").0;
+            if s.best.len() >= ef && c < worst {
                 break;
             }
-            links(c.1, &mut buf);
-            for &nb in &buf {
-                if !visited.insert(nb) {
-                    continue;
+            if let Some(next) = s.frontier.peek() {
+                pre_links(next.1);
+            }
+            links(c.1, &mut s.links);
+            s.fresh.clear();
+            for &nb in &s.links {
+                if s.visited.insert(nb) {
+                    space.prefetch(nb);
+                    s.fresh.push(nb);
                 }
+            }
+            for &nb in &s.fresh {
                 let cand = Cand(score(nb), nb);
-                if best.len() < ef || cand > best.peek().expect("not empty").0 {
-                    frontier.push(cand);
-                    best.push(std::cmp::Reverse(cand));
-                    if best.len() > ef {
-                        best.pop();
+                if s.best.len() < ef || cand > s.best.peek().expect("not empty").0 {
+                    s.frontier.push(cand);
+                    s.best.push(Reverse(cand));
+                    if s.best.len() > ef {
+                        s.best.pop();
                     }
                 }
             }
         }
-        let mut out: Vec<Cand> = best.into_iter().map(|r| r.0).collect();
-        out.sort_by(|a, b| b.cmp(a));
+        let mut out: Vec<Cand> = s.best.drain().map(|r| r.0).collect();
+        out.sort_unstable_by(|a, b| b.cmp(a));
         out
     })
 }
@@ -301,10 +371,75 @@ fn select(space: &Space<'_>, cands: &[Cand], m: usize) -> Vec<u32> {
     kept
 }
 
+/// The graph while it is built. Level 0 (every node, most of the work) is one flat array in
+/// the file's layout, `m0 + 1` words per node (count, links, zeros), each list read and
+/// written under its node's lock: following a link costs one cache miss, not a chain of
+/// pointers, and the next list can be prefetched. Upper levels are few: a list per node and
+/// level.
 struct Building {
-    /// links[node][level]
-    links: Vec<Vec<RwLock<Vec<u32>>>>,
+    m0: usize,
+    level0: Vec<AtomicU32>,
+    locks0: Vec<Mutex<()>>,
+    /// upper[node][level - 1]
+    upper: Vec<Vec<RwLock<Vec<u32>>>>,
     top: Mutex<(u32, usize)>,
+}
+
+impl Building {
+    /// Copies the links of node `i` at level `lv` into `buf`.
+    #[inline]
+    fn read(&self, i: u32, lv: usize, buf: &mut Vec<u32>) {
+        buf.clear();
+        if lv == 0 {
+            let at = i as usize * (self.m0 + 1);
+            let _held = self.locks0[i as usize]
+                .lock()
+                .expect("no panics while held");
+            let c = self.level0[at].load(Relaxed) as usize;
+            buf.extend(
+                self.level0[at + 1..at + 1 + c]
+                    .iter()
+                    .map(|x| x.load(Relaxed)),
+            );
+        } else {
+            buf.extend_from_slice(&self.upper[i as usize][lv - 1].read().expect("lock"));
+        }
+    }
+
+    /// Starts loading the level-0 list of node `i` and its lock (a hint).
+    #[inline]
+    fn prefetch0(&self, i: u32) {
+        let at = self
+            .level0
+            .as_ptr()
+            .wrapping_add(i as usize * (self.m0 + 1)) as *const i8;
+        prefetch_at(at);
+        prefetch_at(at.wrapping_add(4 * self.m0));
+        prefetch_at(self.locks0.as_ptr().wrapping_add(i as usize) as *const i8);
+    }
+
+    /// Changes the list of node `i` at level `lv` with `f`, under the node's lock.
+    fn update(&self, i: u32, lv: usize, f: impl FnOnce(&mut Vec<u32>)) {
+        if lv == 0 {
+            let at = i as usize * (self.m0 + 1);
+            let _held = self.locks0[i as usize]
+                .lock()
+                .expect("no panics while held");
+            let c = self.level0[at].load(Relaxed) as usize;
+            let mut list: Vec<u32> = self.level0[at + 1..at + 1 + c]
+                .iter()
+                .map(|x| x.load(Relaxed))
+                .collect();
+            f(&mut list);
+            debug_assert!(list.len() <= self.m0);
+            self.level0[at].store(list.len() as u32, Relaxed);
+            for (j, slot) in self.level0[at + 1..at + 1 + self.m0].iter().enumerate() {
+                slot.store(list.get(j).copied().unwrap_or(0), Relaxed);
+            }
+        } else {
+            f(&mut self.upper[i as usize][lv - 1].write().expect("lock"));
+        }
+    }
 }
 
 impl Hnsw {
@@ -334,11 +469,14 @@ impl Hnsw {
             })
             .collect();
         let b = Building {
-            links: levels
+            m0,
+            level0: (0..n * (m0 + 1)).map(|_| AtomicU32::new(0)).collect(),
+            locks0: (0..n).map(|_| Mutex::new(())).collect(),
+            upper: levels
                 .iter()
                 .map(|&l| {
-                    (0..=l)
-                        .map(|lv| RwLock::new(Vec::with_capacity(if lv == 0 { m0 } else { m })))
+                    (1..=l)
+                        .map(|_| RwLock::new(Vec::with_capacity(m)))
                         .collect()
                 })
                 .collect(),
@@ -377,20 +515,15 @@ impl Hnsw {
         let (entry, max_level) = *b.top.lock().expect("build done");
         // Flatten into the file layout.
         let mut words: Vec<u32> = Vec::with_capacity(n * (m0 + 3));
-        for node in &b.links {
-            let l0 = node[0].read().expect("build done");
-            words.push(l0.len() as u32);
-            words.extend_from_slice(&l0);
-            words.resize(words.len() + m0 - l0.len(), 0);
-        }
+        words.extend(b.level0.into_iter().map(AtomicU32::into_inner));
         words.extend(levels.iter().map(|&l| l as u32));
         let mut next = 0u32;
         for &l in &levels {
             words.push(next);
             next += l as u32;
         }
-        for node in &b.links {
-            for lv in node.iter().skip(1) {
+        for node in &b.upper {
+            for lv in node {
                 let l = lv.read().expect("build done");
                 words.push(l.len() as u32);
                 words.extend_from_slice(&l);
@@ -430,38 +563,42 @@ impl Hnsw {
         let mut ep = vec![Cand(score(entry), entry)];
         let mut lv = max_level;
         while lv > level {
-            let links = |i: u32, buf: &mut Vec<u32>| {
-                buf.clear();
-                buf.extend_from_slice(&b.links[i as usize][lv].read().expect("lock"));
-            };
-            ep = search_layer(n, &ep, 1, &score, &links);
+            let links = |i: u32, buf: &mut Vec<u32>| b.read(i, lv, buf);
+            ep = search_layer(space, n, &ep, 1, score, links, |_| {});
             lv -= 1;
         }
         for lv in (0..=level.min(max_level)).rev() {
-            let links = |i: u32, buf: &mut Vec<u32>| {
-                buf.clear();
-                buf.extend_from_slice(&b.links[i as usize][lv].read().expect("lock"));
+            let links = |i: u32, buf: &mut Vec<u32>| b.read(i, lv, buf);
+            let pre = |i: u32| {
+                if lv == 0 {
+                    b.prefetch0(i);
+                }
             };
-            let found = search_layer(n, &ep, params.ef_construction, &score, &links);
+            let found = search_layer(space, n, &ep, params.ef_construction, score, links, pre);
             let cap = if lv == 0 { m0 } else { m };
             let chosen = select(space, &found, m);
-            *b.links[q as usize][lv].write().expect("lock") = chosen.clone();
+            b.update(q, lv, |l| l.clone_from(&chosen));
             for &e in &chosen {
-                let mut l = b.links[e as usize][lv].write().expect("lock");
-                if l.contains(&q) {
-                    continue;
-                }
-                if l.len() < cap {
-                    l.push(q);
-                } else {
-                    let mut cands: Vec<Cand> = l
-                        .iter()
-                        .chain([&q])
-                        .map(|&x| Cand(space.sim(e, x), x))
-                        .collect();
-                    cands.sort_by(|a, b| b.cmp(a));
-                    *l = select(space, &cands, cap);
-                }
+                b.update(e, lv, |l| {
+                    if l.contains(&q) {
+                        return;
+                    }
+                    if l.len() < cap {
+                        l.push(q);
+                    } else {
+                        // The rows of the list are scattered: start loading them all first.
+                        for &x in l.iter() {
+                            space.prefetch(x);
+                        }
+                        let mut cands: Vec<Cand> = l
+                            .iter()
+                            .chain([&q])
+                            .map(|&x| Cand(space.sim(e, x), x))
+                            .collect();
+                        cands.sort_by(|a, b| b.cmp(a));
+                        *l = select(space, &cands, cap);
+                    }
+                });
             }
             ep = found;
         }
@@ -593,7 +730,7 @@ impl Hnsw {
                 buf.clear();
                 buf.extend_from_slice(self.links_of(words, i, lv));
             };
-            ep = search_layer(self.rows, &ep, 1, &score, &links);
+            ep = search_layer(space, self.rows, &ep, 1, score, links, |_| {});
         }
         let links = |i: u32, buf: &mut Vec<u32>| {
             buf.clear();
@@ -601,7 +738,14 @@ impl Hnsw {
         };
         // At least one candidate: an empty list has no worst element to compare with.
         let ef = ef.max(k.saturating_add(ex.len())).max(1);
-        let found = search_layer(self.rows, &ep, ef, &score, &links);
+        let m0 = self.m0;
+        // The level-0 list of the next node to expand: its count and first links, and its end.
+        let pre = |i: u32| {
+            let at = words.as_ptr().wrapping_add(i as usize * (m0 + 1)) as *const i8;
+            prefetch_at(at);
+            prefetch_at(at.wrapping_add(4 * m0));
+        };
+        let found = search_layer(space, self.rows, &ep, ef, score, links, pre);
         let mut top = TopK::new(k);
         for c in found {
             if c.0 > f32::NEG_INFINITY && (c.1 as usize) < limit && !ex.contains(&c.1) {
@@ -899,6 +1043,37 @@ mod tests {
             .unwrap()
             .iter()
             .all(|h| h.id != 17));
+    }
+
+    #[test]
+    fn reused_search_buffers_give_the_same_answers_across_indexes() {
+        // One thread's buffers (visited marks, heaps) serve indexes of different sizes in
+        // turn: every answer must be what a fresh search gives, and equal to exact search
+        // where the candidate list covers everything.
+        let small = clustered(300, 8, 5);
+        let large = clustered(900, 8, 6);
+        let p = HnswParams {
+            threads: 1,
+            ..Default::default()
+        };
+        let (a, b) = (
+            Hnsw::build(&small, &p).unwrap(),
+            Hnsw::build(&large, &p).unwrap(),
+        );
+        let qa = crate::query::unit_row(&small, 11);
+        let qb = crate::query::unit_row(&large, 12);
+        let first = a.search(&small, &qa, 10, 400, &[11]).unwrap();
+        let exact_a = exact::top_k(&small, &qa, 10, small.len(), &[11]);
+        assert_eq!(
+            first.iter().map(|h| h.id).collect::<Vec<_>>(),
+            exact_a.iter().map(|h| h.id).collect::<Vec<_>>()
+        );
+        for _ in 0..3 {
+            let got_b = b.search(&large, &qb, 10, 64, &[12]).unwrap();
+            assert_eq!(got_b.len(), 10);
+            assert!(got_b.iter().all(|h| h.id != 12));
+            assert_eq!(a.search(&small, &qa, 10, 400, &[11]).unwrap(), first);
+        }
     }
 
     /// Rewrites the CRC of an index file after a crafted change, so only the structure checks
