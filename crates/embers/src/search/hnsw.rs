@@ -395,15 +395,21 @@ impl Building {
             let _held = self.locks0[i as usize]
                 .lock()
                 .expect("no panics while held");
-            let c = self.level0[at].load(Relaxed) as usize;
-            buf.extend(
-                self.level0[at + 1..at + 1 + c]
-                    .iter()
-                    .map(|x| x.load(Relaxed)),
-            );
+            self.copy0(at, buf);
         } else {
             buf.extend_from_slice(&self.upper[i as usize][lv - 1].read().expect("lock"));
         }
+    }
+
+    /// Appends the level-0 list stored at `at` to `buf`; the caller holds the node's lock.
+    #[inline]
+    fn copy0(&self, at: usize, buf: &mut Vec<u32>) {
+        let c = self.level0[at].load(Relaxed) as usize;
+        buf.extend(
+            self.level0[at + 1..at + 1 + c]
+                .iter()
+                .map(|x| x.load(Relaxed)),
+        );
     }
 
     /// Starts loading the level-0 list of node `i` and its lock (a hint).
@@ -425,11 +431,8 @@ impl Building {
             let _held = self.locks0[i as usize]
                 .lock()
                 .expect("no panics while held");
-            let c = self.level0[at].load(Relaxed) as usize;
-            let mut list: Vec<u32> = self.level0[at + 1..at + 1 + c]
-                .iter()
-                .map(|x| x.load(Relaxed))
-                .collect();
+            let mut list = Vec::with_capacity(self.m0);
+            self.copy0(at, &mut list);
             f(&mut list);
             debug_assert!(list.len() <= self.m0);
             self.level0[at].store(list.len() as u32, Relaxed);

@@ -713,6 +713,14 @@ impl<'e, 'a> Worker<'e, 'a> {
         self.hidden.iter_mut().for_each(|x| *x *= inv);
     }
 
+    /// Adds the input-side gradient to every input row of word `w` (the inverse of
+    /// [`Worker::load_input`]: each row receives the full gradient).
+    fn store_input_grad(&self, w: u32) {
+        for &r in self.e.inputs.of(w) {
+            self.e.syn0.add_to_row(1.0, &self.grad, r);
+        }
+    }
+
     fn skipgram(&mut self, s: &[u32], rng: &mut Rng) {
         let window = self.e.config.window;
         for i in 0..s.len() {
@@ -731,9 +739,7 @@ impl<'e, 'a> Worker<'e, 'a> {
                         self.load_input(w);
                         self.grad.fill(0.0);
                         self.predict(s[i], rng);
-                        for &r in self.e.inputs.of(w) {
-                            self.e.syn0.add_to_row(1.0, &self.grad, r);
-                        }
+                        self.store_input_grad(w);
                     }
                 }
                 continue;
@@ -760,9 +766,7 @@ impl<'e, 'a> Worker<'e, 'a> {
                 }
                 std::mem::swap(&mut self.grad, &mut self.total);
             }
-            for &r in self.e.inputs.of(s[i]) {
-                self.e.syn0.add_to_row(1.0, &self.grad, r);
-            }
+            self.store_input_grad(s[i]);
         }
     }
 
@@ -793,9 +797,7 @@ impl<'e, 'a> Worker<'e, 'a> {
             self.predict(s[i], rng);
             for (j, &w) in s.iter().enumerate().take(hi).skip(lo) {
                 if j != i {
-                    for &r in self.e.inputs.of(w) {
-                        self.e.syn0.add_to_row(1.0, &self.grad, r);
-                    }
+                    self.store_input_grad(w);
                 }
             }
         }
