@@ -36,6 +36,11 @@ function describeModel() {
   $("shape").textContent = m
     ? `${m.rows.toLocaleString()} words × ${m.dims} dims, ${m.storage}` + (m.subwords ? ", subwords" : "")
     : "";
+  // The sweep chart, when the server found one beside the model's file.
+  const chart = $("sweep-chart");
+  $("sweep").hidden = !(m && m.sweep);
+  if (m && m.sweep) chart.src = `/v1/models/${encodeURIComponent(m.name)}/sweep.svg`;
+  else chart.removeAttribute("src");
 }
 
 function renderNeighbors(list) {

@@ -148,6 +148,8 @@ pub struct ModelInfo {
     dims: usize,
     storage: &'static str,
     subwords: Option<embers::subword::SubwordConfig>,
+    /// A sweep chart is served at `/v1/models/{name}/sweep.svg`.
+    sweep: bool,
 }
 
 #[derive(Serialize)]
@@ -217,6 +219,7 @@ pub async fn models(State(state): State<Shared>) -> Json<ModelsResponse> {
             dims: m.embeddings.dims(),
             storage: m.embeddings.storage().kind(),
             subwords: m.embeddings.subwords().map(|s| s.config),
+            sweep: m.sweep.is_some(),
         })
         .collect();
     let transformers: Vec<TransformerInfo> = state
@@ -576,6 +579,41 @@ async fn search(
             .ok_or_else(|| ApiError::internal("the search thread has stopped"))?
     };
     Ok(query::named(&model.embeddings, hits))
+}
+
+/// `GET /v1/models/{model}/sweep.svg`: the quality-against-size chart found beside the model's
+/// file when it was loaded (`embers sweep --svg`). Served as an image that may not run scripts
+/// or fetch anything (the page shows it in an `<img>`).
+pub async fn sweep_chart(
+    State(state): State<Shared>,
+    ModelName(name): ModelName,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let model = model(&state, &name)?;
+    let Some(svg) = model.sweep.clone() else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "no_sweep",
+            format!(
+                "model {name:?} has no sweep chart (write one beside its file with \
+                 `embers sweep FILE --svg STEM.sweep.svg` and restart the server)"
+            ),
+        ));
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        svg.to_string(),
+    )
+        .into_response())
 }
 
 /// `POST /v1/models/{model}/similar`: the `k` nearest neighbours (cosine) of a word or a

@@ -82,6 +82,7 @@ routes!(API_ROUTES, api_router:
     post "/v1/models/{model}/vectors" => api::vectors,
     post "/v1/models/{model}/similarity" => api::similarity,
     post "/v1/models/{model}/similar" => api::similar,
+    get "/v1/models/{model}/sweep.svg" => api::sweep_chart,
     post "/v1/models/{model}/analogy" => api::analogy,
     post "/v1/models/{model}/projection" => api::projection,
     post "/v1/models/{model}/predict" => api::predict,

@@ -27,6 +27,9 @@ pub struct Model {
     pub searcher: Searcher,
     /// The approximate (HNSW) index, when one was opened or built for this model.
     pub index: Option<Hnsw>,
+    /// The quality-against-size chart of `embers sweep --svg`, when one sits beside the file
+    /// (see [`sweep_chart_beside`]); read once when the model is added.
+    pub sweep: Option<Arc<str>>,
 }
 
 /// A transformer input layer being served (`/v1/transformers/{name}/embed`).
@@ -120,6 +123,7 @@ impl Registry {
         } else {
             Screening::Eager
         };
+        let sweep = sweep_chart_beside(&path)?;
         let searcher = Searcher::start(name, embeddings.clone(), screening)
             .map_err(|e| embers::Error::Other(format!("cannot start a search thread: {e}")))?;
         self.models.insert(
@@ -130,6 +134,7 @@ impl Registry {
                 embeddings,
                 searcher,
                 index,
+                sweep,
             }),
         );
         Ok(())
@@ -266,6 +271,46 @@ impl Registry {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Largest sweep chart the server reads (an `embers sweep` chart is a few tens of KB).
+pub const MAX_SWEEP_CHART: u64 = 4 << 20;
+
+/// The sweep chart served with the model file `model`: `STEM.sweep.svg` beside it (the name
+/// `embers sweep IN --svg` suggests: `glove.embers` → `glove.sweep.svg`), else
+/// `FILE.sweep.svg`. `None` when neither exists; an error naming the file when one exists but
+/// is not a UTF-8 SVG document of at most [`MAX_SWEEP_CHART`] bytes.
+pub fn sweep_chart_beside(model: &Path) -> embers::Result<Option<Arc<str>>> {
+    let mut whole = model.as_os_str().to_owned();
+    whole.push(".sweep.svg");
+    let candidates = [model.with_extension("sweep.svg"), PathBuf::from(whole)];
+    let Some(path) = candidates.into_iter().find(|p| p.is_file()) else {
+        return Ok(None);
+    };
+    let len = std::fs::metadata(&path)
+        .map_err(|e| embers::Error::io(&path, e))?
+        .len();
+    if len > MAX_SWEEP_CHART {
+        return Err(embers::Error::at_byte(
+            &path,
+            MAX_SWEEP_CHART,
+            format!("a sweep chart of {len} bytes is larger than the {MAX_SWEEP_CHART} served"),
+        ));
+    }
+    let bytes = std::fs::read(&path).map_err(|e| embers::Error::io(&path, e))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to() as u64;
+        embers::Error::at_byte(&path, at, "a sweep chart must be UTF-8")
+    })?;
+    let head = text.trim_start_matches('\u{feff}').trim_start();
+    if !(head.starts_with("<svg") || head.starts_with("<?xml")) || !text.contains("</svg>") {
+        return Err(embers::Error::at_byte(
+            &path,
+            0,
+            "not an SVG document (a sweep chart from `embers sweep --svg` was expected)",
+        ));
+    }
+    Ok(Some(Arc::from(text)))
 }
 
 /// True for names usable in a URL path segment without escaping.

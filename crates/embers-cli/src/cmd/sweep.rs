@@ -55,7 +55,8 @@ pub struct Args {
     /// Write every variant as a native file into this folder.
     #[arg(long)]
     keep: Option<PathBuf>,
-    /// Write the chart here.
+    /// Write the chart here. Named STEM.sweep.svg beside the model (glove.embers →
+    /// glove.sweep.svg), `embers serve` shows it on its page.
     #[arg(long)]
     svg: Option<PathBuf>,
     /// What the chart plots: analogy, recall, or a word-pair file's stem (e.g. simlex999).

@@ -19,12 +19,103 @@ async fn health_and_models() {
     assert_eq!(
         models[0],
         json!({"name": "sub", "rows": 2, "dims": 3, "storage": "f32",
-               "subwords": {"minn": 3, "maxn": 4, "buckets": 1}})
+               "subwords": {"minn": 3, "maxn": 4, "buckets": 1}, "sweep": false})
     );
     assert_eq!(
         models[1],
-        json!({"name": "toy", "rows": TOY.len(), "dims": 4, "storage": "f32", "subwords": null})
+        json!({"name": "toy", "rows": TOY.len(), "dims": 4, "storage": "f32", "subwords": null,
+               "sweep": false})
     );
+}
+
+/// A chart written by the library's sweep of the toy model (its real output, not a stand-in).
+fn toy_sweep_chart() -> String {
+    let opts = embers::sweep::SweepOptions {
+        dims: vec![2, 4],
+        kinds: vec![embers::sweep::Kind::F32, embers::sweep::Kind::Int8],
+        queries: 4,
+        ..Default::default()
+    };
+    let points = embers::sweep::sweep(&toy(), &opts, &|_| {}).unwrap();
+    let metric = embers::sweep::svg::Metric::default_for(&points);
+    embers::sweep::svg::render(&points, &metric, "toy")
+}
+
+#[tokio::test]
+async fn a_sweep_chart_beside_the_model_file_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = toy_sweep_chart();
+    std::fs::write(dir.path().join("toy.sweep.svg"), &chart).unwrap();
+    // FILE.sweep.svg is found too.
+    std::fs::write(dir.path().join("other.embers.sweep.svg"), &chart).unwrap();
+    let mut reg = embers_server::Registry::new();
+    reg.add_embeddings("toy", dir.path().join("toy.embers"), toy())
+        .unwrap();
+    reg.add_embeddings("other", dir.path().join("other.embers"), toy())
+        .unwrap();
+    reg.add_embeddings("bare", dir.path().join("bare.embers"), toy())
+        .unwrap();
+    let app = embers_server::router(embers_server::state(reg, Default::default()));
+    let v = get(&app, "/v1/models").await.json();
+    let sweeps: Vec<(String, bool)> = v["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["sweep"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sweeps,
+        [
+            ("bare".into(), false),
+            ("other".into(), true),
+            ("toy".into(), true)
+        ]
+    );
+    for name in ["toy", "other"] {
+        let a = get(&app, &format!("/v1/models/{name}/sweep.svg")).await;
+        assert_eq!(a.status, 200);
+        assert_eq!(a.content_type, "image/svg+xml");
+        assert_eq!(a.text, chart);
+    }
+    get(&app, "/v1/models/bare/sweep.svg")
+        .await
+        .assert_error(404, "no_sweep");
+    get(&app, "/v1/models/nope/sweep.svg")
+        .await
+        .assert_error(404, "unknown_model");
+}
+
+#[test]
+fn a_bad_sweep_chart_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, Vec<u8>); 3] = [
+        (
+            "not-svg",
+            b"<html><script>alert(1)</script></html>".to_vec(),
+        ),
+        ("not-utf8", b"<svg>\xff</svg>".to_vec()),
+        ("too-large", {
+            let mut v = b"<svg>".to_vec();
+            v.resize(embers_server::registry::MAX_SWEEP_CHART as usize + 1, b' ');
+            v
+        }),
+    ];
+    for (name, bytes) in cases {
+        let chart = dir.path().join(format!("{name}.sweep.svg"));
+        std::fs::write(&chart, bytes).unwrap();
+        let mut reg = embers_server::Registry::new();
+        let err = reg
+            .add_embeddings(name, dir.path().join(format!("{name}.embers")), toy())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&chart.display().to_string()), "{name}: {err}");
+        assert!(!reg.contains(name), "{name}");
+    }
 }
 
 #[tokio::test]

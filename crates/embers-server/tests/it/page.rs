@@ -150,6 +150,11 @@ impl Browser {
             .to_string()
     }
 
+    /// A DOM property of an element (such as an image's `naturalWidth`), as JSON.
+    fn property(&self, element: &str, name: &str) -> Value {
+        self.session("GET", &format!("/element/{element}/property/{name}"), None)["value"].clone()
+    }
+
     fn attribute(&self, element: &str, name: &str) -> String {
         self.session("GET", &format!("/element/{element}/attribute/{name}"), None)["value"]
             .as_str()
@@ -303,4 +308,49 @@ fn page_classifies_a_text_with_a_fasttext_model() {
         let prob: f32 = browser.attribute(li, "data-prob").parse().unwrap();
         assert_eq!(prob, p.prob);
     }
+}
+
+#[test]
+fn page_shows_the_sweep_chart_of_a_model_that_has_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // A chart as `embers sweep --svg` writes it, for the toy model.
+    let opts = embers::sweep::SweepOptions {
+        dims: vec![2, 4],
+        kinds: vec![embers::sweep::Kind::F32, embers::sweep::Kind::Int8],
+        queries: 4,
+        ..Default::default()
+    };
+    let points = embers::sweep::sweep(&toy(), &opts, &|_| {}).unwrap();
+    let metric = embers::sweep::svg::Metric::default_for(&points);
+    let chart = embers::sweep::svg::render(&points, &metric, "toy");
+    std::fs::write(dir.path().join("charted.sweep.svg"), chart).unwrap();
+    let mut reg = registry();
+    reg.add_embeddings("charted", dir.path().join("charted.embers"), toy())
+        .unwrap();
+    let server = Running::start(reg, embers_server::Limits::default());
+    let browser = Browser::start();
+    // A model without a chart: the section stays hidden.
+    browser.goto(&format!("http://{}/?model=toy", server.addr));
+    browser.wait_for("body[data-state='ready']");
+    let section = browser.wait_for("#sweep");
+    assert_eq!(browser.property(&section, "hidden"), json!(true));
+    // The model with one: shown, and the browser decoded the SVG the server sent.
+    browser.goto(&format!("http://{}/?model=charted", server.addr));
+    browser.wait_for("body[data-state='ready']");
+    let section = browser.wait_for("#sweep");
+    assert_eq!(browser.property(&section, "hidden"), json!(false));
+    let img = browser.wait_for("#sweep-chart");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let width = browser.property(&img, "naturalWidth").as_u64().unwrap_or(0);
+        if width > 0 {
+            assert_eq!(width, 820, "the chart's own width");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the chart did not load");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(browser
+        .attribute(&img, "src")
+        .ends_with("/v1/models/charted/sweep.svg"));
 }
