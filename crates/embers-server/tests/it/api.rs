@@ -28,19 +28,6 @@ async fn health_and_models() {
     );
 }
 
-/// A chart written by the library's sweep of the toy model (its real output, not a stand-in).
-fn toy_sweep_chart() -> String {
-    let opts = embers::sweep::SweepOptions {
-        dims: vec![2, 4],
-        kinds: vec![embers::sweep::Kind::F32, embers::sweep::Kind::Int8],
-        queries: 4,
-        ..Default::default()
-    };
-    let points = embers::sweep::sweep(&toy(), &opts, &|_| {}).unwrap();
-    let metric = embers::sweep::svg::Metric::default_for(&points);
-    embers::sweep::svg::render(&points, &metric, "toy")
-}
-
 #[tokio::test]
 async fn a_sweep_chart_beside_the_model_file_is_served() {
     let dir = tempfile::tempdir().unwrap();

@@ -60,6 +60,19 @@ pub fn with_subwords() -> Embeddings {
         .unwrap()
 }
 
+/// A chart written by the library's sweep of the toy model (its real output, not a stand-in).
+pub fn toy_sweep_chart() -> String {
+    let opts = embers::sweep::SweepOptions {
+        dims: vec![2, 4],
+        kinds: vec![embers::sweep::Kind::F32, embers::sweep::Kind::Int8],
+        queries: 4,
+        ..Default::default()
+    };
+    let points = embers::sweep::sweep(&toy(), &opts, &|_| {}).unwrap();
+    let metric = embers::sweep::svg::Metric::default_for(&points);
+    embers::sweep::svg::render(&points, &metric, "toy")
+}
+
 /// A registry serving `toy` and `sub`.
 pub fn registry() -> Registry {
     let mut r = Registry::new();

@@ -314,15 +314,7 @@ fn page_classifies_a_text_with_a_fasttext_model() {
 fn page_shows_the_sweep_chart_of_a_model_that_has_one() {
     let dir = tempfile::tempdir().unwrap();
     // A chart as `embers sweep --svg` writes it, for the toy model.
-    let opts = embers::sweep::SweepOptions {
-        dims: vec![2, 4],
-        kinds: vec![embers::sweep::Kind::F32, embers::sweep::Kind::Int8],
-        queries: 4,
-        ..Default::default()
-    };
-    let points = embers::sweep::sweep(&toy(), &opts, &|_| {}).unwrap();
-    let metric = embers::sweep::svg::Metric::default_for(&points);
-    let chart = embers::sweep::svg::render(&points, &metric, "toy");
+    let chart = toy_sweep_chart();
     std::fs::write(dir.path().join("charted.sweep.svg"), chart).unwrap();
     let mut reg = registry();
     reg.add_embeddings("charted", dir.path().join("charted.embers"), toy())

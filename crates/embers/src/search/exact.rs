@@ -177,7 +177,10 @@ pub fn top_k_batch(
     let none: Vec<u32> = Vec::new();
     let excl = |q: usize| -> &[u32] { exclude.get(q).map_or(&none[..], |v| &v[..]) };
     let Some(dense) = emb.storage().as_dense() else {
+        // Compressed rows are scored by their storage's own kernel, a query at a time (the
+        // same calls as `top_k`, so the same answers); queries spread over the cores.
         return (0..n)
+            .into_par_iter()
             .map(|q| top_k(emb, &queries[q * dims..(q + 1) * dims], k, limit, excl(q)))
             .collect();
     };
