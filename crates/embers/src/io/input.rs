@@ -13,15 +13,47 @@ use crate::vocab::{self, Vocab, WordList};
 
 /// The bytes of an input file.
 pub(crate) enum Input {
-    Mapped(Mmap),
+    /// A memory map; `release` says whether pages are given back as they are passed (see
+    /// [`release_above`]).
+    Mapped {
+        map: Mmap,
+        release: bool,
+    },
     Owned(Vec<u8>),
+}
+
+/// Mapped inputs larger than this many bytes have their pages given back while they are read,
+/// so the process never holds much of the file besides the matrix (peak ≈ 1.03–1.18× the
+/// matrix). Smaller inputs stay mapped until reading ends: each page is faulted in once instead
+/// of once per pass, and no `madvise` calls are made, at the price of the input's size in
+/// resident (page-cache) memory. 512 MiB, or an eighth of the machine's memory when that is
+/// less; `EMBERS_RELEASE_ABOVE` (bytes) overrides it, e.g. `0` to always give pages back.
+pub(crate) fn release_above() -> u64 {
+    if let Some(v) = std::env::var_os("EMBERS_RELEASE_ABOVE") {
+        if let Some(n) = v.to_str().and_then(|s| s.trim().parse::<u64>().ok()) {
+            return n;
+        }
+    }
+    const DEFAULT: u64 = 512 << 20;
+    match memory_total() {
+        Some(total) => DEFAULT.min(total / 8),
+        None => DEFAULT,
+    }
+}
+
+/// The machine's memory in bytes (`MemTotal` of `/proc/meminfo`; `None` elsewhere).
+fn memory_total() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 impl std::ops::Deref for Input {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
-            Input::Mapped(m) => m,
+            Input::Mapped { map, .. } => map,
             Input::Owned(v) => v,
         }
     }
@@ -44,7 +76,11 @@ impl Input {
 
     fn release_pages(&self, part: &[u8], whole: bool) {
         #[cfg(unix)]
-        if let Input::Mapped(m) = self {
+        if let Input::Mapped {
+            map: m,
+            release: true,
+        } = self
+        {
             const PAGE: usize = 4096;
             let base = m.as_ptr() as usize;
             let start = part.as_ptr() as usize;
@@ -59,6 +95,7 @@ impl Input {
                 ),
             };
             if to > from {
+                crate::io::profile::RELEASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 // SAFETY: a read-only shared file mapping: dropped pages are re-read from the
                 // file on the next access, so no data is lost and borrowed slices stay valid.
                 let _ = unsafe {
@@ -69,6 +106,33 @@ impl Input {
         #[cfg(not(unix))]
         let _ = (part, whole);
     }
+}
+
+/// Marks the memory of `v` (its whole capacity) for transparent huge pages when it is at least
+/// 4 MiB, so a matrix being filled takes one page fault per 2 MiB instead of one per 4 KiB
+/// (where the machine's THP setting is `madvise` or `always`; Linux only). Meant for a buffer
+/// not yet touched: it changes how the kernel backs the pages, never their contents.
+pub(crate) fn huge_pages<T>(v: &Vec<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::ffi::{c_int, c_void};
+        unsafe extern "C" {
+            fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
+        }
+        const MADV_HUGEPAGE: c_int = 14;
+        const PAGE: usize = 4096;
+        let bytes = v.capacity() * std::mem::size_of::<T>();
+        if bytes < 4 << 20 {
+            return;
+        }
+        let at = v.as_ptr() as usize;
+        let (from, to) = (at.div_ceil(PAGE) * PAGE, (at + bytes) / PAGE * PAGE);
+        // SAFETY: the range lies inside `v`'s allocation; MADV_HUGEPAGE only sets how the
+        // kernel backs it (an error, e.g. without THP support, changes nothing).
+        let _ = unsafe { madvise(from as *mut c_void, to - from, MADV_HUGEPAGE) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
 }
 
 /// Gives back the pages of a region of a mapped input read front to back, once every `every`
@@ -189,7 +253,8 @@ pub(crate) fn open(path: &Path, max_lines: Option<usize>) -> Result<Input> {
     // SAFETY: the map is read-only and lives only while the file is read; like every reader of
     // memory-mapped files we rely on the file not being rewritten in place during that time.
     let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-    Ok(Input::Mapped(map))
+    let release = len > release_above();
+    Ok(Input::Mapped { map, release })
 }
 
 fn gz_error(e: std::io::Error) -> std::io::Error {
