@@ -108,33 +108,6 @@ impl Input {
     }
 }
 
-/// Marks the memory of `v` (its whole capacity) for transparent huge pages when it is at least
-/// 4 MiB, so a matrix being filled takes one page fault per 2 MiB instead of one per 4 KiB
-/// (where the machine's THP setting is `madvise` or `always`; Linux only). Meant for a buffer
-/// not yet touched: it changes how the kernel backs the pages, never their contents.
-pub(crate) fn huge_pages<T>(v: &Vec<T>) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::ffi::{c_int, c_void};
-        unsafe extern "C" {
-            fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
-        }
-        const MADV_HUGEPAGE: c_int = 14;
-        const PAGE: usize = 4096;
-        let bytes = v.capacity() * std::mem::size_of::<T>();
-        if bytes < 4 << 20 {
-            return;
-        }
-        let at = v.as_ptr() as usize;
-        let (from, to) = (at.div_ceil(PAGE) * PAGE, (at + bytes) / PAGE * PAGE);
-        // SAFETY: the range lies inside `v`'s allocation; MADV_HUGEPAGE only sets how the
-        // kernel backs it (an error, e.g. without THP support, changes nothing).
-        let _ = unsafe { madvise(from as *mut c_void, to - from, MADV_HUGEPAGE) };
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = v;
-}
-
 /// Gives back the pages of a region of a mapped input read front to back, once every `every`
 /// bytes. Each time it starts from the beginning of the span given back before, so that the
 /// pages the kernel mapped again around the next fault (it maps a window of pages around one)

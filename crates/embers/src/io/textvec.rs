@@ -166,7 +166,6 @@ pub(crate) fn parse_rows(
             )
         })?;
     let mut data = vec![0f32; total];
-    input::huge_pages(&data);
     let mut slices = Vec::with_capacity(chunks.len());
     let mut rest = data.as_mut_slice();
     let mut starts = Vec::with_capacity(chunks.len());

@@ -64,7 +64,6 @@ pub fn read_binary(
     let mut words = WordList::with_capacity(cap, 0);
     let mut report = ReadReport::default();
     let mut data = Vec::with_capacity(cap * dims);
-    input::huge_pages(&data);
     let mut sweep = input::Sweep::new(0, RELEASE_EVERY);
     for r in 0..rows_wanted {
         let start = record_start(&bytes, pos);
