@@ -81,7 +81,7 @@ want gen300 && args+=("generated 400,000 x 300 text -> native|$m300|embers conve
 want vecgz && args+=("GloVe 6B 50d .vec.gz -> native|$m50|embers convert .vec.gz=$embers convert -q $vec.gz $out;embers convert .vec (plain)=$embers convert -q $vec $out;gzip -dc alone=gzip -dc $vec.gz")
 want binary && args+=("GloVe 6B 50d word2vec binary -> native|$m50|embers convert=$embers convert -q $bin $out;gensim load_word2vec_format(binary)=gensim:binary:$bin;finalfusion convert -f word2vec=$ff convert -f word2vec -t finalfusion $bin $data/ff.fifu")
 word=$(head -c 100 "$glove" | cut -d' ' -f1)
-want open && args+=("native open (GloVe 6B 50d)|0|embers info=$embers info $native;embers lookup one word=$embers lookup $native $word;gensim load(mmap=r)=gensim:mmap:$data/gensim.kv")
+want open && args+=("native open (GloVe 6B 50d)|0|embers info=$embers info $native;embers lookup one word=$embers lookup $native $word;gensim KeyedVectors.load mmap r=gensim:mmap:$data/gensim.kv")
 [ ${#args[@]} -eq 0 ] || "$py" bench/formats_run.py "$runs" "${args[@]}"
 
 if want limit; then

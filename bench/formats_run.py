@@ -5,7 +5,8 @@ alike. Per tool: median wall, median user and system CPU seconds, median peak RS
 ratios of the medians (other tool / embers), by wall and by CPU (user + sys), and the 1-minute
 load average before and after.
 
-External processes are timed by /usr/bin/time (start-up included). gensim runs in a fresh
+External processes are timed by /usr/bin/time (start-up included; its resolution is 10 ms, so
+0.000 means under 10 ms, and a ratio over such a time divides by 0.01 s, a lower bound). gensim runs in a fresh
 Python process per run, timed inside around the load call only (import excluded); its peak RSS
 is the whole process's (Python + numpy + gensim alone take ~100 MB).
 
@@ -88,8 +89,8 @@ def main():
         base = tools[0][0]
         for tool, _ in tools[1:]:
             b, o = med[base], med[tool]
-            print(f"{'ratio ' + tool + ' / ' + base:<48} {o['wall'] / b['wall']:6.2f}x wall  "
-                  f"{o['cpu'] / max(b['cpu'], 1e-9):6.2f}x cpu (user+sys)")
+            print(f"{'ratio ' + tool + ' / ' + base:<48} {o['wall'] / max(b['wall'], 0.01):6.2f}x wall  "
+                  f"{o['cpu'] / max(b['cpu'], 0.01):6.2f}x cpu (user+sys)")
         sys.stdout.flush()
 
 
