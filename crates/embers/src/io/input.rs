@@ -23,30 +23,18 @@ pub(crate) enum Input {
 }
 
 /// Mapped inputs larger than this many bytes have their pages given back while they are read,
-/// so the process never holds much of the file besides the matrix (peak ≈ 1.03–1.18× the
-/// matrix). Smaller inputs stay mapped until reading ends: each page is faulted in once instead
-/// of once per pass, and no `madvise` calls are made, at the price of the input's size in
-/// resident (page-cache) memory. 512 MiB, or an eighth of the machine's memory when that is
-/// less; `EMBERS_RELEASE_ABOVE` (bytes) overrides it, e.g. `0` to always give pages back.
+/// so the process never holds much of the file besides the matrix (peak 1.03–1.18× the matrix).
+/// 16 MiB: keeping the pages of larger inputs saved little (GloVe 6B 50d text, 171 MB: 0.44
+/// against 0.45 CPU seconds, median of 7, for a peak of 3.31× instead of 1.17× the matrix;
+/// BENCHMARKS.md, Formats), so only small files, where `madvise` calls would buy nothing, skip it.
+/// `EMBERS_RELEASE_ABOVE` (bytes) overrides it for measurements.
 pub(crate) fn release_above() -> u64 {
     if let Some(v) = std::env::var_os("EMBERS_RELEASE_ABOVE") {
         if let Some(n) = v.to_str().and_then(|s| s.trim().parse::<u64>().ok()) {
             return n;
         }
     }
-    const DEFAULT: u64 = 512 << 20;
-    match memory_total() {
-        Some(total) => DEFAULT.min(total / 8),
-        None => DEFAULT,
-    }
-}
-
-/// The machine's memory in bytes (`MemTotal` of `/proc/meminfo`; `None` elsewhere).
-fn memory_total() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kib: u64 = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    16 << 20
 }
 
 impl std::ops::Deref for Input {
