@@ -88,7 +88,7 @@ pub(crate) fn parse_rows(
             .is_some_and(|l| expected.is_none_or(|e| l < e));
         if want == 0 {
             body = &[];
-        } else if let Some(pos) = memchr::memchr_iter(b'\n', body).nth(want - 1) {
+        } else if let Some(pos) = nth_newline(source, body, want - 1) {
             if !limit_binds {
                 if let Some(e) = expected {
                     return Err(Error::at_line(
@@ -207,6 +207,31 @@ pub(crate) fn parse_rows(
     let embeddings = Embeddings::new(vocab, matrix)?;
     phases.end("repeats");
     Ok((embeddings, report))
+}
+
+/// Where the `n`-th newline (from 0) of `body` is, counted a few MiB at a time with the pages
+/// passed given back (a scan of the whole input would otherwise leave all of it resident,
+/// before the matrix is even allocated).
+fn nth_newline(source: &input::Input, body: &[u8], n: usize) -> Option<usize> {
+    const PIECE: usize = 1 << 22;
+    let mut left = n;
+    let mut sweep = input::Sweep::new(0, PIECE);
+    let mut at = 0;
+    let mut found = None;
+    while at < body.len() {
+        let end = (at + PIECE).min(body.len());
+        let piece = &body[at..end];
+        let count = memchr::memchr_iter(b'\n', piece).count();
+        if count > left {
+            found = memchr::memchr_iter(b'\n', piece).nth(left).map(|i| at + i);
+            break;
+        }
+        left -= count;
+        at = end;
+        sweep.reached(source, body, at);
+    }
+    sweep.finish(source, body);
+    found
 }
 
 fn parse_chunk(
