@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 /// The most bytes handed to one `write` call. One call with a whole matrix (80 MB) cost
 /// 50 times the system time of the same bytes in 1 MiB calls on the benchmark machine (Linux
-/// 6.x, ext4: 0.96–1.05 s against 0.02 s, `bench/formats.sh`'s notes in BENCHMARKS.md), and
+/// 6.x, ext4: 0.96–1.05 s against 0.02 s; BENCHMARKS.md, Formats), and
 /// a piece that fits in the cache stays there between the checksum and the copy.
 pub const WRITE_PIECE: usize = 1 << 20;
 
