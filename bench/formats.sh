@@ -1,73 +1,93 @@
 #!/usr/bin/env bash
-# Format benchmark: a GloVe-shaped text file of ROWS × DIMS (default 400,000 × 50, values with 5
-# decimals like glove.6B) and a word2vec binary of the same vectors; times embers (text → native,
-# binary → native, native open, one lookup) against gensim 4.4 (load_word2vec_format text and
-# binary, its own format with mmap='r'), and finalfusion if `finalfusion` is on PATH.
-# Usage: bench/formats.sh [ROWS] [DIMS]   (data cached in bench/data/, ignored by git)
-# Wall time is the best of 3 (gensim text: 1 run); cpu = user + sys of all threads.
+# Format benchmark, every tool in the same run on the same input (bench/formats_run.py takes the
+# tools in turns, RUNS times each, and prints medians and ratios with user/sys CPU, peak RSS and
+# the load average). Cases:
+#   glove6b   the real GloVe 6B 50d text (400,000 x 50, 171 MB; written from
+#             testdata-fetched/glove6b50d by bench/formats_glove6b.py, values with 5 significant
+#             digits like glove.6B.50d.txt): embers convert -> native vs finalfusion convert
+#   gen300    a generated 400,000 x 300 GloVe-shaped text (bench/glove_shaped.py, ~1.1 GB)
+#   vecgz     the GloVe 6B vectors as a word2vec .vec.gz (header line, gzip -6): embers on the
+#             .gz, on the plain .vec, and `gzip -dc` alone
+#   binary    the GloVe 6B vectors as word2vec binary: embers vs gensim
+#             load_word2vec_format(binary=True) vs finalfusion convert -f word2vec
+#   open      the native file: `embers info` (opens the file, reads the header) and one lookup,
+#             vs gensim KeyedVectors.load(mmap='r')
+#   limit     bench/formats_limit.rs on the same texts: read from the page cache, and read + parse
+#             every value into a fresh f32 matrix, on 2 threads, nothing else
+# finalfusion-utils is cargo-installed when `finalfusion` is neither on PATH nor in ~/.cargo/bin.
+# Python: $EMBERS_VENV/bin/python, else .venv/bin/python, else python3 (needs numpy, gensim 4.4).
+# Usage: bench/formats.sh [RUNS] [CASES...]   (default 5; all cases). Data in bench/data/.
+# EMBERS_GENSIM_TEXT=1 adds gensim's text reader to glove6b (~12 s a run).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-rows=${1:-400000}
-dims=${2:-50}
+runs=${1:-5}
+shift || true
+cases=("$@")
+[ ${#cases[@]} -gt 0 ] || cases=(glove6b gen300 vecgz binary open limit)
+want() { local c; for c in "${cases[@]}"; do [ "$c" = "$1" ] && return 0; done; return 1; }
 data=$root/bench/data
 mkdir -p "$data"
 cd "$root"
+py=python3
+for v in "${EMBERS_VENV:-}" "$root/.venv" /work/venv; do
+  if [ -n "$v" ] && [ -x "$v/bin/python" ]; then py=$v/bin/python; break; fi
+done
+
 cargo build --release -q -p embers-cli
 embers=$root/target/release/embers
-txt=$data/glove-$rows-$dims.txt
-if [ ! -s "$txt" ]; then
-  python3 "$root/bench/glove_shaped.py" "$txt" "$rows" "$dims"
+ff=$(command -v finalfusion || true)
+[ -n "$ff" ] || { [ -x "$HOME/.cargo/bin/finalfusion" ] && ff=$HOME/.cargo/bin/finalfusion; } || true
+if [ -z "$ff" ]; then
+  echo "finalfusion not found: cargo install --locked finalfusion-utils" >&2
+  cargo install --locked finalfusion-utils >&2
+  ff=$HOME/.cargo/bin/finalfusion
 fi
-bin=$data/w2v-$rows-$dims.bin
-[ -s "$bin" ] || "$embers" convert -q "$txt" "$bin" --to word2vec-binary
-native=$data/out-$rows-$dims.embers
-echo "file: $txt ($(du -h "$txt" | cut -f1)), $bin ($(du -h "$bin" | cut -f1)); $(nproc) cores"
-echo "matrix: $(python3 -c "print(f'{$rows*$dims*4/2**20:.1f}')") MiB; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+rustc --edition 2021 -O -C target-cpu=native bench/formats_limit.rs -o "$data/formats_limit"
 
-measure() { # label, command...
-  local label=$1; shift
-  local best=999999 cpu=999999 rss=0
-  for _ in 1 2 3; do
-    /usr/bin/time -f "%e %U %S %M" -o "$data/time" "$@" >/dev/null
-    read -r t u s m < "$data/time"
-    best=$(python3 -c "print(min($best, $t))")
-    cpu=$(python3 -c "print(min($cpu, $u + $s))")
-    rss=$m
-  done
-  printf "%-44s %8.3f s wall %8.3f s cpu %8.1f MiB peak (%.2fx the matrix)\n" "$label" "$best" "$cpu" \
-    "$(python3 -c "print($rss/1024)")" "$(python3 -c "print($rss*1024/($rows*$dims*4))")"
-}
-
-measure "embers text (GloVe) -> native" "$embers" convert -q "$txt" "$native" --from glove
-measure "embers word2vec binary -> native" "$embers" convert -q "$bin" "$native"
-measure "embers info (native open)" "$embers" info "$native"
-word=$(head -c 200 "$txt" | cut -d' ' -f1)
-measure "embers lookup one word (native)" "$embers" lookup "$native" "$word"
-
-python3 - "$txt" "$bin" "$data" <<'PY'
-import sys, time, resource
+glove=$data/glove.6B.50d.txt
+if [ ! -s "$glove" ]; then
+  [ -s testdata-fetched/glove6b50d/emb.npy ] || EMBERS_BENCH_DATA=1 scripts/fetch-testdata.sh >&2
+  "$py" bench/formats_glove6b.py testdata-fetched/glove6b50d "$glove"
+fi
+gen=$data/glove-400000-300.txt
+if want gen300 && [ ! -s "$gen" ]; then
+  "$py" bench/glove_shaped.py "$gen" 400000 300
+fi
+vec=$data/glove.6B.50d.vec
+[ -s "$vec" ] || { echo "400000 50"; cat "$glove"; } > "$vec"
+[ -s "$vec.gz" ] || gzip -6 -c "$vec" > "$vec.gz"
+bin=$data/glove.6B.50d.bin
+[ -s "$bin" ] || "$embers" convert -q "$glove" "$bin" --from glove --to word2vec-binary
+native=$data/glove.6B.50d.embers
+[ -s "$native" ] || "$embers" convert -q "$glove" "$native" --from glove
+[ -s "$data/gensim.kv" ] || "$py" -c "
 from gensim.models import KeyedVectors
-txt, binf, data = sys.argv[1:4]
-def best(f, n):
-    ts, cs = [], []
-    for _ in range(n):
-        t, c = time.perf_counter(), time.process_time(); r = f()
-        ts.append(time.perf_counter() - t); cs.append(time.process_time() - c)
-    return (min(ts), min(cs)), r
-t, kv = best(lambda: KeyedVectors.load_word2vec_format(txt, no_header=True), 1)
-print(f"{'gensim load_word2vec_format text':44s} {t[0]:8.3f} s wall {t[1]:8.3f} s cpu")
-t, kv = best(lambda: KeyedVectors.load_word2vec_format(binf, binary=True), 3)
-print(f"{'gensim load_word2vec_format binary':44s} {t[0]:8.3f} s wall {t[1]:8.3f} s cpu")
-kv.save(data + "/gensim.kv")
-t, _ = best(lambda: KeyedVectors.load(data + "/gensim.kv", mmap="r"), 3)
-print(f"{'gensim KeyedVectors.load(mmap=r)':44s} {t[0]:8.3f} s wall {t[1]:8.3f} s cpu")
-print(f"{'gensim peak RSS (whole run)':44s} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:8.1f} MiB")
-PY
+KeyedVectors.load_word2vec_format('$bin', binary=True).save('$data/gensim.kv')"
+out=$data/out.embers
+m50=$((400000 * 50 * 4))
+m300=$((400000 * 300 * 4))
 
-if command -v finalfusion >/dev/null 2>&1; then
-  measure "finalfusion convert text -> finalfusion" finalfusion convert -f text -t finalfusion "$txt" "$data/ff.fifu"
-  measure "finalfusion convert word2vec -> finalfusion" finalfusion convert -f word2vec -t finalfusion "$bin" "$data/ff.fifu"
-else
-  echo "finalfusion: not installed (cargo install --locked finalfusion-utils), skipped"
+echo "embers $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo '+changes'); $("$ff" --version 2>/dev/null | head -1 || echo finalfusion); gensim $("$py" -c 'import gensim; print(gensim.__version__)'); $(nproc) cores; $(date -u +%FT%TZ)"
+echo "inputs: $(du -b "$glove" | cut -f1) B GloVe 6B text, $(du -b "$bin" | cut -f1) B binary, $(du -b "$vec.gz" | cut -f1) B .vec.gz$(want gen300 && echo ", $(du -b "$gen" | cut -f1) B generated x300")"
+# Inputs in the page cache, as for the limit.
+cat "$glove" "$bin" "$vec" "$vec.gz" > /dev/null
+want gen300 && cat "$gen" > /dev/null
+
+args=()
+gensim_text=""
+[ "${EMBERS_GENSIM_TEXT:-0}" = 1 ] && gensim_text=";gensim load_word2vec_format text=gensim:text:$glove"
+want glove6b && args+=("GloVe 6B 50d text -> native|$m50|embers convert=$embers convert -q $glove $out --from glove;finalfusion convert -f text=$ff convert -f text -t finalfusion $glove $data/ff.fifu$gensim_text")
+want gen300 && args+=("generated 400,000 x 300 text -> native|$m300|embers convert=$embers convert -q $gen $out --from glove;finalfusion convert -f text=$ff convert -f text -t finalfusion $gen $data/ff.fifu")
+want vecgz && args+=("GloVe 6B 50d .vec.gz -> native|$m50|embers convert .vec.gz=$embers convert -q $vec.gz $out;embers convert .vec (plain)=$embers convert -q $vec $out;gzip -dc alone=gzip -dc $vec.gz")
+want binary && args+=("GloVe 6B 50d word2vec binary -> native|$m50|embers convert=$embers convert -q $bin $out;gensim load_word2vec_format(binary)=gensim:binary:$bin;finalfusion convert -f word2vec=$ff convert -f word2vec -t finalfusion $bin $data/ff.fifu")
+word=$(head -c 100 "$glove" | cut -d' ' -f1)
+want open && args+=("native open (GloVe 6B 50d)|0|embers info=$embers info $native;embers lookup one word=$embers lookup $native $word;gensim KeyedVectors.load mmap r=gensim:mmap:$data/gensim.kv")
+[ ${#args[@]} -eq 0 ] || "$py" bench/formats_run.py "$runs" "${args[@]}"
+
+if want limit; then
+  echo
+  echo "## limit (bench/formats_limit.rs; load average $(cut -d' ' -f1 /proc/loadavg) before)"
+  "$data/formats_limit" "$glove" 2 "$runs"
+  want gen300 && "$data/formats_limit" "$gen" 2 "$runs"
 fi
-rm -f "$data/ff.fifu" "$data"/gensim.kv* "$native"
+rm -f "$data/ff.fifu" "$out"

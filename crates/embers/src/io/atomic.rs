@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// The most bytes handed to one `write` call. One call with a whole matrix (80 MB) cost
+/// 50 times the system time of the same bytes in 1 MiB calls on the benchmark machine (Linux
+/// 6.x, ext4: 0.96–1.05 s against 0.02 s; BENCHMARKS.md, Formats), and
+/// a piece that fits in the cache stays there between the checksum and the copy.
+pub const WRITE_PIECE: usize = 1 << 20;
+
 /// A file being written. Nothing appears at the target path until [`AtomicFile::commit`]; if the
 /// value is dropped without a commit (an error, a panic, Ctrl-C) the temporary file is removed.
 pub struct AtomicFile {
@@ -56,12 +62,16 @@ impl AtomicFile {
         &self.target
     }
 
-    /// Writes all of `bytes`, mapping errors to the target path.
+    /// Writes all of `bytes`, mapping errors to the target path. Large slices are passed to the
+    /// kernel [`WRITE_PIECE`] bytes at a time.
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        let target = self.target.clone();
-        self.writer()
-            .write_all(bytes)
-            .map_err(|e| Error::io(target, e))
+        let writer = self.writer.as_mut().expect("writer present until commit");
+        for piece in bytes.chunks(WRITE_PIECE) {
+            if let Err(e) = writer.write_all(piece) {
+                return Err(Error::io(&self.target, e));
+            }
+        }
+        Ok(())
     }
 
     /// Overwrites bytes already written at `offset` (e.g. a checksum in a header, known only
@@ -79,14 +89,18 @@ impl AtomicFile {
 
     /// Flushes, syncs and renames the temporary file to the target path.
     pub fn commit(mut self) -> Result<()> {
+        let mut phases = crate::io::profile::Phases::start("commit");
         let writer = self.writer.take().expect("commit called once");
         let file = writer
             .into_inner()
             .map_err(|e| Error::io(&self.target, e.into_error()))?;
+        phases.end("flush");
         file.sync_all().map_err(|e| Error::io(&self.target, e))?;
         drop(file);
+        phases.end("fsync");
         std::fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
         self.renamed = true;
+        phases.end("rename");
         Ok(())
     }
 }

@@ -13,15 +13,35 @@ use crate::vocab::{self, Vocab, WordList};
 
 /// The bytes of an input file.
 pub(crate) enum Input {
-    Mapped(Mmap),
+    /// A memory map; `release` says whether pages are given back as they are passed (see
+    /// [`release_above`]).
+    Mapped {
+        map: Mmap,
+        release: bool,
+    },
     Owned(Vec<u8>),
+}
+
+/// Mapped inputs larger than this many bytes have their pages given back while they are read,
+/// so the process never holds much of the file besides the matrix (peak 1.03–1.18× the matrix).
+/// 16 MiB: keeping the pages of larger inputs saved little (GloVe 6B 50d text, 171 MB: 0.44
+/// against 0.45 CPU seconds, median of 7, for a peak of 3.31× instead of 1.17× the matrix;
+/// BENCHMARKS.md, Formats), so only small files, where `madvise` calls would buy nothing, skip it.
+/// `EMBERS_RELEASE_ABOVE` (bytes) overrides it for measurements.
+pub(crate) fn release_above() -> u64 {
+    if let Some(v) = std::env::var_os("EMBERS_RELEASE_ABOVE") {
+        if let Some(n) = v.to_str().and_then(|s| s.trim().parse::<u64>().ok()) {
+            return n;
+        }
+    }
+    16 << 20
 }
 
 impl std::ops::Deref for Input {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
-            Input::Mapped(m) => m,
+            Input::Mapped { map, .. } => map,
             Input::Owned(v) => v,
         }
     }
@@ -44,7 +64,11 @@ impl Input {
 
     fn release_pages(&self, part: &[u8], whole: bool) {
         #[cfg(unix)]
-        if let Input::Mapped(m) = self {
+        if let Input::Mapped {
+            map: m,
+            release: true,
+        } = self
+        {
             const PAGE: usize = 4096;
             let base = m.as_ptr() as usize;
             let start = part.as_ptr() as usize;
@@ -59,6 +83,7 @@ impl Input {
                 ),
             };
             if to > from {
+                crate::io::profile::RELEASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 // SAFETY: a read-only shared file mapping: dropped pages are re-read from the
                 // file on the next access, so no data is lost and borrowed slices stay valid.
                 let _ = unsafe {
@@ -189,7 +214,8 @@ pub(crate) fn open(path: &Path, max_lines: Option<usize>) -> Result<Input> {
     // SAFETY: the map is read-only and lives only while the file is read; like every reader of
     // memory-mapped files we rely on the file not being rewritten in place during that time.
     let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-    Ok(Input::Mapped(map))
+    let release = len > release_above();
+    Ok(Input::Mapped { map, release })
 }
 
 fn gz_error(e: std::io::Error) -> std::io::Error {

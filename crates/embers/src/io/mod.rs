@@ -8,6 +8,7 @@ mod input;
 pub mod mapping;
 pub mod native;
 pub mod npy;
+mod profile;
 pub mod safetensors;
 mod textvec;
 pub mod word2vec;

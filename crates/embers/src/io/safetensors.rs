@@ -440,7 +440,9 @@ pub fn write(
         }
         None => None,
     };
+    let mut phases = crate::io::profile::Phases::start("native write");
     let mut out = AtomicFile::create(path)?;
+    phases.end("create");
     out.write_all(&(json.len() as u64).to_le_bytes())?;
     out.write_all(&json)?;
     let mut crc = crc32fast::Hasher::new();
@@ -453,10 +455,14 @@ pub fn write(
             if written > len {
                 return Err(Error::shape(format!("tensor {}", t.name), len, written));
             }
-            if checksum.is_some() {
-                crc.update(piece);
+            // Hashed and written a cache-sized piece at a time.
+            for piece in piece.chunks(crate::io::atomic::WRITE_PIECE) {
+                if checksum.is_some() {
+                    crc.update(piece);
+                }
+                out.write_all(piece)?;
             }
-            out.write_all(piece)
+            Ok(())
         };
         match &t.data {
             TensorData::Bytes(b) => emit(b)?,
@@ -465,6 +471,7 @@ pub fn write(
         if written != len {
             return Err(Error::shape(format!("tensor {}", t.name), len, written));
         }
+        phases.end(&t.name);
     }
     if let Some(at) = checksum_at {
         out.patch(at as u64, format!("{:08x}", crc.finalize()).as_bytes())?;

@@ -12,6 +12,7 @@ use crate::embeddings::Embeddings;
 use crate::error::{Error, Position, Result};
 use crate::io::atomic::AtomicFile;
 use crate::io::input::{self, check_plain_word, decode_word, ReadReport};
+use crate::io::profile;
 use crate::io::ReadOptions;
 use crate::vocab::WordList;
 
@@ -69,6 +70,7 @@ pub(crate) fn parse_rows(
     expected: Option<usize>,
     options: &ReadOptions,
 ) -> Result<(Embeddings, ReadReport)> {
+    let mut phases = profile::Phases::start("text read");
     // Trailing blank lines and spaces at the very end are not rows.
     let mut end = body.len();
     while end > 0 && (is_blank(body[end - 1]) || body[end - 1] == b'\n') {
@@ -86,7 +88,7 @@ pub(crate) fn parse_rows(
             .is_some_and(|l| expected.is_none_or(|e| l < e));
         if want == 0 {
             body = &[];
-        } else if let Some(pos) = memchr::memchr_iter(b'\n', body).nth(want - 1) {
+        } else if let Some(pos) = nth_newline(source, body, want - 1) {
             if !limit_binds {
                 if let Some(e) = expected {
                     return Err(Error::at_line(
@@ -116,6 +118,7 @@ pub(crate) fn parse_rows(
         at = next;
     }
     source.release_whole(body);
+    phases.end("chunk bounds");
     let chunks: Vec<&[u8]> = bounds.windows(2).map(|w| &body[w[0]..w[1]]).collect();
     // Chunks are counted, then parsed, in batches of 16 per thread. Each chunk's pages are given
     // back when it is done (and faulted in again from the page cache when parsed). When a batch
@@ -135,6 +138,7 @@ pub(crate) fn parse_rows(
         sweep.reached(source, body, batch_end(b, group.len()));
     }
     let rows: usize = line_counts.iter().sum();
+    phases.end("count lines");
     if let Some(e) = expected {
         if rows < want.unwrap_or(e) {
             return Err(Error::at_line(
@@ -195,11 +199,39 @@ pub(crate) fn parse_rows(
         }
         sweep.reached(source, body, batch_end(b, chunks.len()));
     }
+    phases.end("parse");
     let mut report = ReadReport::default();
     let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, |row| {
         Position::Line(first_line + row as u64)
     })?;
-    Ok((Embeddings::new(vocab, matrix)?, report))
+    let embeddings = Embeddings::new(vocab, matrix)?;
+    phases.end("repeats");
+    Ok((embeddings, report))
+}
+
+/// Where the `n`-th newline (from 0) of `body` is, counted a few MiB at a time with the pages
+/// passed given back (a scan of the whole input would otherwise leave all of it resident,
+/// before the matrix is even allocated).
+fn nth_newline(source: &input::Input, body: &[u8], n: usize) -> Option<usize> {
+    const PIECE: usize = 1 << 22;
+    let mut left = n;
+    let mut sweep = input::Sweep::new(0, PIECE);
+    let mut at = 0;
+    let mut found = None;
+    while at < body.len() {
+        let end = (at + PIECE).min(body.len());
+        let piece = &body[at..end];
+        let count = memchr::memchr_iter(b'\n', piece).count();
+        if count > left {
+            found = memchr::memchr_iter(b'\n', piece).nth(left).map(|i| at + i);
+            break;
+        }
+        left -= count;
+        at = end;
+        sweep.reached(source, body, at);
+    }
+    sweep.finish(source, body);
+    found
 }
 
 fn parse_chunk(
@@ -212,11 +244,14 @@ fn parse_chunk(
 ) -> Result<WordList> {
     let rows = out.len() / dims.max(1);
     let mut words = WordList::with_capacity(rows, rows * 16);
-    for (i, line) in chunk.split(|&b| b == b'\n').enumerate() {
+    let mut rest = chunk;
+    for i in 0.. {
         let row = words.len();
         if row * dims >= out.len() {
             break; // the empty piece after the chunk's final newline
         }
+        let line;
+        (line, rest) = first_line(rest);
         let lineno = start + i as u64;
         let word = parse_line(
             path,
@@ -228,6 +263,98 @@ fn parse_chunk(
         words.push(&word);
     }
     Ok(words)
+}
+
+/// Powers of ten that are exact in `f32` (5^10 < 2^24).
+const POW10: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+
+/// Parses the number at the start of `s` (up to a blank or the end of `s`, or where the number
+/// ends): its value, correctly rounded to `f32`, and the bytes it takes (0 when there is no
+/// number). The numbers of pretrained files (`-0.41242`, `0.00066023`: at most 8 integer and
+/// 10 fraction digits, no exponent) go through [`parse_f32_short`]; anything else (exponents,
+/// long mantissas, `inf`, `nan`, a leading `+` or `.`) through `fast-float2`.
+#[inline]
+pub(crate) fn parse_f32(s: &[u8]) -> (f32, usize) {
+    match parse_f32_short(s) {
+        Some(r) => r,
+        None => fast_float2::parse_partial::<f32, _>(s).unwrap_or((0.0, 0)),
+    }
+}
+
+const POW10_U64: [u64; 8] = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000];
+
+/// How many of the 8 bytes `word` holds (first byte lowest) are ASCII digits before the first
+/// byte that is not, and when that is fewer than 8, the value of those digits.
+#[inline]
+fn leading_digits(word: u64) -> (usize, u64) {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    // A byte is a digit when its high nibble is 3 and adding 6 keeps it 3 (0x30..=0x39). A
+    // carry out of a non-digit byte only changes bytes after it, which are not looked at.
+    let high = (word & (0xF0 * LOW)) ^ (0x30 * LOW);
+    let plus6 = (word.wrapping_add(0x06 * LOW) & (0xF0 * LOW)) ^ (0x30 * LOW);
+    let n = ((high | plus6).trailing_zeros() / 8) as usize;
+    if n == 0 || n >= 8 {
+        return (n.min(8), 0);
+    }
+    // The n digits moved to the last bytes (the first ones become leading zeros), then the
+    // eight digits combined pairwise in three multiplications.
+    let digits = (word.wrapping_sub(0x30 * LOW) & (u64::MAX >> (8 * (8 - n)))) << (8 * (8 - n));
+    let v = digits.wrapping_mul(10).wrapping_add(digits >> 8);
+    const MASK: u64 = 0x0000_00FF_0000_00FF;
+    const MUL1: u64 = 0x000F_4240_0000_0064; // 100 + (1,000,000 << 32)
+    const MUL2: u64 = 0x0000_2710_0000_0001; // 1 + (10,000 << 32)
+    let v = ((v & MASK)
+        .wrapping_mul(MUL1)
+        .wrapping_add(((v >> 16) & MASK).wrapping_mul(MUL2)))
+        >> 32;
+    (n, v)
+}
+
+/// A short decimal `-?D+(.D+)?` followed by a blank or the end of `s`, whose digits without the
+/// point form an integer `m` ≤ 2^24 (exact in `f32`) with at most 10 fraction digits: then the
+/// value is `m / 10^k` with both operands exact, and one IEEE division rounds it correctly
+/// (Clinger's fast path). `None` for anything else.
+#[inline]
+fn parse_f32_short(s: &[u8]) -> Option<(f32, usize)> {
+    let neg = s.first() == Some(&b'-');
+    let mut i = usize::from(neg);
+    let mut m: u64 = 0;
+    let int_start = i;
+    while i < s.len() && s[i].is_ascii_digit() && i - int_start < 9 {
+        m = m.wrapping_mul(10).wrapping_add(u64::from(s[i] - b'0'));
+        i += 1;
+    }
+    if i == int_start {
+        return None;
+    }
+    let mut frac = 0;
+    if i < s.len() && s[i] == b'.' {
+        i += 1;
+        let frac_start = i;
+        if let Some(eight) = s.get(i..i + 8) {
+            // Up to 7 fraction digits without a branch per digit (a loop over digits of varying
+            // count mispredicts its exit for nearly every number).
+            let (n, value) = leading_digits(u64::from_le_bytes(eight.try_into().expect("8")));
+            if n < 8 {
+                m = m * POW10_U64[n] + value;
+                i += n;
+            }
+        }
+        while i < s.len() && s[i].is_ascii_digit() && i - frac_start < 11 {
+            m = m.wrapping_mul(10).wrapping_add(u64::from(s[i] - b'0'));
+            i += 1;
+        }
+        frac = i - frac_start;
+        if frac == 0 {
+            return None;
+        }
+    }
+    // A digit here means a longer number than counted; `e`, `,`, letters: not a short decimal.
+    if (i < s.len() && !is_blank(s[i]) && s[i] != b'\n') || frac > 10 || m > 1 << 24 {
+        return None;
+    }
+    let v = m as f32 / POW10[frac];
+    Some((if neg { -v } else { v }, i))
 }
 
 /// Parses one row. A row whose word contains spaces (GloVe 840B has such words, e.g. `. . .`)
@@ -303,7 +430,7 @@ fn parse_line_left<'a>(
             break;
         }
     }
-    let sp = line.iter().position(|&b| b == b' ' || b == b'\t');
+    let sp = memchr::memchr2(b' ', b'\t', line);
     let sp = match sp {
         Some(0) => return Err(err("the line starts with a space: empty word".into())),
         Some(i) => i,
@@ -319,7 +446,7 @@ fn parse_line_left<'a>(
         if pos == line.len() {
             return Err(err(format!("the row has {k} values, expected {dims}")));
         }
-        let (v, used) = fast_float2::parse_partial::<f32, _>(&line[pos..]).unwrap_or((0.0, 0));
+        let (v, used) = parse_f32(&line[pos..]);
         let field_end = pos + used;
         if used == 0 || (field_end < line.len() && !is_blank(line[field_end])) {
             let end = line[pos..]
@@ -404,4 +531,113 @@ pub(crate) fn write_rows(
         start = end;
     }
     file.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The short-decimal path and the fallback against the standard library's parser (correctly
+    /// rounded), on numbers shaped like those of pretrained files and on the edges of the path.
+    #[test]
+    fn parse_f32_matches_the_standard_parser() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut cases: Vec<String> = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "1",
+            "16777216",
+            "16777217",
+            "1.6777217",
+            "99999999",
+            "123456789",
+            "0.00066023",
+            "-0.00059213",
+            "4.0071",
+            "0.1",
+            "0.2",
+            "0.3",
+            "0.0000000001",
+            "0.00000000001",
+            "1.",
+            ".5",
+            "+1",
+            "1e5",
+            "1.5e-3",
+            "-2E2",
+            "inf",
+            "-inf",
+            "nan",
+            "3.4028235e38",
+            "1e39",
+            "0.12345678901",
+            "7.000000000",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for _ in 0..200_000 {
+            let r = next();
+            let int_digits = (r % 4) as usize;
+            let frac_digits = ((r >> 8) % 12) as usize;
+            let mut s = String::new();
+            if r >> 20 & 1 == 1 {
+                s.push('-');
+            }
+            let digits = next();
+            let digit = |k: usize| char::from(b'0' + ((digits >> (3 * k)) % 10) as u8);
+            s.extend((0..int_digits.max(1)).map(|k| if int_digits == 0 { '0' } else { digit(k) }));
+            if frac_digits > 0 {
+                s.push('.');
+                s.extend((0..frac_digits).map(|k| digit(k + 4)));
+            }
+            cases.push(s);
+        }
+        for s in &cases {
+            for tail in ["", " 1", "\t", "\r", "\n"] {
+                let text = format!("{s}{tail}");
+                let (v, used) = parse_f32(text.as_bytes());
+                // The same syntax as fast-float2 alone (the parser before the short path).
+                let (fv, fused) =
+                    fast_float2::parse_partial::<f32, _>(text.as_bytes()).unwrap_or((0.0, 0));
+                assert_eq!(used, fused, "{text:?}");
+                assert!(
+                    v.to_bits() == fv.to_bits() || (v.is_nan() && fv.is_nan()),
+                    "{text:?}"
+                );
+                // The value of the standard library's parser (correctly rounded).
+                if let (Ok(want), true) = (s.parse::<f32>(), used == s.len()) {
+                    assert!(
+                        v.to_bits() == want.to_bits() || (v.is_nan() && want.is_nan()),
+                        "{text:?}: {v} != {want}"
+                    );
+                }
+            }
+        }
+        for text in [
+            "", "1", "12", "1234567", "12345678", "0000001x", "9 ", "99999999",
+        ] {
+            let mut b = [b' '; 8];
+            b[..text.len()].copy_from_slice(text.as_bytes());
+            let n = text.bytes().take_while(u8::is_ascii_digit).count();
+            let (got, v) = leading_digits(u64::from_le_bytes(b));
+            assert_eq!(got, n, "{text:?}");
+            if n < 8 {
+                assert_eq!(v, text[..n].parse::<u64>().unwrap_or(0), "{text:?}");
+            }
+        }
+        // Not a number, or a number followed by something else.
+        for s in ["", "-", "x", "1x", "1.5.5", "--1"] {
+            let (_, used) = parse_f32(s.as_bytes());
+            assert!(used < s.len().max(1), "{s:?}");
+        }
+    }
 }

@@ -8,6 +8,7 @@ use crate::embeddings::Embeddings;
 use crate::error::{Error, Position, Result};
 use crate::io::atomic::AtomicFile;
 use crate::io::input::{self, check_plain_word, decode_word, ReadReport};
+use crate::io::profile;
 use crate::io::textvec;
 use crate::io::ReadOptions;
 use crate::vocab::WordList;
@@ -42,6 +43,7 @@ pub fn read_binary(
     options: &ReadOptions,
 ) -> Result<(Embeddings, ReadReport)> {
     let path = path.as_ref();
+    let mut phases = profile::Phases::start("binary read");
     let bytes = input::open(path, None)?;
     let (header, _) = textvec::first_line(&bytes);
     if header.len() == bytes.len() {
@@ -137,6 +139,7 @@ pub fn read_binary(
         }
     }
     sweep.finish(&bytes, &bytes);
+    phases.end("rows");
     // Repeated words are dropped (the first is kept) once all rows are read; the byte position
     // of each repeat is found again by walking the records up to it, in one pass for all.
     let (mut row, mut at) = (0, header.len() + 1);
@@ -152,7 +155,9 @@ pub fn read_binary(
         sweep.reached(&bytes, &bytes, at);
     };
     let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, position)?;
-    Ok((Embeddings::new(vocab, matrix)?, report))
+    let embeddings = Embeddings::new(vocab, matrix)?;
+    phases.end("repeats");
+    Ok((embeddings, report))
 }
 
 /// Where the record at or after `pos` starts: past the newline (and stray CR) that may end
