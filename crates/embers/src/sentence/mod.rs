@@ -6,7 +6,7 @@
 //!   (`modules.json`: Transformer, Pooling, Normalize), run on the CPU (`transformer_model.rs`).
 //! - [`Pooler`]: any embers word model, pooled by mean or SIF (`pooled.rs`).
 //! - [`SentenceModel`]: whichever of the three a path holds, with one `encode`.
-//! - [`distill`]: model2vec's distillation of a transformer into a static model.
+//! - [`distill()`]: model2vec's distillation of a transformer into a static model.
 //!
 //! ```no_run
 //! let model = embers::sentence::SentenceModel::load("potion-base-8M").unwrap();
@@ -14,10 +14,14 @@
 //! assert_eq!(vectors.rows(), 2);
 //! ```
 
+mod distill;
+mod model;
 mod pooled;
 mod static_model;
 mod transformer_model;
 
+pub use distill::{distill, DistillOptions, Distilled, Weighting, DEFAULT_SIF_COEFFICIENT};
+pub use model::SentenceModel;
 pub use pooled::{
     fit_sif, store_sif, stored_sif, Pooler, Pooling, Sif, DEFAULT_SIF_A, SIF_A_KEY,
     SIF_COMPONENT_KEY,
