@@ -86,7 +86,8 @@ pub struct DistillOptions {
     pub weighting: Weighting,
     /// Extra words added to the vocabulary.
     pub vocabulary: Vec<String>,
-    /// Keep only the first `n` tokens of the vocabulary (tests, quick looks).
+    /// Keep only the first `n` tokens of the model's vocabulary (tests, quick looks); extra
+    /// words are still added.
     pub limit: Option<usize>,
 }
 
@@ -183,8 +184,12 @@ pub fn distill(
         tokens.push(t.clone());
         inputs.push(seq);
     }
-    let lowercase = tj["normalizer"]["lowercase"].as_bool().unwrap_or(false);
     let mut seen: HashSet<String> = tokens.iter().cloned().collect();
+    if let Some(n) = opts.limit {
+        tokens.truncate(n);
+        inputs.truncate(n);
+    }
+    let lowercase = tj["normalizer"]["lowercase"].as_bool().unwrap_or(false);
     for w in &opts.vocabulary {
         let w = w.trim();
         let w = if lowercase {
@@ -198,10 +203,6 @@ pub fn distill(
         inputs.push(encoder.input().encode(&w, None)?.ids);
         seen.insert(w.clone());
         tokens.push(w);
-    }
-    if let Some(n) = opts.limit {
-        tokens.truncate(n);
-        inputs.truncate(n);
     }
     let n = tokens.len();
     if n == 0 {
