@@ -271,3 +271,62 @@ fn encode_sentence_transformer_folder_matches_numpy_forward() {
     let e = fails(&["encode", s(&dir), "x", "--batch-size", "0"]);
     assert!(e.contains("at least 1"), "{e}");
 }
+
+#[test]
+fn distilled_folder_is_read_by_model2vec_as_embers_reads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = embers_testkit::testdata("minilm/modules.json").join("minilm");
+    let out = tmp.path().join("distilled");
+    let native = tmp.path().join("d.safetensors");
+    ok(&[
+        "distill",
+        "--model",
+        s(&dir),
+        "-o",
+        s(&out),
+        "--native",
+        s(&native),
+        "--limit",
+        "3000",
+        "--dims",
+        "32",
+    ]);
+    let lines = [
+        "the cat sat on the mat",
+        "a dog ran in the park",
+        "",
+        "unknownzzqq words and ##pieces",
+        "he said: 1999!",
+    ];
+    let docs = tmp.path().join("docs.txt");
+    std::fs::write(&docs, lines.join("\n") + "\n").unwrap();
+    let reference = model2vec(&out, &lines, tmp.path());
+    let got = ok(&["encode", s(&out), "--file", s(&docs), "--json"]);
+    let rows: Vec<serde_json::Value> = got
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), lines.len());
+    for (i, row) in rows.iter().enumerate() {
+        let v: Vec<f32> = serde_json::from_value(row["embedding"].clone()).unwrap();
+        assert_eq!(v.len(), 32);
+        for (a, b) in v.iter().zip(&reference[i]) {
+            assert!((a - b).abs() <= 1e-6, "line {i}: {a} vs {b}");
+        }
+    }
+    // The native file has the same rows, one per token.
+    let info = ok(&["info", s(&native)]);
+    assert!(info.contains("3000"), "{info}");
+    let e = fails(&[
+        "distill",
+        "--model",
+        s(&dir),
+        "-o",
+        s(&out),
+        "--weighting",
+        "sif",
+        "--sif-coefficient",
+        "2",
+    ]);
+    assert!(e.contains("between 0 and 1"), "{e}");
+}
