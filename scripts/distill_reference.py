@@ -3,7 +3,8 @@
 numpy on the reference forward pass of scripts/sentence_transformer_reference.py, independent of
 embers (and of torch and model2vec):
 
-  tokens = tokenizer.json's WordPiece vocabulary in id order, without [unusedN], first LIMIT
+  tokens = tokenizer.json's WordPiece vocabulary in id order, without [unusedN] and the added
+           special tokens other than unk and pad ([CLS] [SEP] [MASK]), first LIMIT
   x_i    = mean of the last hidden states of [CLS] token_i [SEP]
   PCA    = centre, eigenvectors of the covariance (numpy eigh), DIMS largest, each component's
            largest-magnitude entry made positive
@@ -29,7 +30,10 @@ def main():
     folder, limit, dims, weighting = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     tj = json.load(open(os.path.join(folder, "tokenizer.json")))
     vocab = sorted(tj["model"]["vocab"].items(), key=lambda kv: kv[1])
-    kept = [(t, i) for t, i in vocab if not re.match(r"\[unused\d+\]", t)][:limit]
+    # model2vec prunes the added special tokens except the unknown and padding tokens.
+    keep = {tj["model"].get("unk_token"), (tj.get("padding") or {}).get("pad_token", "[PAD]")}
+    pruned = {a["content"] for a in tj["added_tokens"] if a["special"] and a["content"] not in keep}
+    kept = [(t, i) for t, i in vocab if not re.match(r"\[unused\d+\]", t) and t not in pruned][:limit]
     cls, sep = tj["model"]["vocab"]["[CLS]"], tj["model"]["vocab"]["[SEP]"]
     bert = Bert(folder)
     seqs = [[cls, i, sep] for _, i in kept]

@@ -1,8 +1,10 @@
 //! Distillation of a transformer into a static model, model2vec's recipe (model2vec 0.10,
 //! `model2vec/distill/`):
 //!
-//! 1. the vocabulary is the tokenizer's, in id order, without `[unusedN]` tokens, plus any
-//!    extra words not already in it (appended, lower-cased when the tokenizer lower-cases);
+//! 1. the vocabulary is the tokenizer's, in id order, without `[unusedN]` tokens and without
+//!    the added special tokens other than the unknown and padding ones (`[CLS]`, `[SEP]`,
+//!    `[MASK]` go), plus any extra words not already in it (appended, lower-cased when the
+//!    tokenizer lower-cases);
 //! 2. each vocabulary token runs through the full model on its own with the model's special
 //!    tokens (`[CLS] token [SEP]`; an extra word as the model tokenizes it), and its vector is
 //!    the mean of the last hidden states over all those tokens;
@@ -174,8 +176,31 @@ pub fn distill(
     let one = encoder.input().encode("a", None)?.ids;
     let prefix_len = empty.iter().zip(&one).take_while(|(a, b)| a == b).count();
     let (prefix, suffix) = empty.split_at(prefix_len);
+    // model2vec prunes the added special tokens other than the unknown and padding tokens.
+    let unk_token = tj["model"]["unk_token"].as_str().map(str::to_string);
+    let pad_token = tj["padding"]["pad_token"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| {
+            encoder
+                .input()
+                .config()
+                .pad_token_id
+                .and_then(|id| encoder.input().tokenizer().id_to_token(id))
+        });
+    let pruned: HashSet<String> = tj["added_tokens"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|t| t["special"].as_bool().unwrap_or(false))
+                .filter_map(|t| t["content"].as_str())
+                .filter(|c| Some(*c) != unk_token.as_deref() && Some(*c) != pad_token.as_deref())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
     for (id, t) in &by_id {
-        if is_unused(t) {
+        if is_unused(t) || pruned.contains(t) {
             continue;
         }
         let mut seq = prefix.to_vec();
