@@ -58,13 +58,14 @@ fn distilled_vectors_match_numpy_recipe() {
         let mut worst = 0f64;
         let scale = rows.iter().flatten().fold(0f64, |m, &x| m.max(x.abs()));
         for c in 0..32 {
-            let dot: f64 = (0..300)
-                .map(|r| d.vectors.row(r)[c] as f64 * rows[r][c])
+            let dot: f64 = rows
+                .iter()
+                .enumerate()
+                .map(|(r, w)| d.vectors.row(r)[c] as f64 * w[c])
                 .sum();
             let sign = dot.signum();
-            for r in 0..300 {
-                let diff = (d.vectors.row(r)[c] as f64 - sign * rows[r][c]).abs();
-                worst = worst.max(diff);
+            for (r, w) in rows.iter().enumerate() {
+                worst = worst.max((d.vectors.row(r)[c] as f64 - sign * w[c]).abs());
             }
         }
         eprintln!(

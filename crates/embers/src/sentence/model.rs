@@ -18,7 +18,7 @@ use crate::text::WordTokenizer;
 /// - any embedding file embers reads → its word vectors, mean- or SIF-pooled ([`Pooler`]).
 #[derive(Debug)]
 pub enum SentenceModel {
-    Static(StaticModel),
+    Static(Box<StaticModel>),
     Transformer(Box<SentenceTransformer>),
     Words {
         embeddings: Box<Embeddings>,
@@ -35,7 +35,7 @@ impl SentenceModel {
         let path = path.as_ref();
         if path.is_dir() {
             if is_static_model_dir(path) {
-                return Ok(SentenceModel::Static(StaticModel::load(path)?));
+                return Ok(SentenceModel::Static(Box::new(StaticModel::load(path)?)));
             }
             if is_transformer_dir(path) {
                 return Ok(SentenceModel::Transformer(Box::new(
