@@ -121,13 +121,18 @@ fn extra_words_join_the_vocabulary() {
             "".into(),
             "the".into(),
             " ! ".into(),
+            "hello world".into(),
+            "Zürichesque".into(),
         ],
         limit: Some(20),
     };
     let d = distill(model.encoder(), &dir.join("tokenizer.json"), &opts, &|_| {}).unwrap();
-    // "the" and "!" are tokens of the model already; the empty line is skipped.
-    assert_eq!(d.tokens.len(), 21);
+    // "the" and "!" are tokens of the model already; the empty line and the two-word line
+    // (never matched whole by the pre-tokenizer) are skipped; words are normalised as the
+    // tokenizer does (lower case, accents stripped).
+    assert_eq!(d.tokens.len(), 22, "{:?}", &d.tokens[20..]);
     assert_eq!(d.tokens[20], "zeppelinesque");
+    assert_eq!(d.tokens[21], "zurichesque");
     let ids = &d.inputs[20];
     assert!(ids.len() > 3, "split into pieces: {ids:?}");
     // Its vector is the mean of its pieces' last hidden states (numpy forward).

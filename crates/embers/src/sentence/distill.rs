@@ -3,8 +3,8 @@
 //!
 //! 1. the vocabulary is the tokenizer's, in id order, without `[unusedN]` tokens and without
 //!    the added special tokens other than the unknown and padding ones (`[CLS]`, `[SEP]`,
-//!    `[MASK]` go), plus any extra words not already in it (appended, lower-cased when the
-//!    tokenizer lower-cases);
+//!    `[MASK]` go), plus any extra words not already in it (normalised as the tokenizer does,
+//!    appended; words its pre-tokenizer would split are skipped);
 //! 2. each vocabulary token runs through the full model on its own with the model's special
 //!    tokens (`[CLS] token [SEP]`; an extra word as the model tokenizes it), and its vector is
 //!    the mean of the last hidden states over all those tokens;
@@ -121,6 +121,13 @@ pub struct Distilled {
     config: Value,
 }
 
+/// True when `w` has no whitespace and no punctuation, so BERT's pre-tokenizer keeps it whole.
+fn is_single_word(w: &str) -> bool {
+    !w.chars().any(|c| {
+        c.is_whitespace() || c.is_ascii_punctuation() || (!c.is_alphanumeric() && !c.is_ascii())
+    })
+}
+
 fn is_unused(token: &str) -> bool {
     // model2vec's default `token_remove_pattern`, r"\[unused\d+\]" with re.match.
     token
@@ -214,15 +221,19 @@ pub fn distill(
         tokens.truncate(n);
         inputs.truncate(n);
     }
-    let lowercase = tj["normalizer"]["lowercase"].as_bool().unwrap_or(false);
+    let inner = encoder.input().tokenizer().inner();
     for w in &opts.vocabulary {
-        let w = w.trim();
-        let w = if lowercase {
-            w.to_lowercase()
-        } else {
-            w.to_string()
-        };
-        if w.is_empty() || seen.contains(&w) {
+        // As the tokenizer will see it (BERT: lower-cased, accents stripped); a word the
+        // pre-tokenizer would split (spaces, punctuation inside) could never be matched whole.
+        let mut normalized = tokenizers::NormalizedString::from(w.trim());
+        if let Some(n) = inner.get_normalizer() {
+            use tokenizers::Normalizer;
+            if n.normalize(&mut normalized).is_err() {
+                continue;
+            }
+        }
+        let w = normalized.get().to_string();
+        if w.is_empty() || seen.contains(&w) || !is_single_word(&w) {
             continue;
         }
         inputs.push(encoder.input().encode(&w, None)?.ids);
