@@ -56,8 +56,12 @@ enum Command {
     Index(cmd::index::IndexCommand),
     /// The input embedding layer of a Hugging Face model: tokens, ids, type ids, vectors.
     Tokens(cmd::tokens::Args),
-    /// One vector per text: static sentence models (model2vec) or pooled word models.
+    /// One vector per text: static sentence models (model2vec), sentence-transformers
+    /// (BERT family) or pooled word models.
     Encode(cmd::encode::Args),
+    /// A static model (model2vec folder + native file) distilled from a sentence-transformers
+    /// folder by model2vec's recipe.
+    Distill(cmd::distill::Args),
     /// Serve models over HTTP: a JSON API and a page to explore them.
     Serve(cmd::serve::Args),
     /// Labels of lines from a fastText supervised model (.bin or quantized .ftz).
@@ -86,6 +90,7 @@ fn main() {
         Command::Tokens(a) => cmd::tokens::run(a, progress),
         Command::Quantize(a) => cmd::quantize::run(a, progress),
         Command::Encode(a) => cmd::encode::run(a, progress),
+        Command::Distill(a) => cmd::distill::run(a, progress),
         Command::Reduce(a) => cmd::reduce::run(a),
         Command::Sweep(a) => cmd::sweep::run(a, progress),
         Command::Serve(a) => cmd::serve::run(a),

@@ -1,5 +1,6 @@
 //! `embers encode`: one vector per text, from a static model folder (model2vec /
-//! sentence-transformers `StaticEmbedding`) or any embers word model (mean or SIF pooling).
+//! sentence-transformers `StaticEmbedding`), a sentence-transformers transformer folder (BERT
+//! family, run on the CPU) or any embers word model (mean or SIF pooling).
 //! Output as text lines, JSON lines, a float32 `.npy`, or a native embers file whose rows are
 //! the texts (searchable with `embers similar`, compressible with `embers quantize`).
 
@@ -9,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args as ClapArgs, ValueEnum};
-use embers::sentence::{Pooler, Pooling, StaticModel};
+use embers::sentence::{Pooler, Pooling, SentenceTransformer, StaticModel};
 use embers::{DenseMatrix, Embeddings, Vocab};
 
 use super::tokens::{write_npy, LineReader};
@@ -17,8 +18,10 @@ use super::vocab::TokenizerArgs;
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// A static model folder (model2vec: config.json, model.safetensors, tokenizer.json), or an
-    /// embedding file of any format (its token vectors are pooled).
+    /// A static model folder (model2vec: config.json, model.safetensors, tokenizer.json), a
+    /// sentence-transformers folder with a BERT-family transformer (modules.json, config.json,
+    /// model.safetensors, tokenizer.json), or an embedding file of any format (its token vectors
+    /// are pooled).
     model: PathBuf,
     /// Texts to encode.
     texts: Vec<String>,
@@ -53,8 +56,12 @@ pub struct Args {
     #[arg(long, default_value_t = embers::sentence::DEFAULT_SIF_A)]
     sif_a: f64,
     /// Static models: the maximum number of tokens per text (0: no limit; default: the config's).
+    /// Transformers: max_seq_length (default: sentence_bert_config.json's, else the model's).
     #[arg(long)]
     max_length: Option<usize>,
+    /// Transformers: texts per encoder batch.
+    #[arg(long, default_value_t = embers::sentence::DEFAULT_BATCH_SIZE)]
+    batch_size: usize,
     #[command(flatten)]
     tokenizer: TokenizerArgs,
     /// Worker threads (default: all cores).
@@ -72,6 +79,7 @@ enum PoolingArg {
 #[allow(clippy::large_enum_variant)]
 enum Model {
     Static(StaticModel),
+    Transformer(SentenceTransformer),
     Words(Embeddings),
 }
 
@@ -91,9 +99,25 @@ pub fn run(a: Args, progress: crate::progress::Mode) -> Result<()> {
             m.set_max_length(if n == 0 { None } else { Some(n) })?;
         }
         Model::Static(m)
+    } else if a.model.is_dir() && embers::sentence::is_transformer_dir(&a.model) {
+        if a.pooling != PoolingArg::Mean || a.fit_sif.is_some() {
+            bail!("--pooling sif and --fit-sif are for word models; a transformer pools as its 1_Pooling config says");
+        }
+        let mut m = pool.install(|| SentenceTransformer::load(&a.model))?;
+        if a.normalize {
+            m.set_normalize(true);
+        }
+        if let Some(n) = a.max_length {
+            if n == 0 {
+                bail!("--max-length must be at least 1 for a transformer");
+            }
+            m.set_max_seq_length(n)?;
+        }
+        m.set_batch_size(a.batch_size)?;
+        Model::Transformer(m)
     } else {
         if a.max_length.is_some() {
-            bail!("--max-length is for static models");
+            bail!("--max-length is for static models and transformers");
         }
         let emb = embers::io::read(&a.model, &embers::io::ReadOptions::default())
             .with_context(|| format!("reading {}", a.model.display()))?;
@@ -149,7 +173,7 @@ pub fn run(a: Args, progress: crate::progress::Mode) -> Result<()> {
             p.set_normalize(a.normalize);
             Some(p)
         }
-        Model::Static(_) => None,
+        Model::Static(_) | Model::Transformer(_) => None,
     };
     let encode = |texts: &[&str]| -> Result<(DenseMatrix, Vec<usize>)> {
         pool.install(|| match (&model, &pooler) {
@@ -159,6 +183,15 @@ pub fn run(a: Args, progress: crate::progress::Mode) -> Result<()> {
                     .map(|t| m.tokenize(t).map(|ids| ids.len()))
                     .collect::<embers::Result<Vec<_>>>()?;
                 Ok((m.encode(texts)?, counts))
+            }
+            (Model::Transformer(m), _) => {
+                use rayon::prelude::*;
+                let encodings = texts
+                    .par_iter()
+                    .map(|t| m.tokenize(t))
+                    .collect::<embers::Result<Vec<_>>>()?;
+                let counts = encodings.iter().map(|e| e.len()).collect();
+                Ok((m.encode_tokenized(&encodings)?, counts))
             }
             (Model::Words(emb), Some(p)) => {
                 let tok = a.tokenizer.tokenizer();

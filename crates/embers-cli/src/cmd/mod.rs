@@ -3,6 +3,7 @@
 pub mod analogy;
 pub mod convert;
 pub mod demo;
+pub mod distill;
 pub mod encode;
 pub mod eval;
 pub mod export;

@@ -190,3 +190,143 @@ fn openai_client_gets_model2vec_vectors_from_v1_embeddings() {
     assert_eq!(report["models"], serde_json::json!(["lee", "potion"]));
     assert_eq!(report["errors"].as_array().unwrap().len(), 7);
 }
+
+/// The numpy float64 forward pass (scripts/sentence_transformer_reference.py) of `texts`.
+fn numpy_transformer(dir: &Path, texts: &[&str]) -> Vec<Vec<f64>> {
+    use std::io::Write;
+    let mut child = embers_testkit::python()
+        .arg(script("sentence_transformer_reference.py"))
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(texts).unwrap().as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    serde_json::from_value(v["vectors"].clone()).unwrap()
+}
+
+#[test]
+fn encode_sentence_transformer_folder_matches_numpy_forward() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = embers_testkit::testdata("minilm/modules.json").join("minilm");
+    let lines = [
+        "A man is playing a guitar.",
+        "",
+        "naïve café, 東京",
+        "stock markets fell sharply today",
+    ];
+    let docs = tmp.path().join("docs.txt");
+    std::fs::write(&docs, lines.join("\n") + "\n").unwrap();
+    let reference = numpy_transformer(&dir, &lines);
+    let out = ok(&["encode", s(&dir), "--file", s(&docs), "--json"]);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), lines.len());
+    assert_eq!(rows[1]["tokens"], 2, "[CLS] [SEP]");
+    for (i, row) in rows.iter().enumerate() {
+        let v: Vec<f32> = serde_json::from_value(row["embedding"].clone()).unwrap();
+        assert_eq!(v.len(), 384);
+        for (a, b) in v.iter().zip(&reference[i]) {
+            assert!((*a as f64 - b).abs() <= 1e-4, "line {i}: {a} vs {b}");
+        }
+    }
+    // --npy holds the same rows; batch size 1 gives the same vectors.
+    let npy = tmp.path().join("v.npy");
+    ok(&[
+        "encode",
+        s(&dir),
+        "--file",
+        s(&docs),
+        "--npy",
+        s(&npy),
+        "--batch-size",
+        "1",
+    ]);
+    let bytes = std::fs::read(&npy).unwrap();
+    let header_end = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let vals: Vec<f32> = bytes[header_end..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(vals.len(), lines.len() * 384);
+    for (i, r) in reference.iter().enumerate() {
+        for (j, b) in r.iter().enumerate() {
+            assert!((vals[i * 384 + j] as f64 - b).abs() <= 1e-4);
+        }
+    }
+    // Options that do not apply are refused.
+    let e = fails(&["encode", s(&dir), "x", "--pooling", "sif"]);
+    assert!(e.contains("word models"), "{e}");
+    let e = fails(&["encode", s(&dir), "x", "--batch-size", "0"]);
+    assert!(e.contains("at least 1"), "{e}");
+}
+
+#[test]
+fn distilled_folder_is_read_by_model2vec_as_embers_reads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = embers_testkit::testdata("minilm/modules.json").join("minilm");
+    let out = tmp.path().join("distilled");
+    let native = tmp.path().join("d.safetensors");
+    ok(&[
+        "distill",
+        "--model",
+        s(&dir),
+        "-o",
+        s(&out),
+        "--native",
+        s(&native),
+        "--limit",
+        "3000",
+        "--dims",
+        "32",
+    ]);
+    let lines = [
+        "the cat sat on the mat",
+        "a dog ran in the park",
+        "",
+        "unknownzzqq words and ##pieces",
+        "he said: 1999!",
+    ];
+    let docs = tmp.path().join("docs.txt");
+    std::fs::write(&docs, lines.join("\n") + "\n").unwrap();
+    let reference = model2vec(&out, &lines, tmp.path());
+    let got = ok(&["encode", s(&out), "--file", s(&docs), "--json"]);
+    let rows: Vec<serde_json::Value> = got
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), lines.len());
+    for (i, row) in rows.iter().enumerate() {
+        let v: Vec<f32> = serde_json::from_value(row["embedding"].clone()).unwrap();
+        assert_eq!(v.len(), 32);
+        for (a, b) in v.iter().zip(&reference[i]) {
+            assert!((a - b).abs() <= 1e-6, "line {i}: {a} vs {b}");
+        }
+    }
+    // The native file has the same rows, one per token.
+    let info = ok(&["info", s(&native)]);
+    assert!(info.contains("3000"), "{info}");
+    let e = fails(&[
+        "distill",
+        "--model",
+        s(&dir),
+        "-o",
+        s(&out),
+        "--weighting",
+        "sif",
+        "--sif-coefficient",
+        "2",
+    ]);
+    assert!(e.contains("between 0 and 1"), "{e}");
+}

@@ -15,6 +15,7 @@
 //! Weights stay memory-mapped; F16 and BF16 rows are converted as they are read.
 
 mod config;
+mod encoder;
 mod export;
 pub(crate) mod tokenize;
 mod weights;
@@ -24,6 +25,7 @@ pub(crate) mod wordpiece;
 mod tests;
 
 pub use config::{Family, ModelConfig, SUPPORTED_MODEL_TYPES};
+pub use encoder::{Activation, Encoder, EncoderConfig, HiddenStates};
 pub use export::{export_token_embeddings, export_vocab};
 pub use tokenize::{ModelTokenizer, TokenEncoding, Truncation};
 pub use weights::{Checkpoint, Table, NAME_PREFIXES};
@@ -49,10 +51,10 @@ pub enum PositionMode {
 }
 
 #[derive(Debug, Clone)]
-struct LayerNorm {
-    weight: Vec<f32>,
-    bias: Vec<f32>,
-    eps: f64,
+pub(crate) struct LayerNorm {
+    pub(crate) weight: Vec<f32>,
+    pub(crate) bias: Vec<f32>,
+    pub(crate) eps: f64,
 }
 
 /// The input embedding layer of one model, ready to turn text into rows × hidden matrices.
@@ -402,7 +404,7 @@ fn add_sinusoid(p: u32, row: &mut [f32]) {
 
 /// LayerNorm over one row: `(x - mean) / sqrt(var + eps) * weight + bias`, with the mean and
 /// variance accumulated in f64 (eight partial sums, so the loop vectorises).
-fn layer_norm(row: &mut [f32], norm: &LayerNorm) {
+pub(crate) fn layer_norm(row: &mut [f32], norm: &LayerNorm) {
     let n = row.len() as f64;
     let mean = sum_f64(row, |x| x) / n;
     let var = sum_f64(row, |x| {

@@ -20,6 +20,9 @@ pub enum Truncation {
     ToModel,
     /// Never cut: text longer than the model's positions is an error.
     Off,
+    /// Cut to at most this many tokens (special tokens included; longest-first for pairs), as
+    /// sentence-transformers' `max_seq_length`; capped at the model's positions.
+    MaxLength(usize),
 }
 
 /// One tokenized input: what the input layer is applied to.
@@ -170,6 +173,15 @@ impl ModelTokenizer {
                 max_length: self.max_tokens,
                 ..self.configured_truncation.clone().unwrap_or_default()
             }),
+            Truncation::MaxLength(n) => {
+                if n == 0 {
+                    return Err(Error::invalid("max_length", "must be at least 1"));
+                }
+                Some(TruncationParams {
+                    max_length: n.min(self.max_tokens),
+                    ..self.configured_truncation.clone().unwrap_or_default()
+                })
+            }
         };
         self.tokenizer
             .with_truncation(params)
