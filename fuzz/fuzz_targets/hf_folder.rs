@@ -7,6 +7,7 @@ use embers::transformer::InputEmbeddings;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    embers_fuzz::let_embers_catch_tokenizers_panics();
     let (config, rest) = embers_fuzz::split(data);
     let (tokenizer, weights) = embers_fuzz::split(rest);
     let dir = embers_fuzz::scratch_dir().join("folder");

@@ -127,3 +127,25 @@ pub fn hnsw_model() -> Embeddings {
     )
     .expect("rows match")
 }
+
+/// libFuzzer's panic hook aborts on every panic, even one the code under test catches. The
+/// `tokenizers` crate panics on some malformed `tokenizer.json` files, and embers catches that
+/// at its one parse point (`transformer::tokenize::parse_tokenizer`) and returns a format
+/// error, which is the behaviour under test. This hook lets panics raised inside the
+/// `tokenizers` crate unwind to that catch; every other panic still goes to libFuzzer's hook
+/// and is a crash. If embers stopped catching them, the panic would unwind out of the target
+/// and libFuzzer would report it.
+pub fn let_embers_catch_tokenizers_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let fuzzer_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_tokenizers = info
+                .location()
+                .is_some_and(|l| l.file().contains("/tokenizers-"));
+            if !in_tokenizers {
+                fuzzer_hook(info);
+            }
+        }));
+    });
+}
