@@ -63,23 +63,24 @@ RS
   (cd "$m2v" && cargo build --release -q)
 fi
 
-zcat /work/shared/data/corpus/en-mix.txt.gz | head -n "$lines" >"$work/texts.txt"
+(set +o pipefail; zcat /work/shared/data/corpus/en-mix.txt.gz | head -n "$lines") >"$work/texts.txt"
 [ -d "$work/minilm-m2v" ] || "$py" scripts/static_reference.py build "$data/minilm" "$work/minilm-m2v" plain
 
 echo "load: $(uptime | sed 's/.*load average: //')   cores: $(nproc)   texts: $lines lines, $(wc -w <"$work/texts.txt") words"
-cpu_of() { /usr/bin/time -f '%U %S %e' -o "$work/time" "$@" >"$work/out.json"; read -r u s e <"$work/time"; }
+# CPU of the measured process into cu/cs (not e/r/p: those hold the best-of times below).
+cpu_of() { /usr/bin/time -f '%U %S %e' -o "$work/time" "$@" >"$work/out.json"; read -r cu cs _ <"$work/time"; }
 for model in "$data/static-tokenlearn" "$work/minilm-m2v"; do
   echo "== $(basename "$model")"
   cpu_of "$bench" "$model" "$work/texts.txt" "$work/embers.f32" 3
   e=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$work/out.json")
   dims=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dims"])' "$work/out.json")
-  echo "embers        best of 3: ${e}s  ($(python3 -c "print(f'{$lines/$e:,.0f}')") texts/s)  process cpu ${u}+${s}s wall ${e}s"
+  echo "embers        best of 3: ${e}s  ($(python3 -c "print(f'{$lines/$e:,.0f}')") texts/s)  process cpu ${cu}+${cs}s (3 runs + load)"
   cpu_of "$m2v/target/release/m2vrs-bench" "$model" "$work/texts.txt" "$work/m2vrs.f32" 3
   r=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$work/out.json")
-  echo "model2vec-rs  best of 3: ${r}s  ($(python3 -c "print(f'{$lines/$r:,.0f}')") texts/s)  process cpu ${u}+${s}s"
+  echo "model2vec-rs  best of 3: ${r}s  ($(python3 -c "print(f'{$lines/$r:,.0f}')") texts/s)  process cpu ${cu}+${cs}s"
   cpu_of "$py" bench/sentence_python.py encode "$model" "$work/texts.txt" "$work/python.f32" 2
   p=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$work/out.json")
-  echo "model2vec py  best of 2: ${p}s  ($(python3 -c "print(f'{$lines/$p:,.0f}')") texts/s)  process cpu ${u}+${s}s"
+  echo "model2vec py  best of 2: ${p}s  ($(python3 -c "print(f'{$lines/$p:,.0f}')") texts/s)  process cpu ${cu}+${cs}s"
   echo "ratios: embers / model2vec-rs = $(python3 -c "print(f'{$r/$e:.2f}')")×   embers / model2vec python = $(python3 -c "print(f'{$p/$e:.2f}')")×"
   echo "vectors vs model2vec python: embers $("$py" bench/sentence_python.py compare "$work/embers.f32" "$work/python.f32" "$dims")  model2vec-rs $("$py" bench/sentence_python.py compare "$work/m2vrs.f32" "$work/python.f32" "$dims")"
 done
