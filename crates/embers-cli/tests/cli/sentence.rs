@@ -44,6 +44,35 @@ fn model2vec(dir: &Path, texts: &[&str], tmp: &Path) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// Writes `lines` to a file in `tmp`, encodes it with `embers encode --file --json` and checks
+/// every row (its text, `dims` values) against model2vec's `StaticModel.encode` of the same
+/// folder to 1e-6. Returns the file and the JSON rows.
+fn encode_file_like_model2vec(
+    dir: &Path,
+    lines: &[&str],
+    tmp: &Path,
+    dims: usize,
+) -> (PathBuf, Vec<serde_json::Value>) {
+    let docs = tmp.join("docs.txt");
+    std::fs::write(&docs, lines.join("\n") + "\n").unwrap();
+    let reference = model2vec(dir, lines, tmp);
+    let out = ok(&["encode", s(dir), "--file", s(&docs), "--json"]);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), lines.len());
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row["text"], lines[i]);
+        let v: Vec<f32> = serde_json::from_value(row["embedding"].clone()).unwrap();
+        assert_eq!(v.len(), dims);
+        for (a, b) in v.iter().zip(&reference[i]) {
+            assert!((a - b).abs() <= 1e-6, "line {i}: {a} vs {b}");
+        }
+    }
+    (docs, rows)
+}
+
 #[test]
 fn encode_matches_model2vec_and_feeds_similar_quantize_and_index() {
     let tmp = tempfile::tempdir().unwrap();
@@ -57,24 +86,8 @@ fn encode_matches_model2vec_and_feeds_similar_quantize_and_index() {
         "shares dropped as markets slid",
         "kittens and cats are felines",
     ];
-    let docs = tmp.path().join("docs.txt");
-    std::fs::write(&docs, lines.join("\n") + "\n").unwrap();
-    let reference = model2vec(&dir, &lines, tmp.path());
-
     // --json, one object per line, equal to model2vec's vectors.
-    let out = ok(&["encode", s(&dir), "--file", s(&docs), "--json"]);
-    let rows: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(rows.len(), lines.len());
-    for (i, row) in rows.iter().enumerate() {
-        assert_eq!(row["text"], lines[i]);
-        let v: Vec<f32> = serde_json::from_value(row["embedding"].clone()).unwrap();
-        for (a, b) in v.iter().zip(&reference[i]) {
-            assert!((a - b).abs() <= 1e-6, "line {i}: {a} vs {b}");
-        }
-    }
+    let (docs, rows) = encode_file_like_model2vec(&dir, &lines, tmp.path(), 64);
     // Texts on the command line give the same vectors.
     let one = ok(&["encode", s(&dir), lines[2], "--json"]);
     let v: serde_json::Value = serde_json::from_str(one.trim()).unwrap();
@@ -298,22 +311,7 @@ fn distilled_folder_is_read_by_model2vec_as_embers_reads_it() {
         "unknownzzqq words and ##pieces",
         "he said: 1999!",
     ];
-    let docs = tmp.path().join("docs.txt");
-    std::fs::write(&docs, lines.join("\n") + "\n").unwrap();
-    let reference = model2vec(&out, &lines, tmp.path());
-    let got = ok(&["encode", s(&out), "--file", s(&docs), "--json"]);
-    let rows: Vec<serde_json::Value> = got
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(rows.len(), lines.len());
-    for (i, row) in rows.iter().enumerate() {
-        let v: Vec<f32> = serde_json::from_value(row["embedding"].clone()).unwrap();
-        assert_eq!(v.len(), 32);
-        for (a, b) in v.iter().zip(&reference[i]) {
-            assert!((a - b).abs() <= 1e-6, "line {i}: {a} vs {b}");
-        }
-    }
+    encode_file_like_model2vec(&out, &lines, tmp.path(), 32);
     // The native file has the same rows, one per token.
     let info = ok(&["info", s(&native)]);
     assert!(info.contains("3000"), "{info}");
