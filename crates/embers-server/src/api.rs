@@ -611,7 +611,7 @@ pub async fn sweep_chart(
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        svg.to_string(),
+        svg,
     )
         .into_response())
 }

@@ -29,7 +29,7 @@ pub struct Model {
     pub index: Option<Hnsw>,
     /// The quality-against-size chart of `embers sweep --svg`, when one sits beside the file
     /// (see [`sweep_chart_beside`]); read once when the model is added.
-    pub sweep: Option<Arc<str>>,
+    pub sweep: Option<axum::body::Bytes>,
 }
 
 /// A transformer input layer being served (`/v1/transformers/{name}/embed`).
@@ -280,26 +280,28 @@ pub const MAX_SWEEP_CHART: u64 = 4 << 20;
 /// `embers sweep IN --svg` suggests: `glove.embers` → `glove.sweep.svg`), else
 /// `FILE.sweep.svg`. `None` when neither exists; an error naming the file when one exists but
 /// is not a UTF-8 SVG document of at most [`MAX_SWEEP_CHART`] bytes.
-pub fn sweep_chart_beside(model: &Path) -> embers::Result<Option<Arc<str>>> {
+pub fn sweep_chart_beside(model: &Path) -> embers::Result<Option<axum::body::Bytes>> {
+    use std::io::Read;
     let mut whole = model.as_os_str().to_owned();
     whole.push(".sweep.svg");
     let candidates = [model.with_extension("sweep.svg"), PathBuf::from(whole)];
     let Some(path) = candidates.into_iter().find(|p| p.is_file()) else {
         return Ok(None);
     };
-    let len = std::fs::metadata(&path)
-        .map_err(|e| embers::Error::io(&path, e))?
-        .len();
-    if len > MAX_SWEEP_CHART {
+    // One bounded read: a byte past the limit means the file is too large.
+    let mut bytes = Vec::new();
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(MAX_SWEEP_CHART + 1).read_to_end(&mut bytes))
+        .map_err(|e| embers::Error::io(&path, e))?;
+    if bytes.len() as u64 > MAX_SWEEP_CHART {
         return Err(embers::Error::at_byte(
             &path,
             MAX_SWEEP_CHART,
-            format!("a sweep chart of {len} bytes is larger than the {MAX_SWEEP_CHART} served"),
+            format!("a sweep chart is larger than the {MAX_SWEEP_CHART} bytes served"),
         ));
     }
-    let bytes = std::fs::read(&path).map_err(|e| embers::Error::io(&path, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to() as u64;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let at = e.valid_up_to() as u64;
         embers::Error::at_byte(&path, at, "a sweep chart must be UTF-8")
     })?;
     let head = text.trim_start_matches('\u{feff}').trim_start();
@@ -310,7 +312,7 @@ pub fn sweep_chart_beside(model: &Path) -> embers::Result<Option<Arc<str>>> {
             "not an SVG document (a sweep chart from `embers sweep --svg` was expected)",
         ));
     }
-    Ok(Some(Arc::from(text)))
+    Ok(Some(axum::body::Bytes::from(bytes)))
 }
 
 /// True for names usable in a URL path segment without escaping.
