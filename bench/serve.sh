@@ -11,6 +11,8 @@
 # With KINDS (default "lookup similar similar-ann") a subset; the HNSW index FILE.hnsw is built
 # once with `embers index build`. Ends with one-shot `embers similar` wall times (process start,
 # open, one query).
+# SERVE_ARGS adds options to `embers serve` (e.g. "--ef 48": the candidate list of `ann: true`,
+# 100 by default; "--no-query-screen").
 # Usage: [MODEL=glove50|synthetic] bench/serve.sh [DURATION=30s] [CONNECTIONS=64]
 # Needs: a release build (cargo build --release -p embers-cli), wrk (apt-get install -y wrk).
 set -euo pipefail
@@ -75,7 +77,8 @@ rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
 # CPU seconds (user + system) the process has used so far.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 
-"$embers" serve "bench=$work/model.safetensors" --addr "127.0.0.1:$port" --threads 2 \
+# shellcheck disable=SC2086
+"$embers" serve "bench=$work/model.safetensors" --addr "127.0.0.1:$port" --threads 2 ${SERVE_ARGS:-} \
   >"$work/serve.out" 2>"$work/serve.err" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
