@@ -2,7 +2,6 @@
 //! (scripts/sif_reference.py): a vocabulary counted on the Lee corpus (gensim's test data) with a
 //! seeded random matrix, SIF fitted on the corpus's lines, texts from the corpus and made up.
 
-
 use embers::layer::{init_matrix, Init};
 use embers::sentence::{fit_sif, store_sif, stored_sif, Pooler, Pooling};
 use embers::text::WordTokenizer;

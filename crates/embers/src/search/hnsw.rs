@@ -579,7 +579,7 @@ impl Hnsw {
             };
             let found = search_layer(space, n, &ep, params.ef_construction, score, links, pre);
             let cap = if lv == 0 { m0 } else { m };
-            let chosen = select(space, &found, m);
+            let chosen = select(space, &found, cap);
             b.update(q, lv, |l| l.clone_from(&chosen));
             for &e in &chosen {
                 b.update(e, lv, |l| {
