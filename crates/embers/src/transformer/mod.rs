@@ -18,6 +18,7 @@ mod config;
 mod encoder;
 mod export;
 pub(crate) mod tokenize;
+pub(crate) mod unigram;
 mod weights;
 pub(crate) mod wordpiece;
 
