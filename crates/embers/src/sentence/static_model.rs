@@ -515,13 +515,7 @@ impl StaticModel {
             None => text,
         };
         let done = if let Some(fast) = &self.fast {
-            match fast.ids_without_specials(text) {
-                Some(found) => {
-                    *ids = found;
-                    true
-                }
-                None => false,
-            }
+            fast.ids_without_specials_cached(text, ids, &mut scratch.cache)
         } else if let Some(fast) = &self.unigram {
             fast.encode_into(text, ids, scratch)
         } else {
@@ -640,21 +634,8 @@ impl StaticModel {
             }
             Accumulate::F32 | Accumulate::F16 => {
                 match &self.weights {
-                    Some(w) => {
-                        for &id in ids {
-                            let wi = w[id as usize];
-                            for (o, &x) in out.iter_mut().zip(row_of(id)) {
-                                *o += x * wi;
-                            }
-                        }
-                    }
-                    None => {
-                        for &id in ids {
-                            for (o, &x) in out.iter_mut().zip(row_of(id)) {
-                                *o += x;
-                            }
-                        }
-                    }
+                    Some(w) => self.sum_rows(ids, out, |id| w[id as usize]),
+                    None => self.sum_rows(ids, out, |_| 1.0),
                 }
                 let n = n as f32;
                 for o in out.iter_mut() {
@@ -664,6 +645,45 @@ impl StaticModel {
                     for o in out.iter_mut() {
                         *o = f16::from_f32(*o).to_f32();
                     }
+                }
+            }
+        }
+    }
+
+    /// `out[j] = Σ weight(id) · row(id)[j]`, summed in token order (numpy's order), a block of
+    /// dimensions at a time so the sums stay in registers while the rows are read.
+    #[inline]
+    fn sum_rows(&self, ids: &[u32], out: &mut [f32], weight: impl Fn(u32) -> f32) {
+        const BLOCK: usize = 32;
+        let d = self.dims;
+        let row_start = |id: u32| -> usize {
+            match &self.mapping {
+                Some(m) => m[id as usize] as usize * d,
+                None => id as usize * d,
+            }
+        };
+        let mut start = 0;
+        while start + BLOCK <= d {
+            let mut acc = [0f32; BLOCK];
+            for &id in ids {
+                let w = weight(id);
+                let at = row_start(id) + start;
+                let src: &[f32; BLOCK] = self.table[at..at + BLOCK].try_into().expect("block");
+                for (a, &x) in acc.iter_mut().zip(src) {
+                    *a += x * w;
+                }
+            }
+            out[start..start + BLOCK].copy_from_slice(&acc);
+            start += BLOCK;
+        }
+        if start < d {
+            let tail = &mut out[start..];
+            tail.fill(0.0);
+            for &id in ids {
+                let w = weight(id);
+                let at = row_start(id) + start;
+                for (o, &x) in tail.iter_mut().zip(&self.table[at..at + d - start]) {
+                    *o += x * w;
                 }
             }
         }

@@ -20,6 +20,7 @@ mod export;
 pub(crate) mod tokenize;
 pub(crate) mod unigram;
 mod weights;
+mod word_cache;
 pub(crate) mod wordpiece;
 
 #[cfg(test)]

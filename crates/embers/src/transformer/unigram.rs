@@ -11,10 +11,11 @@
 //! The vocabulary lives in a byte trie with each node's children in one sorted slice, so a
 //! prefix search is a short walk without hashing or allocation.
 
-use rustc_hash::FxHashMap;
 use serde_json::Value;
 use tokenizers::normalizers::NormalizerWrapper;
 use tokenizers::Tokenizer;
+
+use super::word_cache::WordCache;
 
 /// The crate's penalty below the lowest score for an unknown character.
 const UNK_PENALTY: f64 = 10.0;
@@ -73,15 +74,8 @@ pub(crate) struct UnigramScratch {
     piece: Vec<u8>,
     best: Vec<(f64, u32, u32)>,
     back: Vec<(u32, u32, u32)>,
-    /// Word → (offset, count) in `cached_ids`.
-    cache: FxHashMap<Box<str>, (u32, u32)>,
-    cached_ids: Vec<u32>,
+    pub(crate) cache: WordCache,
 }
-
-/// Ids held by a scratch's word cache before it is emptied.
-const CACHE_IDS: usize = 1 << 20;
-/// Words longer than this (bytes) are not cached.
-const CACHE_WORD: usize = 64;
 
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key)?.as_str()
@@ -296,8 +290,7 @@ impl UnigramFast {
             if part.is_empty() && self.split == Split::Words {
                 continue;
             }
-            if let Some(&(at, n)) = scratch.cache.get(part) {
-                ids.extend_from_slice(&scratch.cached_ids[at as usize..(at + n) as usize]);
+            if scratch.cache.extend(part, ids) {
                 continue;
             }
             scratch.piece.clear();
@@ -307,17 +300,7 @@ impl UnigramFast {
             let before = ids.len();
             self.viterbi(&piece, ids, scratch);
             scratch.piece = piece;
-            if part.len() <= CACHE_WORD {
-                if scratch.cached_ids.len() > CACHE_IDS {
-                    scratch.cache.clear();
-                    scratch.cached_ids.clear();
-                }
-                let at = scratch.cached_ids.len() as u32;
-                scratch.cached_ids.extend_from_slice(&ids[before..]);
-                scratch
-                    .cache
-                    .insert(part.into(), (at, (ids.len() - before) as u32));
-            }
+            scratch.cache.insert(part, &ids[before..]);
         }
         true
     }
