@@ -487,7 +487,7 @@ impl StaticModel {
     /// characters, tokenized without special tokens, truncated, unknown tokens removed.
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
         let mut ids = Vec::new();
-        self.tokenize_into(text, &mut ids, &mut UnigramScratch::default())?;
+        self.tokenize_into(text, &mut ids, &mut UnigramScratch::one_off())?;
         Ok(ids)
     }
 

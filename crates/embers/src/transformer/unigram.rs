@@ -77,6 +77,16 @@ pub(crate) struct UnigramScratch {
     pub(crate) cache: WordCache,
 }
 
+impl UnigramScratch {
+    /// Buffers for one text: no word cache.
+    pub(crate) fn one_off() -> Self {
+        UnigramScratch {
+            cache: WordCache::off(),
+            ..UnigramScratch::default()
+        }
+    }
+}
+
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key)?.as_str()
 }

@@ -14,9 +14,19 @@ pub(crate) struct WordCache {
     /// Word → (offset, count) in `ids`.
     map: FxHashMap<Box<str>, (u32, u32)>,
     ids: Vec<u32>,
+    /// Remembers nothing (one-off tokenizations, where filling a cache only costs).
+    off: bool,
 }
 
 impl WordCache {
+    /// A cache that remembers nothing.
+    pub(crate) fn off() -> Self {
+        WordCache {
+            off: true,
+            ..WordCache::default()
+        }
+    }
+
     /// Appends the cached ids of `word` to `out`; false when the word is not cached.
     #[inline]
     pub(crate) fn extend(&self, word: &str, out: &mut Vec<u32>) -> bool {
@@ -31,7 +41,7 @@ impl WordCache {
 
     /// Remembers `ids` as the ids of `word`.
     pub(crate) fn insert(&mut self, word: &str, ids: &[u32]) {
-        if word.len() > MAX_WORD {
+        if self.off || word.len() > MAX_WORD {
             return;
         }
         if self.ids.len() > MAX_IDS {
