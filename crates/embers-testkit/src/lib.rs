@@ -55,3 +55,32 @@ pub fn python_path() -> PathBuf {
 pub fn python() -> Command {
     Command::new(python_path())
 }
+
+/// Runs the reference script `scripts/NAME` with `args`, writes `input` to its standard input
+/// and returns its standard output (the tests' references speak JSON on both).
+///
+/// # Panics
+/// When the script cannot start or fails, with its standard error in the message.
+pub fn run_script(name: &str, args: &[&std::ffi::OsStr], input: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let script = workspace().join("scripts").join(name);
+    let mut child = python()
+        .arg(&script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} does not start: {e}", script.display()));
+    // A script that fails early closes its input; its exit status and stderr tell why.
+    let _ = child.stdin.take().expect("piped").write_all(input);
+    let out = child.wait_with_output().expect("the script's output");
+    assert!(
+        out.status.success(),
+        "{name} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}

@@ -1,7 +1,9 @@
 //! The one place that asks the CPU what it can do. Every SIMD kernel of the crate (the vector
 //! kernels of [`crate::kernels`], k-means' nearest-centroid search, GloVe's AdaGrad step) runs
-//! its AVX2/FMA code only when [`avx2_fma`] says so, and its portable code otherwise; setting
+//! its AVX2/FMA code only when [`avx2_fma`] says so (the int8 screen its AVX-512 VNNI code when
+//! [`avx512_vnni`] does), and its portable code otherwise; setting
 //! `EMBERS_NO_SIMD` (any value) before the first call forces the portable code everywhere.
+//! `EMBERS_NO_AVX512` keeps the AVX2 code where AVX-512 would run.
 
 use std::sync::OnceLock;
 
@@ -60,11 +62,34 @@ pub fn f16c() -> bool {
     }
 }
 
+/// True when, on top of [`avx2_fma`], the CPU has AVX-512 F, BW and VNNI (the int8 screen's
+/// 64-products-an-instruction kernel), unless `EMBERS_NO_AVX512` is set (to measure or test the
+/// AVX2 path on such a CPU).
+#[inline]
+pub fn avx512_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static VNNI: OnceLock<bool> = OnceLock::new();
+        avx2_fma()
+            && *VNNI.get_or_init(|| {
+                std::env::var_os("EMBERS_NO_AVX512").is_none()
+                    && is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("avx512vnni")
+            })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Name of the kernel set in use (`avx2+fma` or `scalar`), for reports.
 pub fn active() -> &'static str {
     match level() {
         Level::Scalar => "scalar",
         #[cfg(target_arch = "x86_64")]
+        Level::Avx2Fma if avx512_vnni() => "avx2+fma+avx512vnni",
         Level::Avx2Fma => "avx2+fma",
     }
 }

@@ -90,23 +90,86 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     }
 }
 
-/// Exact i32 dot products of 8 rows of i8 codes with one i8 query, rows interleaved by pairs of
-/// dimensions: `block[16 * p + 2 * j + h]` is dimension `2p + h` of row `j` (so `block` holds
-/// `16 × pairs` bytes), and `qpairs[p]` packs dimensions `2p` (low 16 bits) and `2p + 1` (high
-/// 16 bits) of the query as i16. Eight rows share every load of the query, and no horizontal
-/// sum is needed: the screen of exact single queries scans with it.
+/// Rows in one block of the int8 screen's layout (see [`screen_rows16`]).
+pub const SCREEN_BLOCK_ROWS: usize = 16;
+
+/// What the int8 screen knows of the 16 rows of one block: `a` (scale over norm), `b` (the
+/// row's share of the error bound) and `offset` (`128 · Σ c`, which the unsigned query codes
+/// add to the integer dot product).
+#[derive(Debug, Clone, Copy)]
+pub struct ScreenRows<'a> {
+    pub a: &'a [f32; 16],
+    pub b: &'a [f32; 16],
+    pub offset: &'a [i32; 16],
+}
+
+/// What the int8 screen knows of one query: its scale `t`, its share `q1` of the error bound,
+/// the slack for the exact score's rounding, and the floor a row's upper end must reach.
+#[derive(Debug, Clone, Copy)]
+pub struct ScreenQuery {
+    pub t: f32,
+    pub q1: f32,
+    pub slack: f32,
+    pub floor: f32,
+}
+
+/// The interval `(cosine estimate, error bound)` the screen gives a row (terms `a`, `b`) whose
+/// integer dot product with the query is `dot`: the true cosine lies in `cos ± err`. Every path
+/// computes it in this order of operations, so the vector kernels' masks equal this test.
 #[inline]
-pub fn dot_i8_rows8(block: &[i8], qpairs: &[i32]) -> [i32; 8] {
-    assert_eq!(
-        block.len(),
-        16 * qpairs.len(),
-        "8 rows of interleaved pairs"
+pub fn screen_interval(a: f32, b: f32, dot: i32, q: &ScreenQuery) -> (f32, f32) {
+    let cos = a * (q.t * dot as f32);
+    let err = ((a * q.q1 + b * q.t) + cos.abs() * 1e-4) + q.slack;
+    (cos, err)
+}
+
+/// The int8 screen's inner step, for one block of 16 rows and `queries.len()` queries: the
+/// rows' i8 codes are interleaved by quads of dimensions (`block[64 * p + 4 * j + h]` is
+/// dimension `4p + h` of row `j`, `64 × quads` bytes), and `qquads[i * quads + p]` packs
+/// dimensions `4p .. 4p + 4` of query `i` as unsigned bytes (code + 128), low byte first.
+/// Sets `dots[i][j]` to the exact integer dot product of query `i`'s codes with row `j`'s
+/// (the offset taken back out), and bit `j` of `masks[i]` when the row's upper end
+/// ([`screen_interval`]: `cos + err`) reaches the query's floor. With AVX-512 VNNI one
+/// instruction does 64 of the products and the bounds of 16 rows; the AVX2 and portable forms
+/// give the same integers and masks.
+///
+/// Exact while `255 · 128 · dims` fits in i32 (dims below 65,000).
+#[inline]
+pub fn screen_rows16(
+    block: &[i8],
+    qquads: &[u32],
+    rows: ScreenRows<'_>,
+    queries: &[ScreenQuery],
+    dots: &mut [[i32; 16]],
+    masks: &mut [u16],
+) {
+    let quads = block.len() / 64;
+    let nq = queries.len();
+    assert_eq!(block.len(), 64 * quads, "16 rows of interleaved quads");
+    assert_eq!(qquads.len(), nq * quads, "one set of quads per query");
+    assert!(
+        dots.len() >= nq && masks.len() >= nq,
+        "room for every query"
     );
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::avx512_vnni() {
+        // SAFETY: AVX-512 F/BW/VNNI were detected at runtime; lengths were checked above.
+        return unsafe { x86::screen_rows16_vnni(block, qquads, rows, queries, dots, masks) };
+    }
     match level() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the features were detected at runtime; lengths were checked above.
-        Level::Avx2Fma => unsafe { x86::dot_i8_rows8(block, qpairs) },
-        Level::Scalar => scalar::dot_i8_rows8(block, qpairs),
+        Level::Avx2Fma => unsafe { x86::dot_u8i8_rows16(block, qquads, &mut dots[..nq]) },
+        Level::Scalar => scalar::dot_u8i8_rows16(block, qquads, &mut dots[..nq]),
+    }
+    for ((d, m), q) in dots.iter_mut().zip(masks.iter_mut()).zip(queries) {
+        let mut mask = 0u16;
+        for (j, d) in d.iter_mut().enumerate() {
+            *d -= rows.offset[j];
+            let (cos, err) = screen_interval(rows.a[j], rows.b[j], *d, q);
+            mask |= u16::from(cos + err >= q.floor) << j;
+        }
+        *m = mask;
     }
 }
 
@@ -323,16 +386,21 @@ pub mod scalar {
         a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
     }
 
-    /// See [`super::dot_i8_rows8`].
-    pub fn dot_i8_rows8(block: &[i8], qpairs: &[i32]) -> [i32; 8] {
-        let mut out = [0i32; 8];
-        for (pair, &q) in block.chunks_exact(16).zip(qpairs) {
-            let (q0, q1) = (i32::from(q as i16), i32::from((q >> 16) as i16));
-            for (j, o) in out.iter_mut().enumerate() {
-                *o += i32::from(pair[2 * j]) * q0 + i32::from(pair[2 * j + 1]) * q1;
+    /// The integer part of [`super::screen_rows16`] (offset not taken out).
+    pub fn dot_u8i8_rows16(block: &[i8], qquads: &[u32], out: &mut [[i32; 16]]) {
+        let quads = block.len() / 64;
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = [0; 16];
+            let q = &qquads[i * quads..(i + 1) * quads];
+            for (quad, &qq) in block.chunks_exact(64).zip(q) {
+                let qb = qq.to_le_bytes();
+                for (j, slot) in o.iter_mut().enumerate() {
+                    for h in 0..4 {
+                        *slot += i32::from(qb[h]) * i32::from(quad[4 * j + h]);
+                    }
+                }
             }
         }
-        out
     }
 }
 
@@ -430,34 +498,139 @@ mod x86 {
         s
     }
 
-    /// Sign-extends the 16 bytes of a pair of dimensions of 8 rows to i16 and multiplies-adds
-    /// them with the broadcast query pair (_mm256_madd_epi16): one i32 lane per row.
+    /// Per quad of dimensions: four rows at a time sign-extended to i16 and multiplied-added
+    /// (_mm256_madd_epi16) with the query's four bytes widened to i16 and broadcast; each row
+    /// gets two i32 halves, summed at the end. Caller checked the lengths.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dot_i8_rows8(block: &[i8], qpairs: &[i32]) -> [i32; 8] {
-        let pairs = qpairs.len();
+    pub unsafe fn dot_u8i8_rows16(block: &[i8], qquads: &[u32], out: &mut [[i32; 16]]) {
+        let quads = block.len() / 64;
         let pb = block.as_ptr();
-        let mut acc0 = _mm256_setzero_si256();
-        let mut acc1 = _mm256_setzero_si256();
+        for (i, o) in out.iter_mut().enumerate() {
+            let mut acc = [_mm256_setzero_si256(); 4];
+            for p in 0..quads {
+                let qb = qquads[i * quads + p].to_le_bytes();
+                let q = _mm256_set1_epi64x(
+                    i64::from(qb[0])
+                        | i64::from(qb[1]) << 16
+                        | i64::from(qb[2]) << 32
+                        | i64::from(qb[3]) << 48,
+                );
+                for (g, a) in acc.iter_mut().enumerate() {
+                    let x = _mm256_cvtepi8_epi16(_mm_loadu_si128(
+                        pb.add(64 * p + 16 * g) as *const __m128i
+                    ));
+                    *a = _mm256_add_epi32(*a, _mm256_madd_epi16(x, q));
+                }
+            }
+            let mut halves = [0i32; 32];
+            for (g, a) in acc.iter().enumerate() {
+                _mm256_storeu_si256(halves.as_mut_ptr().add(8 * g) as *mut __m256i, *a);
+            }
+            for (j, slot) in o.iter_mut().enumerate() {
+                *slot = halves[2 * j] + halves[2 * j + 1];
+            }
+        }
+    }
+
+    /// [`super::screen_rows16`]: one `vpdpbusd` a quad of dimensions (the query's four bytes
+    /// broadcast to the sixteen lanes, each lane a row; two accumulators hide the latency), then
+    /// the bounds of the 16 rows in one register, in [`super::screen_interval`]'s order of
+    /// operations. Caller checked the lengths.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub unsafe fn screen_rows16_vnni(
+        block: &[i8],
+        qquads: &[u32],
+        rows: super::ScreenRows<'_>,
+        queries: &[super::ScreenQuery],
+        dots: &mut [[i32; 16]],
+        masks: &mut [u16],
+    ) {
+        let quads = block.len() / 64;
+        let pb = block.as_ptr();
+        let a = _mm512_loadu_ps(rows.a.as_ptr());
+        let b = _mm512_loadu_ps(rows.b.as_ptr());
+        let off = _mm512_loadu_si512(rows.offset.as_ptr() as *const _);
+        let tiny = _mm512_set1_ps(1e-4);
+        let pq = qquads.as_ptr();
+        // Four queries at a time: four independent chains of `vpdpbusd` (its latency would
+        // bind one chain) sharing every load of the block.
+        let mut i = 0;
+        while i < queries.len() {
+            let g = (queries.len() - i).min(4);
+            let acc = match g {
+                4 => dots_vnni::<4>(pb, quads, pq.add(i * quads)),
+                3 => pad(dots_vnni::<3>(pb, quads, pq.add(i * quads))),
+                2 => pad(dots_vnni::<2>(pb, quads, pq.add(i * quads))),
+                _ => pad([dot_vnni(pb, quads, pq.add(i * quads))]),
+            };
+            for (gi, &acc) in acc.iter().enumerate().take(g) {
+                let q = &queries[i + gi];
+                let dot = _mm512_sub_epi32(acc, off);
+                _mm512_storeu_si512(dots[i + gi].as_mut_ptr() as *mut _, dot);
+                let t = _mm512_set1_ps(q.t);
+                let cos = _mm512_mul_ps(a, _mm512_mul_ps(t, _mm512_cvtepi32_ps(dot)));
+                let err = _mm512_add_ps(
+                    _mm512_add_ps(
+                        _mm512_add_ps(_mm512_mul_ps(a, _mm512_set1_ps(q.q1)), _mm512_mul_ps(b, t)),
+                        _mm512_mul_ps(_mm512_abs_ps(cos), tiny),
+                    ),
+                    _mm512_set1_ps(q.slack),
+                );
+                let upper = _mm512_add_ps(cos, err);
+                masks[i + gi] = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(upper, _mm512_set1_ps(q.floor));
+            }
+            i += g;
+        }
+    }
+
+    /// The integer dot products of `G` consecutive queries (quads at `pq`, `quads` each) with
+    /// the 16 rows of the block at `pb`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    unsafe fn dots_vnni<const G: usize>(
+        pb: *const i8,
+        quads: usize,
+        pq: *const u32,
+    ) -> [__m512i; G] {
+        let mut acc = [_mm512_setzero_si512(); G];
+        for p in 0..quads {
+            let x = _mm512_loadu_si512(pb.add(64 * p) as *const _);
+            for (g, a) in acc.iter_mut().enumerate() {
+                *a = _mm512_dpbusd_epi32(*a, _mm512_set1_epi32(*pq.add(g * quads + p) as i32), x);
+            }
+        }
+        acc
+    }
+
+    /// The integer dot products of one query with the 16 rows: four chains over the quads
+    /// taken in turn (one chain would wait on the instruction's latency).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    unsafe fn dot_vnni(pb: *const i8, quads: usize, pq: *const u32) -> __m512i {
+        let mut acc = [_mm512_setzero_si512(); 4];
         let mut p = 0;
-        while p + 2 <= pairs {
-            let x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(16 * p) as *const __m128i));
-            let x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(16 * p + 16) as *const __m128i));
-            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x0, _mm256_set1_epi32(qpairs[p])));
-            acc1 = _mm256_add_epi32(
-                acc1,
-                _mm256_madd_epi16(x1, _mm256_set1_epi32(qpairs[p + 1])),
-            );
-            p += 2;
+        while p + 4 <= quads {
+            for (c, a) in acc.iter_mut().enumerate() {
+                let x = _mm512_loadu_si512(pb.add(64 * (p + c)) as *const _);
+                *a = _mm512_dpbusd_epi32(*a, _mm512_set1_epi32(*pq.add(p + c) as i32), x);
+            }
+            p += 4;
         }
-        if p < pairs {
-            let x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(16 * p) as *const __m128i));
-            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x0, _mm256_set1_epi32(qpairs[p])));
+        for (c, a) in acc.iter_mut().enumerate().take(quads - p) {
+            let x = _mm512_loadu_si512(pb.add(64 * (p + c)) as *const _);
+            *a = _mm512_dpbusd_epi32(*a, _mm512_set1_epi32(*pq.add(p + c) as i32), x);
         }
-        let mut out = [0i32; 8];
-        _mm256_storeu_si256(
-            out.as_mut_ptr() as *mut __m256i,
-            _mm256_add_epi32(acc0, acc1),
-        );
+        _mm512_add_epi32(
+            _mm512_add_epi32(acc[0], acc[1]),
+            _mm512_add_epi32(acc[2], acc[3]),
+        )
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn pad<const G: usize>(acc: [__m512i; G]) -> [__m512i; 4] {
+        let mut out = [_mm512_setzero_si512(); 4];
+        out[..G].copy_from_slice(&acc);
         out
     }
 
@@ -673,26 +846,74 @@ mod tests {
     use crate::rng::Rng;
 
     #[test]
-    fn rows8_kernel_matches_scalar_and_plain_dots() {
+    fn screen_kernel_matches_scalar_and_plain_dots() {
         let mut rng = Rng::new(3);
-        for pairs in [0usize, 1, 2, 3, 25, 150] {
-            let block: Vec<i8> = (0..16 * pairs)
-                .map(|_| (rng.below(255) as i32 - 127) as i8)
+        for quads in [0usize, 1, 2, 3, 13, 75] {
+            let block: Vec<i8> = (0..64 * quads)
+                .map(|_| (rng.below(256) as i32 - 128) as i8)
                 .collect();
-            let q: Vec<i8> = (0..2 * pairs)
-                .map(|_| (rng.below(255) as i32 - 127) as i8)
-                .collect();
-            let qpairs: Vec<i32> = q
-                .chunks_exact(2)
-                .map(|p| (p[0] as i16 as u16 as i32) | ((p[1] as i16 as i32) << 16))
-                .collect();
-            let got = dot_i8_rows8(&block, &qpairs);
-            assert_eq!(got, scalar::dot_i8_rows8(&block, &qpairs));
-            for (j, &g) in got.iter().enumerate() {
-                let row: Vec<i8> = (0..2 * pairs)
-                    .map(|d| block[16 * (d / 2) + 2 * j + d % 2])
+            for nq in [1usize, 2, 5] {
+                let q: Vec<u8> = (0..nq * 4 * quads).map(|_| rng.below(256) as u8).collect();
+                let qquads: Vec<u32> = q
+                    .chunks_exact(4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                     .collect();
-                assert_eq!(g, scalar::dot_i8(&row, &q), "pairs {pairs} row {j}");
+                let mut want = vec![[0i32; 16]; nq];
+                scalar::dot_u8i8_rows16(&block, &qquads, &mut want);
+                // The full step: integers less the offsets, and the masks of the bound test.
+                let a: [f32; 16] = std::array::from_fn(|_| rng.uniform() * 1e-3);
+                let b: [f32; 16] = std::array::from_fn(|j| match j {
+                    3 => f32::NAN,
+                    5 => f32::INFINITY,
+                    _ => rng.uniform() * 1e-2,
+                });
+                let offset: [i32; 16] = std::array::from_fn(|_| rng.below(4000) as i32 - 2000);
+                let rows = ScreenRows {
+                    a: &a,
+                    b: &b,
+                    offset: &offset,
+                };
+                let queries: Vec<ScreenQuery> = (0..nq)
+                    .map(|_| ScreenQuery {
+                        t: rng.uniform() * 0.01,
+                        q1: rng.uniform(),
+                        slack: 1e-6,
+                        floor: rng.uniform() * 0.2 - 0.1,
+                    })
+                    .collect();
+                let mut got = vec![[7i32; 16]; nq];
+                let mut masks = vec![0u16; nq];
+                screen_rows16(&block, &qquads, rows, &queries, &mut got, &mut masks);
+                for i in 0..nq {
+                    let mut mask = 0u16;
+                    for j in 0..16 {
+                        assert_eq!(got[i][j], want[i][j] - offset[j], "quads {quads} nq {nq}");
+                        let (cos, err) = screen_interval(a[j], b[j], got[i][j], &queries[i]);
+                        mask |= u16::from(cos + err >= queries[i].floor) << j;
+                    }
+                    assert_eq!(masks[i], mask, "mask quads {quads} query {i}");
+                    assert_eq!(mask & (1 << 3), 0, "a NaN bound never reaches");
+                    assert_ne!(mask & (1 << 5), 0, "an infinite bound always reaches");
+                }
+                #[cfg(target_arch = "x86_64")]
+                if crate::cpu::avx2_fma() {
+                    // The AVX2 form too, when the dispatch above took the VNNI one.
+                    let mut avx2 = vec![[0i32; 16]; nq];
+                    // SAFETY: AVX2 and FMA were detected; lengths as checked by the dispatch.
+                    unsafe { x86::dot_u8i8_rows16(&block, &qquads, &mut avx2) };
+                    assert_eq!(avx2, want, "avx2 quads {quads} nq {nq}");
+                }
+                for i in 0..nq {
+                    for j in 0..16 {
+                        let plain: i32 = (0..4 * quads)
+                            .map(|d| {
+                                i32::from(q[i * 4 * quads + d])
+                                    * i32::from(block[64 * (d / 4) + 4 * j + d % 4])
+                            })
+                            .sum();
+                        assert_eq!(want[i][j], plain, "quads {quads} query {i} row {j}");
+                    }
+                }
             }
         }
     }

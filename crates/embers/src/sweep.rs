@@ -78,7 +78,7 @@ impl Kind {
             Kind::Pq { values_per_code } => {
                 let m = (1..=(dims / values_per_code).max(1))
                     .rev()
-                    .find(|m| dims % m == 0)
+                    .find(|m| dims.is_multiple_of(*m))
                     .unwrap_or(1);
                 Target::Pq(PqConfig {
                     subquantizers: m,

@@ -136,30 +136,14 @@ fn extra_words_join_the_vocabulary() {
     let ids = &d.inputs[20];
     assert!(ids.len() > 3, "split into pieces: {ids:?}");
     // Its vector is the mean of its pieces' last hidden states (numpy forward).
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scripts/sentence_transformer_reference.py");
-    let mut child = embers_testkit::python()
-        .arg(&script)
-        .arg(&dir)
-        .arg("--forward-ids")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(
-            serde_json::to_string(&[ids, &d.inputs[5]])
-                .unwrap()
-                .as_bytes(),
-        )
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = embers_testkit::run_script(
+        "sentence_transformer_reference.py",
+        &[dir.as_os_str(), "--forward-ids".as_ref()],
+        serde_json::to_string(&[ids, &d.inputs[5]])
+            .unwrap()
+            .as_bytes(),
+    );
+    let v: Value = serde_json::from_slice(&out).unwrap();
     let want: Vec<Vec<f64>> = serde_json::from_value(v["mean"].clone()).unwrap();
     for (row, w) in [20, 5].iter().zip(&want) {
         for (a, b) in d.vectors.row(*row).iter().zip(w) {

@@ -2,8 +2,6 @@
 //! (scripts/sif_reference.py): a vocabulary counted on the Lee corpus (gensim's test data) with a
 //! seeded random matrix, SIF fitted on the corpus's lines, texts from the corpus and made up.
 
-use std::io::Write;
-use std::process::Stdio;
 
 use embers::layer::{init_matrix, Init};
 use embers::sentence::{fit_sif, store_sif, stored_sif, Pooler, Pooling};
@@ -68,26 +66,8 @@ fn mean_and_sif_match_numpy() {
         "words": words, "counts": emb.vocab().counts(), "vectors": vectors,
         "fit": fit, "texts": texts, "a": a,
     });
-    let mut child = embers_testkit::python()
-        .arg(embers_testkit::workspace().join("scripts/sif_reference.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(req.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reference: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = embers_testkit::run_script("sif_reference.py", &[], req.to_string().as_bytes());
+    let reference: serde_json::Value = serde_json::from_slice(&out).unwrap();
 
     // The component, up to sign.
     let u: Vec<f64> = serde_json::from_value(reference["component"].clone()).unwrap();

@@ -3,9 +3,7 @@
 //! `tokenizers`, one padded batch with an attention mask, no torch), on texts chosen to cover
 //! short, empty, unicode and over-long inputs.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use embers::sentence::{SentenceTransformer, TokenPooling};
 use serde_json::Value;
@@ -15,29 +13,12 @@ fn minilm() -> PathBuf {
 }
 
 fn reference(dir: &Path, texts: &[String]) -> (Vec<Vec<u32>>, Vec<Vec<f64>>) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scripts/sentence_transformer_reference.py");
-    let mut child = embers_testkit::python()
-        .arg(&script)
-        .arg(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the reference Python runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(texts).unwrap().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "sentence_transformer_reference.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = embers_testkit::run_script(
+        "sentence_transformer_reference.py",
+        &[dir.as_os_str()],
+        serde_json::to_string(texts).unwrap().as_bytes(),
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
     (
         serde_json::from_value(v["ids"].clone()).unwrap(),
         serde_json::from_value(v["vectors"].clone()).unwrap(),

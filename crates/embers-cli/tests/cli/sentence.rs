@@ -206,24 +206,12 @@ fn openai_client_gets_model2vec_vectors_from_v1_embeddings() {
 
 /// The numpy float64 forward pass (scripts/sentence_transformer_reference.py) of `texts`.
 fn numpy_transformer(dir: &Path, texts: &[&str]) -> Vec<Vec<f64>> {
-    use std::io::Write;
-    let mut child = embers_testkit::python()
-        .arg(script("sentence_transformer_reference.py"))
-        .arg(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(texts).unwrap().as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let out = embers_testkit::run_script(
+        "sentence_transformer_reference.py",
+        &[dir.as_os_str()],
+        serde_json::to_string(texts).unwrap().as_bytes(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     serde_json::from_value(v["vectors"].clone()).unwrap()
 }
 

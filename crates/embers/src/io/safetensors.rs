@@ -423,7 +423,7 @@ pub fn write(
         serde_json::to_value(&meta).expect("strings"),
     );
     let mut json = serde_json::to_vec(&Value::Object(header)).expect("JSON of plain values");
-    while (8 + json.len()) % 64 != 0 {
+    while !(8 + json.len()).is_multiple_of(64) {
         json.push(b' ');
     }
     // Where the checksum's hex digits go: the value of `key` inside the metadata object (quotes

@@ -64,7 +64,7 @@ impl PqConfig {
     pub fn for_dims(dims: usize) -> Self {
         let m = (1..=(dims / 5).max(1))
             .rev()
-            .find(|m| dims % m == 0)
+            .find(|m| dims.is_multiple_of(*m))
             .unwrap_or(1);
         PqConfig {
             subquantizers: m,

@@ -907,7 +907,7 @@ impl Hnsw {
         let expected = rows
             .checked_mul(m0 + 3)
             .and_then(|x| x.checked_add(upper_lists.checked_mul(m + 1)?));
-        if (len - HEADER - 8) % 4 != 0 || expected != Some(body_words) || rows == 0 {
+        if !(len - HEADER - 8).is_multiple_of(4) || expected != Some(body_words) || rows == 0 {
             return Err(bad("graph", "size does not match the header".into()));
         }
         if m < 2 || m0 != 2 * m || max_level > MAX_LEVEL || entry as usize >= rows {

@@ -70,7 +70,7 @@ pub fn check_request(emb: &Embeddings, queries: &[f32], exclude: &[Vec<u32>]) ->
     if dims == 0 {
         return Err(Error::invalid("embeddings", "have zero dimensions"));
     }
-    if queries.len() % dims != 0 {
+    if !queries.len().is_multiple_of(dims) {
         return Err(Error::shape(
             "queries",
             format!("a multiple of {dims} values"),

@@ -29,7 +29,7 @@ impl<T: Pod> Buffer<T> {
         let bytes = len
             .checked_mul(size)
             .ok_or_else(|| Error::invalid("shape", "tensor size overflows"))?;
-        if (mmap.as_ptr() as usize + offset) % std::mem::align_of::<T>() != 0 {
+        if !(mmap.as_ptr() as usize + offset).is_multiple_of(std::mem::align_of::<T>()) {
             return Err(Error::invalid(
                 "offset",
                 format!("tensor is not {size}-byte aligned in the file"),

@@ -64,7 +64,7 @@ impl DenseMatrix {
             .checked_mul(dims)
             .and_then(|n| n.checked_mul(4))
             .ok_or_else(|| Error::invalid("shape", "matrix size overflows"))?;
-        if offset % 4 != 0 || (mmap.as_ptr() as usize + offset) % 4 != 0 {
+        if !offset.is_multiple_of(4) || !(mmap.as_ptr() as usize + offset).is_multiple_of(4) {
             return Err(Error::invalid(
                 "offset",
                 "matrix is not 4-byte aligned in the file",

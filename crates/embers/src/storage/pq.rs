@@ -22,7 +22,7 @@ pub struct PqMatrix {
 
 /// Checks PQ settings: `m ≥ 1` divides `dims`, `1 ≤ bits ≤ 8`.
 pub fn check_settings(dims: usize, m: usize, bits: u32) -> Result<()> {
-    if m == 0 || dims % m != 0 {
+    if m == 0 || !dims.is_multiple_of(m) {
         return Err(Error::invalid(
             "subquantizers",
             format!("{m} does not divide the {dims} dimensions"),

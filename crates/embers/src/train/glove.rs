@@ -453,7 +453,7 @@ impl Entries {
         let mut rng = Rng::new(config.seed ^ 0x5EED_5EED);
         let mut len = 0u64;
         cooc.try_for_each(|c| {
-            if len % (1 << 16) == 0 && cancelled() {
+            if len.is_multiple_of(1 << 16) && cancelled() {
                 return Err(Error::Cancelled);
             }
             let b = rng.below(count as u64) as usize;

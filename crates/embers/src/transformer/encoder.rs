@@ -189,7 +189,7 @@ impl EncoderConfig {
         let num_hidden_layers = size("num_hidden_layers")?;
         let num_attention_heads = size("num_attention_heads")?;
         let intermediate_size = size("intermediate_size")?;
-        if hidden % num_attention_heads != 0 {
+        if !hidden.is_multiple_of(num_attention_heads) {
             return Err(Error::at_field(
                 path,
                 "num_attention_heads",
