@@ -2,7 +2,8 @@
 """Reference forward pass of a sentence-transformers folder with a BERT encoder, in float64
 numpy, independent of embers (no torch).
 
-Reads modules.json (Transformer, Pooling, Normalize), 1_Pooling/config.json and
+Reads modules.json (Transformer, Pooling, Dense, Normalize), 1_Pooling/config.json, Dense
+modules (config.json and model.safetensors: activation(W x + b), in float64) and
 sentence_bert_config.json; tokenizes with the Python `tokenizers` package (the folder's
 tokenizer.json, its padding switched off, truncation to max_seq_length, longest first),
 then runs the texts in padded batches of 8 (sorted by length) with an attention mask, as Hugging Face's BertModel:
@@ -163,10 +164,15 @@ def main():
         json.dump({"mean": out}, sys.stdout)
         return
     modules = json.load(open(os.path.join(folder, "modules.json")))
-    modes, normalize = ["mean"], False
+    modes, normalize, dense = ["mean"], False, []
     for m in modules:
         if m["type"].endswith("Pooling"):
             modes = pooling_modes(json.load(open(os.path.join(folder, m["path"], "config.json"))))
+        if m["type"].endswith("Dense"):
+            cfg = json.load(open(os.path.join(folder, m["path"], "config.json")))
+            t = read_safetensors(os.path.join(folder, m["path"], "model.safetensors"))
+            act = cfg.get("activation_function", "torch.nn.modules.activation.Tanh").rsplit(".", 1)[-1]
+            dense.append((t["linear.weight"], t.get("linear.bias") if cfg.get("bias", True) else None, act))
         if m["type"].endswith("Normalize"):
             normalize = True
     sb = json.load(open(os.path.join(folder, "sentence_bert_config.json")))
@@ -188,6 +194,17 @@ def main():
         for k, i in enumerate(idx):
             parts[i] = pooled[k]
     v = np.stack([parts[i] for i in range(len(encs))])
+    for w, b, act in dense:
+        v = v @ np.asarray(w, dtype=np.float64).T
+        if b is not None:
+            v = v + np.asarray(b, dtype=np.float64)
+        v = {
+            "Tanh": np.tanh,
+            "Identity": lambda x: x,
+            "ReLU": lambda x: np.maximum(x, 0.0),
+            "Sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+            "GELU": lambda x: 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0))),
+        }[act](v)
     if normalize:
         v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
     json.dump({"ids": [e.ids for e in encs], "vectors": v.tolist()}, sys.stdout)

@@ -244,6 +244,11 @@ pub async fn models(State(state): State<Shared>) -> Json<ModelsResponse> {
             max_length: s.model.max_length(),
         })
         .collect();
+    let encoders: Vec<(String, usize)> = state
+        .registry
+        .sentence_transformers()
+        .map(|t| (t.name.clone(), t.model.dims()))
+        .collect();
     let classifiers: Vec<ClassifierInfo> = state
         .registry
         .classifiers()
@@ -274,10 +279,15 @@ pub async fn models(State(state): State<Shared>) -> Json<ModelsResponse> {
             .iter()
             .map(|m| entry(&m.name, "embedding", Some(m.dims))),
     );
+    // A sentence-transformers folder answers /v1/embeddings: listed once, as a sentence model
+    // with its dimensions (its input layer stays under `transformers`).
     data.extend(
         transformers
             .iter()
-            .map(|t| entry(&t.name, "transformer", None)),
+            .map(|t| match encoders.iter().find(|(n, _)| *n == t.name) {
+                Some(&(_, dims)) => entry(&t.name, "sentence", Some(dims)),
+                None => entry(&t.name, "transformer", None),
+            }),
     );
     data.extend(
         classifiers

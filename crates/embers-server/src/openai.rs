@@ -5,10 +5,12 @@
 //! `{"object": "list", "data": [{"object": "embedding", "index", "embedding"}], "model",
 //! "usage": {"prompt_tokens", "total_tokens"}}`; errors are OpenAI's shape with 4xx codes.
 //!
-//! Models: static sentence models (model2vec folders), encoded as model2vec does; and embedding
-//! models (word vectors), whose texts are the mean of their known tokens' vectors (token ids
-//! index their rows). Limits: `--max-batch` inputs per request, `--max-input-tokens` tokens
-//! per input.
+//! Models: static sentence models (model2vec folders), encoded as model2vec does;
+//! sentence-transformers folders with a transformer encoder (text only: the whole forward,
+//! pooling and normalisation, as `embers encode` does; run on the heavy-work threads); and
+//! embedding models (word vectors), whose texts are the mean of their known tokens' vectors
+//! (token ids index their rows). Limits: `--max-batch` inputs per request,
+//! `--max-input-tokens` tokens per input (a transformer's count includes its special tokens).
 
 use std::sync::Arc;
 
@@ -140,6 +142,7 @@ pub fn base64(bytes: &[u8]) -> String {
 /// What `/v1/embeddings` encodes with.
 enum Encoder {
     Static(Arc<crate::registry::Sentence>),
+    Transformer(Arc<crate::registry::SentenceEncoder>),
     Words(Arc<crate::registry::Model>),
 }
 
@@ -196,6 +199,8 @@ pub async fn embeddings(
     }
     let encoder = if let Some(s) = state.registry.sentence(&name) {
         Encoder::Static(s.clone())
+    } else if let Some(t) = state.registry.sentence_transformer(&name) {
+        Encoder::Transformer(t.clone())
     } else if let Some(m) = state.registry.model(&name) {
         Encoder::Words(m.clone())
     } else {
@@ -210,6 +215,7 @@ pub async fn embeddings(
     };
     let dims = match &encoder {
         Encoder::Static(s) => s.model.dims(),
+        Encoder::Transformer(t) => t.model.dims(),
         Encoder::Words(m) => m.embeddings.dims(),
     };
     let dimensions = match obj.get("dimensions") {
@@ -228,10 +234,31 @@ pub async fn embeddings(
     };
     for (i, input) in inputs.iter().enumerate() {
         if let Input::Ids(ids) = input {
+            if matches!(encoder, Encoder::Transformer(_)) {
+                return Err(invalid(
+                    "input",
+                    format!(
+                        "input[{i}]: `{name}` is a transformer model and takes text; give strings, not token ids"
+                    ),
+                ));
+            }
             if ids.len() > limits.max_input_tokens {
                 return Err(too_long(i, ids.len(), limits.max_input_tokens));
             }
         }
+    }
+    if let Encoder::Transformer(t) = &encoder {
+        let t = t.clone();
+        let max_tokens = limits.max_input_tokens;
+        let answer = state
+            .heavy
+            .run(limits.timeout, move |deadline| {
+                transformer_answer(
+                    &t, inputs, max_tokens, dimensions, base64_out, name, deadline,
+                )
+            })
+            .await?;
+        return Ok(Json(answer));
     }
 
     // Small requests are answered on the async worker; big ones off it.
@@ -253,7 +280,7 @@ pub async fn embeddings(
                 WordTokenizer::default(),
                 Pooling::Mean,
             )?),
-            Encoder::Static(_) => None,
+            Encoder::Static(_) | Encoder::Transformer(_) => None,
         };
         for (index, input) in inputs.iter().enumerate() {
             match (&encoder, input) {
@@ -270,6 +297,9 @@ pub async fn embeddings(
                     s.model
                         .embed_ids(ids, &mut v)
                         .map_err(|e| invalid("input", format!("input[{index}]: {e}")))?;
+                }
+                (Encoder::Transformer(_), _) => {
+                    unreachable!("transformer models are answered by transformer_answer")
                 }
                 (Encoder::Words(_), Input::Text(t)) => {
                     let mut n = 0usize;
@@ -310,28 +340,7 @@ pub async fn embeddings(
                     tokens += ids.len();
                 }
             }
-            let out = match dimensions {
-                Some(d) => {
-                    let mut cut = v[..d].to_vec();
-                    normalize_in_place(&mut cut);
-                    cut
-                }
-                None => v.clone(),
-            };
-            let embedding = if base64_out {
-                let mut bytes = Vec::with_capacity(out.len() * 4);
-                for x in &out {
-                    bytes.extend_from_slice(&x.to_le_bytes());
-                }
-                Value::String(base64(&bytes))
-            } else {
-                serde_json::to_value(&out).map_err(|e| ApiError::internal(e.to_string()))?
-            };
-            data.push(EmbeddingItem {
-                object: "embedding",
-                index,
-                embedding,
-            });
+            data.push(item(index, &v, dimensions, base64_out)?);
         }
         Ok(EmbeddingsResponse {
             object: "list",
@@ -351,6 +360,82 @@ pub async fn embeddings(
             .map_err(|e| ApiError::internal(format!("the request's worker failed: {e}")))??
     };
     Ok(Json(answer))
+}
+
+/// One answer item: `v` cut to `dimensions` (and re-normalised), as floats or base64.
+fn item(
+    index: usize,
+    v: &[f32],
+    dimensions: Option<usize>,
+    base64_out: bool,
+) -> Result<EmbeddingItem, ApiError> {
+    let out = match dimensions {
+        Some(d) => {
+            let mut cut = v[..d].to_vec();
+            normalize_in_place(&mut cut);
+            cut
+        }
+        None => v.to_vec(),
+    };
+    let embedding = if base64_out {
+        let mut bytes = Vec::with_capacity(out.len() * 4);
+        for x in &out {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        Value::String(base64(&bytes))
+    } else {
+        serde_json::to_value(&out).map_err(|e| ApiError::internal(e.to_string()))?
+    };
+    Ok(EmbeddingItem {
+        object: "embedding",
+        index,
+        embedding,
+    })
+}
+
+/// The answer for texts encoded by a sentence-transformers encoder (on a heavy-work thread):
+/// every text tokenized and checked against the per-input limit, then one batched forward
+/// (sorted by length inside), checked against the deadline before and after.
+fn transformer_answer(
+    t: &crate::registry::SentenceEncoder,
+    inputs: Vec<Input>,
+    max_tokens: usize,
+    dimensions: Option<usize>,
+    base64_out: bool,
+    name: String,
+    deadline: &crate::heavy::Deadline,
+) -> Result<EmbeddingsResponse, ApiError> {
+    let mut encodings = Vec::with_capacity(inputs.len());
+    let mut tokens = 0usize;
+    for (index, input) in inputs.iter().enumerate() {
+        let Input::Text(text) = input else {
+            return Err(invalid(
+                "input",
+                format!("input[{index}]: `{name}` is a transformer model and takes text"),
+            ));
+        };
+        let enc = t.model.tokenize(text)?;
+        if enc.len() > max_tokens {
+            return Err(too_long(index, enc.len(), max_tokens));
+        }
+        tokens += enc.len();
+        encodings.push(enc);
+    }
+    deadline.check()?;
+    let vectors = t.model.encode_tokenized(&encodings)?;
+    deadline.check()?;
+    let data = (0..vectors.rows())
+        .map(|i| item(i, vectors.row(i), dimensions, base64_out))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(EmbeddingsResponse {
+        object: "list",
+        data,
+        model: name,
+        usage: Usage {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        },
+    })
 }
 
 fn too_long(index: usize, n: usize, max: usize) -> ApiError {

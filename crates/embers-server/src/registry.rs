@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use embers::search::{Hnsw, Screening};
-use embers::sentence::StaticModel;
+use embers::sentence::{SentenceTransformer, StaticModel};
 use embers::supervised::Classifier;
 use embers::transformer::InputEmbeddings;
 use embers::Embeddings;
@@ -54,6 +54,18 @@ pub struct Sentence {
     pub model: StaticModel,
 }
 
+/// A sentence-transformers model with a transformer encoder being served (`/v1/embeddings`).
+/// Its folder is also served as a transformer input layer under the same name.
+#[derive(Debug)]
+pub struct SentenceEncoder {
+    /// The name (the `model` of `/v1/embeddings`).
+    pub name: String,
+    /// The model folder.
+    pub path: PathBuf,
+    /// The encoder, pooling and normalisation of the folder.
+    pub model: SentenceTransformer,
+}
+
 /// A fastText supervised model being served (`/v1/models/{name}/predict`).
 #[derive(Debug)]
 pub struct ClassifierModel {
@@ -74,6 +86,8 @@ pub struct Registry {
     no_screen: bool,
     sentences: BTreeMap<String, Arc<Sentence>>,
     classifiers: BTreeMap<String, Arc<ClassifierModel>>,
+    /// Sentence-transformers encoders, named as the transformer input layer of their folder.
+    encoders: BTreeMap<String, Arc<SentenceEncoder>>,
 }
 
 impl Registry {
@@ -179,6 +193,39 @@ impl Registry {
         Ok(())
     }
 
+    /// Adds a sentence-transformers encoder under `name` for `/v1/embeddings`. The name may be
+    /// that of a transformer input layer (the same folder, served on both routes), not that of
+    /// any other model.
+    pub fn add_sentence_transformer(
+        &mut self,
+        name: &str,
+        path: impl Into<PathBuf>,
+        model: SentenceTransformer,
+    ) -> embers::Result<()> {
+        if !self.transformers.contains_key(name) || self.encoders.contains_key(name) {
+            self.check_name(name)?;
+        }
+        self.encoders.insert(
+            name.to_string(),
+            Arc::new(SentenceEncoder {
+                name: name.to_string(),
+                path: path.into(),
+                model,
+            }),
+        );
+        Ok(())
+    }
+
+    /// The sentence-transformers encoder named `name`.
+    pub fn sentence_transformer(&self, name: &str) -> Option<&Arc<SentenceEncoder>> {
+        self.encoders.get(name)
+    }
+
+    /// All sentence-transformers encoders, by name.
+    pub fn sentence_transformers(&self) -> impl Iterator<Item = &Arc<SentenceEncoder>> {
+        self.encoders.values()
+    }
+
     /// The static sentence model named `name`.
     pub fn sentence(&self, name: &str) -> Option<&Arc<Sentence>> {
         self.sentences.get(name)
@@ -240,6 +287,7 @@ impl Registry {
             || self.transformers.contains_key(name)
             || self.sentences.contains_key(name)
             || self.classifiers.contains_key(name)
+            || self.encoders.contains_key(name)
     }
 
     /// The embedding model named `name`.

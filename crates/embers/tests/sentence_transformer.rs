@@ -201,8 +201,152 @@ fn bad_folders_are_errors() {
             {"path":"2_Dense","type":"sentence_transformers.models.Dense"}]"#,
     )
     .unwrap();
+    // A Dense module whose folder is missing.
+    let e = SentenceTransformer::load(tmp.path())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("2_Dense"), "{e}");
+    std::fs::write(
+        tmp.path().join("modules.json"),
+        r#"[{"path":"","type":"sentence_transformers.models.Transformer"},
+            {"path":"2_LayerNorm","type":"sentence_transformers.models.LayerNorm"}]"#,
+    )
+    .unwrap();
     let e = SentenceTransformer::load(tmp.path())
         .unwrap_err()
         .to_string();
     assert!(e.contains("not supported"), "{e}");
+}
+
+/// A `model.safetensors` of F32 tensors (name, shape, values), written here.
+fn write_safetensors(path: &Path, tensors: &[(&str, Vec<usize>, Vec<f32>)]) {
+    let mut header = serde_json::Map::new();
+    let mut offset = 0usize;
+    for (name, shape, values) in tensors {
+        let end = offset + values.len() * 4;
+        header.insert(
+            name.to_string(),
+            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}),
+        );
+        offset = end;
+    }
+    let mut h = serde_json::Value::Object(header).to_string().into_bytes();
+    while !h.len().is_multiple_of(8) {
+        h.push(b' ');
+    }
+    let mut bytes = (h.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&h);
+    for (_, _, values) in tensors {
+        for v in values {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn dense_modules_match_numpy() {
+    // all-MiniLM-L6-v2 with mean pooling, Dense 384→96 (Tanh, bias), Dense 96→32 (GELU, no
+    // bias), Normalize: sentence-transformers' Dense modules with random weights.
+    let src = minilm();
+    let tmp = tempfile::tempdir().unwrap();
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "sentence_bert_config.json",
+    ] {
+        std::os::unix::fs::symlink(src.join(f), tmp.path().join(f)).unwrap();
+    }
+    std::fs::create_dir(tmp.path().join("1_Pooling")).unwrap();
+    std::fs::write(
+        tmp.path().join("1_Pooling/config.json"),
+        r#"{"word_embedding_dimension": 384, "pooling_mode_mean_tokens": true}"#,
+    )
+    .unwrap();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut uniform = |n: usize, scale: f32| -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+            })
+            .collect()
+    };
+    for (folder, cfg, tensors) in [
+        (
+            "2_Dense",
+            r#"{"in_features": 384, "out_features": 96, "bias": true,
+                "activation_function": "torch.nn.modules.activation.Tanh"}"#,
+            vec![
+                ("linear.weight", vec![96, 384], uniform(96 * 384, 0.3)),
+                ("linear.bias", vec![96], uniform(96, 0.1)),
+            ],
+        ),
+        (
+            "3_Dense",
+            r#"{"in_features": 96, "out_features": 32, "bias": false,
+                "activation_function": "torch.nn.modules.activation.GELU"}"#,
+            vec![("linear.weight", vec![32, 96], uniform(32 * 96, 0.3))],
+        ),
+    ] {
+        let d = tmp.path().join(folder);
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("config.json"), cfg).unwrap();
+        write_safetensors(&d.join("model.safetensors"), &tensors);
+    }
+    std::fs::write(
+        tmp.path().join("modules.json"),
+        r#"[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},
+            {"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"},
+            {"idx":2,"name":"2","path":"2_Dense","type":"sentence_transformers.models.Dense"},
+            {"idx":3,"name":"3","path":"3_Dense","type":"sentence_transformers.models.Dense"},
+            {"idx":4,"name":"4","path":"4_Normalize","type":"sentence_transformers.models.Normalize"}]"#,
+    )
+    .unwrap();
+    let model = SentenceTransformer::load(tmp.path()).unwrap();
+    assert_eq!(model.dims(), 32);
+    assert_eq!(model.dense().len(), 2);
+    let texts = texts();
+    let (_, want) = reference(tmp.path(), &texts);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let got = model.encode(&refs).unwrap();
+    let mut worst = 0f64;
+    for (i, w) in want.iter().enumerate() {
+        assert_eq!(w.len(), 32);
+        for (j, &x) in w.iter().enumerate() {
+            worst = worst.max((got.row(i)[j] as f64 - x).abs());
+        }
+    }
+    eprintln!(
+        "Dense modules: worst difference {worst:.2e} over {} texts",
+        texts.len()
+    );
+    assert!(worst < 1e-4, "{worst}");
+
+    // Bad Dense modules are clear errors.
+    std::fs::write(
+        tmp.path().join("3_Dense/config.json"),
+        r#"{"in_features": 95, "out_features": 32, "bias": false}"#,
+    )
+    .unwrap();
+    let err = SentenceTransformer::load(tmp.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("linear.weight") && err.contains("shape"),
+        "{err}"
+    );
+    std::fs::write(
+        tmp.path().join("3_Dense/config.json"),
+        r#"{"in_features": 96, "out_features": 32, "bias": false,
+            "activation_function": "torch.nn.modules.activation.Softsign"}"#,
+    )
+    .unwrap();
+    let err = SentenceTransformer::load(tmp.path())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Softsign"), "{err}");
 }

@@ -177,6 +177,20 @@ pub fn run(a: Args) -> Result<()> {
                 "transformer loaded"
             );
             registry.add_transformer(&name, &path, layer)?;
+            // A sentence-transformers folder (modules.json) also answers /v1/embeddings with
+            // its whole encoder, pooling and normalisation.
+            if path.join("modules.json").is_file() && embers::sentence::is_transformer_dir(&path) {
+                let model = embers::sentence::SentenceTransformer::load(&path)
+                    .with_context(|| format!("loading sentence transformer {name:?}"))?;
+                tracing::info!(
+                    model = %name,
+                    dims = model.dims(),
+                    pooling = ?model.pooling().iter().map(|p| p.name()).collect::<Vec<_>>(),
+                    normalize = model.normalize(),
+                    "sentence-transformers encoder loaded (/v1/embeddings)"
+                );
+                registry.add_sentence_transformer(&name, &path, model)?;
+            }
             continue;
         }
         let forced = a.read.options()?.format.is_some();

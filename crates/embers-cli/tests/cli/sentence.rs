@@ -316,3 +316,51 @@ fn distilled_folder_is_read_by_model2vec_as_embers_reads_it() {
     ]);
     assert!(e.contains("between 0 and 1"), "{e}");
 }
+
+#[test]
+fn openai_client_gets_transformer_vectors_from_v1_embeddings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = embers_testkit::testdata("minilm/modules.json").join("minilm");
+    let lines = [
+        "A man is playing a guitar.",
+        "",
+        "naïve café, 東京",
+        "stock markets fell sharply today",
+        "The quick brown fox jumps over the lazy dog.",
+        "How old are you?",
+    ];
+    let docs = tmp.path().join("docs.txt");
+    std::fs::write(&docs, lines.join("\n") + "\n").unwrap();
+    let encoded = tmp.path().join("encoded.jsonl");
+    std::fs::write(
+        &encoded,
+        ok(&["encode", s(&dir), "--file", s(&docs), "--json"]),
+    )
+    .unwrap();
+    let server = Server::start(&[
+        &format!("mini={}", s(&dir)),
+        "--max-batch",
+        "8",
+        "--max-input-tokens",
+        "64",
+    ]);
+    let o = embers_testkit::python()
+        .arg(script("openai_transformer_check.py"))
+        .arg(format!("http://{}/v1", server.addr))
+        .arg("mini")
+        .arg(&docs)
+        .arg(&encoded)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "openai client check failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    eprintln!("{report}");
+    assert_eq!(report["texts"], lines.len());
+    assert_eq!(report["dims"], 384);
+    assert_eq!(report["errors"].as_array().unwrap().len(), 4);
+}

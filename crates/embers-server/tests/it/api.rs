@@ -281,3 +281,97 @@ fn a_real_server_answers_over_tcp() {
     let got: Vec<f32> = serde_json::from_value(v["results"][0]["vector"].clone()).unwrap();
     assert_eq!(got, toy_vec("man"));
 }
+
+#[tokio::test]
+async fn v1_embeddings_serves_a_sentence_transformers_folder() {
+    let dir = embers_testkit::testdata("minilm/modules.json").join("minilm");
+    let model = embers::sentence::SentenceTransformer::load(&dir).unwrap();
+    let texts = [
+        "A man is playing a guitar.",
+        "",
+        "naïve café, 東京",
+        "stock markets fell sharply today",
+        "The quick brown fox jumps over the lazy dog.",
+    ];
+    let want = model.encode(&texts).unwrap();
+    let tokens: usize = texts.iter().map(|t| model.tokenize(t).unwrap().len()).sum();
+    let mut reg = registry();
+    reg.add_transformer(
+        "mini",
+        &dir,
+        embers::transformer::InputEmbeddings::from_dir(&dir).unwrap(),
+    )
+    .unwrap();
+    // The folder's encoder shares its input layer's name; no other model's.
+    assert!(reg
+        .add_sentence_transformer("toy", &dir, model.clone())
+        .is_err());
+    reg.add_sentence_transformer("mini", &dir, model).unwrap();
+    let limits = embers_server::Limits {
+        max_input_tokens: 32,
+        ..embers_server::Limits::default()
+    };
+    let app = embers_server::router(embers_server::state(reg, limits));
+
+    let v = post(
+        &app,
+        "/v1/embeddings",
+        json!({"model": "mini", "input": texts, "encoding_format": "float"}),
+    )
+    .await
+    .json();
+    assert_eq!(v["model"], "mini");
+    assert_eq!(v["usage"]["prompt_tokens"], tokens);
+    let data = v["data"].as_array().unwrap();
+    assert_eq!(data.len(), texts.len());
+    for (i, item) in data.iter().enumerate() {
+        assert_eq!(item["index"], i);
+        let got: Vec<f32> = serde_json::from_value(item["embedding"].clone()).unwrap();
+        assert_eq!(got.len(), 384);
+        let worst = got
+            .iter()
+            .zip(want.row(i))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-6, "text {i}: {worst}");
+    }
+    // One string; `dimensions` cuts and re-normalises.
+    let v = post(
+        &app,
+        "/v1/embeddings",
+        json!({"model": "mini", "input": texts[0], "dimensions": 8}),
+    )
+    .await
+    .json();
+    let got: Vec<f32> = serde_json::from_value(v["data"][0]["embedding"].clone()).unwrap();
+    let mut cut = want.row(0)[..8].to_vec();
+    embers::sentence::normalize_in_place(&mut cut);
+    for (a, b) in got.iter().zip(&cut) {
+        assert!((a - b).abs() <= 1e-6, "{a} vs {b}");
+    }
+    // Token ids are refused (a transformer takes text); the per-input token limit holds.
+    post(
+        &app,
+        "/v1/embeddings",
+        json!({"model": "mini", "input": [101, 2023, 102]}),
+    )
+    .await
+    .assert_error(400, "invalid_request");
+    post(
+        &app,
+        "/v1/embeddings",
+        json!({"model": "mini", "input": ["word ".repeat(40)]}),
+    )
+    .await
+    .assert_error(400, "input_too_long");
+    // Listed once in OpenAI's list, as a sentence model with its dimensions.
+    let v = get(&app, "/v1/models").await.json();
+    let entries: Vec<&serde_json::Value> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["id"] == "mini")
+        .collect();
+    assert_eq!(entries.len(), 1, "{v}");
+    assert_eq!(entries[0]["dims"], 384, "{v}");
+}

@@ -3,7 +3,8 @@
 //! - [`StaticModel`]: model2vec / sentence-transformers `StaticEmbedding` folders, encoded
 //!   exactly as model2vec's `StaticModel.encode` (`static_model.rs`).
 //! - [`SentenceTransformer`]: sentence-transformers folders with a BERT-family encoder
-//!   (`modules.json`: Transformer, Pooling, Normalize), run on the CPU (`transformer_model.rs`).
+//!   (`modules.json`: Transformer, Pooling, Dense, Normalize), run on the CPU
+//!   (`transformer_model.rs`).
 //! - [`Pooler`]: any embers word model, pooled by mean or SIF (`pooled.rs`).
 //! - [`SentenceModel`]: whichever of the three a path holds, with one `encode`.
 //! - [`distill()`]: model2vec's distillation of a transformer into a static model.
@@ -28,5 +29,6 @@ pub use pooled::{
 };
 pub use static_model::{is_static_model_dir, normalize_in_place, StaticModel, DEFAULT_MAX_LENGTH};
 pub use transformer_model::{
-    is_transformer_dir, SentenceTransformer, TokenPooling, DEFAULT_BATCH_SIZE,
+    is_transformer_dir, Dense, DenseActivation, SentenceTransformer, TokenPooling,
+    DEFAULT_BATCH_SIZE,
 };

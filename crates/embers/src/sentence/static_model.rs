@@ -28,6 +28,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 use crate::error::{Error, Result};
 use crate::io::safetensors::{Dtype, SafetensorsFile, TensorView};
 use crate::storage::DenseMatrix;
+use crate::transformer::unigram::{UnigramFast, UnigramScratch};
 use crate::transformer::wordpiece::BertWordPiece;
 
 /// model2vec's default maximum number of tokens per text.
@@ -67,6 +68,9 @@ pub struct StaticModel {
     dtype: Dtype,
     /// The BERT WordPiece fast path (same ids as the crate on ASCII text without added tokens).
     fast: Option<BertWordPiece>,
+    /// The Unigram fast path (same ids as the crate on printable ASCII text the normalizer
+    /// leaves alone, without added tokens).
+    unigram: Option<UnigramFast>,
 }
 
 /// The three files of a folder layout.
@@ -395,6 +399,11 @@ impl StaticModel {
             _ => Accumulate::F32,
         };
         let fast = BertWordPiece::from_json(&tok_json);
+        let unigram = if fast.is_none() {
+            UnigramFast::from_json(&tok_json, &tokenizer)
+        } else {
+            None
+        };
         let mut model = StaticModel {
             dir,
             tokenizer,
@@ -411,6 +420,7 @@ impl StaticModel {
             accumulate,
             dtype,
             fast,
+            unigram,
         };
         model.set_max_length(max_length)?;
         Ok(model)
@@ -476,35 +486,96 @@ impl StaticModel {
     /// The token ids model2vec averages for `text`: cut to `max_length × median token length`
     /// characters, tokenized without special tokens, truncated, unknown tokens removed.
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
+        let mut ids = Vec::new();
+        self.tokenize_into(text, &mut ids, &mut UnigramScratch::one_off())?;
+        Ok(ids)
+    }
+
+    /// [`StaticModel::tokenize`] into a reused buffer (cleared first).
+    fn tokenize_into(
+        &self,
+        text: &str,
+        ids: &mut Vec<u32>,
+        scratch: &mut UnigramScratch,
+    ) -> Result<()> {
+        ids.clear();
         let text = match self.max_length {
             Some(n) => {
                 let limit = n.saturating_mul(self.median_token_length);
-                match text.char_indices().nth(limit) {
-                    Some((byte, _)) => &text[..byte],
-                    None => text,
+                if text.len() <= limit {
+                    // No more characters than bytes: nothing to cut.
+                    text
+                } else {
+                    match text.char_indices().nth(limit) {
+                        Some((byte, _)) => &text[..byte],
+                        None => text,
+                    }
                 }
             }
             None => text,
         };
-        let fast = self
-            .fast
-            .as_ref()
-            .and_then(|f| f.ids_without_specials(text));
-        let mut ids = match fast {
-            Some(mut ids) => {
-                // One sequence without specials: the crate's truncation keeps the first n.
-                if let Some(n) = self.max_length {
-                    ids.truncate(n);
-                }
-                ids
-            }
-            None => self
-                .tokenizer
-                .encode_fast(text, false)
-                .map_err(|e| Error::Other(format!("tokenizing with {}: {e}", self.dir.display())))?
-                .get_ids()
-                .to_vec(),
+        let done = if let Some(fast) = &self.fast {
+            fast.ids_without_specials_cached(text, ids, &mut scratch.cache)
+        } else if let Some(fast) = &self.unigram {
+            fast.encode_into(text, ids, scratch)
+        } else {
+            false
         };
+        if done {
+            // One sequence without specials: the crate's truncation keeps the first n.
+            if let Some(n) = self.max_length {
+                ids.truncate(n);
+            }
+        } else {
+            ids.extend_from_slice(
+                self.tokenizer
+                    .encode_fast(text, false)
+                    .map_err(|e| {
+                        Error::Other(format!("tokenizing with {}: {e}", self.dir.display()))
+                    })?
+                    .get_ids(),
+            );
+        }
+        if let Some(unk) = self.unk_id {
+            ids.retain(|&id| id != unk);
+        }
+        Ok(())
+    }
+
+    /// Which of embers' own tokenizer paths the model has (`"wordpiece"`, `"unigram"`), used
+    /// on the texts it handles; `None` when every text goes through the `tokenizers` crate.
+    #[doc(hidden)]
+    pub fn fast_tokenizer(&self) -> Option<&'static str> {
+        if self.fast.is_some() {
+            Some("wordpiece")
+        } else if self.unigram.is_some() {
+            Some("unigram")
+        } else {
+            None
+        }
+    }
+
+    /// The ids the `tokenizers` crate alone gives for `text` (no fast path), after the same
+    /// cut, truncation and unknown-token removal as [`StaticModel::tokenize`]; for tests that
+    /// hold the fast paths to the crate.
+    #[doc(hidden)]
+    pub fn tokenize_with_crate(&self, text: &str) -> Result<Vec<u32>> {
+        let text = match self.max_length {
+            Some(n) => match text
+                .char_indices()
+                .nth(n.saturating_mul(self.median_token_length))
+            {
+                Some((byte, _)) => &text[..byte],
+                None => text,
+            },
+            None => text,
+        };
+        let mut ids = self
+            .tokenizer
+            .encode_fast(text, false)
+            .map_err(|e| Error::Other(format!("tokenizing with {}: {e}", self.dir.display())))?
+            .get_ids()
+            .to_vec();
         if let Some(unk) = self.unk_id {
             ids.retain(|&id| id != unk);
         }
@@ -563,21 +634,8 @@ impl StaticModel {
             }
             Accumulate::F32 | Accumulate::F16 => {
                 match &self.weights {
-                    Some(w) => {
-                        for &id in ids {
-                            let wi = w[id as usize];
-                            for (o, &x) in out.iter_mut().zip(row_of(id)) {
-                                *o += x * wi;
-                            }
-                        }
-                    }
-                    None => {
-                        for &id in ids {
-                            for (o, &x) in out.iter_mut().zip(row_of(id)) {
-                                *o += x;
-                            }
-                        }
-                    }
+                    Some(w) => self.sum_rows(ids, out, |id| w[id as usize]),
+                    None => self.sum_rows(ids, out, |_| 1.0),
                 }
                 let n = n as f32;
                 for o in out.iter_mut() {
@@ -587,6 +645,45 @@ impl StaticModel {
                     for o in out.iter_mut() {
                         *o = f16::from_f32(*o).to_f32();
                     }
+                }
+            }
+        }
+    }
+
+    /// `out[j] = Σ weight(id) · row(id)[j]`, summed in token order (numpy's order), a block of
+    /// dimensions at a time so the sums stay in registers while the rows are read.
+    #[inline]
+    fn sum_rows(&self, ids: &[u32], out: &mut [f32], weight: impl Fn(u32) -> f32) {
+        const BLOCK: usize = 32;
+        let d = self.dims;
+        let row_start = |id: u32| -> usize {
+            match &self.mapping {
+                Some(m) => m[id as usize] as usize * d,
+                None => id as usize * d,
+            }
+        };
+        let mut start = 0;
+        while start + BLOCK <= d {
+            let mut acc = [0f32; BLOCK];
+            for &id in ids {
+                let w = weight(id);
+                let at = row_start(id) + start;
+                let src: &[f32; BLOCK] = self.table[at..at + BLOCK].try_into().expect("block");
+                for (a, &x) in acc.iter_mut().zip(src) {
+                    *a += x * w;
+                }
+            }
+            out[start..start + BLOCK].copy_from_slice(&acc);
+            start += BLOCK;
+        }
+        if start < d {
+            let tail = &mut out[start..];
+            tail.fill(0.0);
+            for &id in ids {
+                let w = weight(id);
+                let at = row_start(id) + start;
+                for (o, &x) in tail.iter_mut().zip(&self.table[at..at + d - start]) {
+                    *o += x * w;
                 }
             }
         }
@@ -622,16 +719,19 @@ impl StaticModel {
         let mut data = vec![0f32; total];
         data.par_chunks_mut(d * 64)
             .zip(texts.par_chunks(64))
-            .try_for_each(|(block, chunk)| -> Result<()> {
-                for (out, text) in block.chunks_exact_mut(d).zip(chunk) {
-                    let ids = self.tokenize(text)?;
-                    self.pool(&ids, out);
-                    if self.normalize {
-                        self.finish_normalize(out);
+            .try_for_each_init(
+                || (Vec::new(), UnigramScratch::default()),
+                |(ids, scratch), (block, chunk)| -> Result<()> {
+                    for (out, text) in block.chunks_exact_mut(d).zip(chunk) {
+                        self.tokenize_into(text, ids, scratch)?;
+                        self.pool(ids, out);
+                        if self.normalize {
+                            self.finish_normalize(out);
+                        }
                     }
-                }
-                Ok(())
-            })?;
+                    Ok(())
+                },
+            )?;
         DenseMatrix::new(texts.len(), d, data)
     }
 }

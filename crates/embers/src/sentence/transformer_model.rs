@@ -94,12 +94,193 @@ impl TokenPooling {
     }
 }
 
+/// The activation of a sentence-transformers `Dense` module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenseActivation {
+    /// `torch.nn.Tanh` (the module's default).
+    Tanh,
+    /// `torch.nn.Identity`.
+    Identity,
+    /// `torch.nn.ReLU`.
+    Relu,
+    /// `torch.nn.Sigmoid`.
+    Sigmoid,
+    /// `torch.nn.GELU` (erf form).
+    Gelu,
+}
+
+impl DenseActivation {
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name.rsplit('.').next()? {
+            "Tanh" => DenseActivation::Tanh,
+            "Identity" => DenseActivation::Identity,
+            "ReLU" => DenseActivation::Relu,
+            "Sigmoid" => DenseActivation::Sigmoid,
+            "GELU" => DenseActivation::Gelu,
+            _ => return None,
+        })
+    }
+
+    fn apply(self, x: f64) -> f64 {
+        match self {
+            DenseActivation::Tanh => x.tanh(),
+            DenseActivation::Identity => x,
+            DenseActivation::Relu => x.max(0.0),
+            DenseActivation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            DenseActivation::Gelu => 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)),
+        }
+    }
+}
+
+/// A sentence-transformers `Dense` module: `activation(W x + b)` on the pooled vector.
+#[derive(Debug, Clone)]
+pub struct Dense {
+    /// `out × in`, row-major (torch's `linear.weight`).
+    weight: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    in_features: usize,
+    out_features: usize,
+    activation: DenseActivation,
+}
+
+impl Dense {
+    /// Loads a `Dense` module folder: `config.json` (`in_features`, `out_features`, `bias`,
+    /// `activation_function`) and `model.safetensors` (`linear.weight`, `linear.bias`).
+    pub fn load(dir: &Path) -> Result<Self> {
+        let cfg_path = dir.join("config.json");
+        let cfg = read_json(&cfg_path)?;
+        let size = |k: &str| -> Result<usize> {
+            cfg.get(k)
+                .and_then(Value::as_u64)
+                .filter(|&n| n > 0 && n <= 1 << 20)
+                .map(|n| n as usize)
+                .ok_or_else(|| Error::at_field(&cfg_path, k, "not a positive integer"))
+        };
+        let (in_features, out_features) = (size("in_features")?, size("out_features")?);
+        let has_bias = match cfg.get("bias") {
+            None => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(Error::at_field(&cfg_path, "bias", "not true or false")),
+        };
+        let activation = match cfg.get("activation_function") {
+            None | Some(Value::Null) => DenseActivation::Tanh,
+            Some(Value::String(name)) => DenseActivation::from_name(name).ok_or_else(|| {
+                Error::at_field(
+                    &cfg_path,
+                    "activation_function",
+                    format!("{name:?} is not supported (Tanh, Identity, ReLU, Sigmoid, GELU are)"),
+                )
+            })?,
+            Some(_) => {
+                return Err(Error::at_field(
+                    &cfg_path,
+                    "activation_function",
+                    "not a string",
+                ))
+            }
+        };
+        let weights_path = dir.join("model.safetensors");
+        if !weights_path.is_file() {
+            return Err(Error::io(
+                &weights_path,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the Dense module's weights must be in model.safetensors (pytorch_model.bin is not read)",
+                ),
+            ));
+        }
+        let file = crate::io::safetensors::SafetensorsFile::open(&weights_path)?;
+        let tensor = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
+            let view = file
+                .get(name)
+                .ok_or_else(|| Error::at_field(&weights_path, name, "tensor missing"))?;
+            if view.shape != shape {
+                return Err(Error::at_field(
+                    &weights_path,
+                    name,
+                    format!("shape {:?}, expected {shape:?}", view.shape),
+                ));
+            }
+            let values = dense_f32s(&view)
+                .ok_or_else(|| Error::at_field(&weights_path, name, "not F32, F16 or BF16"))?;
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(Error::at_field(&weights_path, name, "not finite"));
+            }
+            Ok(values)
+        };
+        let weight = tensor("linear.weight", &[out_features, in_features])?;
+        let bias = if has_bias {
+            Some(tensor("linear.bias", &[out_features])?)
+        } else {
+            None
+        };
+        Ok(Dense {
+            weight,
+            bias,
+            in_features,
+            out_features,
+            activation,
+        })
+    }
+
+    /// Input size.
+    pub fn in_features(&self) -> usize {
+        self.in_features
+    }
+
+    /// Output size.
+    pub fn out_features(&self) -> usize {
+        self.out_features
+    }
+
+    /// The activation.
+    pub fn activation(&self) -> DenseActivation {
+        self.activation
+    }
+
+    /// `out = activation(W x + b)` (sums in f64).
+    pub fn forward(&self, x: &[f32], out: &mut [f32]) {
+        for (o, (row, k)) in out
+            .iter_mut()
+            .zip(self.weight.chunks_exact(self.in_features).zip(0..))
+        {
+            let mut acc: f64 = row.iter().zip(x).map(|(&w, &v)| w as f64 * v as f64).sum();
+            if let Some(b) = &self.bias {
+                acc += b[k] as f64;
+            }
+            *o = self.activation.apply(acc) as f32;
+        }
+    }
+}
+
+fn dense_f32s(view: &crate::io::safetensors::TensorView<'_>) -> Option<Vec<f32>> {
+    use crate::io::safetensors::Dtype;
+    let b = view.bytes;
+    Some(match view.dtype {
+        Dtype::F32 => b
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        Dtype::F16 => b
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => b
+            .chunks_exact(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        _ => return None,
+    })
+}
+
 /// A sentence-transformers model with a transformer encoder.
 #[derive(Debug, Clone)]
 pub struct SentenceTransformer {
     dir: PathBuf,
     encoder: Encoder,
     pooling: Vec<TokenPooling>,
+    /// `Dense` modules after the pooling, in order.
+    dense: Vec<Dense>,
     normalize: bool,
     max_seq_length: usize,
     do_lower_case: bool,
@@ -217,6 +398,7 @@ impl SentenceTransformer {
         let dir = dir.as_ref().to_path_buf();
         let modules_path = dir.join("modules.json");
         let mut pooling = vec![TokenPooling::Mean];
+        let mut dense: Vec<Dense> = Vec::new();
         let mut normalize = false;
         let mut transformer_dir = dir.clone();
         if modules_path.is_file() {
@@ -237,13 +419,24 @@ impl SentenceTransformer {
                         pooling = pooling_from_config(&p)?;
                     }
                     "sentence_transformers.models.Normalize" => normalize = true,
+                    "sentence_transformers.models.Dense" => {
+                        if normalize {
+                            return Err(Error::at_field(
+                                &modules_path,
+                                "modules",
+                                "a Dense module after Normalize is not supported",
+                            ));
+                        }
+                        let p = module_path(&modules_path, &dir, m)?;
+                        dense.push(Dense::load(&p)?);
+                    }
                     other => {
                         return Err(Error::at_field(
                             &modules_path,
                             "type",
                             format!(
-                                "module {other:?} is not supported (Transformer, Pooling and \
-                                 Normalize are)"
+                                "module {other:?} is not supported (Transformer, Pooling, \
+                                 Dense and Normalize are)"
                             ),
                         ))
                     }
@@ -280,10 +473,26 @@ impl SentenceTransformer {
         encoder
             .input_mut()
             .set_truncation(Truncation::MaxLength(max_seq_length))?;
+        let mut size = encoder.hidden_size() * pooling.len();
+        for (i, d) in dense.iter().enumerate() {
+            if d.in_features != size {
+                return Err(Error::at_field(
+                    &modules_path,
+                    "modules",
+                    format!(
+                        "Dense module {} takes {} values but receives {size}",
+                        i + 1,
+                        d.in_features
+                    ),
+                ));
+            }
+            size = d.out_features;
+        }
         Ok(SentenceTransformer {
             dir,
             encoder,
             pooling,
+            dense,
             normalize,
             max_seq_length,
             do_lower_case,
@@ -303,7 +512,20 @@ impl SentenceTransformer {
 
     /// Width of the output vectors (hidden size × pooling modes).
     pub fn dims(&self) -> usize {
+        match self.dense.last() {
+            Some(d) => d.out_features,
+            None => self.pooled_dims(),
+        }
+    }
+
+    /// Size of the pooled vector (before any `Dense` module).
+    fn pooled_dims(&self) -> usize {
         self.encoder.hidden_size() * self.pooling.len()
+    }
+
+    /// The `Dense` modules after the pooling, in order.
+    pub fn dense(&self) -> &[Dense] {
+        &self.dense
     }
 
     /// The pooling modes, in output order.
@@ -315,6 +537,19 @@ impl SentenceTransformer {
     pub fn set_pooling(&mut self, pooling: Vec<TokenPooling>) -> Result<()> {
         if pooling.is_empty() {
             return Err(Error::invalid("pooling", "at least one mode"));
+        }
+        if let Some(d) = self.dense.first() {
+            let size = self.encoder.hidden_size() * pooling.len();
+            if size != d.in_features {
+                return Err(Error::invalid(
+                    "pooling",
+                    format!(
+                        "{} modes give {size} values; the model's Dense module takes {}",
+                        pooling.len(),
+                        d.in_features
+                    ),
+                ));
+            }
         }
         self.pooling = pooling;
         Ok(())
@@ -370,8 +605,21 @@ impl SentenceTransformer {
     /// Pools and (if configured) normalises encoded token rows into `out` (`dims()` values).
     pub fn pool_rows(&self, rows: &[f32], out: &mut [f32]) {
         let h = self.encoder.hidden_size();
-        for (mode, o) in self.pooling.iter().zip(out.chunks_exact_mut(h)) {
-            mode.pool(rows, h, o);
+        if self.dense.is_empty() {
+            for (mode, o) in self.pooling.iter().zip(out.chunks_exact_mut(h)) {
+                mode.pool(rows, h, o);
+            }
+        } else {
+            let mut x = vec![0f32; self.pooled_dims()];
+            for (mode, o) in self.pooling.iter().zip(x.chunks_exact_mut(h)) {
+                mode.pool(rows, h, o);
+            }
+            for d in &self.dense {
+                let mut y = vec![0f32; d.out_features];
+                d.forward(&x, &mut y);
+                x = y;
+            }
+            out.copy_from_slice(&x);
         }
         if self.normalize {
             // torch.nn.functional.normalize: x / max(‖x‖, 1e-12).

@@ -18,7 +18,9 @@ mod config;
 mod encoder;
 mod export;
 pub(crate) mod tokenize;
+pub(crate) mod unigram;
 mod weights;
+mod word_cache;
 pub(crate) mod wordpiece;
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokenizers::{TruncationDirection, TruncationParams, TruncationStrategy};
 
 use super::tokenize::TokenEncoding;
+use super::word_cache::WordCache;
 
 /// The BERT pipeline of one `tokenizer.json`, recognised and ready to tokenize ASCII text.
 #[derive(Debug, Clone)]
@@ -28,7 +29,7 @@ pub(crate) struct BertWordPiece {
     cls: u32,
     sep: u32,
     /// True when `tokenizer.json` has the BERT post-processor (`encode` adds `[CLS]`/`[SEP]`);
-    /// without one (model2vec's static models) only [`BertWordPiece::ids_without_specials`]
+    /// without one (model2vec's static models) only [`BertWordPiece::ids_without_specials_cached`]
     /// is offered.
     post: bool,
     /// Added tokens' texts: input containing one goes to the crate.
@@ -126,16 +127,21 @@ impl BertWordPiece {
         })
     }
 
-    /// The word-piece ids of `text` without special tokens or truncation, as the crate's
-    /// `encode(text, false)` gives them, or `None` when the text is not for the fast path
-    /// (non-ASCII, or containing an added token).
-    pub(crate) fn ids_without_specials(&self, text: &str) -> Option<Vec<u32>> {
+    /// Appends the word-piece ids of `text` without special tokens or truncation to `out`, as
+    /// the crate's `encode(text, false)` gives them, with a cache of the ids of words already
+    /// seen; false (with `out` unchanged) when the text is not for the fast path (non-ASCII,
+    /// or containing an added token).
+    pub(crate) fn ids_without_specials_cached(
+        &self,
+        text: &str,
+        out: &mut Vec<u32>,
+        cache: &mut WordCache,
+    ) -> bool {
         if !text.is_ascii() || self.added.iter().any(|a| text.contains(a.as_str())) {
-            return None;
+            return false;
         }
-        let mut ids = Vec::new();
-        self.tokenize_into(text, &mut ids);
-        Some(ids)
+        self.tokenize_with(text, out, &mut Some(cache));
+        true
     }
 
     /// Tokenizes `text` (and `pair`) as the crate would with `truncation`, or `None` when the
@@ -234,6 +240,11 @@ impl BertWordPiece {
 
     /// Normalises, splits and WordPiece-tokenizes ASCII `text`, appending ids to `out`.
     fn tokenize_into(&self, text: &str, out: &mut Vec<u32>) {
+        self.tokenize_with(text, out, &mut None);
+    }
+
+    /// [`BertWordPiece::tokenize_into`], looking words up in `cache` first when there is one.
+    fn tokenize_with(&self, text: &str, out: &mut Vec<u32>, cache: &mut Option<&mut WordCache>) {
         let mut word = String::new();
         for &b in text.as_bytes() {
             let c = b as char;
@@ -257,18 +268,34 @@ impl BertWordPiece {
             };
             // BertPreTokenizer: whitespace separates, punctuation stands alone.
             if c.is_whitespace() {
-                self.word_into(&word, out);
+                self.word_cached(&word, out, cache);
                 word.clear();
             } else if c.is_ascii_punctuation() {
-                self.word_into(&word, out);
+                self.word_cached(&word, out, cache);
                 word.clear();
                 let mut buf = [0u8; 4];
-                self.word_into(c.encode_utf8(&mut buf), out);
+                self.word_cached(c.encode_utf8(&mut buf), out, cache);
             } else {
                 word.push(c);
             }
         }
-        self.word_into(&word, out);
+        self.word_cached(&word, out, cache);
+    }
+
+    /// [`BertWordPiece::word_into`] through the cache, when there is one.
+    #[inline]
+    fn word_cached(&self, word: &str, out: &mut Vec<u32>, cache: &mut Option<&mut WordCache>) {
+        match cache {
+            None => self.word_into(word, out),
+            Some(cache) => {
+                if word.is_empty() || cache.extend(word, out) {
+                    return;
+                }
+                let before = out.len();
+                self.word_into(word, out);
+                cache.insert(word, &out[before..]);
+            }
+        }
     }
 
     /// Greedy longest-match-first WordPiece of one ASCII word (nothing for an empty one).
