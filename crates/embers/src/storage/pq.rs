@@ -20,6 +20,9 @@ pub struct PqMatrix {
     rotation: Option<Buffer<f32>>,
 }
 
+/// Queries scored side by side by [`PqMatrix::adc_block`].
+pub const ADC_LANES: usize = 16;
+
 /// Checks PQ settings: `m ≥ 1` divides `dims`, `1 ≤ bits ≤ 8`.
 pub fn check_settings(dims: usize, m: usize, bits: u32) -> Result<()> {
     if m == 0 || dims % m != 0 {
@@ -247,6 +250,10 @@ impl PqMatrix {
     }
 
     /// `out[i] = decoded row_i · query`, by table lookups on the codes (no row is decoded).
+    /// A row's score is summed in one fixed order: four running sums over the codes in steps
+    /// of four (sum `l` takes codes `4s + l`), added as `(s0 + s1) + (s2 + s3)`, then the
+    /// remaining codes one by one. [`PqMatrix::adc_block`] sums in the same order, so single
+    /// and blocked many-query scores are the same bit for bit.
     pub fn dot_all(&self, query: &[f32], out: &mut [f32]) {
         use rayon::prelude::*;
         let table = self.lookup_table(query);
@@ -271,6 +278,77 @@ impl PqMatrix {
                     *s = sum;
                 }
             });
+    }
+
+    /// The lookup tables of up to [`ADC_LANES`] queries (`queries` holds `qn × dims` values),
+    /// interleaved for [`PqMatrix::adc_block`]: entry `(j · 2^bits + c) · ADC_LANES + q` is
+    /// entry `j · 2^bits + c` of [`PqMatrix::lookup_table`] of query `q` (lanes past `qn` are 0).
+    ///
+    /// # Panics
+    /// If `qn > ADC_LANES` or `queries` is not `qn` whole queries.
+    pub fn lookup_tables(&self, queries: &[f32], qn: usize) -> Vec<f32> {
+        assert!(qn <= ADC_LANES, "at most {ADC_LANES} queries");
+        assert_eq!(queries.len(), qn * self.dims, "whole queries");
+        let entries = self.m * self.ksub();
+        let mut out = vec![0.0f32; entries * ADC_LANES];
+        for (q, query) in queries.chunks_exact(self.dims.max(1)).take(qn).enumerate() {
+            for (e, v) in self.lookup_table(query).into_iter().enumerate() {
+                out[e * ADC_LANES + q] = v;
+            }
+        }
+        out
+    }
+
+    /// `out[(r - r0) · qn + q]` = the score [`PqMatrix::dot_all`] gives row `r` for query `q`,
+    /// for rows `r0..r1` and the `qn` queries whose tables `tables` holds (from
+    /// [`PqMatrix::lookup_tables`]): each row's codes are read once for all the queries, whose
+    /// sums run side by side in the order `dot_all` adds them.
+    ///
+    /// # Panics
+    /// If the range is out of bounds, or `tables` or `out` has the wrong length.
+    pub fn adc_block(&self, tables: &[f32], qn: usize, r0: usize, r1: usize, out: &mut [f32]) {
+        const L: usize = ADC_LANES;
+        let (m, ksub) = (self.m, self.ksub());
+        assert!(qn <= L, "at most {L} queries");
+        assert_eq!(
+            tables.len(),
+            m * ksub * L,
+            "one table a subquantizer and lane"
+        );
+        assert_eq!(out.len(), (r1 - r0) * qn, "one score a row and query");
+        let lane = |j: usize, c: u8| -> &[f32; L] {
+            let at = (j * ksub + c as usize) * L;
+            tables[at..at + L].try_into().expect("L values")
+        };
+        let codes = &self.codes()[r0 * m..r1 * m];
+        for (codes, o) in codes
+            .chunks_exact(m.max(1))
+            .zip(out.chunks_exact_mut(qn.max(1)))
+        {
+            let mut acc = [[0.0f32; L]; 4];
+            let mut j = 0;
+            while j + 4 <= m {
+                for (l, a) in acc.iter_mut().enumerate() {
+                    let t = lane(j + l, codes[j + l]);
+                    for (x, y) in a.iter_mut().zip(t) {
+                        *x += y;
+                    }
+                }
+                j += 4;
+            }
+            let mut sum = [0.0f32; L];
+            for (q, s) in sum.iter_mut().enumerate() {
+                *s = (acc[0][q] + acc[1][q]) + (acc[2][q] + acc[3][q]);
+            }
+            while j < m {
+                let t = lane(j, codes[j]);
+                for (x, y) in sum.iter_mut().zip(t) {
+                    *x += y;
+                }
+                j += 1;
+            }
+            o.copy_from_slice(&sum[..qn]);
+        }
     }
 
     /// Keeps the first `n` rows.
