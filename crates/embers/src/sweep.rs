@@ -23,6 +23,11 @@ use crate::query::exact;
 use crate::reduce::{self, Method, Projection, ReduceOptions};
 use crate::rng::Rng;
 
+/// The training sample of a sweep's PQ codebooks holds at most this many values (rows ×
+/// dims; 65,536 rows up to 16 dims, 20,971 at 50, and the floor of 64 rows a centroid, 16,384,
+/// from 64 dims up): k-means was the larger part of a PQ variant's time at 50 dims and more.
+pub const PQ_SAMPLE_VALUES: usize = 1 << 20;
+
 /// How a variant stores its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -80,10 +85,15 @@ impl Kind {
                     .rev()
                     .find(|m| dims % m == 0)
                     .unwrap_or(1);
+                let defaults = PqConfig::for_dims(dims);
+                let ksub = 1usize << defaults.bits;
                 Target::Pq(PqConfig {
                     subquantizers: m,
                     seed,
-                    ..PqConfig::for_dims(dims)
+                    // k-means time grows with sample × dims: at most PQ_SAMPLE_VALUES values,
+                    // but never under 64 rows a centroid.
+                    sample: (PQ_SAMPLE_VALUES / dims.max(1)).clamp(64 * ksub, defaults.sample),
+                    ..defaults
                 })
             }
         }
