@@ -24,9 +24,11 @@ use crate::reduce::{self, Method, Projection, ReduceOptions};
 use crate::rng::Rng;
 
 /// The training sample of a sweep's PQ codebooks holds at most this many values (rows ×
-/// dims; 65,536 rows up to 16 dims, 20,971 at 50, and the floor of 64 rows a centroid, 16,384,
-/// from 64 dims up): k-means was the larger part of a PQ variant's time at 50 dims and more.
-pub const PQ_SAMPLE_VALUES: usize = 1 << 20;
+/// dims): the default 65,536 rows up to 64 dims (GloVe 50d's codebooks are trained as
+/// `embers quantize` trains them), 20,971 rows at 200 dims, and from 256 dims up the floor of
+/// 64 rows a centroid, 16,384. k-means time grows with sample × dims (at 25 and 50 dims it
+/// was already a sixth of a PQ-and-f16 sweep's CPU time).
+pub const PQ_SAMPLE_VALUES: usize = 1 << 22;
 
 /// How a variant stores its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
