@@ -23,6 +23,13 @@ use crate::query::exact;
 use crate::reduce::{self, Method, Projection, ReduceOptions};
 use crate::rng::Rng;
 
+/// The training sample of a sweep's PQ codebooks holds at most this many values (rows ×
+/// dims): the default 65,536 rows up to 64 dims (GloVe 50d's codebooks are trained as
+/// `embers quantize` trains them), 20,971 rows at 200 dims, and from 256 dims up the floor of
+/// 64 rows a centroid, 16,384. k-means time grows with sample × dims (at 25 and 50 dims it
+/// was already a sixth of a PQ-and-f16 sweep's CPU time).
+pub const PQ_SAMPLE_VALUES: usize = 1 << 22;
+
 /// How a variant stores its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -80,10 +87,15 @@ impl Kind {
                     .rev()
                     .find(|m| dims.is_multiple_of(*m))
                     .unwrap_or(1);
+                let defaults = PqConfig::for_dims(dims);
+                let ksub = 1usize << defaults.bits;
                 Target::Pq(PqConfig {
                     subquantizers: m,
                     seed,
-                    ..PqConfig::for_dims(dims)
+                    // k-means time grows with sample × dims: at most PQ_SAMPLE_VALUES values,
+                    // but never under 64 rows a centroid.
+                    sample: (PQ_SAMPLE_VALUES / dims.max(1)).clamp(64 * ksub, defaults.sample),
+                    ..defaults
                 })
             }
         }

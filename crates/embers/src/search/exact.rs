@@ -19,6 +19,9 @@ use crate::error::Result;
 use crate::kernels;
 use crate::search::screen::Screen;
 use crate::search::Search;
+use crate::storage::{
+    int8_score, quantize_into, F16Matrix, Int8Matrix, PqMatrix, Storage, EXACT_F32_DIMS,
+};
 
 /// Queries scored together by [`kernels::dot_exact_block`] in a batch.
 pub const TILE_QUERIES: usize = 16;
@@ -176,13 +179,18 @@ pub fn top_k_batch(
     let limit = limit.min(emb.len());
     let none: Vec<u32> = Vec::new();
     let excl = |q: usize| -> &[u32] { exclude.get(q).map_or(&none[..], |v| &v[..]) };
-    let Some(dense) = emb.storage().as_dense() else {
-        // Compressed rows are scored by their storage's own kernel, a query at a time (the
-        // same calls as `top_k`, so the same answers); queries spread over the cores.
-        return (0..n)
-            .into_par_iter()
-            .map(|q| top_k(emb, &queries[q * dims..(q + 1) * dims], k, limit, excl(q)))
-            .collect();
+    let rows = match emb.storage() {
+        Storage::Dense(m) => Rows::Dense(m.as_slice()),
+        Storage::F16(m) => Rows::F16(m),
+        Storage::Int8(m) if dims <= EXACT_F32_DIMS => Rows::Int8(m),
+        Storage::Pq(m) => Rows::Pq(m),
+        // int8 rows wider than f32 adds exactly: a query at a time (the calls of `top_k`).
+        _ => {
+            return (0..n)
+                .into_par_iter()
+                .map(|q| top_k(emb, &queries[q * dims..(q + 1) * dims], k, limit, excl(q)))
+                .collect();
+        }
     };
     if n == 0 || dims == 0 {
         return vec![Vec::new(); n];
@@ -190,22 +198,22 @@ pub fn top_k_batch(
     if limit == 0 {
         return vec![Vec::new(); n];
     }
-    let matrix = &dense.as_slice()[..limit * dims];
     let norms = &emb.norms()[..limit];
     let tiles = n.div_ceil(TILE_QUERIES);
     let threads = rayon::current_num_threads().max(1);
     // A job scores a group of query tiles against a range of rows, a block of rows at a time:
-    // every tile of the group goes over a block while it is in cache, so the matrix is read
-    // from memory once per group instead of once per tile (a large batch is bound by memory
-    // reads otherwise). Groups are up to 8 tiles, fewer when that leaves threads idle; rows
-    // are split too when there are fewer groups than threads.
+    // every tile of the group goes over a block while it is in cache (compressed rows are
+    // decoded once a block for all of them), so the matrix is read from memory once per
+    // group instead of once per tile (a large batch is bound by memory reads otherwise).
+    // Groups are up to 8 tiles, fewer when that leaves threads idle; rows are split too when
+    // there are fewer groups than threads.
     let group = (tiles / (2 * threads)).clamp(1, 8);
     let groups = tiles.div_ceil(group);
     let row_parts = (2 * threads)
         .div_ceil(groups)
         .clamp(1, limit.div_ceil(4096).max(1));
     let part_rows = limit.div_ceil(row_parts).max(1);
-    // Rows per block: about 256 KiB of them.
+    // Rows per block: about 256 KiB of them as f32.
     let block = ((256 << 10) / (dims * 4)).clamp(16, 1024);
     let jobs: Vec<(usize, usize)> = (0..groups)
         .flat_map(|g| (0..row_parts).map(move |p| (g, p)))
@@ -214,18 +222,36 @@ pub fn top_k_batch(
         .par_iter()
         .map(|&(g, p)| {
             let mut states: Vec<TileState> = (g * group..((g + 1) * group).min(tiles))
-                .map(|t| TileState::new(queries, dims, n, t, k))
+                .map(|t| TileState::new(&rows, queries, dims, n, t, k))
                 .collect();
             let r_start = (p * part_rows).min(limit);
             let r_end = ((p + 1) * part_rows).min(limit);
             let mut buf = vec![0.0f32; block * TILE_QUERIES];
+            let mut decoded = match rows {
+                Rows::F16(_) | Rows::Int8(_) => vec![0.0f32; block * dims],
+                Rows::Dense(_) | Rows::Pq(_) => Vec::new(),
+            };
             let mut r0 = r_start;
             while r0 < r_end {
                 let r1 = (r0 + block).min(r_end);
+                let block_rows: &[f32] = match rows {
+                    Rows::Dense(m) => &m[r0 * dims..r1 * dims],
+                    Rows::F16(m) => {
+                        let d = &mut decoded[..(r1 - r0) * dims];
+                        m.decode_rows(r0, r1, d);
+                        d
+                    }
+                    Rows::Int8(m) => {
+                        let d = &mut decoded[..(r1 - r0) * dims];
+                        m.widen_codes(r0, r1, d);
+                        d
+                    }
+                    Rows::Pq(_) => &[],
+                };
                 for st in &mut states {
                     let qn = st.tops.len();
                     let out = &mut buf[..(r1 - r0) * qn];
-                    kernels::dot_exact_block(&matrix[r0 * dims..r1 * dims], dims, &st.q, qn, out);
+                    st.score(&rows, block_rows, dims, r0, r1, out);
                     st.scan(out, r0, &norms[r0..r1], |q| excl(q));
                 }
                 r0 = r1;
@@ -245,11 +271,31 @@ pub fn top_k_batch(
     out.into_iter().map(|parts| merge(parts, k)).collect()
 }
 
+/// The rows a batch is scored against, by storage kind.
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    Dense(&'a [f32]),
+    F16(&'a F16Matrix),
+    Int8(&'a Int8Matrix),
+    Pq(&'a PqMatrix),
+}
+
+/// What a tile's queries become for the rows' kind: f32 values (dense and f16 rows, scored by
+/// [`kernels::dot_exact_block`]), i8 codes widened to f32 with their scales and sums (int8
+/// rows: the same kernel gives the exact integer dot products), or lookup tables (PQ).
+enum Prepared {
+    Values,
+    Int8 { scales: Vec<f32>, sums: Vec<f32> },
+    Pq { tables: Vec<f32> },
+}
+
 /// One tile of queries in [`top_k_batch`]: the queries (row-major, for
 /// [`kernels::dot_exact_block`]) and a running top-k per query.
 struct TileState {
     q0: usize,
+    /// The queries as f32 (int8 rows: their codes).
     q: Vec<f32>,
+    prepared: Prepared,
     tops: Vec<TopK>,
     thr: Vec<f32>,
     /// A cheap filter before the exact test `score / norm > thr`: `score >= low * norm` with
@@ -260,20 +306,70 @@ struct TileState {
 }
 
 impl TileState {
-    /// Tile `t` of the `n` queries (`dims` values each) in `queries`.
-    fn new(queries: &[f32], dims: usize, n: usize, t: usize, k: usize) -> Self {
+    /// Tile `t` of the `n` queries (`dims` values each) in `queries`, prepared for `rows`
+    /// as the single-query path of each kind prepares a query (`Storage::dot_all`).
+    fn new(rows: &Rows, queries: &[f32], dims: usize, n: usize, t: usize, k: usize) -> Self {
         let q0 = t * TILE_QUERIES;
         let qn = (n - q0).min(TILE_QUERIES);
-        let q = queries[q0 * dims..(q0 + qn) * dims].to_vec();
+        let mut q = queries[q0 * dims..(q0 + qn) * dims].to_vec();
+        let prepared = match rows {
+            Rows::Dense(_) | Rows::F16(_) => Prepared::Values,
+            Rows::Int8(_) => {
+                let mut scales = Vec::with_capacity(qn);
+                let mut sums = Vec::with_capacity(qn);
+                let mut codes = vec![0i8; dims];
+                for v in q.chunks_exact_mut(dims) {
+                    sums.push(v.iter().sum());
+                    scales.push(quantize_into(v, &mut codes));
+                    for (x, &c) in v.iter_mut().zip(&codes) {
+                        *x = f32::from(c);
+                    }
+                }
+                Prepared::Int8 { scales, sums }
+            }
+            Rows::Pq(m) => Prepared::Pq {
+                tables: m.lookup_tables(&q, qn),
+            },
+        };
         let tops: Vec<TopK> = (0..qn).map(|_| TopK::new(k)).collect();
         let thr: Vec<f32> = tops.iter().map(TopK::threshold).collect();
         let low = thr.iter().map(|&t| Self::lower(t)).collect();
         TileState {
             q0,
             q,
+            prepared,
             tops,
             thr,
             low,
+        }
+    }
+
+    /// `out[(r - r0) · qn + j]` = the score of row `r` for query `j` of the tile, as
+    /// `Storage::dot_all` gives it (before the division by the row's norm); `block` holds rows
+    /// `r0..r1` as f32 (dense, widened f16, or widened int8 codes; empty for PQ).
+    fn score(
+        &self,
+        rows: &Rows,
+        block: &[f32],
+        dims: usize,
+        r0: usize,
+        r1: usize,
+        out: &mut [f32],
+    ) {
+        let qn = self.tops.len();
+        match (&self.prepared, rows) {
+            (Prepared::Pq { tables }, Rows::Pq(m)) => m.adc_block(tables, qn, r0, r1, out),
+            (Prepared::Int8 { scales, sums }, Rows::Int8(m)) => {
+                kernels::dot_exact_block(block, dims, &self.q, qn, out);
+                let (rs, ro) = (&m.scales()[r0..r1], m.offsets().map(|o| &o[r0..r1]));
+                for (i, row) in out.chunks_exact_mut(qn).enumerate() {
+                    let offset = ro.map(|o| o[i]);
+                    for ((x, &qs), &qsum) in row.iter_mut().zip(scales).zip(sums) {
+                        *x = int8_score(rs[i], offset, qs, qsum, *x);
+                    }
+                }
+            }
+            _ => kernels::dot_exact_block(block, dims, &self.q, qn, out),
         }
     }
 

@@ -6,6 +6,9 @@ use half::slice::HalfFloatSliceExt;
 use super::buffer::Buffer;
 use crate::error::{Error, Result};
 
+/// Rows widened at a time by [`F16Matrix::dot_all`].
+const DECODE_ROWS: usize = 256;
+
 /// A rows × dims matrix of f16 in row-major order, owned or memory-mapped.
 #[derive(Debug, Clone)]
 pub struct F16Matrix {
@@ -58,15 +61,33 @@ impl F16Matrix {
         self.row(i).convert_to_f32_slice(out);
     }
 
-    /// `out[i] = row_i · query`, widening each row in registers (F16C when the CPU has it).
+    /// Rows `r0..r1` widened to f32 into `out` (`(r1 - r0) × dims` values; exact).
+    ///
+    /// # Panics
+    /// If the range is out of bounds or `out` has the wrong length.
+    pub fn decode_rows(&self, r0: usize, r1: usize, out: &mut [f32]) {
+        self.as_slice()[r0 * self.dims..r1 * self.dims].convert_to_f32_slice(out);
+    }
+
+    /// `out[i] = row_i · query`: blocks of rows are widened to f32 (exactly) and scored by
+    /// exact search's kernel, [`crate::kernels::dot_exact_rows`]. So every score equals
+    /// [`crate::kernels::dot_exact`] of the widened row and the query, bit for bit, as the
+    /// blocked many-query path of [`crate::query::top_k_batch`] computes it too.
     pub fn dot_all(&self, query: &[f32], out: &mut [f32]) {
         use rayon::prelude::*;
-        let d = self.dims.max(1);
+        if self.dims == 0 {
+            out.fill(0.0);
+            return;
+        }
+        let d = self.dims;
         out.par_chunks_mut(4096)
             .zip(self.as_slice().par_chunks(4096 * d))
             .for_each(|(o, rows)| {
-                for (s, r) in o.iter_mut().zip(rows.chunks_exact(d)) {
-                    *s = crate::kernels::dot_f16(r, query);
+                let mut buf = vec![0.0f32; DECODE_ROWS * d];
+                for (o, rows) in o.chunks_mut(DECODE_ROWS).zip(rows.chunks(DECODE_ROWS * d)) {
+                    let b = &mut buf[..rows.len()];
+                    rows.convert_to_f32_slice(b);
+                    crate::kernels::dot_exact_rows(b, d, query, o);
                 }
             });
     }

@@ -124,9 +124,38 @@ impl Int8Matrix {
                 for (j, (s, r)) in o.iter_mut().zip(rows.chunks_exact(d)).enumerate() {
                     let i = base + j;
                     let dot = crate::kernels::dot_i8(r, &q) as f32;
-                    *s = scales[i] * qscale * dot + offsets.map_or(0.0, |o| o[i] * qsum);
+                    *s = score(scales[i], offsets.map(|o| o[i]), qscale, qsum, dot);
                 }
             });
+    }
+
+    /// The codes of rows `r0..r1` as f32 into `out` (`(r1 - r0) × dims` values; exact). With
+    /// the query's codes widened the same way, exact search's f32 kernel gives the integer dot
+    /// products exactly while `dims ≤` [`EXACT_F32_DIMS`] (every partial sum stays below 2^24),
+    /// which is how the blocked many-query path scores int8 rows.
+    ///
+    /// # Panics
+    /// If the range is out of bounds or `out` has the wrong length.
+    pub fn widen_codes(&self, r0: usize, r1: usize, out: &mut [f32]) {
+        let codes = &self.codes()[r0 * self.dims..r1 * self.dims];
+        assert_eq!(out.len(), codes.len(), "one value a code");
+        for (y, &c) in out.iter_mut().zip(codes) {
+            *y = f32::from(c);
+        }
+    }
+
+    /// The score of row `i` from the integer dot product `dot` of its codes with a query
+    /// quantized by [`quantize_query`] (`qscale`, and `qsum` the sum of the query's values):
+    /// the arithmetic of [`Int8Matrix::dot_all`], shared so that every path scores alike.
+    #[inline]
+    pub fn score(&self, i: usize, qscale: f32, qsum: f32, dot: f32) -> f32 {
+        score(
+            self.scales()[i],
+            self.offsets().map(|o| o[i]),
+            qscale,
+            qsum,
+            dot,
+        )
     }
 
     /// Keeps the first `n` rows.
@@ -140,6 +169,16 @@ impl Int8Matrix {
             }
         }
     }
+}
+
+/// Up to this many dims, integer dot products of i8 codes (|code| ≤ 128) are exact in f32
+/// arithmetic: `dims · 128² ≤ 2^24`.
+pub const EXACT_F32_DIMS: usize = 1024;
+
+/// `scale · qscale · dot + offset · qsum` (no offset term for symmetric rows).
+#[inline]
+pub(crate) fn score(scale: f32, offset: Option<f32>, qscale: f32, qsum: f32, dot: f32) -> f32 {
+    scale * qscale * dot + offset.map_or(0.0, |o| o * qsum)
 }
 
 /// Symmetric quantization of one vector: codes in -127..=127 and the scale `max|x| / 127`

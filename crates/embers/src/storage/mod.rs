@@ -11,8 +11,9 @@ mod pq;
 pub use buffer::Buffer;
 pub use dense::DenseMatrix;
 pub use f16::F16Matrix;
-pub use int8::{quantize_into, quantize_query, Int8Matrix};
-pub use pq::{check_settings as check_pq_settings, PqMatrix};
+pub(crate) use int8::score as int8_score;
+pub use int8::{quantize_into, quantize_query, Int8Matrix, EXACT_F32_DIMS};
+pub use pq::{check_settings as check_pq_settings, PqMatrix, ADC_LANES};
 
 use crate::error::Result;
 

@@ -20,6 +20,9 @@ pub struct PqMatrix {
     rotation: Option<Buffer<f32>>,
 }
 
+/// Queries scored side by side by [`PqMatrix::adc_block`].
+pub const ADC_LANES: usize = 16;
+
 /// Checks PQ settings: `m ≥ 1` divides `dims`, `1 ≤ bits ≤ 8`.
 pub fn check_settings(dims: usize, m: usize, bits: u32) -> Result<()> {
     if m == 0 || !dims.is_multiple_of(m) {
@@ -247,6 +250,10 @@ impl PqMatrix {
     }
 
     /// `out[i] = decoded row_i · query`, by table lookups on the codes (no row is decoded).
+    /// A row's score is summed in one fixed order: four running sums over the codes in steps
+    /// of four (sum `l` takes codes `4s + l`), added as `(s0 + s1) + (s2 + s3)`, then the
+    /// remaining codes one by one. [`PqMatrix::adc_block`] sums in the same order, so single
+    /// and blocked many-query scores are the same bit for bit.
     pub fn dot_all(&self, query: &[f32], out: &mut [f32]) {
         use rayon::prelude::*;
         let table = self.lookup_table(query);
@@ -273,11 +280,130 @@ impl PqMatrix {
             });
     }
 
+    /// The lookup tables of up to [`ADC_LANES`] queries (`queries` holds `qn × dims` values),
+    /// interleaved for [`PqMatrix::adc_block`]: entry `(j · 2^bits + c) · ADC_LANES + q` is
+    /// entry `j · 2^bits + c` of [`PqMatrix::lookup_table`] of query `q` (lanes past `qn` are 0).
+    ///
+    /// # Panics
+    /// If `qn > ADC_LANES` or `queries` is not `qn` whole queries.
+    pub fn lookup_tables(&self, queries: &[f32], qn: usize) -> Vec<f32> {
+        assert!(qn <= ADC_LANES, "at most {ADC_LANES} queries");
+        assert_eq!(queries.len(), qn * self.dims, "whole queries");
+        let entries = self.m * self.ksub();
+        let mut out = vec![0.0f32; entries * ADC_LANES];
+        for (q, query) in queries.chunks_exact(self.dims.max(1)).take(qn).enumerate() {
+            for (e, v) in self.lookup_table(query).into_iter().enumerate() {
+                out[e * ADC_LANES + q] = v;
+            }
+        }
+        out
+    }
+
+    /// `out[(r - r0) · qn + q]` = the score [`PqMatrix::dot_all`] gives row `r` for query `q`,
+    /// for rows `r0..r1` and the `qn` queries whose tables `tables` holds (from
+    /// [`PqMatrix::lookup_tables`]): each row's codes are read once for all the queries, whose
+    /// sums run side by side in the order `dot_all` adds them.
+    ///
+    /// # Panics
+    /// If the range is out of bounds, or `tables` or `out` has the wrong length.
+    pub fn adc_block(&self, tables: &[f32], qn: usize, r0: usize, r1: usize, out: &mut [f32]) {
+        let (m, ksub) = (self.m, self.ksub());
+        assert!(qn <= ADC_LANES, "at most {ADC_LANES} queries");
+        assert_eq!(
+            tables.len(),
+            m * ksub * ADC_LANES,
+            "one table a subquantizer and lane"
+        );
+        assert_eq!(out.len(), (r1 - r0) * qn, "one score a row and query");
+        let codes = &self.codes()[r0 * m..r1 * m];
+        #[cfg(target_arch = "x86_64")]
+        if crate::cpu::level() == crate::cpu::Level::Avx2Fma {
+            // SAFETY: AVX2 was detected at runtime.
+            return unsafe { adc_rows_avx2(tables, ksub, m, codes, qn, out) };
+        }
+        adc_rows(tables, ksub, m, codes, qn, out)
+    }
+
     /// Keeps the first `n` rows.
     pub fn truncate_rows(&mut self, n: usize) {
         if n < self.rows {
             self.rows = n;
             self.codes.truncate(n * self.m);
+        }
+    }
+}
+
+/// [`adc_rows`] compiled for AVX2: the same element-wise additions in the same order, eight
+/// lanes a register (no fused operations), so the same sums bit for bit.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn adc_rows_avx2(
+    tables: &[f32],
+    ksub: usize,
+    m: usize,
+    codes: &[u8],
+    qn: usize,
+    out: &mut [f32],
+) {
+    adc_rows(tables, ksub, m, codes, qn, out)
+}
+
+/// Rows whose running sums [`adc_rows`] keeps at once (16 KiB of sums, beside one
+/// subquantizer's 16 KiB of interleaved tables: both stay in L1).
+const ADC_ROWS: usize = 64;
+
+/// The body of [`PqMatrix::adc_block`]: for every row of `codes` (`m` a row), the sums of
+/// [`PqMatrix::dot_all`] for all [`ADC_LANES`] lanes of the interleaved `tables` at once. Runs
+/// a subquantizer at a time over [`ADC_ROWS`] rows (so its table stays in cache), each row
+/// keeping the four running sums of `dot_all`: every sum takes the same values in the same
+/// order.
+#[inline(always)]
+fn adc_rows(tables: &[f32], ksub: usize, m: usize, codes: &[u8], qn: usize, out: &mut [f32]) {
+    const L: usize = ADC_LANES;
+    let lane = |j: usize, c: u8| -> &[f32; L] {
+        let at = (j * ksub + c as usize) * L;
+        tables[at..at + L].try_into().expect("L values")
+    };
+    let whole = m / 4 * 4;
+    let mut acc = [[0.0f32; L]; 4 * ADC_ROWS];
+    let qn1 = qn.max(1);
+    for (codes, out) in codes
+        .chunks(ADC_ROWS * m.max(1))
+        .zip(out.chunks_mut(ADC_ROWS * qn1))
+    {
+        let rows = codes.len() / m.max(1);
+        let acc = &mut acc[..4 * rows];
+        for a in acc.iter_mut() {
+            *a = [0.0; L];
+        }
+        for j in 0..whole {
+            let l = j % 4;
+            for (r, a) in acc.chunks_exact_mut(4).enumerate() {
+                let t = lane(j, codes[r * m + j]);
+                for (x, y) in a[l].iter_mut().zip(t) {
+                    *x += y;
+                }
+            }
+        }
+        for (r, (a, o)) in acc
+            .chunks_exact_mut(4)
+            .zip(out.chunks_exact_mut(qn1))
+            .enumerate()
+        {
+            let (a0, rest) = a.split_first_mut().expect("four sums a row");
+            let sum = a0;
+            for (q, s) in sum.iter_mut().enumerate() {
+                *s = (*s + rest[0][q]) + (rest[1][q] + rest[2][q]);
+            }
+            for j in whole..m {
+                let t = lane(j, codes[r * m + j]);
+                for (x, y) in sum.iter_mut().zip(t) {
+                    *x += y;
+                }
+            }
+            for (x, y) in o.iter_mut().zip(sum.iter()) {
+                *x = *y;
+            }
         }
     }
 }
