@@ -117,6 +117,21 @@ pub struct EmbeddingsResponse {
     usage: Usage,
 }
 
+impl EmbeddingsResponse {
+    /// OpenAI's list answer for the vectors `data` of model `model`, which read `tokens` tokens.
+    fn new(data: Vec<EmbeddingItem>, model: String, tokens: usize) -> Self {
+        EmbeddingsResponse {
+            object: "list",
+            data,
+            model,
+            usage: Usage {
+                prompt_tokens: tokens,
+                total_tokens: tokens,
+            },
+        }
+    }
+}
+
 /// Standard base64 (RFC 4648, with padding) of `bytes`.
 pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -342,15 +357,7 @@ pub async fn embeddings(
             }
             data.push(item(index, &v, dimensions, base64_out)?);
         }
-        Ok(EmbeddingsResponse {
-            object: "list",
-            data,
-            model: name,
-            usage: Usage {
-                prompt_tokens: tokens,
-                total_tokens: tokens,
-            },
-        })
+        Ok(EmbeddingsResponse::new(data, name, tokens))
     };
     let answer = if work <= 16 * 1024 {
         run()?
@@ -427,15 +434,7 @@ fn transformer_answer(
     let data = (0..vectors.rows())
         .map(|i| item(i, vectors.row(i), dimensions, base64_out))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(EmbeddingsResponse {
-        object: "list",
-        data,
-        model: name,
-        usage: Usage {
-            prompt_tokens: tokens,
-            total_tokens: tokens,
-        },
-    })
+    Ok(EmbeddingsResponse::new(data, name, tokens))
 }
 
 fn too_long(index: usize, n: usize, max: usize) -> ApiError {
