@@ -12,7 +12,7 @@
 //! scores every row, so the answer is the same, bit for bit. The integer dot product `c·d` is
 //! exact; the bound is widened by a relative margin far above the rounding of the float steps.
 //! A batch of queries is screened together: each block of rows is read once for a tile of
-//! queries ([`kernels::dot_u8i8_rows16`], 64 products an instruction with AVX-512 VNNI).
+//! queries ([`kernels::screen_rows16`], 64 products an instruction with AVX-512 VNNI).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -33,7 +33,7 @@ pub(crate) const MAX_DIMS: usize = 60_000;
 const TILE: usize = 64;
 
 /// The int8 copy of a dense matrix used to screen rows: blocks of 16 rows with their dimensions
-/// interleaved by quads, the layout [`kernels::dot_u8i8_rows16`] reads.
+/// interleaved by quads, the layout [`kernels::screen_rows16`] reads.
 #[derive(Debug, Clone)]
 pub(crate) struct Screen {
     dims: usize,
