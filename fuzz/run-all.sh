@@ -10,8 +10,11 @@ set -uo pipefail
 cd "$(dirname "$0")"
 RUNS=${1:-1000000}; shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(word2vec_text word2vec_binary glove fasttext_bin npy native hf quantized hnsw hf_folder)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(hnsw word2vec_binary npy quantized native glove hf hf_folder word2vec_text fasttext_bin)
 export RUSTC_BOOTSTRAP=1
+# The targets write every input to a scratch file (the readers take paths): on a memory-backed
+# directory that is 2.6-3.6x more executions a second than on the disk-backed /tmp here.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 mkdir -p logs
 cargo fuzz build -s address >/dev/null 2>logs/build.err || { tail logs/build.err; exit 1; }
 echo "# $(date -u +%FT%TZ), load: $(cut -d' ' -f1-3 /proc/loadavg)"
