@@ -77,6 +77,30 @@ pub(crate) unsafe fn axpy_ptr(a: f32, x: *const f32, y: *mut f32, n: usize) {
     }
 }
 
+/// Asks the CPU to start loading the cache line of `p` (a hint: a prefetch reads nothing
+/// architecturally and never faults, whatever the address).
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is defined for any address; nothing is dereferenced.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Starts loading every cache line of `bytes` bytes from `p` (see [`prefetch`]).
+#[inline(always)]
+pub(crate) fn prefetch_range<T>(p: *const T, bytes: usize) {
+    let p = p as *const u8;
+    let mut off = 0;
+    while off < bytes {
+        prefetch(p.wrapping_add(off));
+        off += 64;
+    }
+}
+
 /// Dot product of two i8 slices of equal length, accumulated exactly in i32 (for int8 storage).
 /// Exact as long as `len * 128 * 128` fits in i32 (rows of up to 131,071 dims).
 #[inline]

@@ -120,19 +120,6 @@ fn crc_f32(values: &[f32]) -> u32 {
     total.finalize()
 }
 
-/// Asks the CPU to start loading the cache line of `p` (a hint: a prefetch reads nothing
-/// architecturally and never faults, whatever the address).
-#[inline(always)]
-fn prefetch_at(p: *const i8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetching is defined for any address; nothing is dereferenced.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
 /// The rows seen through the cached norms, scored gensim's way (dot / norm). Dense f32 rows
 /// are read in place; other storage kinds decode the rows they touch. Rows of norm zero score
 /// `-inf`: they are never answers.
@@ -176,10 +163,10 @@ impl<'a> Space<'a> {
             let bytes = (self.dims * 4).min(512);
             let mut off = 0;
             while off < bytes {
-                prefetch_at(p.wrapping_add(off));
+                kernels::prefetch(p.wrapping_add(off));
                 off += 64;
             }
-            prefetch_at(self.norms.as_ptr().wrapping_add(i as usize) as *const i8);
+            kernels::prefetch(self.norms.as_ptr().wrapping_add(i as usize) as *const i8);
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = i;
@@ -419,9 +406,9 @@ impl Building {
             .level0
             .as_ptr()
             .wrapping_add(i as usize * (self.m0 + 1)) as *const i8;
-        prefetch_at(at);
-        prefetch_at(at.wrapping_add(4 * self.m0));
-        prefetch_at(self.locks0.as_ptr().wrapping_add(i as usize) as *const i8);
+        kernels::prefetch(at);
+        kernels::prefetch(at.wrapping_add(4 * self.m0));
+        kernels::prefetch(self.locks0.as_ptr().wrapping_add(i as usize) as *const i8);
     }
 
     /// Changes the list of node `i` at level `lv` with `f`, under the node's lock.
@@ -745,8 +732,8 @@ impl Hnsw {
         // The level-0 list of the next node to expand: its count and first links, and its end.
         let pre = |i: u32| {
             let at = words.as_ptr().wrapping_add(i as usize * (m0 + 1)) as *const i8;
-            prefetch_at(at);
-            prefetch_at(at.wrapping_add(4 * m0));
+            kernels::prefetch(at);
+            kernels::prefetch(at.wrapping_add(4 * m0));
         };
         let found = search_layer(space, self.rows, &ep, ef, score, links, pre);
         let mut top = TopK::new(k);

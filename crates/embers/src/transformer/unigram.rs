@@ -300,7 +300,7 @@ impl UnigramFast {
             if part.is_empty() && self.split == Split::Words {
                 continue;
             }
-            if scratch.cache.extend(part, ids) {
+            if scratch.cache.extend(part.as_bytes(), ids) {
                 continue;
             }
             scratch.piece.clear();
@@ -310,7 +310,7 @@ impl UnigramFast {
             let before = ids.len();
             self.viterbi(&piece, ids, scratch);
             scratch.piece = piece;
-            scratch.cache.insert(part, &ids[before..]);
+            scratch.cache.insert(part.as_bytes(), &ids[before..]);
         }
         true
     }

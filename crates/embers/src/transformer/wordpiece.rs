@@ -9,17 +9,15 @@ use serde_json::Value;
 use tokenizers::{TruncationDirection, TruncationParams, TruncationStrategy};
 
 use super::tokenize::TokenEncoding;
-use super::word_cache::WordCache;
+use super::word_cache::{BytesMap, WordCache};
 
 /// The BERT pipeline of one `tokenizer.json`, recognised and ready to tokenize ASCII text.
 #[derive(Debug, Clone)]
 pub(crate) struct BertWordPiece {
-    clean_text: bool,
-    lowercase: bool,
     /// Pieces that start a word, by text.
-    starts: FxHashMap<Box<str>, u32>,
+    starts: BytesMap<u32>,
     /// Pieces that continue a word, by their text without the `##` prefix.
-    continues: FxHashMap<Box<str>, u32>,
+    continues: BytesMap<u32>,
     /// Token string of each id (for the encoding's `tokens`).
     tokens: FxHashMap<u32, Box<str>>,
     /// Longest piece in bytes (a bound on the greedy match).
@@ -34,6 +32,51 @@ pub(crate) struct BertWordPiece {
     post: bool,
     /// Added tokens' texts: input containing one goes to the crate.
     added: Vec<String>,
+    /// What the normalizer and pre-tokenizer make of each ASCII byte (see [`class_table`]).
+    class: [u8; 128],
+    /// Whether an added token starts with this byte (texts without one skip the search).
+    added_first: [bool; 256],
+}
+
+/// [`BertWordPiece::class`]: the byte is dropped.
+const DROP: u8 = 0x80;
+/// [`BertWordPiece::class`]: the byte separates words.
+const SPACE: u8 = 0x81;
+/// [`BertWordPiece::class`]: the byte is a word of its own (ASCII punctuation).
+const PUNCT: u8 = 0x82;
+
+/// For each ASCII byte: `DROP`, `SPACE`, `PUNCT`, or the byte the normalizer turns it into
+/// (lower-cased when asked), as BertNormalizer's clean_text/lowercase and BertPreTokenizer
+/// treat it.
+fn class_table(clean_text: bool, lowercase: bool) -> [u8; 128] {
+    let mut t = [0u8; 128];
+    for (b, slot) in t.iter_mut().enumerate() {
+        let c = b as u8 as char;
+        // BertNormalizer's clean_text: drop controls (but not \t \n \r), whitespace → ' '.
+        let c = if clean_text {
+            if c.is_control() && !matches!(c, '\t' | '\n' | '\r') || c == '\0' {
+                *slot = DROP;
+                continue;
+            }
+            if c.is_whitespace() {
+                ' '
+            } else {
+                c
+            }
+        } else {
+            c
+        };
+        let c = if lowercase { c.to_ascii_lowercase() } else { c };
+        // BertPreTokenizer: whitespace separates, punctuation stands alone.
+        *slot = if c.is_whitespace() {
+            SPACE
+        } else if c.is_ascii_punctuation() {
+            PUNCT
+        } else {
+            c as u8
+        };
+    }
+    t
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -67,15 +110,15 @@ impl BertWordPiece {
         }
         let max_word_chars =
             usize::try_from(model.get("max_input_chars_per_word")?.as_u64()?).ok()?;
-        let mut starts = FxHashMap::default();
-        let mut continues = FxHashMap::default();
+        let mut starts = BytesMap::default();
+        let mut continues = BytesMap::default();
         let mut tokens = FxHashMap::default();
         let mut longest = 0;
         for (tok, id) in model.get("vocab")?.as_object()? {
             let id = u32::try_from(id.as_u64()?).ok()?;
             match tok.strip_prefix("##") {
                 Some(rest) => {
-                    continues.insert(rest.into(), id);
+                    continues.insert(rest.as_bytes(), id);
                     longest = longest.max(rest.len());
                 }
                 None => {
@@ -83,10 +126,10 @@ impl BertWordPiece {
                 }
             }
             // A `##x` entry is also a word-start piece for the literal text "##x".
-            starts.insert(tok.as_str().into(), id);
+            starts.insert(tok.as_bytes(), id);
             tokens.insert(id, tok.as_str().into());
         }
-        let unk = *starts.get(str_of(model, "unk_token")?)?;
+        let unk = *starts.get(str_of(model, "unk_token")?.as_bytes())?;
         let mut added = Vec::new();
         if let Some(list) = json.get("added_tokens") {
             for t in list.as_array()? {
@@ -111,9 +154,13 @@ impl BertWordPiece {
                 (cls, sep, true)
             }
         };
+        let mut added_first = [false; 256];
+        for a in &added {
+            added_first[a.as_bytes()[0] as usize] = true;
+        }
         Some(BertWordPiece {
-            clean_text,
-            lowercase,
+            class: class_table(clean_text, lowercase),
+            added_first,
             starts,
             continues,
             tokens,
@@ -137,7 +184,7 @@ impl BertWordPiece {
         out: &mut Vec<u32>,
         cache: &mut WordCache,
     ) -> bool {
-        if !text.is_ascii() || self.added.iter().any(|a| text.contains(a.as_str())) {
+        if !self.handles(text) {
             return false;
         }
         self.tokenize_with(text, out, &mut Some(cache));
@@ -156,8 +203,7 @@ impl BertWordPiece {
         if !self.post {
             return None;
         }
-        let handled = |s: &str| s.is_ascii() && !self.added.iter().any(|a| s.contains(a.as_str()));
-        if !handled(text) || !pair.is_none_or(handled) {
+        if !self.handles(text) || !pair.is_none_or(|p| self.handles(p)) {
             return None;
         }
         let mut a = Vec::new();
@@ -238,6 +284,15 @@ impl BertWordPiece {
         })
     }
 
+    /// True for text the fast path tokenizes: ASCII without an added token inside.
+    #[inline]
+    fn handles(&self, text: &str) -> bool {
+        let bytes = text.as_bytes();
+        bytes.is_ascii()
+            && !(bytes.iter().any(|&b| self.added_first[b as usize])
+                && self.added.iter().any(|a| text.contains(a.as_str())))
+    }
+
     /// Normalises, splits and WordPiece-tokenizes ASCII `text`, appending ids to `out`.
     fn tokenize_into(&self, text: &str, out: &mut Vec<u32>) {
         self.tokenize_with(text, out, &mut None);
@@ -245,38 +300,21 @@ impl BertWordPiece {
 
     /// [`BertWordPiece::tokenize_into`], looking words up in `cache` first when there is one.
     fn tokenize_with(&self, text: &str, out: &mut Vec<u32>, cache: &mut Option<&mut WordCache>) {
-        let mut word = String::new();
+        let mut word: Vec<u8> = Vec::with_capacity(32);
         for &b in text.as_bytes() {
-            let c = b as char;
-            // BertNormalizer's clean_text: drop controls (but not \t \n \r), whitespace → ' '.
-            let c = if self.clean_text {
-                if c.is_control() && !matches!(c, '\t' | '\n' | '\r') || c == '\0' {
-                    continue;
+            // ASCII only (checked by the callers); a byte ≥ 128 would index past the table.
+            match self.class[(b & 0x7f) as usize] {
+                DROP => {}
+                SPACE => {
+                    self.word_cached(&word, out, cache);
+                    word.clear();
                 }
-                if c.is_whitespace() {
-                    ' '
-                } else {
-                    c
+                PUNCT => {
+                    self.word_cached(&word, out, cache);
+                    word.clear();
+                    self.word_cached(&[b], out, cache);
                 }
-            } else {
-                c
-            };
-            let c = if self.lowercase {
-                c.to_ascii_lowercase()
-            } else {
-                c
-            };
-            // BertPreTokenizer: whitespace separates, punctuation stands alone.
-            if c.is_whitespace() {
-                self.word_cached(&word, out, cache);
-                word.clear();
-            } else if c.is_ascii_punctuation() {
-                self.word_cached(&word, out, cache);
-                word.clear();
-                let mut buf = [0u8; 4];
-                self.word_cached(c.encode_utf8(&mut buf), out, cache);
-            } else {
-                word.push(c);
+                c => word.push(c),
             }
         }
         self.word_cached(&word, out, cache);
@@ -284,7 +322,7 @@ impl BertWordPiece {
 
     /// [`BertWordPiece::word_into`] through the cache, when there is one.
     #[inline]
-    fn word_cached(&self, word: &str, out: &mut Vec<u32>, cache: &mut Option<&mut WordCache>) {
+    fn word_cached(&self, word: &[u8], out: &mut Vec<u32>, cache: &mut Option<&mut WordCache>) {
         match cache {
             None => self.word_into(word, out),
             Some(cache) => {
@@ -299,7 +337,7 @@ impl BertWordPiece {
     }
 
     /// Greedy longest-match-first WordPiece of one ASCII word (nothing for an empty one).
-    fn word_into(&self, word: &str, out: &mut Vec<u32>) {
+    fn word_into(&self, word: &[u8], out: &mut Vec<u32>) {
         if word.is_empty() {
             return;
         }
