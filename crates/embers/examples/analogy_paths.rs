@@ -3,9 +3,12 @@
 //! questions' answers differ, and the time of each.
 //!
 //! ```sh
-//! cargo run --release -p embers --example analogy_paths -- MODEL questions-words.txt [KIND...]
+//! cargo run --release -p embers --example analogy_paths -- MODEL questions-words.txt [KIND...] \
+//!     [--gensim GENSIM.json]
 //! ```
-//! KIND: f32, f16, int8, pq:N (as `embers sweep --to`); f32 by default.
+//! KIND: f32, f16, int8, pq:N (as `embers sweep --to`); f32 by default. `--gensim` takes the
+//! output of `bench/analogy_gensim.py` for the (decoded) rows of the last KIND and compares the
+//! questions answered right, question by question (`bench/analogy_gensim.sh` runs both).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -15,9 +18,26 @@ use embers::query::{self, exact};
 use embers::sweep::Kind;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let gensim = match args.iter().position(|a| a == "--gensim") {
+        Some(i) => {
+            let path = args.get(i + 1).ok_or("--gensim FILE")?.clone();
+            args.drain(i..i + 2);
+            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path)?)?;
+            let right: HashSet<String> = v["correct"]
+                .as_array()
+                .ok_or("a `correct` list")?
+                .iter()
+                .filter_map(|q| q.as_str().map(String::from))
+                .collect();
+            Some((v["score"].as_f64().unwrap_or(f64::NAN), right))
+        }
+        None => None,
+    };
     let [model, questions, kinds @ ..] = &args[..] else {
-        return Err("usage: analogy_paths MODEL questions-words.txt [KIND...]".into());
+        return Err(
+            "usage: analogy_paths MODEL questions-words.txt [KIND...] [--gensim FILE]".into(),
+        );
     };
     let emb = embers::io::read(model, &Default::default())?;
     let kinds: Vec<&str> = if kinds.is_empty() {
@@ -27,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let opts = AnalogyOptions::default();
     let limit = opts.restrict_vocab.min(emb.len());
-    for name in kinds {
+    for &name in &kinds {
         let kind = Kind::from_name(name)?;
         let v = embers::quant::quantize(
             &emb,
@@ -81,6 +101,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     a[0], a[1], a[2], a[3], a[4]
                 );
             }
+        }
+        if let (Some((score, right)), true) = (&gensim, Some(&name) == kinds.last()) {
+            let ours: HashSet<String> = new
+                .answers
+                .iter()
+                .filter(|a| !a[4].is_empty() && a[3] == a[4])
+                .map(|a| a[..4].join(" "))
+                .collect();
+            println!(
+                "{name}: gensim {score:.6} ({} right), cosines {:.6} ({} right): {} right only \
+                 in gensim, {} only here",
+                right.len(),
+                new.accuracy,
+                ours.len(),
+                right.difference(&ours).count(),
+                ours.difference(right).count()
+            );
         }
         println!(
             "{name} {} dims: cosines {:.6} ({} right, {:.1} s), query {:.6} ({} right, {:.1} s), {} of {} answers differ",
