@@ -454,19 +454,27 @@ impl Combined<'_> {
                 let qn = tile.qn;
                 let out = &mut buf[..len * qn];
                 tile.score(&self.rows, block_rows, dims, r0, r1, out);
+                // Cosines: a row's scores are contiguous, so the divisions run 8 lanes a time.
+                for (row, &norm) in out.chunks_exact_mut(qn).zip(norms) {
+                    for x in row {
+                        *x /= norm;
+                    }
+                }
                 for j in 0..qn {
                     let u = t * TILE_QUERIES + j;
                     let c = &mut cos[u * b..(u + 1) * b];
-                    for (i, (x, &norm)) in c[..len].iter_mut().zip(norms).enumerate() {
-                        *x = out[i * qn + j] / norm;
+                    for (i, x) in c[..len].iter_mut().enumerate() {
+                        *x = out[i * qn + j];
                     }
                     c[len..].fill(f32::NAN);
                     for (run, vals) in c.chunks_exact(COMBINED_SUB).enumerate() {
-                        let (h, l) = vals
-                            .iter()
-                            .fold((f32::NEG_INFINITY, f32::INFINITY), |(h, l), &x| {
-                                (h.max(x), l.min(x))
-                            });
+                        // NaN (a zero row, or past the block's end) is never the largest or
+                        // smallest: its comparisons are false.
+                        let (mut h, mut l) = (f32::NEG_INFINITY, f32::INFINITY);
+                        for &x in vals {
+                            h = if x > h { x } else { h };
+                            l = if x < l { x } else { l };
+                        }
                         hi[u * runs + run] = h;
                         lo[u * runs + run] = l;
                     }
