@@ -297,3 +297,145 @@ fn compressed_single_and_batched_answers_are_identical_with_ties_by_id() {
         }
     }
 }
+
+/// Analogies from cosines (`exact::top_k_combined`, the path of `evaluate_analogies`): for
+/// every storage kind, each question's hits are the best k of `(cos b + cos c) − cos a` over
+/// the rows, computed here one unit at a time as a single query scores it (int8: the decoded
+/// rows against the f32 unit), ids and score bits, ties by id, exclusions and zero rows
+/// honoured — across the first rows scored apart from the rest, blocks and runs of rows,
+/// and limits that cut a block. On f32 rows, the ranking is gensim's (the dot product with
+/// the normalised `b + c − a`, here in f64) wherever that is not a near-tie.
+#[test]
+fn combined_analogy_scores_are_the_best_of_summed_cosines() {
+    use embers::quant::{quantize, PqConfig, Target};
+    let (rows, dims) = (20_000usize, 24usize);
+    let emb = model(rows, dims, 77);
+    let mut g = Gen(21);
+    // Units: rows of the tie groups, the near-duplicates and random rows (some repeated).
+    let mut unit_ids: Vec<u32> = vec![37, 100, 5, 6, 12, 300, 301, 2000, 9];
+    for _ in 0..40 {
+        unit_ids.push((g.next() * rows as f64) as u32);
+    }
+    let pick = |g: &mut Gen| (g.next() * unit_ids.len() as f64) as u32;
+    let mut terms: Vec<[u32; 3]> = vec![[0, 1, 2], [2, 2, 3], [4, 0, 0], [5, 6, 1]];
+    for _ in 0..120 {
+        terms.push([pick(&mut g), pick(&mut g), pick(&mut g)]);
+    }
+    let pq = PqConfig {
+        subquantizers: 6,
+        bits: 8,
+        sample: 2000,
+        iterations: 4,
+        seed: 3,
+        rotation: None,
+    };
+    let targets = [
+        Target::F32,
+        Target::F16,
+        Target::Int8 { affine: false },
+        Target::Int8 { affine: true },
+        Target::Pq(pq),
+    ];
+    for target in &targets {
+        let c = quantize(&emb, target, &embers::progress::silent).unwrap();
+        let kind = c.storage().kind();
+        let units: Vec<f32> = unit_ids.iter().flat_map(|&id| c.unit_row(id)).collect();
+        let exclude: Vec<Vec<u32>> = terms
+            .iter()
+            .map(|t| t.iter().map(|&u| unit_ids[u as usize]).collect())
+            .collect();
+        for (k, limit) in [(5usize, rows), (1, rows), (12, 16_500), (3, 777)] {
+            // Each unit's cosines with the first `limit` rows, as one query scores them.
+            let cos: Vec<Vec<f32>> = (0..unit_ids.len())
+                .map(|u| {
+                    let unit = &units[u * dims..(u + 1) * dims];
+                    if kind == "int8" {
+                        (0..limit as u32)
+                            .map(|r| {
+                                let row = c.vector(r).unwrap();
+                                embers::kernels::dot_exact(&row, unit) / c.norms()[r as usize]
+                            })
+                            .collect()
+                    } else {
+                        exact::cosines(&c, unit, limit)
+                    }
+                })
+                .collect();
+            let got = exact::top_k_combined(&c, &units, &terms, k, limit, &exclude);
+            assert_eq!(got.len(), terms.len());
+            for (q, &[a, b, cc]) in terms.iter().enumerate() {
+                let (a, b, cc) = (a as usize, b as usize, cc as usize);
+                let mut all: Vec<(u32, f32)> = (0..limit)
+                    .map(|r| (r as u32, (cos[b][r] + cos[cc][r]) - cos[a][r]))
+                    .filter(|(r, s)| !s.is_nan() && !exclude[q].contains(r))
+                    .collect();
+                all.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+                all.truncate(k);
+                let hits: Vec<(u32, u32)> =
+                    got[q].iter().map(|h| (h.id, h.score.to_bits())).collect();
+                let want: Vec<(u32, u32)> = all.iter().map(|&(r, s)| (r, s.to_bits())).collect();
+                assert_eq!(
+                    hits, want,
+                    "{kind} {target:?} question {q} k {k} limit {limit}"
+                );
+                assert!(
+                    hits.iter().all(|&(r, _)| r != 9),
+                    "the zero row never ranks"
+                );
+                if kind == "f32" {
+                    gensim_order(&c, &unit_ids, [a, b, cc], &got[q], &exclude[q], limit);
+                }
+            }
+        }
+    }
+    // Degenerate requests answer empty lists.
+    let units = emb.unit_row(3);
+    assert_eq!(
+        exact::top_k_combined(&emb, &units, &[[0, 0, 0]], 0, rows, &[]),
+        vec![Vec::<Hit>::new()]
+    );
+    assert!(exact::top_k_combined(&emb, &units, &[], 5, rows, &[]).is_empty());
+}
+
+/// The hits of one question against gensim's score in f64 (`row · normalize(b + c − a) /
+/// ‖row‖`, the question words' unit vectors): the same rows in the same order except where
+/// gensim's scores are within 1e-6 (a near-tie the rounding of either may swap).
+fn gensim_order(
+    emb: &Embeddings,
+    ids: &[u32],
+    [a, b, c]: [usize; 3],
+    hits: &[Hit],
+    ex: &[u32],
+    limit: usize,
+) {
+    let unit = |u: usize| -> Vec<f64> {
+        let v = emb.vector(ids[u]).unwrap();
+        let n = v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
+        v.iter().map(|&x| x as f64 / n).collect()
+    };
+    let (ua, ub, uc) = (unit(a), unit(b), unit(c));
+    let mut q: Vec<f64> = (0..ua.len()).map(|i| ub[i] + uc[i] - ua[i]).collect();
+    let n = q.iter().map(|x| x * x).sum::<f64>().sqrt();
+    q.iter_mut().for_each(|x| *x /= n);
+    let score = |r: u32| -> f64 {
+        let v = emb.vector(r).unwrap();
+        let n = v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
+        v.iter().zip(&q).map(|(&x, y)| x as f64 * y).sum::<f64>() / n
+    };
+    let mut all: Vec<(u32, f64)> = (0..limit as u32)
+        .filter(|r| !ex.contains(r) && *r != 50)
+        .map(|r| (r, score(r)))
+        .collect();
+    all.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+    for (i, h) in hits.iter().enumerate() {
+        if h.id != all[i].0 {
+            let s = score(h.id);
+            assert!(
+                (s - all[i].1).abs() < 1e-6,
+                "hit {i}: row {} vs gensim's {}",
+                h.id,
+                all[i].0
+            );
+        }
+    }
+}

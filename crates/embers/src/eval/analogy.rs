@@ -3,7 +3,7 @@
 //! the first `restrict_vocab` rows skipped (or counted wrong with `dummy4unknown`); the answer
 //! is the best of the top 5 by 3CosAdd over the restricted rows that is not a question word.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::embeddings::Embeddings;
@@ -151,18 +151,28 @@ pub fn evaluate_analogies(
         });
     }
 
-    // All answerable questions at once: 3CosAdd query b + c − a, top 5 without a, b, c.
+    // All answerable questions at once: 3CosAdd, b + c − a, top 5 without a, b, c. Ranked by
+    // the sum of the rows' cosines with the distinct question words (see
+    // `exact::top_k_combined`: gensim's order up to the rounding of near-ties).
     let asked: Vec<&Question> = questions.iter().filter(|q| q.ids.is_some()).collect();
-    let dims = emb.dims();
-    let mut queries = Vec::with_capacity(asked.len() * dims);
+    let mut unit_of: HashMap<u32, u32> = HashMap::new();
+    let mut units: Vec<f32> = Vec::new();
+    let mut terms = Vec::with_capacity(asked.len());
     let mut exclude = Vec::with_capacity(asked.len());
     for q in &asked {
-        let [a, b, c] = q.ids.expect("filtered");
-        queries.extend(query::mean_query(emb, &[b, c], &[a])?);
-        exclude.push(vec![a, b, c]);
+        let ids = q.ids.expect("filtered");
+        let term = ids.map(|id| {
+            let next = unit_of.len() as u32;
+            *unit_of.entry(id).or_insert_with(|| {
+                units.extend(query::unit_row(emb, id));
+                next
+            })
+        });
+        terms.push(term);
+        exclude.push(ids.to_vec());
     }
     let limit = options.restrict_vocab.min(emb.len());
-    let hits = exact::top_k_batch(emb, &queries, 5, limit, &exclude);
+    let hits = exact::top_k_combined(emb, &units, &terms, 5, limit, &exclude);
 
     let mut correct = vec![0usize; names.len()];
     let mut total = vec![0usize; names.len()];

@@ -228,7 +228,7 @@ pub fn top_k_batch(
             let r_end = ((p + 1) * part_rows).min(limit);
             let mut buf = vec![0.0f32; block * TILE_QUERIES];
             let mut decoded = match rows {
-                Rows::F16(_) | Rows::Int8(_) => vec![0.0f32; block * dims],
+                Rows::F16(_) | Rows::Int8(_) | Rows::Int8Decoded(_) => vec![0.0f32; block * dims],
                 Rows::Dense(_) | Rows::Pq(_) => Vec::new(),
             };
             let mut r0 = r_start;
@@ -244,6 +244,11 @@ pub fn top_k_batch(
                     Rows::Int8(m) => {
                         let d = &mut decoded[..(r1 - r0) * dims];
                         m.widen_codes(r0, r1, d);
+                        d
+                    }
+                    Rows::Int8Decoded(m) => {
+                        let d = &mut decoded[..(r1 - r0) * dims];
+                        m.decode_rows(r0, r1, d);
                         d
                     }
                     Rows::Pq(_) => &[],
@@ -271,12 +276,301 @@ pub fn top_k_batch(
     out.into_iter().map(|parts| merge(parts, k)).collect()
 }
 
+/// Rows of a block in [`top_k_combined`] at most: the cosines of a block with every unit stay
+/// in the core's cache (256 rows × 900 units × 4 bytes ≈ 0.9 MiB), fewer with more units.
+const COMBINED_BLOCK: usize = 256;
+/// Rows a bound covers in [`top_k_combined`] (and a step of its scan).
+const COMBINED_SUB: usize = 32;
+/// Rows scored first by [`top_k_combined`], whose top-k scores then prune the rest.
+const COMBINED_HEAD: usize = 16_384;
+
+/// Exact top-`k` by 3CosAdd from cosines: for question `q` with `terms[q] = [a, b, c]` (indices
+/// of unit vectors in `units`, `m × dims` values), the first `limit` rows ranked by
+/// `(cos(row, b) + cos(row, c)) − cos(row, a)`, skipping `exclude[q]` (empty, or one list a
+/// question), ties by id. Each cosine is the one [`top_k`] ranks by (`row · unit / ‖row‖`, the
+/// row's storage scoring the unit as a single query would), so a row's score is three
+/// additions instead of a dot product a question: on analogy benchmarks many questions share
+/// few distinct words (19,544 questions, about 900 words in `questions-words.txt`).
+///
+/// gensim ranks by the cosine with `normalize(b + c − a)` (of unit vectors), the same order
+/// up to rounding: the sum of three cosines is not bit-equal to that dot product, so rows
+/// whose scores differ by a few units in the last place may swap.
+///
+/// Rows go by blocks: the block's cosines with every unit, then for each question and each
+/// run of [`COMBINED_SUB`] rows the bound `(max b + max c) − min a` of its scores (f32 sums are
+/// monotonic, so the bound is exact); runs whose bound does not beat the question's k-th score
+/// are skipped. The first [`COMBINED_HEAD`] rows are scored first so that the rest start from
+/// their k-th scores.
+///
+/// # Panics
+/// If `units.len()` is not a multiple of the dims, a term is not a unit's index, or `exclude`
+/// is neither empty nor one list per question: a caller's bug.
+pub fn top_k_combined(
+    emb: &Embeddings,
+    units: &[f32],
+    terms: &[[u32; 3]],
+    k: usize,
+    limit: usize,
+    exclude: &[Vec<u32>],
+) -> Vec<Vec<Hit>> {
+    let dims = emb.dims();
+    let m = units.len().checked_div(dims).unwrap_or(0);
+    assert_eq!(units.len(), m * dims, "whole units");
+    assert!(
+        terms.iter().flatten().all(|&u| (u as usize) < m),
+        "terms index the units"
+    );
+    assert!(
+        exclude.is_empty() || exclude.len() == terms.len(),
+        "one exclusion list per question"
+    );
+    let n = terms.len();
+    let limit = limit.min(emb.len());
+    if n == 0 || dims == 0 || limit == 0 || k == 0 {
+        return vec![Vec::new(); n];
+    }
+    let rows = match emb.storage() {
+        Storage::Dense(m) => Rows::Dense(m.as_slice()),
+        Storage::F16(m) => Rows::F16(m),
+        Storage::Int8(m) => Rows::Int8Decoded(m),
+        Storage::Pq(m) => Rows::Pq(m),
+    };
+    let tiles: Vec<Tile> = (0..m.div_ceil(TILE_QUERIES))
+        .map(|t| Tile::new(&rows, units, dims, m, t))
+        .collect();
+    let job = Combined {
+        rows,
+        tiles: &tiles,
+        dims,
+        units: tiles.len() * TILE_QUERIES,
+        norms: &emb.norms()[..limit],
+        terms,
+        exclude,
+        k,
+        // Rows a block: a multiple of the bound's run, the cosines within about 1 MiB.
+        block: ((1 << 20) / (4 * tiles.len() * TILE_QUERIES)).clamp(COMBINED_SUB, COMBINED_BLOCK)
+            / COMBINED_SUB
+            * COMBINED_SUB,
+    };
+    let threads = rayon::current_num_threads().max(1);
+    // Parts of a range, for the threads (at least a block each).
+    let parts = |r0: usize, r1: usize, per_thread: usize| -> Vec<(usize, usize)> {
+        let count = (threads * per_thread).clamp(1, (r1 - r0).div_ceil(job.block).max(1));
+        let size = (r1 - r0).div_ceil(count);
+        (0..count)
+            .map(|p| (r0 + p * size, (r0 + (p + 1) * size).min(r1)))
+            .filter(|(a, b)| a < b)
+            .collect()
+    };
+    let head = limit.min(COMBINED_HEAD);
+    let floor = vec![f32::NEG_INFINITY; n];
+    let first: Vec<Vec<TopK>> = parts(0, head, 1)
+        .into_par_iter()
+        .map(|(a, b)| job.run(a, b, &floor))
+        .collect();
+    let mut tops: Vec<TopK> = merge_parts(first, n, k);
+    if head < limit {
+        // Rows after the head rank only above its k-th score (a tie loses: a higher id).
+        let floor: Vec<f32> = tops.iter().map(TopK::threshold).collect();
+        let rest: Vec<Vec<TopK>> = parts(head, limit, 4)
+            .into_par_iter()
+            .map(|(a, b)| job.run(a, b, &floor))
+            .collect();
+        let mut all = vec![tops];
+        all.extend(rest);
+        tops = merge_parts(all, n, k);
+    }
+    tops.into_iter().map(TopK::into_sorted).collect()
+}
+
+/// For each question, the best `k` of its lists in `parts` (one list a question in each).
+fn merge_parts(parts: Vec<Vec<TopK>>, n: usize, k: usize) -> Vec<TopK> {
+    let mut by_question: Vec<Vec<TopK>> = (0..n).map(|_| Vec::with_capacity(parts.len())).collect();
+    for part in parts {
+        for (q, top) in part.into_iter().enumerate() {
+            by_question[q].push(top);
+        }
+    }
+    by_question.into_iter().map(|p| merged(p, k)).collect()
+}
+
+/// What every part of [`top_k_combined`] shares.
+struct Combined<'a> {
+    rows: Rows<'a>,
+    tiles: &'a [Tile],
+    dims: usize,
+    /// Units, padded to whole tiles.
+    units: usize,
+    norms: &'a [f32],
+    terms: &'a [[u32; 3]],
+    exclude: &'a [Vec<u32>],
+    k: usize,
+    block: usize,
+}
+
+impl Combined<'_> {
+    /// The top-k of every question among rows `r_start..r_end`, entering only above `floor`.
+    fn run(&self, r_start: usize, r_end: usize, floor: &[f32]) -> Vec<TopK> {
+        let (dims, b, units) = (self.dims, self.block, self.units);
+        let runs = b / COMBINED_SUB;
+        let mut tops: Vec<TopK> = (0..self.terms.len()).map(|_| TopK::new(self.k)).collect();
+        let mut thr = floor.to_vec();
+        let mut buf = vec![0.0f32; b * TILE_QUERIES];
+        let mut decoded = match self.rows {
+            Rows::F16(_) | Rows::Int8(_) | Rows::Int8Decoded(_) => vec![0.0f32; b * dims],
+            Rows::Dense(_) | Rows::Pq(_) => Vec::new(),
+        };
+        // cos[u · b + i]: the cosine of row r0 + i with unit u (NaN past the block's end).
+        let mut cos = vec![f32::NAN; units * b];
+        // The largest and smallest cosine of each unit over each run of rows.
+        let mut hi = vec![f32::NEG_INFINITY; units * runs];
+        let mut lo = vec![f32::INFINITY; units * runs];
+        let none: Vec<u32> = Vec::new();
+        let mut r0 = r_start;
+        while r0 < r_end {
+            let r1 = (r0 + b).min(r_end);
+            let len = r1 - r0;
+            let block_rows: &[f32] = match self.rows {
+                Rows::Dense(m) => &m[r0 * dims..r1 * dims],
+                Rows::F16(m) => {
+                    let d = &mut decoded[..len * dims];
+                    m.decode_rows(r0, r1, d);
+                    d
+                }
+                Rows::Int8(m) => {
+                    let d = &mut decoded[..len * dims];
+                    m.widen_codes(r0, r1, d);
+                    d
+                }
+                Rows::Int8Decoded(m) => {
+                    let d = &mut decoded[..len * dims];
+                    m.decode_rows(r0, r1, d);
+                    d
+                }
+                Rows::Pq(_) => &[],
+            };
+            let norms = &self.norms[r0..r1];
+            for (t, tile) in self.tiles.iter().enumerate() {
+                let qn = tile.qn;
+                let out = &mut buf[..len * qn];
+                tile.score(&self.rows, block_rows, dims, r0, r1, out);
+                // Cosines: a row's scores are contiguous, so the divisions run 8 lanes a time.
+                for (row, &norm) in out.chunks_exact_mut(qn).zip(norms) {
+                    for x in row {
+                        *x /= norm;
+                    }
+                }
+                for j in 0..qn {
+                    let u = t * TILE_QUERIES + j;
+                    let c = &mut cos[u * b..(u + 1) * b];
+                    for (i, x) in c[..len].iter_mut().enumerate() {
+                        *x = out[i * qn + j];
+                    }
+                    c[len..].fill(f32::NAN);
+                    for (run, vals) in c.chunks_exact(COMBINED_SUB).enumerate() {
+                        // NaN (a zero row, or past the block's end) is never the largest or
+                        // smallest: its comparisons are false.
+                        let (mut h, mut l) = (f32::NEG_INFINITY, f32::INFINITY);
+                        for &x in vals {
+                            h = if x > h { x } else { h };
+                            l = if x < l { x } else { l };
+                        }
+                        hi[u * runs + run] = h;
+                        lo[u * runs + run] = l;
+                    }
+                }
+            }
+            let used = len.div_ceil(COMBINED_SUB);
+            for (q, &[a, bb, c]) in self.terms.iter().enumerate() {
+                let (a, bb, c) = (a as usize, bb as usize, c as usize);
+                let excl = self.exclude.get(q).unwrap_or(&none);
+                for run in 0..used {
+                    let bound = (hi[bb * runs + run] + hi[c * runs + run]) - lo[a * runs + run];
+                    if bound <= thr[q] {
+                        continue;
+                    }
+                    let at = run * COMBINED_SUB;
+                    let ca = &cos[a * b + at..a * b + at + COMBINED_SUB];
+                    let cb = &cos[bb * b + at..bb * b + at + COMBINED_SUB];
+                    let cc = &cos[c * b + at..c * b + at + COMBINED_SUB];
+                    let mut scores = [0.0f32; COMBINED_SUB];
+                    let mut mask = combine_run(ca, cb, cc, thr[q], &mut scores);
+                    while mask != 0 {
+                        let i = mask.trailing_zeros() as usize;
+                        mask &= mask - 1;
+                        let s = scores[i];
+                        let id = (r0 + at + i) as u32;
+                        if s > thr[q] && !excl.contains(&id) {
+                            tops[q].push(id, s);
+                            thr[q] = tops[q].threshold().max(floor[q]);
+                        }
+                    }
+                }
+            }
+            r0 = r1;
+        }
+        tops
+    }
+}
+
+/// `scores[i] = (b[i] + c[i]) − a[i]` for a run of [`COMBINED_SUB`] rows; bit `i` of the
+/// answer is set when `scores[i] > thr` (never for NaN).
+#[inline]
+fn combine_run(a: &[f32], b: &[f32], c: &[f32], thr: f32, scores: &mut [f32; COMBINED_SUB]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::avx2_fma() {
+        // SAFETY: AVX2 was detected at run time; the slices hold COMBINED_SUB values.
+        return unsafe { combine_run_avx2(a, b, c, thr, scores) };
+    }
+    let mut mask = 0u32;
+    for i in 0..COMBINED_SUB {
+        scores[i] = (b[i] + c[i]) - a[i];
+        mask |= u32::from(scores[i] > thr) << i;
+    }
+    mask
+}
+
+/// [`combine_run`] eight lanes at a time: the same additions (no fused operations), so the
+/// same scores bit for bit.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn combine_run_avx2(
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    thr: f32,
+    scores: &mut [f32; COMBINED_SUB],
+) -> u32 {
+    use std::arch::x86_64::*;
+    assert!(a.len() >= COMBINED_SUB && b.len() >= COMBINED_SUB && c.len() >= COMBINED_SUB);
+    let t = _mm256_set1_ps(thr);
+    let mut mask = 0u32;
+    for v in 0..COMBINED_SUB / 8 {
+        // SAFETY: v · 8 + 8 ≤ COMBINED_SUB ≤ the length of every slice (checked above).
+        let s = unsafe {
+            let x = _mm256_add_ps(
+                _mm256_loadu_ps(b.as_ptr().add(v * 8)),
+                _mm256_loadu_ps(c.as_ptr().add(v * 8)),
+            );
+            let s = _mm256_sub_ps(x, _mm256_loadu_ps(a.as_ptr().add(v * 8)));
+            _mm256_storeu_ps(scores.as_mut_ptr().add(v * 8), s);
+            s
+        };
+        let gt = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(s, t)) as u32;
+        mask |= gt << (v * 8);
+    }
+    mask
+}
+
 /// The rows a batch is scored against, by storage kind.
 #[derive(Clone, Copy)]
 enum Rows<'a> {
     Dense(&'a [f32]),
     F16(&'a F16Matrix),
     Int8(&'a Int8Matrix),
+    /// int8 rows decoded to f32 values (`Int8Matrix::decode_rows`) and scored as f32 rows
+    /// with f32 queries (only [`top_k_combined`] scores them so).
+    Int8Decoded(&'a Int8Matrix),
     Pq(&'a PqMatrix),
 }
 
@@ -289,31 +583,25 @@ enum Prepared {
     Pq { tables: Vec<f32> },
 }
 
-/// One tile of queries in [`top_k_batch`]: the queries (row-major, for
-/// [`kernels::dot_exact_block`]) and a running top-k per query.
-struct TileState {
-    q0: usize,
-    /// The queries as f32 (int8 rows: their codes).
+/// One tile of up to [`TILE_QUERIES`] queries prepared for the rows' kind (as the single-query
+/// path of each kind prepares a query, `Storage::dot_all`), scored a block of rows at a time.
+struct Tile {
+    /// Queries in the tile.
+    qn: usize,
+    /// The queries as f32 (int8 rows: their codes), row-major for
+    /// [`kernels::dot_exact_block`].
     q: Vec<f32>,
     prepared: Prepared,
-    tops: Vec<TopK>,
-    thr: Vec<f32>,
-    /// A cheap filter before the exact test `score / norm > thr`: `score >= low * norm` with
-    /// `low` a little below `thr`, for all queries of the tile at once (no division). The
-    /// margin of 1e-5 relative is far above the rounding of the division, so no row that
-    /// passes the exact test is filtered out; the test itself is unchanged.
-    low: Vec<f32>,
 }
 
-impl TileState {
-    /// Tile `t` of the `n` queries (`dims` values each) in `queries`, prepared for `rows`
-    /// as the single-query path of each kind prepares a query (`Storage::dot_all`).
-    fn new(rows: &Rows, queries: &[f32], dims: usize, n: usize, t: usize, k: usize) -> Self {
+impl Tile {
+    /// Tile `t` of the `n` queries (`dims` values each) in `queries`.
+    fn new(rows: &Rows, queries: &[f32], dims: usize, n: usize, t: usize) -> Self {
         let q0 = t * TILE_QUERIES;
         let qn = (n - q0).min(TILE_QUERIES);
         let mut q = queries[q0 * dims..(q0 + qn) * dims].to_vec();
         let prepared = match rows {
-            Rows::Dense(_) | Rows::F16(_) => Prepared::Values,
+            Rows::Dense(_) | Rows::F16(_) | Rows::Int8Decoded(_) => Prepared::Values,
             Rows::Int8(_) => {
                 let mut scales = Vec::with_capacity(qn);
                 let mut sums = Vec::with_capacity(qn);
@@ -331,22 +619,12 @@ impl TileState {
                 tables: m.lookup_tables(&q, qn),
             },
         };
-        let tops: Vec<TopK> = (0..qn).map(|_| TopK::new(k)).collect();
-        let thr: Vec<f32> = tops.iter().map(TopK::threshold).collect();
-        let low = thr.iter().map(|&t| Self::lower(t)).collect();
-        TileState {
-            q0,
-            q,
-            prepared,
-            tops,
-            thr,
-            low,
-        }
+        Tile { qn, q, prepared }
     }
 
     /// `out[(r - r0) · qn + j]` = the score of row `r` for query `j` of the tile, as
     /// `Storage::dot_all` gives it (before the division by the row's norm); `block` holds rows
-    /// `r0..r1` as f32 (dense, widened f16, or widened int8 codes; empty for PQ).
+    /// `r0..r1` as f32 (dense, widened f16, or widened int8 codes; empty for PQ and wide int8).
     fn score(
         &self,
         rows: &Rows,
@@ -356,7 +634,7 @@ impl TileState {
         r1: usize,
         out: &mut [f32],
     ) {
-        let qn = self.tops.len();
+        let qn = self.qn;
         match (&self.prepared, rows) {
             (Prepared::Pq { tables }, Rows::Pq(m)) => m.adc_block(tables, qn, r0, r1, out),
             (Prepared::Int8 { scales, sums }, Rows::Int8(m)) => {
@@ -371,6 +649,50 @@ impl TileState {
             }
             _ => kernels::dot_exact_block(block, dims, &self.q, qn, out),
         }
+    }
+}
+
+/// One tile of queries in [`top_k_batch`]: the prepared queries and a running top-k per query.
+struct TileState {
+    q0: usize,
+    tile: Tile,
+    tops: Vec<TopK>,
+    thr: Vec<f32>,
+    /// A cheap filter before the exact test `score / norm > thr`: `score >= low * norm` with
+    /// `low` a little below `thr`, for all queries of the tile at once (no division). The
+    /// margin of 1e-5 relative is far above the rounding of the division, so no row that
+    /// passes the exact test is filtered out; the test itself is unchanged.
+    low: Vec<f32>,
+}
+
+impl TileState {
+    /// Tile `t` of the `n` queries (`dims` values each) in `queries`, prepared for `rows`
+    /// as the single-query path of each kind prepares a query (`Storage::dot_all`).
+    fn new(rows: &Rows, queries: &[f32], dims: usize, n: usize, t: usize, k: usize) -> Self {
+        let tile = Tile::new(rows, queries, dims, n, t);
+        let tops: Vec<TopK> = (0..tile.qn).map(|_| TopK::new(k)).collect();
+        let thr: Vec<f32> = tops.iter().map(TopK::threshold).collect();
+        let low = thr.iter().map(|&t| Self::lower(t)).collect();
+        TileState {
+            q0: t * TILE_QUERIES,
+            tile,
+            tops,
+            thr,
+            low,
+        }
+    }
+
+    /// See [`Tile::score`].
+    fn score(
+        &self,
+        rows: &Rows,
+        block: &[f32],
+        dims: usize,
+        r0: usize,
+        r1: usize,
+        out: &mut [f32],
+    ) {
+        self.tile.score(rows, block, dims, r0, r1, out)
     }
 
     fn lower(t: f32) -> f32 {

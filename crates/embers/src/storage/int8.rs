@@ -144,6 +144,32 @@ impl Int8Matrix {
         }
     }
 
+    /// Rows `r0..r1` decoded into `out` (`(r1 - r0) × dims` values), each value as
+    /// [`Int8Matrix::row_into`] gives it (`offset + scale · code`): the stored rows as f32.
+    ///
+    /// # Panics
+    /// If the range is out of bounds or `out` has the wrong length.
+    pub fn decode_rows(&self, r0: usize, r1: usize, out: &mut [f32]) {
+        let d = self.dims;
+        let codes = &self.codes()[r0 * d..r1 * d];
+        assert_eq!(out.len(), codes.len(), "one value a code");
+        if d == 0 {
+            return;
+        }
+        let scales = &self.scales()[r0..r1];
+        let offsets = self.offsets().map(|o| &o[r0..r1]);
+        for (i, (y, c)) in out
+            .chunks_exact_mut(d)
+            .zip(codes.chunks_exact(d))
+            .enumerate()
+        {
+            let (s, o) = (scales[i], offsets.map_or(0.0, |o| o[i]));
+            for (y, &c) in y.iter_mut().zip(c) {
+                *y = o + s * c as f32;
+            }
+        }
+    }
+
     /// The score of row `i` from the integer dot product `dot` of its codes with a query
     /// quantized by [`quantize_query`] (`qscale`, and `qsum` the sum of the query's values):
     /// the arithmetic of [`Int8Matrix::dot_all`], shared so that every path scores alike.
