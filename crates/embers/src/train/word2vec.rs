@@ -620,18 +620,15 @@ impl<'c> EpochChunks<'c> {
         readers: usize,
         total: usize,
     ) -> Self {
-        let runs = if readers <= 1 {
-            vec![corpus.chunks(chunk_bytes).skip(0).take(usize::MAX)]
-        } else {
-            let readers = readers.min(total.max(1)) as u128;
-            let at = |t: u128| (t * total as u128 / readers) as usize;
-            (0..readers)
-                .map(|t| {
-                    let (a, b) = (at(t), at(t + 1));
-                    corpus.chunks(chunk_bytes).skip(a).take(b - a)
-                })
-                .collect()
-        };
+        // One reader: a single run over everything (`total` may be `usize::MAX` then).
+        let readers = readers.clamp(1, total.max(1)) as u128;
+        let at = |t: u128| (t * total as u128 / readers) as usize;
+        let runs = (0..readers)
+            .map(|t| {
+                let (a, b) = (at(t), at(t + 1));
+                corpus.chunks(chunk_bytes).skip(a).take(b - a)
+            })
+            .collect();
         EpochChunks { runs, next: 0 }
     }
 }
