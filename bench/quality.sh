@@ -10,7 +10,9 @@
 #   sg-hs, cbow-hs  the same with hierarchical softmax (no negatives); $HS_SEEDS seeds
 #   ft              embers train fasttext  vs the fastText tool (`fasttext skipgram`, Debian's
 #                   package), subwords 3..6 in 2M buckets, lr 0.05; WS353/SimLex words missing
-#                   from a vocabulary get that tool's own out-of-vocabulary vector
+#                   from a vocabulary get that tool's own out-of-vocabulary vector (embers'
+#                   subword defaults read each epoch as fastText's threads do: one reader per
+#                   thread from evenly spaced points of the corpus)
 #   glove           embers train glove     vs Stanford's vocab_count, cooccur, shuffle, glove
 #
 # Settings: dim 100, window 5 (GloVe 10), negative 5, sample 1e-4, min_count 5, 5 epochs

@@ -274,6 +274,7 @@ pub fn train_fasttext(
             maxn,
             buckets: bucket,
         },
+        ngram_init: Default::default(),
     };
     config.validate().map_err(to_py)?;
     let corpus = Corpus::new(&corpus, tokenizer(lowercase, punctuation)?).map_err(to_py)?;

@@ -10,7 +10,7 @@ use embers::io::Format;
 use embers::progress::Progress;
 use embers::subword::SubwordConfig;
 use embers::text::Corpus;
-use embers::train::fasttext::{self, FastTextConfig};
+use embers::train::fasttext::{self, FastTextConfig, NgramInit};
 use embers::train::word2vec::{self, Control, Model, Word2VecConfig};
 use embers::Embeddings;
 
@@ -43,6 +43,26 @@ enum SaturatedArg {
     Skip,
     /// The full gradient (word2vec C, fastText).
     Full,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum NgramInitArg {
+    /// Every row uniform in ±1/dim.
+    Uniform,
+    /// Word rows uniform in ±1/dim, n-gram rows zero.
+    Zero,
+    /// fastText 0.9.2's layout for the run's thread count: the first min(threads, 10)/10 of
+    /// the matrix uniform, the rest zero.
+    Fasttext,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ReadOrderArg {
+    /// Each epoch reads the corpus from the start, in order (gensim).
+    InOrder,
+    /// Each epoch reads the corpus as one reader per thread, started at evenly spaced points
+    /// and advancing together (fastText, word2vec C).
+    Spread,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -121,6 +141,11 @@ pub struct Common {
     /// (fastText). Default: centre.
     #[arg(long, value_enum)]
     sg_input: Option<SgInputArg>,
+    /// How each epoch reads the corpus: `in-order` from the start (gensim), or `spread`: one
+    /// reader per thread, started at evenly spaced points of the corpus and advancing together
+    /// (fastText, word2vec C). Default: in-order (word2vec), spread (fastText).
+    #[arg(long, value_enum)]
+    read_order: Option<ReadOrderArg>,
     /// Random seed; with --threads 1 the output is identical from run to run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -147,6 +172,11 @@ pub struct FtArgs {
     /// Number of n-gram hash buckets.
     #[arg(long, default_value_t = 2_000_000)]
     bucket: u32,
+    /// How the input rows start: `uniform` (every row uniform in ±1/dim), `zero` (word rows
+    /// uniform, n-gram rows zero), or `fasttext` (fastText 0.9.2 with this many threads: the
+    /// first min(threads, 10)/10 of the matrix uniform, the rest zero).
+    #[arg(long, value_enum, default_value_t = NgramInitArg::Uniform)]
+    ngram_init: NgramInitArg,
 }
 
 impl Common {
@@ -174,6 +204,9 @@ impl Common {
             context_input: self
                 .sg_input
                 .map_or(defaults.context_input, |s| s == SgInputArg::Context),
+            spread_readers: self
+                .read_order
+                .map_or(defaults.spread_readers, |o| o == ReadOrderArg::Spread),
             threads: self.threads,
             seed: self.seed,
             shared_negatives: self.shared_negatives,
@@ -270,6 +303,11 @@ fn run_word2vec(cmd: TrainCommand, progress: Mode) -> Result<()> {
                     minn: a.minn,
                     maxn: a.maxn,
                     buckets: a.bucket,
+                },
+                ngram_init: match a.ngram_init {
+                    NgramInitArg::Uniform => NgramInit::Uniform,
+                    NgramInitArg::Zero => NgramInit::Zero,
+                    NgramInitArg::Fasttext => NgramInit::FastText,
                 },
             };
             c.validate()?;

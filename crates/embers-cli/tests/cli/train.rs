@@ -90,6 +90,33 @@ fn train_word2vec_and_fasttext_write_loadable_files() {
     );
     let info = ok(&["info", s(&ft)]);
     assert!(info.contains("5000") || info.contains("subword"), "{info}");
+    // fastText's initial layout and the in-order reading are there for comparisons.
+    let ft2 = dir.path().join("ft2.emb");
+    ok(&[
+        "train",
+        "fasttext",
+        s(&corpus),
+        "-o",
+        s(&ft2),
+        "--dim",
+        "16",
+        "--epochs",
+        "1",
+        "--bucket",
+        "5000",
+        "--maxn",
+        "4",
+        "--threads",
+        "2",
+        "--ngram-init",
+        "fasttext",
+        "--read-order",
+        "in-order",
+        "--progress",
+        "none",
+    ]);
+    let v = ok(&["lookup", s(&ft2), "queen"]);
+    assert!(v.contains("queen"), "{v}");
     // An unknown word gets a vector from its n-grams.
     let v = ok(&["lookup", s(&ft), "queenly"]);
     assert!(v.contains("queenly"), "{v}");
@@ -166,6 +193,12 @@ fn train_rejects_bad_input_before_work() {
         "3",
     ]);
     assert!(e.contains("minn"), "{e}");
+    for (flag, bad) in [("--read-order", "backwards"), ("--ngram-init", "random")] {
+        let r = crate::common::embers(&["train", "fasttext", s(&rare), "-o", o, flag, bad]);
+        let e = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success() && e.contains(bad), "{e}");
+        assert!(!e.contains("panicked"), "{e}");
+    }
     let missing = dir.path().join("missing.txt");
     let e = fails(&["train", "word2vec", s(&missing), "-o", o]);
     assert!(e.contains("missing.txt"), "{e}");

@@ -10,6 +10,56 @@ use crate::text::Corpus;
 use crate::train::word2vec::{build_vocab, train_with, Control, InputRows, Word2VecConfig};
 use crate::Embeddings;
 
+/// How the input matrix starts: the word rows and the n-gram bucket rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NgramInit {
+    /// Every row uniform in ±1/dim: what fastText's `uniform(1/dim)` is meant to do (and
+    /// does with 10 or more threads).
+    #[default]
+    Uniform,
+    /// Word rows uniform in ±1/dim, n-gram rows zero: an n-gram row holds only what training
+    /// put there.
+    Zero,
+    /// What fastText 0.9.2 does with `-thread T`: its matrix initialisation fills
+    /// `min(T, 10)` blocks of a tenth of the matrix each (`DenseMatrix::uniform`, one block per
+    /// thread, block size fixed at a tenth; upstream issues #935 and #1061), so the first
+    /// `min(T, 10)/10` of the values (row-major) are uniform in ±1/dim and the rest zero. With
+    /// 2 threads, the word rows and the first ~18% of the n-gram rows are random.
+    FastText,
+}
+
+impl NgramInit {
+    /// `uniform`, `zero` or `fasttext`.
+    pub fn name(self) -> &'static str {
+        match self {
+            NgramInit::Uniform => "uniform",
+            NgramInit::Zero => "zero",
+            NgramInit::FastText => "fasttext",
+        }
+    }
+
+    /// How many leading values of a `words + buckets` × `dim` input matrix start uniform
+    /// (the rest start at zero), with `threads` worker threads.
+    pub fn uniform_values(
+        self,
+        words: usize,
+        total_values: usize,
+        dim: usize,
+        threads: usize,
+    ) -> usize {
+        match self {
+            NgramInit::Uniform => total_values,
+            NgramInit::Zero => (words * dim).min(total_values),
+            NgramInit::FastText => {
+                // fastText: block b (b < T, or only b = 0 with one thread) covers values
+                // [b·size, (b+1)·size) ∩ [0, total), size = total / 10.
+                let block = total_values / 10;
+                threads.max(1).saturating_mul(block).min(total_values)
+            }
+        }
+    }
+}
+
 /// Settings: the word2vec ones plus the n-gram settings.
 #[derive(Debug, Clone)]
 pub struct FastTextConfig {
@@ -17,12 +67,16 @@ pub struct FastTextConfig {
     pub word2vec: Word2VecConfig,
     /// `minn`, `maxn` and `bucket` (fastText's names); `maxn = 0` trains plain word vectors.
     pub subwords: SubwordConfig,
+    /// How the word and n-gram rows start.
+    pub ngram_init: NgramInit,
 }
 
 impl Default for FastTextConfig {
     /// fastText's defaults for `skipgram`: lr 0.05, t 1e-4, noise distribution unigram^0.5 with
     /// a noise word equal to the target drawn again, the full gradient for saturated scores,
-    /// n-grams of 3..6 characters in 2,000,000 buckets, and the word2vec defaults otherwise.
+    /// one corpus reader per thread started at evenly spaced points (fastText's thread t reads
+    /// on from t/threads of the file), n-grams of 3..6 characters in 2,000,000 buckets, every
+    /// input row uniform in ±1/dim, and the word2vec defaults otherwise.
     fn default() -> Self {
         FastTextConfig {
             word2vec: Word2VecConfig {
@@ -31,9 +85,11 @@ impl Default for FastTextConfig {
                 ns_exponent: 0.5,
                 resample_negatives: true,
                 skip_saturated: false,
+                spread_readers: true,
                 ..Word2VecConfig::default()
             },
             subwords: SubwordConfig::default(),
+            ngram_init: NgramInit::default(),
         }
     }
 }
@@ -103,7 +159,13 @@ pub fn train(corpus: &Corpus, config: &FastTextConfig, control: Control<'_>) -> 
         .checked_add(buckets)
         .filter(|t| *t <= u32::MAX as usize)
         .ok_or_else(|| Error::invalid("bucket", "too many rows"))?;
-    let inputs = InputRows::from_lists(lists, total_rows)?;
+    let mut inputs = InputRows::from_lists(lists, total_rows)?;
+    inputs.uniform_values = config.ngram_init.uniform_values(
+        n,
+        total_rows.saturating_mul(w2v.dim),
+        w2v.dim,
+        w2v.resolved_threads(),
+    );
     let mut matrix = train_with(corpus, w2v, &vocab, &inputs, control)?;
     let dim = w2v.dim;
     let mut words = vec![0.0f32; n * dim];
@@ -132,6 +194,7 @@ pub fn train(corpus: &Corpus, config: &FastTextConfig, control: Control<'_>) -> 
     meta.insert("train.minn".into(), sub.minn.to_string());
     meta.insert("train.maxn".into(), sub.maxn.to_string());
     meta.insert("train.bucket".into(), sub.buckets.to_string());
+    meta.insert("train.ngram_init".into(), config.ngram_init.name().into());
     Ok(emb)
 }
 
@@ -160,6 +223,7 @@ mod tests {
                 maxn: 5,
                 buckets: 50_000,
             },
+            ngram_init: NgramInit::default(),
         }
     }
 
@@ -184,6 +248,112 @@ mod tests {
             let kv = emb.get("queen").unwrap();
             assert!(cosine(&kv, &sub.oov_vector("queen").unwrap()) > 0.5);
             assert_eq!(emb.metadata()["train.maxn"], "5");
+        }
+    }
+
+    /// fastText 0.9.2's `DenseMatrix::uniform` / `uniformThread`, written out: with `thread > 1`
+    /// it runs blocks `0..thread`, with one thread block 0; block `b` fills values
+    /// `[b·size, (b+1)·size) ∩ [0, m·n)`, `size = m·n / 10`. Returns which values it fills.
+    fn fasttext_filled(total: usize, thread: usize) -> Vec<bool> {
+        let mut filled = vec![false; total];
+        let blocks = if thread > 1 { thread } else { 1 };
+        let size = total / 10;
+        for block in 0..blocks {
+            let mut i = size * block;
+            while i < total && i < size * (block + 1) {
+                filled[i] = true;
+                i += 1;
+            }
+        }
+        filled
+    }
+
+    #[test]
+    fn fasttext_init_layout_is_its_block_loop() {
+        for total in [0usize, 7, 10, 99, 1000, 12_345] {
+            for threads in [0usize, 1, 2, 3, 9, 10, 11, 12, 40] {
+                let got = NgramInit::FastText.uniform_values(0, total, 1, threads);
+                let want = fasttext_filled(total, threads);
+                assert_eq!(
+                    got,
+                    want.iter().filter(|&&f| f).count(),
+                    "{total} {threads}"
+                );
+                assert!(
+                    want[..got].iter().all(|&f| f),
+                    "{total} {threads}: not a prefix"
+                );
+            }
+        }
+        // en-mix with 2 threads: 45,435 words + 2M buckets, dim 100: the first fifth is random.
+        let total = (45_435 + 2_000_000) * 100;
+        assert_eq!(
+            NgramInit::FastText.uniform_values(45_435, total, 100, 2),
+            total / 10 * 2
+        );
+        assert_eq!(
+            NgramInit::Zero.uniform_values(45_435, total, 100, 2),
+            4_543_500
+        );
+        assert_eq!(
+            NgramInit::Uniform.uniform_values(45_435, total, 100, 2),
+            total
+        );
+    }
+
+    #[test]
+    fn ngram_rows_start_as_the_init_says() {
+        // Rows no word's n-gram hashes to are never trained: they keep their initial values.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.txt");
+        std::fs::write(&path, "alpha beta gamma delta\n".repeat(50)).unwrap();
+        let corpus = Corpus::new(&[path], Default::default()).unwrap();
+        let buckets = 1_000u32;
+        let used: std::collections::HashSet<u32> = ["alpha", "beta", "gamma", "delta"]
+            .iter()
+            .flat_map(|w| {
+                SubwordConfig {
+                    minn: 3,
+                    maxn: 5,
+                    buckets,
+                }
+                .buckets_of(w)
+            })
+            .collect();
+        for (init, threads) in [
+            (NgramInit::Uniform, 1),
+            (NgramInit::Zero, 1),
+            (NgramInit::FastText, 2),
+        ] {
+            let mut c = small(Model::SkipGram);
+            c.word2vec.dim = 10;
+            c.word2vec.min_count = 1;
+            c.word2vec.threads = threads;
+            c.subwords.buckets = buckets;
+            c.ngram_init = init;
+            let emb = train(&corpus, &c, Control::default()).unwrap();
+            assert_eq!(emb.metadata()["train.ngram_init"], init.name());
+            let m = &emb.subwords().unwrap().matrix;
+            let words = emb.len();
+            // fastText's layout counts over the whole matrix (word rows first): rows from
+            // this one on hold no random value.
+            let filled = init.uniform_values(words, (words + buckets as usize) * 10, 10, threads);
+            let first_zero_row = filled.div_ceil(10);
+            for b in 0..buckets {
+                let row = m.row(b as usize);
+                let zero = row.iter().all(|&x| x == 0.0);
+                if used.contains(&b) {
+                    assert!(!zero, "{init:?}: trained row {b} is zero");
+                    continue;
+                }
+                let want_zero = match init {
+                    NgramInit::Uniform => false,
+                    NgramInit::Zero => true,
+                    NgramInit::FastText => words + b as usize >= first_zero_row,
+                };
+                assert_eq!(zero, want_zero, "{init:?}: row {b}");
+                assert!(row.iter().all(|x| x.abs() <= 0.1), "{init:?}: row {b}");
+            }
         }
     }
 

@@ -111,6 +111,12 @@ pub struct Word2VecConfig {
     /// predicts each context word (fastText). The pairs are the same; what differs is which
     /// vector moves after each pair.
     pub context_input: bool,
+    /// How each epoch reads the corpus. Off (gensim): from the start, in order. On (fastText,
+    /// word2vec C): as `threads` readers that start at evenly spaced points of the corpus
+    /// (reader t at t/threads, as their thread t seeks to t/threads of the file) and advance
+    /// together, one chunk of each in turn; a corpus made of different sources one after the
+    /// other is then mixed from the start of the epoch instead of being read source by source.
+    pub spread_readers: bool,
 }
 
 impl Default for Word2VecConfig {
@@ -136,6 +142,7 @@ impl Default for Word2VecConfig {
             resample_negatives: false,
             skip_saturated: true,
             context_input: false,
+            spread_readers: false,
         }
     }
 }
@@ -190,6 +197,15 @@ impl Word2VecConfig {
         Ok(())
     }
 
+    /// Worker threads in effect: `threads`, or the number of cores when it is 0.
+    pub fn resolved_threads(&self) -> usize {
+        if self.threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            self.threads
+        }
+    }
+
     /// The settings as metadata entries (`train.*`) for the output file.
     pub fn metadata(&self) -> Vec<(String, String)> {
         let mut m = vec![
@@ -211,6 +227,9 @@ impl Word2VecConfig {
         }
         if let Some(v) = self.max_vocab {
             m.push(("train.max_vocab".into(), v.to_string()));
+        }
+        if self.spread_readers {
+            m.push(("train.spread_readers".into(), "1".into()));
         }
         if self.shared_negatives && self.model == Model::SkipGram && self.negative > 0 {
             m.push(("train.shared_negatives".into(), "1".into()));
@@ -315,6 +334,9 @@ pub struct InputRows {
     rows: Vec<u32>,
     /// Total rows of the input matrix.
     pub total_rows: usize,
+    /// How many leading values of the input matrix (row-major) start uniform in ±1/dim; the
+    /// rest start at zero. `usize::MAX` (what the constructors set): every value.
+    pub uniform_values: usize,
 }
 
 impl InputRows {
@@ -324,6 +346,7 @@ impl InputRows {
             offsets: (0..=n as u32).collect(),
             rows: (0..n as u32).collect(),
             total_rows: n,
+            uniform_values: usize::MAX,
         }
     }
 
@@ -346,6 +369,7 @@ impl InputRows {
             offsets,
             rows,
             total_rows,
+            uniform_values: usize::MAX,
         })
     }
 
@@ -447,17 +471,16 @@ pub fn train_with(
     }
     let dim = config.dim;
     let n = vocab.len();
-    let threads = if config.threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        config.threads
-    };
+    let threads = config.resolved_threads();
     // Initial matrices: inputs uniform in ±1/dim (gensim 4's `prep_vectors`, fastText's
-    // `uniform(1/dim)`; word2vec C used ±0.5/dim), outputs zero.
+    // `uniform(1/dim)`; word2vec C used ±0.5/dim) up to `inputs.uniform_values`, zero after
+    // that; outputs zero.
     let mut rng = Rng::new(config.seed);
     let total_in = size::product("input matrix", &[inputs.total_rows, dim])?;
     let mut syn0: Vec<f32> = size::with_capacity("input matrix", total_in)?;
-    syn0.extend((0..total_in).map(|_| (2.0 * rng.uniform() - 1.0) / dim as f32));
+    let uniform = inputs.uniform_values.min(total_in);
+    syn0.extend((0..uniform).map(|_| (2.0 * rng.uniform() - 1.0) / dim as f32));
+    syn0.resize(total_in, 0.0);
     let mut syn1neg = if config.negative > 0 {
         size::filled(
             "output matrix",
@@ -509,6 +532,13 @@ pub fn train_with(
     let seed_rng = Rng::new(config.seed ^ 0x7261_696e);
     let start = Instant::now();
     let chunk_bytes = 256 << 10;
+    let readers = if config.spread_readers { threads } else { 1 };
+    // Spread readers need the number of chunks to place their starting points.
+    let total_chunks = if readers > 1 {
+        corpus.chunks(chunk_bytes).count()
+    } else {
+        usize::MAX
+    };
     let (tx, queue) = pipeline::queue::<String>(threads * 2);
     let queue = &queue;
     let result: Result<()> = std::thread::scope(|scope| {
@@ -532,7 +562,7 @@ pub fn train_with(
         let mut last_report = Instant::now();
         let mut outcome = Ok(());
         'epochs: for epoch in 1..=config.epochs {
-            for chunk in corpus.chunks(chunk_bytes) {
+            for chunk in EpochChunks::new(corpus, chunk_bytes, readers, total_chunks) {
                 if control.cancelled() {
                     outcome = Err(Error::Cancelled);
                     break 'epochs;
@@ -572,6 +602,50 @@ pub fn train_with(
     result?;
     drop(shared);
     Ok(syn0)
+}
+
+/// The chunks of one epoch in the order they go to the workers
+/// ([`Word2VecConfig::spread_readers`]). With one reader, the corpus in order. With `readers`
+/// more than one, the `total` chunks are cut into `readers` runs of consecutive chunks (run t
+/// starts at chunk `t·total/readers`), and the runs give one chunk each in turn.
+pub(crate) struct EpochChunks<'c> {
+    runs: Vec<std::iter::Take<std::iter::Skip<crate::text::corpus::Chunks<'c>>>>,
+    next: usize,
+}
+
+impl<'c> EpochChunks<'c> {
+    pub(crate) fn new(
+        corpus: &'c Corpus,
+        chunk_bytes: usize,
+        readers: usize,
+        total: usize,
+    ) -> Self {
+        // One reader: a single run over everything (`total` may be `usize::MAX` then).
+        let readers = readers.clamp(1, total.max(1)) as u128;
+        let at = |t: u128| (t * total as u128 / readers) as usize;
+        let runs = (0..readers)
+            .map(|t| {
+                let (a, b) = (at(t), at(t + 1));
+                corpus.chunks(chunk_bytes).skip(a).take(b - a)
+            })
+            .collect();
+        EpochChunks { runs, next: 0 }
+    }
+}
+
+impl Iterator for EpochChunks<'_> {
+    type Item = Result<crate::text::TextChunk>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        for _ in 0..self.runs.len() {
+            let i = self.next;
+            self.next = (self.next + 1) % self.runs.len();
+            if let Some(c) = self.runs[i].next() {
+                return Some(c);
+            }
+        }
+        None
+    }
 }
 
 /// Everything the workers share.
@@ -1198,6 +1272,74 @@ pub(crate) mod tests {
         };
         let acc = planted_accuracy(&train(&corpus, &untrained, Control::default()).unwrap());
         assert!(acc < 0.1, "untrained accuracy {acc}");
+    }
+
+    /// The first line number of every chunk of one epoch, in the order the workers get them.
+    fn epoch_order(corpus: &Corpus, chunk_bytes: usize, readers: usize) -> Vec<u64> {
+        let total = corpus.chunks(chunk_bytes).count();
+        EpochChunks::new(corpus, chunk_bytes, readers, total)
+            .map(|c| c.unwrap().first_line)
+            .collect()
+    }
+
+    #[test]
+    fn spread_readers_start_at_evenly_spaced_points_and_cover_each_chunk_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lines.txt");
+        let text: String = (0..3000)
+            .map(|i| format!("line {i} of the corpus\n"))
+            .collect();
+        std::fs::write(&path, text).unwrap();
+        let corpus = Corpus::new(&[path], Default::default()).unwrap();
+        let chunk_bytes = 4096;
+        let in_order: Vec<u64> = corpus
+            .chunks(chunk_bytes)
+            .map(|c| c.unwrap().first_line)
+            .collect();
+        let n = in_order.len();
+        assert!(n >= 10, "{n} chunks");
+        // One reader: the corpus in order (gensim's order, and any run with one thread).
+        assert_eq!(epoch_order(&corpus, chunk_bytes, 1), in_order);
+        for readers in [2usize, 3, 7, n, n + 5] {
+            // fastText's loop written out: thread t seeks to t/T of the input and reads on; the
+            // T threads advance together, so the k-th round gives the k-th chunk after each
+            // starting point (thread t stops where thread t + 1 started, as one epoch ends).
+            let t_count = readers.min(n);
+            let starts: Vec<usize> = (0..=t_count).map(|t| t * n / t_count).collect();
+            let mut want = Vec::new();
+            for k in 0..n {
+                for t in 0..t_count {
+                    if starts[t] + k < starts[t + 1] {
+                        want.push(in_order[starts[t] + k]);
+                    }
+                }
+            }
+            let got = epoch_order(&corpus, chunk_bytes, readers);
+            assert_eq!(got, want, "{readers} readers");
+            let mut sorted = got.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, in_order, "{readers} readers: every chunk once");
+        }
+        // Two readers: the second chunk handed out is the one at the middle of the corpus.
+        assert_eq!(epoch_order(&corpus, chunk_bytes, 2)[1], in_order[n / 2]);
+    }
+
+    #[test]
+    fn spread_readers_with_one_thread_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = planted_corpus(dir.path());
+        let mut c = small(Model::SkipGram, 5, false);
+        c.epochs = 1;
+        let a = train(&corpus, &c, Control::default()).unwrap();
+        c.spread_readers = true;
+        let b = train(&corpus, &c, Control::default()).unwrap();
+        assert_eq!(a.vector(0).unwrap(), b.vector(0).unwrap());
+        assert_eq!(b.metadata()["train.spread_readers"], "1");
+        // Two threads with spread readers still learn the planted structure.
+        c.threads = 2;
+        c.epochs = 5;
+        let acc = planted_accuracy(&train(&corpus, &c, Control::default()).unwrap());
+        assert!(acc >= 0.5, "spread readers, 2 threads: {acc}");
     }
 
     #[test]
