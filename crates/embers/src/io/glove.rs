@@ -12,17 +12,32 @@ use crate::io::ReadOptions;
 /// Reads a GloVe text file (parsed in parallel; `.gz` accepted).
 pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings, ReadReport)> {
     let path = path.as_ref();
+    if input::is_gzip(path) {
+        // Inflated while it is parsed, a piece at a time (see `textvec::parse_rows_stream`).
+        let head = input::head(path, 1 << 20)?;
+        let (first, _) = textvec::first_line(&head);
+        let dims = textvec::count_values(first);
+        if dims == 0 {
+            return Err(no_values(path));
+        }
+        let stream = input::gzip_stream(path)?;
+        return textvec::parse_rows_stream(path, stream, false, 1, dims, None, options);
+    }
     let bytes = input::open(path, options.limit)?;
     let (first, _) = textvec::first_line(&bytes);
     let dims = textvec::count_values(first);
     if dims == 0 {
-        return Err(Error::at_line(
-            path,
-            1,
-            "the first line has no values after the word (empty file, or not GloVe text)",
-        ));
+        return Err(no_values(path));
     }
     textvec::parse_rows(path, &bytes, &bytes, 1, dims, None, options)
+}
+
+fn no_values(path: &Path) -> Error {
+    Error::at_line(
+        path,
+        1,
+        "the first line has no values after the word (empty file, or not GloVe text)",
+    )
 }
 
 /// Writes a GloVe text file (no header). Words with whitespace are refused.

@@ -222,12 +222,32 @@ fn gz_error(e: std::io::Error) -> std::io::Error {
     std::io::Error::new(e.kind(), format!("gzip: {e}"))
 }
 
+/// The inflated content of a gzip file as a stream (all its members, as `gzip -dc` gives them).
+pub(crate) fn gzip_stream(path: &Path) -> Result<impl Read + Send> {
+    regular_file(path)?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(flate2::read::MultiGzDecoder::new(
+        std::io::BufReader::with_capacity(1 << 16, file),
+    ))
+}
+
+/// The first line of a file (inflated when it is gzip), without its newline; `None` when the
+/// first `max` bytes hold no newline.
+pub(crate) fn first_line_of(path: &Path, max: usize) -> Result<Option<Vec<u8>>> {
+    let mut head = head(path, max)?;
+    Ok(memchr::memchr(b'\n', &head).map(|i| {
+        head.truncate(i);
+        head
+    }))
+}
+
 /// The first `n` bytes of a file (decompressed when it is gzip), for sniffing.
 pub(crate) fn head(path: &Path, n: usize) -> Result<Vec<u8>> {
     regular_file(path)?;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut out = Vec::with_capacity(n);
-    let reader: Box<dyn Read> = if is_gzip(path) {
+    let gzip = is_gzip(path);
+    let reader: Box<dyn Read> = if gzip {
         Box::new(flate2::read::MultiGzDecoder::new(file))
     } else {
         Box::new(file)
@@ -235,7 +255,7 @@ pub(crate) fn head(path: &Path, n: usize) -> Result<Vec<u8>> {
     reader
         .take(n as u64)
         .read_to_end(&mut out)
-        .map_err(|e| Error::io(path, e))?;
+        .map_err(|e| Error::io(path, if gzip { gz_error(e) } else { e }))?;
     Ok(out)
 }
 

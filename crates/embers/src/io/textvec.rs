@@ -209,6 +209,297 @@ pub(crate) fn parse_rows(
     Ok((embeddings, report))
 }
 
+/// Bytes of inflated text a streamed input hands over at a time.
+const PIECE: usize = 4 << 20;
+
+/// Parses rows of `word v1 .. v_dims` from a stream — a `.gz` input, inflated on a thread of
+/// its own while the rows already inflated are parsed on all cores — so that only a few pieces
+/// of the text are held at once besides the matrix (the whole inflated text was 2–3× the
+/// matrix). With `skip_header`, the stream's first line (a header the caller has read) is
+/// passed over; the first row is line `first_line`. `expected` and the limit of `options` mean
+/// what they mean for [`parse_rows`], and so do the errors, with the same positions.
+pub(crate) fn parse_rows_stream<R: std::io::Read + Send>(
+    path: &Path,
+    reader: R,
+    skip_header: bool,
+    first_line: u64,
+    dims: usize,
+    expected: Option<usize>,
+    options: &ReadOptions,
+) -> Result<(Embeddings, ReadReport)> {
+    parse_rows_stream_in(
+        path,
+        reader,
+        skip_header,
+        first_line,
+        dims,
+        expected,
+        options,
+        PIECE,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn parse_rows_stream_in<R: std::io::Read + Send>(
+    path: &Path,
+    mut reader: R,
+    skip_header: bool,
+    first_line: u64,
+    dims: usize,
+    expected: Option<usize>,
+    options: &ReadOptions,
+    piece: usize,
+) -> Result<(Embeddings, ReadReport)> {
+    use std::sync::mpsc::{channel, sync_channel};
+    let mut phases = profile::Phases::start("text stream");
+    let want = match (expected, options.limit) {
+        (Some(e), Some(l)) => Some(e.min(l)),
+        (e, l) => e.or(l),
+    };
+    let limit_binds = options
+        .limit
+        .is_some_and(|l| expected.is_none_or(|e| l < e));
+    let mut stream = Stream {
+        path,
+        dims,
+        options,
+        first: first_line,
+        line: first_line,
+        bytes: 0,
+        data: Vec::new(),
+        words: WordList::new(),
+    };
+    std::thread::scope(|scope| -> Result<()> {
+        // Two pieces in flight; buffers come back through `spare` to be filled again.
+        let (full_tx, full_rx) = sync_channel::<std::io::Result<Vec<u8>>>(2);
+        let (spare_tx, spare_rx) = channel::<Vec<u8>>();
+        scope.spawn(move || loop {
+            let mut buf = spare_rx.try_recv().unwrap_or_default();
+            buf.clear();
+            buf.resize(piece, 0);
+            let mut filled = 0;
+            let mut failed = None;
+            while filled < piece {
+                match reader.read(&mut buf[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            buf.truncate(filled);
+            let end = filled == 0;
+            if let Some(e) = failed {
+                let _ = full_tx.send(Err(e));
+                return;
+            }
+            // An empty piece marks the end; a closed channel means the parser stopped.
+            if full_tx.send(Ok(buf)).is_err() || end {
+                return;
+            }
+        });
+        let mut text: Vec<u8> = Vec::new();
+        let mut header_left = skip_header;
+        let mut done = false;
+        while !done {
+            let got = full_rx
+                .recv()
+                .unwrap_or_else(|_| Ok(Vec::new()))
+                .map_err(|e| {
+                    Error::io(path, std::io::Error::new(e.kind(), format!("gzip: {e}")))
+                })?;
+            let at_end = got.is_empty();
+            text.extend_from_slice(&got);
+            let _ = spare_tx.send(got);
+            if header_left {
+                match memchr::memchr(b'\n', &text) {
+                    Some(i) => {
+                        text.drain(..=i);
+                        header_left = false;
+                    }
+                    None if at_end => text.clear(),
+                    None => continue,
+                }
+            }
+            // The block to parse: whole lines up to the last one with content (blank lines at
+            // the end wait, since only at the end of the stream are they not rows); at the end,
+            // everything but trailing blanks.
+            let cut = match text.iter().rposition(|&b| !is_blank(b) && b != b'\n') {
+                None => 0,
+                Some(p) if at_end => p + 1,
+                Some(p) => match memchr::memchr(b'\n', &text[p..]) {
+                    Some(i) => p + i + 1,
+                    None => match memchr::memrchr(b'\n', &text[..p]) {
+                        Some(i) => i + 1,
+                        None => 0,
+                    },
+                },
+            };
+            let mut block = &text[..cut];
+            if let Some(w) = want {
+                // Where the wanted rows end when the block has content beyond them.
+                let left = w - stream.rows();
+                let over = if left == 0 {
+                    (!block.is_empty()).then_some(0)
+                } else {
+                    memchr::memchr_iter(b'\n', block)
+                        .nth(left - 1)
+                        .filter(|&p| p + 1 < block.len())
+                };
+                if let Some(pos) = over {
+                    if !limit_binds {
+                        if let Some(e) = expected {
+                            return Err(Error::at_line(
+                                path,
+                                first_line + e as u64,
+                                format!("the header promises {e} rows but the file has more"),
+                            ));
+                        }
+                    }
+                    block = &block[..pos];
+                    done = true;
+                }
+            }
+            if at_end && !done {
+                done = true;
+                if let Some(e) = expected {
+                    let rows = stream.rows() + count_lines(block);
+                    if rows < want.unwrap_or(e) {
+                        return Err(Error::at_line(
+                            path,
+                            first_line + rows as u64,
+                            format!(
+                                "the header promises {e} rows but the file ends after {rows} \
+                                 (truncated file?)"
+                            ),
+                        ));
+                    }
+                }
+            }
+            stream.parse(block)?;
+            // A limit reached: the rest is not read.
+            if limit_binds && want == Some(stream.rows()) {
+                done = true;
+            }
+            let used = if done { text.len() } else { cut };
+            text.drain(..used);
+        }
+        // Dropping the receiver stops the inflating thread at its next piece.
+        drop(full_rx);
+        Ok(())
+    })?;
+    phases.end("inflate and parse");
+    let mut report = ReadReport::default();
+    let Stream { words, data, .. } = stream;
+    let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, |row| {
+        Position::Line(first_line + row as u64)
+    })?;
+    let embeddings = Embeddings::new(vocab, matrix)?;
+    phases.end("repeats");
+    Ok((embeddings, report))
+}
+
+/// Lines of `text`, a last line without its newline included.
+fn count_lines(text: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', text).count() + usize::from(text.last().is_some_and(|&b| b != b'\n'))
+}
+
+/// The rows parsed so far from a stream.
+struct Stream<'a> {
+    path: &'a Path,
+    dims: usize,
+    options: &'a ReadOptions,
+    /// The line number of the first row and of the next one.
+    first: u64,
+    line: u64,
+    /// Bytes of rows passed to [`Stream::parse`].
+    bytes: usize,
+    data: Vec<f32>,
+    words: WordList,
+}
+
+impl Stream<'_> {
+    fn rows(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Parses a block of whole lines into new rows, in chunks on all cores.
+    fn parse(&mut self, block: &[u8]) -> Result<()> {
+        if block.is_empty() {
+            return Ok(());
+        }
+        let mut chunks = Vec::new();
+        let mut at = 0;
+        while at < block.len() {
+            let next = (at + CHUNK).min(block.len());
+            let next = memchr::memchr(b'\n', &block[next..]).map_or(block.len(), |i| next + i + 1);
+            chunks.push(&block[at..next]);
+            at = next;
+        }
+        let counts: Vec<usize> = chunks.par_iter().map(|c| count_lines(c)).collect();
+        let rows: usize = counts.iter().sum();
+        // Every value takes at least one byte: more values than the bytes read so far cannot be
+        // (and must not be allocated before a row is parsed). Counted from the first row, as
+        // the mapped path counts the whole file.
+        self.bytes += block.len();
+        // (without the block's final newline, as the mapped path counts a file's last row)
+        let bytes = self.bytes - usize::from(block.last() == Some(&b'\n'));
+        let total = self.rows() + rows;
+        let values = total
+            .checked_mul(self.dims)
+            .filter(|&t| t <= bytes)
+            .map(|_| rows * self.dims)
+            .ok_or_else(|| {
+                Error::at_line(
+                    self.path,
+                    self.first,
+                    format!(
+                        "{total} rows of {} values cannot fit in {} bytes",
+                        self.dims, bytes
+                    ),
+                )
+            })?;
+        let old = self.data.len();
+        self.data.try_reserve(values).map_err(|_| {
+            Error::invalid(
+                "rows",
+                format!(
+                    "cannot allocate {} more values for {}",
+                    values,
+                    self.path.display()
+                ),
+            )
+        })?;
+        self.data.resize(old + values, 0.0);
+        let mut slices = Vec::with_capacity(chunks.len());
+        let mut starts = Vec::with_capacity(chunks.len());
+        let mut rest = &mut self.data[old..];
+        let mut line = self.line;
+        for &n in &counts {
+            let (a, b) = rest.split_at_mut(n * self.dims);
+            slices.push(a);
+            rest = b;
+            starts.push(line);
+            line += n as u64;
+        }
+        let (path, dims, options) = (self.path, self.dims, self.options);
+        let lists: Vec<WordList> = chunks
+            .par_iter()
+            .zip(slices.into_par_iter())
+            .zip(starts.par_iter())
+            .map(|((chunk, out), &start)| parse_chunk(path, chunk, start, dims, out, options))
+            .collect::<Result<_>>()?;
+        for list in &lists {
+            self.words.append(list);
+        }
+        self.line = line;
+        Ok(())
+    }
+}
+
 /// Where the `n`-th newline (from 0) of `body` is, counted a few MiB at a time with the pages
 /// passed given back (a scan of the whole input would otherwise leave all of it resident,
 /// before the matrix is even allocated).
@@ -536,6 +827,122 @@ pub(crate) fn write_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads `text` (a header line first when `expected` is given) through the mapped path and
+    /// through the stream in pieces of every size given: the same rows, words and report, or the
+    /// same error.
+    #[allow(clippy::type_complexity)]
+    fn summary(e: &Embeddings, r: &ReadReport) -> (Vec<String>, Vec<Vec<u32>>, usize) {
+        let words: Vec<String> = e.vocab().words().iter().map(String::from).collect();
+        let rows = (0..e.len() as u32)
+            .map(|i| e.vector(i).unwrap().iter().map(|v| v.to_bits()).collect())
+            .collect();
+        (words, rows, r.duplicates.len())
+    }
+
+    fn stream_agrees(text: &str, dims: usize, expected: Option<usize>, limit: Option<usize>) {
+        let path = Path::new("t.vec.gz");
+        let options = ReadOptions {
+            limit,
+            ..Default::default()
+        };
+        let bytes = text.as_bytes();
+        let body = if expected.is_some() {
+            first_line(bytes).1
+        } else {
+            bytes
+        };
+        let first = if expected.is_some() { 2 } else { 1 };
+        let source = input::Input::Owned(bytes.to_vec());
+        let want = parse_rows(path, &source, body, first, dims, expected, &options)
+            .map(|(e, r)| summary(&e, &r));
+        for piece in [1, 2, 3, 5, 8, 13, 64, 1 << 12] {
+            let got = parse_rows_stream_in(
+                path,
+                bytes,
+                expected.is_some(),
+                first,
+                dims,
+                expected,
+                &options,
+                piece,
+            )
+            .map(|(e, r)| summary(&e, &r));
+            match (&want, &got) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "piece {piece}: {text:?}"),
+                (Err(a), Err(b)) => {
+                    assert_eq!(a.to_string(), b.to_string(), "piece {piece}: {text:?}")
+                }
+                _ => panic!("piece {piece}, {text:?}: mapped {want:?}, streamed {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn streamed_input_reads_as_the_mapped_one() {
+        let rows = "a 1 2\nb -0.5 3e2\nc 0.25 -7\nd 8 9\n";
+        for tail in ["", "\n", "\n\n  \n", "  ", "\r\n"] {
+            let text = format!("{rows}{tail}");
+            stream_agrees(&text, 2, None, None);
+            stream_agrees(&format!("4 2\n{text}"), 2, Some(4), None);
+            for limit in 0..=5 {
+                stream_agrees(&text, 2, None, Some(limit));
+                stream_agrees(&format!("4 2\n{text}"), 2, Some(4), Some(limit));
+            }
+        }
+        // No final newline; a repeated word; a word with spaces (read from the right).
+        stream_agrees("a 1 2\nb 3 4", 2, None, None);
+        stream_agrees("a 1 2\na 3 4\nb 5 6\n", 2, None, None);
+        stream_agrees("a 1 2\n. . . 3 4\n", 2, None, None);
+        // Errors, with the same positions: more or fewer rows than the header promises, a row
+        // cut short, a blank line inside, a value that is not a number, too many values.
+        stream_agrees("3 2\na 1 2\nb 3 4\n", 2, Some(3), None);
+        stream_agrees("1 2\na 1 2\nb 3 4\n", 2, Some(1), None);
+        stream_agrees("2 2\na 1 2\nb 3\n", 2, Some(2), None);
+        stream_agrees("a 1 2\n\nb 3 4\n", 2, None, None);
+        stream_agrees("a 1 2\nb 3 x\n", 2, None, None);
+        stream_agrees("a 1 2\nb 3 4 5\n", 2, None, None);
+        stream_agrees("a 1 2\nb 3 4 5\n", 3, None, None);
+        stream_agrees("", 2, None, None);
+        // A header promising more values than the bytes could hold.
+        stream_agrees("1 1000000\na 1 2\n", 1_000_000, Some(1), None);
+    }
+
+    #[test]
+    fn a_failing_stream_is_an_error_naming_the_file() {
+        struct Fails(usize);
+        impl std::io::Read for Fails {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "corrupt deflate stream",
+                    ));
+                }
+                let n = buf.len().min(self.0).min(6);
+                buf[..n].copy_from_slice(&b"a 1 2\n"[..n]);
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let path = Path::new("broken.vec.gz");
+        let err = parse_rows_stream_in(
+            path,
+            Fails(60),
+            false,
+            1,
+            2,
+            None,
+            &ReadOptions::default(),
+            16,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("broken.vec.gz") && err.contains("corrupt deflate stream"),
+            "{err}"
+        );
+    }
 
     /// The short-decimal path and the fallback against the standard library's parser (correctly
     /// rounded), on numbers shaped like those of pretrained files and on the edges of the path.

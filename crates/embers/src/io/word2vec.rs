@@ -19,6 +19,25 @@ pub fn read_text(
     options: &ReadOptions,
 ) -> Result<(Embeddings, ReadReport)> {
     let path = path.as_ref();
+    if input::is_gzip(path) {
+        // Inflated while it is parsed, a piece at a time (see `textvec::parse_rows_stream`).
+        let header = match input::first_line_of(path, 1 << 16)? {
+            Some(h) => h,
+            None if input::head(path, 1)?.is_empty() => {
+                return Err(Error::at_line(path, 1, "the file is empty"))
+            }
+            None => {
+                return Err(Error::at_line(
+                    path,
+                    1,
+                    "no header line `ROWS DIMS` ending in a newline in the first 64 KiB",
+                ))
+            }
+        };
+        let (rows, dims) = textvec::parse_header(path, &header)?;
+        let stream = input::gzip_stream(path)?;
+        return textvec::parse_rows_stream(path, stream, true, 2, dims, Some(rows), options);
+    }
     let bytes = input::open(path, options.limit.map(|l| l + 1))?;
     if bytes.is_empty() {
         return Err(Error::at_line(path, 1, "the file is empty"));
@@ -379,5 +398,20 @@ mod tests {
         std::fs::write(&p, gz.finish().unwrap()).unwrap();
         let (e, _) = read_text(&p, &ReadOptions::default()).unwrap();
         assert_eq!(e.get("b"), Some(vec![3.0, 4.0]));
+        // Cut short: an error naming the file, never a partial matrix.
+        let mut text = b"20000 2\n".to_vec();
+        text.extend((0..20000).flat_map(|i| format!("w{i} {i}.5 -{i}.25\n").into_bytes()));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&text).unwrap();
+        let whole_with_header = gz.finish().unwrap();
+        std::fs::write(&p, &whole_with_header[..whole_with_header.len() / 2]).unwrap();
+        let err = read_text(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("v.txt.gz") && err.contains("gzip"), "{err}");
+        std::fs::write(&p, &whole_with_header).unwrap();
+        let (e, _) = read_text(&p, &ReadOptions::default()).unwrap();
+        assert_eq!(e.len(), 20000);
+        assert_eq!(e.get("w1999"), Some(vec![1999.5, -1999.25]));
     }
 }
