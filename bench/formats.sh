@@ -37,7 +37,8 @@ cargo build --release -q -p embers-cli
 embers=$root/target/release/embers
 ff=$(command -v finalfusion || true)
 [ -n "$ff" ] || { [ -x "$HOME/.cargo/bin/finalfusion" ] && ff=$HOME/.cargo/bin/finalfusion; } || true
-if [ -z "$ff" ]; then
+# Only the cases that run it need finalfusion (vecgz, open and limit do not).
+if [ -z "$ff" ] && { want glove6b || want gen300 || want binary; }; then
   echo "finalfusion not found: cargo install --locked finalfusion-utils" >&2
   cargo install --locked finalfusion-utils >&2
   ff=$HOME/.cargo/bin/finalfusion
