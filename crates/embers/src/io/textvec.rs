@@ -58,6 +58,56 @@ pub(crate) fn count_values(line: &[u8]) -> usize {
         .saturating_sub(1)
 }
 
+/// How many rows a read keeps: the count a header promised and the reader's limit.
+struct Wanted {
+    expected: Option<usize>,
+    /// The rows to read, when anything bounds them.
+    want: Option<usize>,
+    /// The limit, not the header, decides where reading stops.
+    limit_binds: bool,
+}
+
+impl Wanted {
+    fn new(expected: Option<usize>, options: &ReadOptions) -> Self {
+        Wanted {
+            expected,
+            want: match (expected, options.limit) {
+                (Some(e), Some(l)) => Some(e.min(l)),
+                (e, l) => e.or(l),
+            },
+            limit_binds: options
+                .limit
+                .is_some_and(|l| expected.is_none_or(|e| l < e)),
+        }
+    }
+
+    /// The file has rows after the wanted ones: an error when the header's count binds.
+    fn more_rows(&self, path: &Path, first_line: u64) -> Result<()> {
+        match self.expected {
+            Some(e) if !self.limit_binds => Err(Error::at_line(
+                path,
+                first_line + e as u64,
+                format!("the header promises {e} rows but the file has more"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The file ends after `rows` rows: an error when a header promised more.
+    fn file_ends(&self, path: &Path, first_line: u64, rows: usize) -> Result<()> {
+        match self.expected {
+            Some(e) if rows < self.want.unwrap_or(e) => Err(Error::at_line(
+                path,
+                first_line + rows as u64,
+                format!(
+                    "the header promises {e} rows but the file ends after {rows} (truncated file?)"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Parses rows of `word v1 .. v_dims` from `body`, whose first line is line `first_line` of the
 /// file. `expected` is the row count a header promised (an error when the file has fewer or
 /// more rows); `limit` stops after that many rows without looking at the rest.
@@ -77,27 +127,13 @@ pub(crate) fn parse_rows(
         end -= 1;
     }
     let mut body = &body[..end];
-    let want = match (expected, options.limit) {
-        (Some(e), Some(l)) => Some(e.min(l)),
-        (e, l) => e.or(l),
-    };
-    if let Some(want) = want {
+    let wanted = Wanted::new(expected, options);
+    if let Some(want) = wanted.want {
         // Cut after `want` lines; the rest is not parsed (nor, for a limit, looked at).
-        let limit_binds = options
-            .limit
-            .is_some_and(|l| expected.is_none_or(|e| l < e));
         if want == 0 {
             body = &[];
         } else if let Some(pos) = nth_newline(source, body, want - 1) {
-            if !limit_binds {
-                if let Some(e) = expected {
-                    return Err(Error::at_line(
-                        path,
-                        first_line + e as u64,
-                        format!("the header promises {e} rows but the file has more"),
-                    ));
-                }
-            }
+            wanted.more_rows(path, first_line)?;
             body = &body[..pos];
         }
     }
@@ -139,17 +175,7 @@ pub(crate) fn parse_rows(
     }
     let rows: usize = line_counts.iter().sum();
     phases.end("count lines");
-    if let Some(e) = expected {
-        if rows < want.unwrap_or(e) {
-            return Err(Error::at_line(
-                path,
-                first_line + rows as u64,
-                format!(
-                    "the header promises {e} rows but the file ends after {rows} (truncated file?)"
-                ),
-            ));
-        }
-    }
+    wanted.file_ends(path, first_line, rows)?;
     // Every value takes at least one byte: a file too small for rows × dims fails here, before
     // anything is allocated (a header may promise any number of dims).
     let total = rows
@@ -200,6 +226,17 @@ pub(crate) fn parse_rows(
         sweep.reached(source, body, batch_end(b, chunks.len()));
     }
     phases.end("parse");
+    finish_rows(words, data, dims, first_line, phases)
+}
+
+/// The parsed rows as embeddings: repeated words dropped (the first kept) and reported.
+fn finish_rows(
+    words: WordList,
+    data: Vec<f32>,
+    dims: usize,
+    first_line: u64,
+    mut phases: profile::Phases,
+) -> Result<(Embeddings, ReadReport)> {
     let mut report = ReadReport::default();
     let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, |row| {
         Position::Line(first_line + row as u64)
@@ -252,13 +289,7 @@ fn parse_rows_stream_in<R: std::io::Read + Send>(
 ) -> Result<(Embeddings, ReadReport)> {
     use std::sync::mpsc::{channel, sync_channel};
     let mut phases = profile::Phases::start("text stream");
-    let want = match (expected, options.limit) {
-        (Some(e), Some(l)) => Some(e.min(l)),
-        (e, l) => e.or(l),
-    };
-    let limit_binds = options
-        .limit
-        .is_some_and(|l| expected.is_none_or(|e| l < e));
+    let wanted = Wanted::new(expected, options);
     let mut stream = Stream {
         path,
         dims,
@@ -339,7 +370,7 @@ fn parse_rows_stream_in<R: std::io::Read + Send>(
                 },
             };
             let mut block = &text[..cut];
-            if let Some(w) = want {
+            if let Some(w) = wanted.want {
                 // Where the wanted rows end when the block has content beyond them.
                 let left = w - stream.rows();
                 let over = if left == 0 {
@@ -350,38 +381,18 @@ fn parse_rows_stream_in<R: std::io::Read + Send>(
                         .filter(|&p| p + 1 < block.len())
                 };
                 if let Some(pos) = over {
-                    if !limit_binds {
-                        if let Some(e) = expected {
-                            return Err(Error::at_line(
-                                path,
-                                first_line + e as u64,
-                                format!("the header promises {e} rows but the file has more"),
-                            ));
-                        }
-                    }
+                    wanted.more_rows(path, first_line)?;
                     block = &block[..pos];
                     done = true;
                 }
             }
             if at_end && !done {
                 done = true;
-                if let Some(e) = expected {
-                    let rows = stream.rows() + count_lines(block);
-                    if rows < want.unwrap_or(e) {
-                        return Err(Error::at_line(
-                            path,
-                            first_line + rows as u64,
-                            format!(
-                                "the header promises {e} rows but the file ends after {rows} \
-                                 (truncated file?)"
-                            ),
-                        ));
-                    }
-                }
+                wanted.file_ends(path, first_line, stream.rows() + count_lines(block))?;
             }
             stream.parse(block)?;
             // A limit reached: the rest is not read.
-            if limit_binds && want == Some(stream.rows()) {
+            if wanted.limit_binds && wanted.want == Some(stream.rows()) {
                 done = true;
             }
             let used = if done { text.len() } else { cut };
@@ -392,14 +403,7 @@ fn parse_rows_stream_in<R: std::io::Read + Send>(
         Ok(())
     })?;
     phases.end("inflate and parse");
-    let mut report = ReadReport::default();
-    let Stream { words, data, .. } = stream;
-    let (vocab, matrix) = input::dedup_rows(words, None, data, dims, &mut report, |row| {
-        Position::Line(first_line + row as u64)
-    })?;
-    let embeddings = Embeddings::new(vocab, matrix)?;
-    phases.end("repeats");
-    Ok((embeddings, report))
+    finish_rows(stream.words, stream.data, dims, first_line, phases)
 }
 
 /// Lines of `text`, a last line without its newline included.
