@@ -6,13 +6,14 @@
 //! | `f16` | `embeddings` F16 [rows, dims] |
 //! | `int8` | `embeddings` I8 [rows, dims], `scales` F32 [rows], `offsets` F32 [rows] (affine only) |
 //! | `pq` | `codes` U8 [rows, m], `quantizer.centroids` F32 [m, 2^bits, dims/m], `quantizer.rotation` F32 [dims, dims] (optional) |
+//! | `rq` | `codes` U8 [rows, m], `quantizer.codebooks` F32 [m, 2^bits, dims] (row = Σ_j codebooks[j, codes[row, j]]) |
 //!
 //! The `storage` metadata entry names the kind; the shapes carry everything needed to decode.
 
 use crate::error::{Error, Result};
 use crate::io::safetensors::bytemuck_free::Pod;
 use crate::io::safetensors::{bytes_of, Dtype, SafetensorsFile, TensorOut};
-use crate::storage::{Buffer, F16Matrix, Int8Matrix, PqMatrix, Storage};
+use crate::storage::{Buffer, F16Matrix, Int8Matrix, PqMatrix, RqMatrix, Storage};
 
 /// The tensors holding a compressed storage's rows (none for dense f32, which the native
 /// writer stores itself).
@@ -70,6 +71,20 @@ pub fn storage_tensors(storage: &Storage) -> Vec<TensorOut<'_>> {
             }
             t
         }
+        Storage::Rq(m) => vec![
+            TensorOut::new(
+                "codes",
+                Dtype::U8,
+                vec![rows, m.stages()],
+                bytes_of(m.codes()),
+            ),
+            TensorOut::new(
+                "quantizer.codebooks",
+                Dtype::F32,
+                vec![m.stages(), m.ksub(), dims],
+                bytes_of(m.codebooks()),
+            ),
+        ],
         _ => Vec::new(),
     }
 }
@@ -96,6 +111,21 @@ pub fn shape(file: &SafetensorsFile) -> Result<(usize, usize)> {
                 format!(
                     "codes {:?} and quantizer.centroids {:?} are not [rows, m] and [m, 2^bits, dims/m]",
                     codes.shape, cents.shape
+                ),
+            )),
+        };
+    }
+    if storage_kind(file) == "rq" {
+        let codes = file.require("codes")?;
+        let books = file.require("quantizer.codebooks")?;
+        return match (codes.shape, books.shape) {
+            ([rows, m], [m2, _, dims]) if m == m2 => Ok((*rows, *dims)),
+            _ => Err(Error::at_field(
+                path,
+                "codes",
+                format!(
+                    "codes {:?} and quantizer.codebooks {:?} are not [rows, m] and [m, 2^bits, dims]",
+                    codes.shape, books.shape
                 ),
             )),
         };
@@ -149,7 +179,11 @@ pub fn open_storage(file: &SafetensorsFile, rows: usize) -> Result<Option<Storag
     }
     let (r, dims) = shape(file)?;
     if r != rows {
-        let name = if kind == "pq" { "codes" } else { "embeddings" };
+        let name = if kind == "pq" || kind == "rq" {
+            "codes"
+        } else {
+            "embeddings"
+        };
         return Err(Error::at_field(
             path,
             name,
@@ -211,11 +245,32 @@ pub fn open_storage(file: &SafetensorsFile, rows: usize) -> Result<Option<Storag
                 .map_err(|e| bad("codes", e))?
                 .into()
         }
+        "rq" => {
+            let m = file.require("codes")?.shape[1];
+            let ksub = file.require("quantizer.codebooks")?.shape[1];
+            if !ksub.is_power_of_two() || !(2..=256).contains(&ksub) {
+                return Err(Error::at_field(
+                    path,
+                    "quantizer.codebooks",
+                    format!("{ksub} codewords per codebook is not 2^bits with bits in 1..=8"),
+                ));
+            }
+            let bits = ksub.trailing_zeros();
+            crate::size::product("quantizer.codebooks", &[m, ksub, dims])
+                .map_err(|e| bad("quantizer.codebooks", e))?;
+            let codes = view(file, "codes", Dtype::U8, &[rows, m])?;
+            let books = view(file, "quantizer.codebooks", Dtype::F32, &[m, ksub, dims])?;
+            RqMatrix::new(rows, dims, m, bits, codes, books)
+                .map_err(|e| bad("codes", e))?
+                .into()
+        }
         other => {
             return Err(Error::at_field(
                 path,
                 "__metadata__.storage",
-                format!("unknown storage kind {other:?} (this embers reads f32, f16, int8, pq)"),
+                format!(
+                    "unknown storage kind {other:?} (this embers reads f32, f16, int8, pq, rq)"
+                ),
             ))
         }
     };

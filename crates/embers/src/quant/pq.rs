@@ -110,7 +110,7 @@ pub fn check_config(rows: usize, dims: usize, cfg: &PqConfig) -> Result<()> {
 
 /// `n` distinct row indices out of `rows`, chosen by a seeded partial Fisher–Yates shuffle and
 /// returned in increasing order.
-fn sample_rows(rows: usize, n: usize, rng: &mut Rng) -> Vec<usize> {
+pub(super) fn sample_rows(rows: usize, n: usize, rng: &mut Rng) -> Vec<usize> {
     if n >= rows {
         return (0..rows).collect();
     }
