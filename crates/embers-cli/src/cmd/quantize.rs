@@ -58,7 +58,8 @@ pub struct Args {
     /// to queries.
     #[arg(long)]
     rotation: Option<String>,
-    /// pq with --rotation opq: rounds of alternating codebook and rotation updates (default 10).
+    /// pq with --rotation opq: rounds of alternating codebook and rotation updates (default 50,
+    /// as faiss).
     #[arg(long)]
     opq_iterations: Option<usize>,
     /// rq: partial encodings kept per row at each stage of the beam search (1: greedy;

@@ -232,6 +232,15 @@ mod tests {
                 rotation: Some(Rotation::Opq { iterations: 2 }),
                 ..pq
             }),
+            Target::Rq(RqConfig {
+                subquantizers: 6,
+                bits: 8,
+                beam: 2,
+                sample: 700,
+                iterations: 4,
+                refine: 1,
+                seed: 5,
+            }),
         ]
         .iter()
         .map(|t| compress(&m, t, &silent).unwrap())
@@ -440,7 +449,7 @@ mod tests {
         let m = random(300, 20, 8);
         let vocab = Vocab::from_words((0..300).map(|i| format!("w{i}")).collect()).unwrap();
         let e = Embeddings::new(vocab, m).unwrap();
-        for name in ["f16", "int8", "pq", "f32"] {
+        for name in ["f16", "int8", "pq", "rq", "f32"] {
             let t = Target::from_name(name, 20).unwrap();
             let q = quantize(&e, &t, &silent).unwrap();
             assert_eq!(q.storage().kind(), name);
