@@ -16,6 +16,7 @@ matrix; every result is scored the same way on its reconstructed rows:
                           batched in numpy; the batched code is checked against gensim itself on
                           the f32 rows at 30,000 (--check-gensim);
 - encode seconds          train + encode (faiss: train + add; embers: the CLI's quantize_seconds),
+                          (embers kinds: pq, opq = pq --rotation opq, rq = --to rq)
                           wall and CPU;
 - query ms                one query over all codes: faiss index.search (k = 11) of the 1,000
                           queries; embers `embers similar` of the 1,000 words, minus a one-word run.
@@ -171,7 +172,9 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--budgets", default="4,8,10,16,25")
     ap.add_argument("--faiss", default="PQ,OPQ,RQ,LSQ", help="faiss kinds to run (or none)")
-    ap.add_argument("--embers-configs", default="pq:5,pq:10,pq:25,opq:5,opq:10,opq:25")
+    ap.add_argument("--embers-configs",
+                    default="pq:5,pq:10,pq:25,opq:5,opq:10,opq:25,rq:5,rq:10,rq:25",
+                    help="KIND:M[:flag=value+...] with KIND pq, opq, rq (n… to --normalize)")
     ap.add_argument("--train", type=int, default=65536, help="training rows (all kinds)")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
@@ -274,17 +277,24 @@ def main():
 
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
     for cfg in [c for c in args.embers_configs.split(",") if c]:
-        kind, m = cfg.split(":")
-        out = os.path.join(args.out, f"embers-{kind}{m}.safetensors")
+        # KIND:M[:flag=value+flag=value], e.g. opq:10, rq:10, rq:10:beam=8+refine=0.
+        kind, m, *flags = cfg.split(":")
+        label = f"{kind}{m}" + "".join(f"-{f.replace('=', '')}" for f in "+".join(flags).split("+") if f)
+        out = os.path.join(args.out, f"embers-{label}.safetensors")
         # n…: --normalize (unit rows; the error is then measured against the unit rows).
         normalized = kind.startswith("n")
+        to = "rq" if kind.endswith("rq") else "pq"
         extra = ["--rotation", "opq"] if kind.endswith("opq") else []
         extra += ["--normalize"] if normalized else []
-        cmd = [args.embers, "quantize", w2v, out, "--to", "pq", "-m", m, "--json",
+        for f in "+".join(flags).split("+"):
+            if f:
+                k, v = f.split("=")
+                extra += [f"--{k.replace('_', '-')}", v]
+        cmd = [args.embers, "quantize", w2v, out, "--to", to, "-m", m, "--json",
                "--progress", "none"] + extra
         c0, w0 = cpu_children(), time.time()
         rep = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
-        rec = {"lib": "embers", "method": f"{kind}{m}", "cmd": " ".join(cmd[1:])}
+        rec = {"lib": "embers", "method": label, "cmd": " ".join(cmd[1:])}
         rec["process_s"] = time.time() - w0
         rec["process_cpu_s"] = cpu_children() - c0
         rec["encode_s"] = rep["quantize_seconds"]

@@ -44,7 +44,7 @@ class Embeddings:
         """The format the file was read as."""
     @property
     def storage(self) -> str:
-        """``f32``, ``f16``, ``int8`` or ``pq``."""
+        """``f32``, ``f16``, ``int8``, ``pq`` or ``rq``."""
     @property
     def is_mapped(self) -> bool:
         """True when rows are read in place from a memory map."""

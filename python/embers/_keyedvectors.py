@@ -242,7 +242,7 @@ class KeyedVectors:
     def vectors(self) -> np.ndarray:
         """The (rows, dims) float32 matrix, read-only. For f32 rows it is a view of them where
         they are: for a native file, the file's memory map (no copy; pages are read as touched).
-        Compressed files (f16, int8, pq) are decoded into a new array at each access."""
+        Compressed files (f16, int8, pq, rq) are decoded into a new array at each access."""
         return self._e.matrix()
 
     @property

@@ -150,7 +150,7 @@ impl PyEmbeddings {
         self.format
     }
 
-    /// How rows are stored: `f32`, `f16`, `int8` or `pq`.
+    /// How rows are stored: `f32`, `f16`, `int8`, `pq` or `rq`.
     #[getter]
     fn storage(&self) -> &'static str {
         self.emb.storage().kind()
@@ -267,7 +267,7 @@ impl PyEmbeddings {
     /// The whole matrix as a read-only float32 array. For f32 rows this is a view of the rows
     /// where they are (the memory map of a native file, or the model's own buffer): nothing is
     /// copied, and the array keeps this object alive through its `base`. Compressed rows
-    /// (f16, int8, pq) are decoded into a new array.
+    /// (f16, int8, pq, rq) are decoded into a new array.
     fn matrix<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let this = slf.get();

@@ -1,5 +1,5 @@
-//! `embers quantize`: compress an embedding file to f16, int8 or product-quantized storage
-//! (optionally with an optimised-PQ rotation) in the native format, and report the size ratio
+//! `embers quantize`: compress an embedding file to f16, int8, product-quantized (optionally
+//! with an optimised-PQ rotation) or residual-quantized storage in the native format, and report the size ratio
 //! and reconstruction error.
 
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use clap::Args as ClapArgs;
-use embers::quant::{self, PqConfig, Rotation, Target};
+use embers::quant::{self, PqConfig, Rotation, RqConfig, Target};
 use rayon::prelude::*;
 
 use super::info::ReadArgs;
@@ -19,7 +19,7 @@ pub struct Args {
     input: PathBuf,
     /// Output file (native format).
     output: PathBuf,
-    /// Storage kind: f16, int8, pq (or f32 to decompress). Not used for supervised fastText
+    /// Storage kind: f16, int8, pq, rq (or f32 to decompress). Not used for supervised fastText
     /// models, which become `.ftz` files (see the supervised options below).
     #[arg(long)]
     to: Option<String>,
@@ -37,19 +37,20 @@ pub struct Args {
     #[arg(long)]
     normalize: bool,
     /// pq: number of subquantizers (code bytes per row); must divide the dims.
-    /// Default: the most that keep at least 5 dims each.
+    /// rq: number of stages (code bytes per row), any number.
+    /// Default: the most that keep at least 5 dims each (rq: the same number).
     #[arg(long, short = 'm')]
     subquantizers: Option<usize>,
-    /// pq: bits per code, 1..=8 (2^bits centroids per subquantizer).
+    /// pq, rq: bits per code, 1..=8 (2^bits centroids per subquantizer or stage).
     #[arg(long)]
     bits: Option<u32>,
-    /// pq: rows sampled to train the codebooks.
+    /// pq, rq: rows sampled to train the codebooks.
     #[arg(long)]
     sample: Option<usize>,
-    /// pq: most k-means iterations.
+    /// pq, rq: most k-means iterations.
     #[arg(long)]
     iterations: Option<usize>,
-    /// pq: random seed of the sample and k-means++.
+    /// pq, rq: random seed of the sample and k-means++.
     #[arg(long)]
     seed: Option<u64>,
     /// pq: learn an orthogonal rotation before splitting rows into subspaces: `opq` (optimised
@@ -57,9 +58,18 @@ pub struct Args {
     /// to queries.
     #[arg(long)]
     rotation: Option<String>,
-    /// pq with --rotation opq: rounds of alternating codebook and rotation updates (default 10).
+    /// pq with --rotation opq: rounds of alternating codebook and rotation updates (default 50,
+    /// as faiss).
     #[arg(long)]
     opq_iterations: Option<usize>,
+    /// rq: partial encodings kept per row at each stage of the beam search (1: greedy;
+    /// default 5).
+    #[arg(long)]
+    beam: Option<usize>,
+    /// rq: codebook refinement passes (least squares for the final codes, then re-encoding
+    /// the training sample; default 2, 0 for none).
+    #[arg(long)]
+    refine: Option<usize>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -71,16 +81,16 @@ impl Args {
     /// Validates the flags against the kind and the model's dims.
     fn target(&self, dims: usize) -> Result<Target> {
         let Some(to) = self.to.as_deref() else {
-            bail!("--to is required (f16, int8, pq or f32)");
+            bail!("--to is required (f16, int8, pq, rq or f32)");
         };
         let mut target = Target::from_name(to, dims)?;
-        let pq_flags = self.subquantizers.is_some()
+        let shared_flags = self.subquantizers.is_some()
             || self.bits.is_some()
             || self.sample.is_some()
             || self.iterations.is_some()
-            || self.seed.is_some()
-            || self.rotation.is_some()
-            || self.opq_iterations.is_some();
+            || self.seed.is_some();
+        let pq_flags = self.rotation.is_some() || self.opq_iterations.is_some();
+        let rq_flags = self.beam.is_some() || self.refine.is_some();
         match &mut target {
             Target::Pq(cfg) => {
                 let d = PqConfig::for_dims(dims);
@@ -103,14 +113,32 @@ impl Args {
                     },
                 };
             }
+            Target::Rq(cfg) => {
+                let d = RqConfig::for_dims(dims);
+                *cfg = RqConfig {
+                    subquantizers: self.subquantizers.unwrap_or(d.subquantizers),
+                    bits: self.bits.unwrap_or(d.bits),
+                    beam: self.beam.unwrap_or(d.beam),
+                    sample: self.sample.unwrap_or(d.sample),
+                    iterations: self.iterations.unwrap_or(d.iterations),
+                    refine: self.refine.unwrap_or(d.refine),
+                    seed: self.seed.unwrap_or(d.seed),
+                };
+            }
             Target::Int8 { affine } => *affine = self.affine,
             _ => {}
         }
-        if pq_flags && !matches!(target, Target::Pq(_)) {
+        if shared_flags && !matches!(target, Target::Pq(_) | Target::Rq(_)) {
             bail!(
-                "--subquantizers, --bits, --sample, --iterations, --seed, --rotation and \
-                 --opq-iterations only apply to --to pq"
+                "--subquantizers, --bits, --sample, --iterations and --seed only apply to \
+                 --to pq and --to rq"
             );
+        }
+        if pq_flags && !matches!(target, Target::Pq(_)) {
+            bail!("--rotation and --opq-iterations only apply to --to pq");
+        }
+        if rq_flags && !matches!(target, Target::Rq(_)) {
+            bail!("--beam and --refine only apply to --to rq");
         }
         if self.opq_iterations.is_some() && self.rotation.as_deref() != Some("opq") {
             bail!("--opq-iterations only applies with --rotation opq");
@@ -138,8 +166,10 @@ pub fn run(a: Args, progress: Mode) -> Result<()> {
     let start = Instant::now();
     let emb = a.read.load(&a.input)?;
     let target = a.target(emb.dims())?;
-    if let Target::Pq(cfg) = &target {
-        quant::pq::check_config(emb.len(), emb.dims(), cfg)?;
+    match &target {
+        Target::Pq(cfg) => quant::pq::check_config(emb.len(), emb.dims(), cfg)?,
+        Target::Rq(cfg) => quant::rq::check_config(emb.len(), emb.dims(), cfg)?,
+        _ => {}
     }
     let loaded = start.elapsed().as_secs_f64();
     let reporter = Reporter::new(progress, "quantize");

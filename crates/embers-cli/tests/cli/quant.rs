@@ -234,3 +234,131 @@ fn quantize_every_kind_then_info_and_lookup() {
     let missing = fails(&["quantize", "/nonexistent/x.embers", s(&a), "--to", "f16"]);
     assert!(missing.contains("/nonexistent/x.embers"), "{missing}");
 }
+
+#[test]
+fn quantize_to_rq_then_info_lookup_similar_and_analogy() {
+    let dir = tempfile::tempdir().unwrap();
+    let vocab = dir.path().join("vocab.tsv");
+    ok(&[
+        "vocab",
+        "build",
+        s(&testdata().join("gensim/lee_background.cor")),
+        "-o",
+        s(&vocab),
+        "--min-count",
+        "3",
+    ]);
+    let emb = dir.path().join("emb.embers");
+    ok(&[
+        "init",
+        "--vocab",
+        s(&vocab),
+        "--dim",
+        "40",
+        "--seed",
+        "3",
+        "-o",
+        s(&emb),
+    ]);
+    let out = dir.path().join("rq.embers");
+    let report: serde_json::Value = serde_json::from_str(
+        ok(&[
+            "quantize",
+            s(&emb),
+            s(&out),
+            "--to",
+            "rq",
+            "-m",
+            "6",
+            "--beam",
+            "3",
+            "--refine",
+            "1",
+            "--iterations",
+            "8",
+            "--seed",
+            "1",
+            "--json",
+        ])
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(report["storage"], "rq");
+    assert_eq!(
+        report["quantizer"],
+        serde_json::json!({"kind": "rq", "subquantizers": 6, "bits": 8, "beam": 3,
+            "sample": 65536, "iterations": 8, "refine": 1, "seed": 1})
+    );
+    let err = report["relative_squared_error"].as_f64().unwrap();
+    assert!(err > 0.0 && err < 0.9, "{report}");
+
+    // Bytes: 6 code bytes a row and 6 codebooks of 256 × 40 f32, nothing else (no norms).
+    let info: serde_json::Value =
+        serde_json::from_str(ok(&["info", s(&out), "--json"]).trim()).unwrap();
+    assert_eq!(info["storage"], "rq");
+    assert_eq!(info["dims"], 40);
+    let rows = info["rows"].as_u64().unwrap();
+    assert_eq!(info["vector_bytes"], rows * 6 + 6 * 256 * 40 * 4, "{info}");
+    assert!(ok(&["info", s(&out)]).contains("storage   rq"));
+    ok(&["verify", s(&out)]);
+
+    // Neighbour scores come from the codes (one lookup table a query); each must equal the
+    // cosine of the decoded vectors that lookups return.
+    let v = vector(ok(&["lookup", s(&out), "the", "--json"]).trim());
+    assert_eq!(v.len(), 40);
+    let similar: serde_json::Value =
+        serde_json::from_str(ok(&["similar", s(&out), "the", "-k", "3", "--json"]).trim()).unwrap();
+    let neighbours = similar["neighbors"].as_array().unwrap();
+    assert_eq!(neighbours.len(), 3);
+    let norm = |x: &[f64]| x.iter().map(|a| a * a).sum::<f64>().sqrt();
+    for n in neighbours {
+        let w = vector(ok(&["lookup", s(&out), n["word"].as_str().unwrap(), "--json"]).trim());
+        let dot: f64 = v.iter().zip(&w).map(|(a, b)| a * b).sum();
+        let cos = dot / (norm(&v) * norm(&w));
+        let score = n["score"].as_f64().unwrap();
+        assert!(
+            (cos - score).abs() < 1e-4,
+            "{n}: cosine of decoded rows {cos}"
+        );
+    }
+    // Analogies run on the codes too.
+    let a: serde_json::Value =
+        serde_json::from_str(ok(&["analogy", s(&out), "the", "of", "and", "--json"]).trim())
+            .unwrap();
+    assert!(!a.to_string().is_empty());
+
+    // Decompressing gives the decoded rows.
+    let back = dir.path().join("back.embers");
+    ok(&["quantize", s(&out), s(&back), "--to", "f32"]);
+    let w = vector(ok(&["lookup", s(&back), "the", "--json"]).trim());
+    for (a, b) in v.iter().zip(&w) {
+        assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    }
+
+    // Bad arguments.
+    let q = |extra: &[&str]| {
+        let bad = dir.path().join("bad.embers");
+        let mut args = vec!["quantize", s(&emb), s(&bad)];
+        args.extend_from_slice(extra);
+        let e = fails(&args);
+        assert!(!bad.exists(), "no output on error");
+        e
+    };
+    assert!(q(&["--to", "rq", "--beam", "0"]).contains("beam"));
+    assert!(q(&["--to", "rq", "-m", "0"]).contains("subquantizers"));
+    assert!(q(&["--to", "rq", "--bits", "9"]).contains("1..=8"));
+    assert!(q(&["--to", "pq", "--beam", "3"]).contains("only apply to --to rq"));
+    assert!(q(&["--to", "rq", "--rotation", "opq"]).contains("only apply to --to pq"));
+    // A truncated RQ file is an error naming it, for every command that opens it.
+    let bytes = std::fs::read(&out).unwrap();
+    let cut = dir.path().join("cut.embers");
+    std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
+    for cmd in [
+        vec!["lookup", s(&cut), "the"],
+        vec!["similar", s(&cut), "the"],
+        vec!["info", s(&cut)],
+    ] {
+        let e = fails(&cmd);
+        assert!(e.contains("cut.embers"), "{cmd:?}: {e}");
+    }
+}

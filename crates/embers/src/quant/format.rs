@@ -6,13 +6,14 @@
 //! | `f16` | `embeddings` F16 [rows, dims] |
 //! | `int8` | `embeddings` I8 [rows, dims], `scales` F32 [rows], `offsets` F32 [rows] (affine only) |
 //! | `pq` | `codes` U8 [rows, m], `quantizer.centroids` F32 [m, 2^bits, dims/m], `quantizer.rotation` F32 [dims, dims] (optional) |
+//! | `rq` | `codes` U8 [rows, m], `quantizer.codebooks` F32 [m, 2^bits, dims] (row = Σ_j codebooks[j, codes[row, j]]) |
 //!
 //! The `storage` metadata entry names the kind; the shapes carry everything needed to decode.
 
 use crate::error::{Error, Result};
 use crate::io::safetensors::bytemuck_free::Pod;
 use crate::io::safetensors::{bytes_of, Dtype, SafetensorsFile, TensorOut};
-use crate::storage::{Buffer, F16Matrix, Int8Matrix, PqMatrix, Storage};
+use crate::storage::{Buffer, F16Matrix, Int8Matrix, PqMatrix, RqMatrix, Storage};
 
 /// The tensors holding a compressed storage's rows (none for dense f32, which the native
 /// writer stores itself).
@@ -70,6 +71,20 @@ pub fn storage_tensors(storage: &Storage) -> Vec<TensorOut<'_>> {
             }
             t
         }
+        Storage::Rq(m) => vec![
+            TensorOut::new(
+                "codes",
+                Dtype::U8,
+                vec![rows, m.stages()],
+                bytes_of(m.codes()),
+            ),
+            TensorOut::new(
+                "quantizer.codebooks",
+                Dtype::F32,
+                vec![m.stages(), m.ksub(), dims],
+                bytes_of(m.codebooks()),
+            ),
+        ],
         _ => Vec::new(),
     }
 }
@@ -96,6 +111,21 @@ pub fn shape(file: &SafetensorsFile) -> Result<(usize, usize)> {
                 format!(
                     "codes {:?} and quantizer.centroids {:?} are not [rows, m] and [m, 2^bits, dims/m]",
                     codes.shape, cents.shape
+                ),
+            )),
+        };
+    }
+    if storage_kind(file) == "rq" {
+        let codes = file.require("codes")?;
+        let books = file.require("quantizer.codebooks")?;
+        return match (codes.shape, books.shape) {
+            ([rows, m], [m2, _, dims]) if m == m2 => Ok((*rows, *dims)),
+            _ => Err(Error::at_field(
+                path,
+                "codes",
+                format!(
+                    "codes {:?} and quantizer.codebooks {:?} are not [rows, m] and [m, 2^bits, dims]",
+                    codes.shape, books.shape
                 ),
             )),
         };
@@ -149,7 +179,11 @@ pub fn open_storage(file: &SafetensorsFile, rows: usize) -> Result<Option<Storag
     }
     let (r, dims) = shape(file)?;
     if r != rows {
-        let name = if kind == "pq" { "codes" } else { "embeddings" };
+        let name = if kind == "pq" || kind == "rq" {
+            "codes"
+        } else {
+            "embeddings"
+        };
         return Err(Error::at_field(
             path,
             name,
@@ -211,11 +245,32 @@ pub fn open_storage(file: &SafetensorsFile, rows: usize) -> Result<Option<Storag
                 .map_err(|e| bad("codes", e))?
                 .into()
         }
+        "rq" => {
+            let m = file.require("codes")?.shape[1];
+            let ksub = file.require("quantizer.codebooks")?.shape[1];
+            if !ksub.is_power_of_two() || !(2..=256).contains(&ksub) {
+                return Err(Error::at_field(
+                    path,
+                    "quantizer.codebooks",
+                    format!("{ksub} codewords per codebook is not 2^bits with bits in 1..=8"),
+                ));
+            }
+            let bits = ksub.trailing_zeros();
+            crate::size::product("quantizer.codebooks", &[m, ksub, dims])
+                .map_err(|e| bad("quantizer.codebooks", e))?;
+            let codes = view(file, "codes", Dtype::U8, &[rows, m])?;
+            let books = view(file, "quantizer.codebooks", Dtype::F32, &[m, ksub, dims])?;
+            RqMatrix::new(rows, dims, m, bits, codes, books)
+                .map_err(|e| bad("codes", e))?
+                .into()
+        }
         other => {
             return Err(Error::at_field(
                 path,
                 "__metadata__.storage",
-                format!("unknown storage kind {other:?} (this embers reads f32, f16, int8, pq)"),
+                format!(
+                    "unknown storage kind {other:?} (this embers reads f32, f16, int8, pq, rq)"
+                ),
             ))
         }
     };
@@ -230,7 +285,7 @@ mod tests {
     use crate::embeddings::Embeddings;
     use crate::io::{native, safetensors};
     use crate::progress::silent;
-    use crate::quant::{quantize, PqConfig, Rotation, Target};
+    use crate::quant::{quantize, PqConfig, Rotation, RqConfig, Target};
     use crate::rng::Rng;
     use crate::storage::DenseMatrix;
     use crate::vocab::Vocab;
@@ -261,6 +316,15 @@ mod tests {
                 rotation: Some(Rotation::Opq { iterations: 3 }),
                 ..pq
             }),
+            Target::Rq(RqConfig {
+                subquantizers: 4,
+                bits: 6,
+                beam: 3,
+                sample: 300,
+                iterations: 5,
+                refine: 1,
+                seed: 2,
+            }),
         ]
     }
 
@@ -290,6 +354,16 @@ mod tests {
                 assert_eq!(a.rotation(), b.rotation());
                 assert_eq!(b.rotation().is_some(), t.describe().contains("opq"));
                 // Scores on codes (ADC on the rotated query) agree with the written model's.
+                let query: Vec<f32> = (0..24).map(|i| (i as f32 * 0.37).sin()).collect();
+                let (mut sa, mut sb) = (vec![0.0; 300], vec![0.0; 300]);
+                q.storage().dot_all(&query, &mut sa);
+                back.storage().dot_all(&query, &mut sb);
+                assert_eq!(sa, sb);
+            }
+            if let (Storage::Rq(a), Storage::Rq(b)) = (q.storage(), back.storage()) {
+                assert_eq!(a.codes(), b.codes());
+                assert_eq!(a.codebooks(), b.codebooks());
+                // Scores on codes (one lookup table a query) agree with the written model's.
                 let query: Vec<f32> = (0..24).map(|i| (i as f32 * 0.37).sin()).collect();
                 let (mut sa, mut sb) = (vec![0.0; 300], vec![0.0; 300]);
                 q.storage().dot_all(&query, &mut sa);
@@ -335,6 +409,9 @@ elif kind == 'int8':
     rows = c * t('scales', '<f4')[:, None].astype(np.float64)
     if 'offsets' in h:
         rows += t('offsets', '<f4')[:, None]
+elif kind == 'rq':
+    codes = t('codes', 'u1'); books = t('quantizer.codebooks', '<f4').astype(np.float64)
+    rows = sum(books[j][codes[:, j]] for j in range(codes.shape[1]))
 else:
     codes = t('codes', 'u1'); cents = t('quantizer.centroids', '<f4')
     rows = np.concatenate([cents[j][codes[:, j]] for j in range(codes.shape[1])], axis=1)
@@ -355,6 +432,98 @@ rows.astype('<f4').tofile(sys.argv[2])
                 assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{t:?}: {a} vs {b}");
             }
             assert_eq!(want.len(), 300 * 24);
+        }
+    }
+
+    #[test]
+    fn numpy_reads_rq_files_and_agrees_on_error_and_scores() {
+        // Independent of embers' decoder: numpy reads the RQ tensors by the documented layout,
+        // reconstructs every row as the sum of its codewords in float64, and computes the
+        // relative squared error against the original and the scores of a query.
+        let dir = tempfile::tempdir().unwrap();
+        let e = model(600, 16);
+        let t = Target::Rq(RqConfig {
+            subquantizers: 5,
+            bits: 7,
+            beam: 4,
+            sample: 600,
+            iterations: 8,
+            refine: 2,
+            seed: 11,
+        });
+        let q = quantize(&e, &t, &silent).unwrap();
+        let p = dir.path().join("rq.embers");
+        native::write(&p, &q).unwrap();
+        let orig = dir.path().join("orig.f32");
+        std::fs::write(&orig, bytes_of(e.storage().to_dense().unwrap().as_slice())).unwrap();
+        let query: Vec<f32> = (0..16).map(|i| (i as f32 * 0.71).cos()).collect();
+        let qpath = dir.path().join("q.f32");
+        std::fs::write(&qpath, bytes_of(&query)).unwrap();
+        let out = dir.path().join("out.f64");
+        let script = r#"
+import json, struct, sys, numpy as np
+raw = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', raw[:8])[0]
+h = json.loads(raw[8:8 + n]); base = 8 + n
+def t(name, dt):
+    x = h[name]; a, b = x['data_offsets']
+    return np.frombuffer(raw[base + a:base + b], dtype=dt).reshape(x['shape'])
+assert h['__metadata__']['storage'] == 'rq'
+codes = t('codes', 'u1').astype(np.int64)
+books = t('quantizer.codebooks', '<f4').astype(np.float64)
+m, k, d = books.shape
+assert codes.shape[1] == m and codes.max() < k
+xh = np.zeros((codes.shape[0], d))
+for j in range(m):
+    xh += books[j][codes[:, j]]
+x = np.fromfile(sys.argv[2], dtype='<f4').astype(np.float64).reshape(-1, d)
+q = np.fromfile(sys.argv[3], dtype='<f4').astype(np.float64)
+rel = ((x - xh) ** 2).sum() / (x ** 2).sum()
+np.concatenate([[rel], xh @ q, np.linalg.norm(xh, axis=1)]).astype('<f8').tofile(sys.argv[4])
+"#;
+        let status = embers_testkit::python()
+            .args(["-c", script])
+            .arg(&p)
+            .arg(&orig)
+            .arg(&qpath)
+            .arg(&out)
+            .status()
+            .expect("the reference Python runs (scripts/test.sh sets it up)");
+        assert!(status.success(), "numpy failed");
+        let want: Vec<f64> = std::fs::read(&out)
+            .unwrap()
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(want.len(), 1 + 2 * 600);
+        let back = native::open(&p).unwrap();
+        let (x, xh) = (
+            e.storage().to_dense().unwrap(),
+            back.storage().to_dense().unwrap(),
+        );
+        let (mut err, mut tot) = (0.0f64, 0.0f64);
+        for (a, b) in x.as_slice().iter().zip(xh.as_slice()) {
+            err += (*a as f64 - *b as f64).powi(2);
+            tot += (*a as f64).powi(2);
+        }
+        let rel = err / tot;
+        assert!(
+            (rel - want[0]).abs() <= 1e-6 * want[0],
+            "{rel} vs numpy {}",
+            want[0]
+        );
+        assert!(rel < 0.9, "{rel}");
+        let mut scores = vec![0.0f32; 600];
+        back.storage().dot_all(&query, &mut scores);
+        for (i, s) in scores.iter().enumerate() {
+            let w = want[1 + i];
+            assert!(
+                (*s as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                "row {i}: {s} vs {w}"
+            );
+            let nw = want[1 + 600 + i];
+            let n = back.norms()[i] as f64;
+            assert!((n - nw).abs() <= 1e-5 * (1.0 + nw), "norm {i}: {n} vs {nw}");
         }
     }
 
@@ -536,6 +705,80 @@ rows.astype('<f4').tofile(sys.argv[2])
                 "quantizer.rotation",
             ),
             (
+                "rq",
+                vec![
+                    TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0, 1, 2, 9, 0, 0, 0, 0]),
+                    TensorOut::new("quantizer.codebooks", Dtype::F32, vec![2, 8, 6], f32s(96)),
+                ],
+                None,
+                "code 1 of row 1 is 9",
+            ),
+            (
+                "rq",
+                vec![
+                    TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0u8; 8]),
+                    TensorOut::new("quantizer.codebooks", Dtype::F32, vec![3, 8, 6], f32s(144)),
+                ],
+                None,
+                "not [rows, m]",
+            ),
+            (
+                "rq",
+                vec![
+                    TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0u8; 8]),
+                    TensorOut::new("quantizer.codebooks", Dtype::F32, vec![2, 6, 6], f32s(72)),
+                ],
+                None,
+                "not 2^bits",
+            ),
+            (
+                "rq",
+                vec![
+                    TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0u8; 8]),
+                    TensorOut::new(
+                        "quantizer.codebooks",
+                        Dtype::F16,
+                        vec![2, 8, 6],
+                        vec![0u8; 192],
+                    ),
+                ],
+                None,
+                "expected F32",
+            ),
+            (
+                "rq",
+                vec![
+                    TensorOut::new("codes", Dtype::U8, vec![5, 2], vec![0u8; 10]),
+                    TensorOut::new("quantizer.codebooks", Dtype::F32, vec![2, 8, 6], f32s(96)),
+                ],
+                None,
+                "5 rows but the vocabulary has 4",
+            ),
+            (
+                "rq",
+                vec![
+                    TensorOut::new("codes", Dtype::U8, vec![4, 0], Vec::new()),
+                    TensorOut::new("quantizer.codebooks", Dtype::F32, vec![0, 8, 6], Vec::new()),
+                ],
+                None,
+                "subquantizers",
+            ),
+            (
+                "rq",
+                vec![TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0u8; 8])],
+                None,
+                "quantizer.codebooks",
+            ),
+            (
+                "rq",
+                vec![
+                    TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0u8; 8]),
+                    TensorOut::new("quantizer.codebooks", Dtype::F32, vec![2, 8, 6], f32s(96)),
+                ],
+                Some("5"),
+                "__metadata__.dims",
+            ),
+            (
                 "int4",
                 vec![TensorOut::new(
                     "embeddings",
@@ -576,5 +819,67 @@ rows.astype('<f4').tofile(sys.argv[2])
         // Row 1: codebook 0 centroid 2 = [6, 7, 8]; codebook 1 centroid 7 = 24 + 21.. = [45, 46, 47].
         assert_eq!(e.get("w1").unwrap(), vec![6.0, 7.0, 8.0, 45.0, 46.0, 47.0]);
         assert_eq!(native::info(&p).unwrap().dims, 6);
+        // A consistent hand-made RQ file: rows are sums of codewords of all dims.
+        raw_file(
+            &p,
+            "rq",
+            vec![
+                TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0, 1, 2, 7, 0, 0, 5, 3]),
+                TensorOut::new(
+                    "quantizer.codebooks",
+                    Dtype::F32,
+                    vec![2, 8, 3],
+                    bytes_of(&cents).to_vec(),
+                ),
+            ],
+            Some("3"),
+        );
+        let e = native::open(&p).unwrap();
+        assert_eq!(e.storage().kind(), "rq");
+        // Row 1: codebook 0 codeword 2 = [6, 7, 8] plus codebook 1 codeword 7 = [45, 46, 47].
+        assert_eq!(e.get("w1").unwrap(), vec![51.0, 53.0, 55.0]);
+        let info = native::info(&p).unwrap();
+        assert_eq!((info.dims, info.vector_bytes), (3, 4 * 2 + 48 * 4));
+    }
+
+    #[test]
+    fn truncated_or_corrupt_rq_files_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = model(300, 24);
+        let t = targets().pop().unwrap();
+        let q = quantize(&e, &t, &silent).unwrap();
+        assert_eq!(q.storage().kind(), "rq");
+        let p = dir.path().join("rq.embers");
+        native::write(&p, &q).unwrap();
+        let good = std::fs::read(&p).unwrap();
+        // Cut anywhere: in the header, in the codes, in the codebooks.
+        for cut in [
+            4,
+            100,
+            good.len() / 2,
+            good.len() - 4 * 24 - 1,
+            good.len() - 1,
+        ] {
+            let bad = dir.path().join("cut.embers");
+            std::fs::write(&bad, &good[..cut]).unwrap();
+            let err = native::open(&bad).unwrap_err().to_string();
+            assert!(err.contains("cut.embers"), "cut at {cut}: {err}");
+        }
+        // A codebook value flipped to NaN is refused (checksum aside: open checks values).
+        let cb = native::info(&p).unwrap();
+        assert_eq!(cb.vector_bytes, 300 * 4 + 4 * 64 * 24 * 4);
+        let file = safetensors::SafetensorsFile::open(&p).unwrap();
+        let at = file.file_offset("quantizer.codebooks").unwrap();
+        drop(file);
+        let mut nan = good.clone();
+        nan[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+        let bad = dir.path().join("nan.embers");
+        std::fs::write(&bad, &nan).unwrap();
+        let err = native::open(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("nan.embers") && err.contains("finite"),
+            "{err}"
+        );
+        assert!(native::verify(&bad).is_err(), "the checksum catches it too");
     }
 }

@@ -1,7 +1,12 @@
 //! Seeded k-means for codebook training: k-means++ initialisation, then Lloyd iterations until
 //! no assignment changes. Deterministic for a given seed, independent of the thread count.
 
+use rayon::prelude::*;
+
 use crate::rng::Rng;
+
+/// Points a parallel work item assigns in [`refine`].
+const ASSIGN_CHUNK: usize = 1024;
 
 /// Centroids in two layouts: row-major (k × d, for decoding) and transposed (d × k, so the
 /// distance to all centroids is a few vector passes).
@@ -37,26 +42,39 @@ impl Codebook {
     /// The index of the centroid nearest to `x` (ties: lowest index) and its squared distance.
     /// `scratch` must hold `k` values.
     pub fn nearest(&self, x: &[f32], scratch: &mut [f32]) -> (usize, f32) {
+        self.distances(x, scratch);
+        let mut best = (0, f32::INFINITY);
+        for (c, &s) in scratch[..self.k].iter().enumerate() {
+            if s < best.1 {
+                best = (c, s);
+            }
+        }
+        best
+    }
+
+    /// `out[c]` = the squared distance from `x` to centroid `c`, for all `k` centroids (`out`
+    /// holds at least `k` values).
+    pub fn distances(&self, x: &[f32], out: &mut [f32]) {
         debug_assert_eq!(x.len(), self.d);
         #[cfg(target_arch = "x86_64")]
         if crate::cpu::avx2_fma() {
             // SAFETY: `crate::cpu` detected AVX2 and FMA at runtime.
-            return unsafe { nearest_avx2(&self.transposed, self.k, x, scratch) };
+            return unsafe { distances_avx2(&self.transposed, self.k, x, out) };
         }
-        nearest_body(&self.transposed, self.k, x, scratch)
+        distances_body(&self.transposed, self.k, x, out)
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn nearest_avx2(ct: &[f32], k: usize, x: &[f32], dist: &mut [f32]) -> (usize, f32) {
-    nearest_body(ct, k, x, dist)
+unsafe fn distances_avx2(ct: &[f32], k: usize, x: &[f32], dist: &mut [f32]) {
+    distances_body(ct, k, x, dist)
 }
 
-/// Squared distances from `x` to all `k` centroids (stored d × k), then the arg-min. Written as
-/// plain loops over contiguous arrays so the compiler vectorizes them for the enabled features.
+/// Squared distances from `x` to all `k` centroids (stored d × k). Written as plain loops over
+/// contiguous arrays so the compiler vectorizes them for the enabled features.
 #[inline(always)]
-fn nearest_body(ct: &[f32], k: usize, x: &[f32], dist: &mut [f32]) -> (usize, f32) {
+fn distances_body(ct: &[f32], k: usize, x: &[f32], dist: &mut [f32]) {
     let dist = &mut dist[..k];
     dist.fill(0.0);
     for (t, &xt) in x.iter().enumerate() {
@@ -66,13 +84,6 @@ fn nearest_body(ct: &[f32], k: usize, x: &[f32], dist: &mut [f32]) -> (usize, f3
             *s += e * e;
         }
     }
-    let mut best = (0, f32::INFINITY);
-    for (c, &s) in dist.iter().enumerate() {
-        if s < best.1 {
-            best = (c, s);
-        }
-    }
-    best
 }
 
 /// k-means++ seeding: the first centroid uniformly, each next one with probability proportional
@@ -105,12 +116,17 @@ fn plus_plus(points: &[f32], d: usize, k: usize, rng: &mut Rng) -> Vec<f32> {
         };
         let c = &points[pick * d..(pick + 1) * d];
         centroids.extend_from_slice(c);
-        for (p, w) in points.chunks_exact(d).zip(dist.iter_mut()) {
-            let e = crate::kernels::scalar::l2_sq(p, c) as f64;
-            if e < *w {
-                *w = e;
-            }
-        }
+        // Each point's distance is its own: the same values whatever the thread count.
+        dist.par_chunks_mut(ASSIGN_CHUNK)
+            .zip(points.par_chunks(ASSIGN_CHUNK * d))
+            .for_each(|(w, p)| {
+                for (p, w) in p.chunks_exact(d).zip(w) {
+                    let e = crate::kernels::scalar::l2_sq(p, c) as f64;
+                    if e < *w {
+                        *w = e;
+                    }
+                }
+            });
     }
     centroids
 }
@@ -134,17 +150,27 @@ pub fn refine(points: &[f32], mut book: Codebook, iterations: usize) -> Codebook
     assert!(n >= 1, "non-empty k-means input");
     let mut assign = vec![usize::MAX; n];
     let mut err = vec![0.0f32; n];
-    let mut scratch = vec![0.0f32; k];
     for _ in 0..iterations {
-        let mut changed = 0usize;
-        for (i, p) in points.chunks_exact(d).enumerate() {
-            let (c, e) = book.nearest(p, &mut scratch);
-            if assign[i] != c {
-                assign[i] = c;
-                changed += 1;
-            }
-            err[i] = e;
-        }
+        // Assignments on all cores: each point's nearest centroid does not depend on the
+        // others, so the result is the same whatever the thread count.
+        let changed: usize = assign
+            .par_chunks_mut(ASSIGN_CHUNK)
+            .zip(err.par_chunks_mut(ASSIGN_CHUNK))
+            .zip(points.par_chunks(ASSIGN_CHUNK * d))
+            .map(|((a, e), p)| {
+                let mut scratch = vec![0.0f32; k];
+                let mut changed = 0usize;
+                for ((a, e), p) in a.iter_mut().zip(e.iter_mut()).zip(p.chunks_exact(d)) {
+                    let (c, dist) = book.nearest(p, &mut scratch);
+                    if *a != c {
+                        *a = c;
+                        changed += 1;
+                    }
+                    *e = dist;
+                }
+                changed
+            })
+            .sum();
         if changed == 0 {
             break;
         }

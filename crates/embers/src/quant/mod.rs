@@ -1,5 +1,6 @@
-//! Compression of embedding matrices: f16, int8 (symmetric or affine, per-row scales) and
-//! product quantization (seeded k-means codebooks), producing [`Storage`] kinds that answer
+//! Compression of embedding matrices: f16, int8 (symmetric or affine, per-row scales), product
+//! quantization (seeded k-means codebooks) and residual quantization (additive codes, beam
+//! search), producing [`Storage`] kinds that answer
 //! similarity queries from their codes (optionally with an optimised-PQ rotation); plus exact
 //! re-ranking of the top candidates.
 //!
@@ -19,10 +20,12 @@ pub mod kmeans;
 pub mod linalg;
 pub mod pq;
 pub mod rerank;
+pub mod rq;
 pub mod scalar;
 
 pub use pq::{PqConfig, Rotation};
 pub use rerank::{rerank, search_reranked};
+pub use rq::RqConfig;
 pub use scalar::{to_f16, to_int8};
 
 use rayon::prelude::*;
@@ -43,20 +46,23 @@ pub enum Target {
     Int8 { affine: bool },
     /// Product quantization.
     Pq(PqConfig),
+    /// Residual (additive) quantization.
+    Rq(RqConfig),
 }
 
 impl Target {
-    /// Parses `f32`, `f16`, `int8` or `pq` (PQ with the defaults for `dims`).
+    /// Parses `f32`, `f16`, `int8`, `pq` or `rq` (PQ and RQ with the defaults for `dims`).
     pub fn from_name(name: &str, dims: usize) -> Result<Self> {
         Ok(match name {
             "f32" => Target::F32,
             "f16" => Target::F16,
             "int8" => Target::Int8 { affine: false },
             "pq" => Target::Pq(PqConfig::for_dims(dims)),
+            "rq" => Target::Rq(RqConfig::for_dims(dims)),
             other => {
                 return Err(Error::invalid(
                     "to",
-                    format!("unknown storage kind {other:?}: expected f32, f16, int8 or pq"),
+                    format!("unknown storage kind {other:?}: expected f32, f16, int8, pq or rq"),
                 ))
             }
         })
@@ -73,6 +79,11 @@ impl Target {
                 v["kind"] = "pq".into();
                 v.to_string()
             }
+            Target::Rq(c) => {
+                let mut v = serde_json::to_value(c).expect("plain struct");
+                v["kind"] = "rq".into();
+                v.to_string()
+            }
         }
     }
 }
@@ -84,6 +95,7 @@ pub fn compress(matrix: &DenseMatrix, target: &Target, progress: &ProgressFn) ->
         Target::F16 => to_f16(matrix)?.into(),
         Target::Int8 { affine } => to_int8(matrix, *affine)?.into(),
         Target::Pq(cfg) => pq::train(matrix, cfg, progress)?.into(),
+        Target::Rq(cfg) => rq::train(matrix, cfg, progress)?.into(),
     })
 }
 
@@ -219,6 +231,15 @@ mod tests {
             Target::Pq(PqConfig {
                 rotation: Some(Rotation::Opq { iterations: 2 }),
                 ..pq
+            }),
+            Target::Rq(RqConfig {
+                subquantizers: 6,
+                bits: 8,
+                beam: 2,
+                sample: 700,
+                iterations: 4,
+                refine: 1,
+                seed: 5,
             }),
         ]
         .iter()
@@ -428,7 +449,7 @@ mod tests {
         let m = random(300, 20, 8);
         let vocab = Vocab::from_words((0..300).map(|i| format!("w{i}")).collect()).unwrap();
         let e = Embeddings::new(vocab, m).unwrap();
-        for name in ["f16", "int8", "pq", "f32"] {
+        for name in ["f16", "int8", "pq", "rq", "f32"] {
             let t = Target::from_name(name, 20).unwrap();
             let q = quantize(&e, &t, &silent).unwrap();
             assert_eq!(q.storage().kind(), name);

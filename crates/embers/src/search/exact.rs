@@ -20,7 +20,7 @@ use crate::kernels;
 use crate::search::screen::Screen;
 use crate::search::Search;
 use crate::storage::{
-    int8_score, quantize_into, F16Matrix, Int8Matrix, PqMatrix, Storage, EXACT_F32_DIMS,
+    int8_score, quantize_into, F16Matrix, Int8Matrix, PqMatrix, RqMatrix, Storage, EXACT_F32_DIMS,
 };
 
 /// Queries scored together by [`kernels::dot_exact_block`] in a batch.
@@ -184,6 +184,7 @@ pub fn top_k_batch(
         Storage::F16(m) => Rows::F16(m),
         Storage::Int8(m) if dims <= EXACT_F32_DIMS => Rows::Int8(m),
         Storage::Pq(m) => Rows::Pq(m),
+        Storage::Rq(m) => Rows::Rq(m),
         // int8 rows wider than f32 adds exactly: a query at a time (the calls of `top_k`).
         _ => {
             return (0..n)
@@ -229,7 +230,7 @@ pub fn top_k_batch(
             let mut buf = vec![0.0f32; block * TILE_QUERIES];
             let mut decoded = match rows {
                 Rows::F16(_) | Rows::Int8(_) | Rows::Int8Decoded(_) => vec![0.0f32; block * dims],
-                Rows::Dense(_) | Rows::Pq(_) => Vec::new(),
+                Rows::Dense(_) | Rows::Pq(_) | Rows::Rq(_) => Vec::new(),
             };
             let mut r0 = r_start;
             while r0 < r_end {
@@ -251,7 +252,7 @@ pub fn top_k_batch(
                         m.decode_rows(r0, r1, d);
                         d
                     }
-                    Rows::Pq(_) => &[],
+                    Rows::Pq(_) | Rows::Rq(_) => &[],
                 };
                 for st in &mut states {
                     let qn = st.tops.len();
@@ -334,6 +335,7 @@ pub fn top_k_combined(
         Storage::F16(m) => Rows::F16(m),
         Storage::Int8(m) => Rows::Int8Decoded(m),
         Storage::Pq(m) => Rows::Pq(m),
+        Storage::Rq(m) => Rows::Rq(m),
     };
     let tiles: Vec<Tile> = (0..m.div_ceil(TILE_QUERIES))
         .map(|t| Tile::new(&rows, units, dims, m, t))
@@ -418,7 +420,7 @@ impl Combined<'_> {
         let mut buf = vec![0.0f32; b * TILE_QUERIES];
         let mut decoded = match self.rows {
             Rows::F16(_) | Rows::Int8(_) | Rows::Int8Decoded(_) => vec![0.0f32; b * dims],
-            Rows::Dense(_) | Rows::Pq(_) => Vec::new(),
+            Rows::Dense(_) | Rows::Pq(_) | Rows::Rq(_) => Vec::new(),
         };
         // cos[u · b + i]: the cosine of row r0 + i with unit u (NaN past the block's end).
         let mut cos = vec![f32::NAN; units * b];
@@ -447,7 +449,7 @@ impl Combined<'_> {
                     m.decode_rows(r0, r1, d);
                     d
                 }
-                Rows::Pq(_) => &[],
+                Rows::Pq(_) | Rows::Rq(_) => &[],
             };
             let norms = &self.norms[r0..r1];
             for (t, tile) in self.tiles.iter().enumerate() {
@@ -572,6 +574,7 @@ enum Rows<'a> {
     /// with f32 queries (only [`top_k_combined`] scores them so).
     Int8Decoded(&'a Int8Matrix),
     Pq(&'a PqMatrix),
+    Rq(&'a RqMatrix),
 }
 
 /// What a tile's queries become for the rows' kind: f32 values (dense and f16 rows, scored by
@@ -618,6 +621,9 @@ impl Tile {
             Rows::Pq(m) => Prepared::Pq {
                 tables: m.lookup_tables(&q, qn),
             },
+            Rows::Rq(m) => Prepared::Pq {
+                tables: m.lookup_tables(&q, qn),
+            },
         };
         Tile { qn, q, prepared }
     }
@@ -637,6 +643,7 @@ impl Tile {
         let qn = self.qn;
         match (&self.prepared, rows) {
             (Prepared::Pq { tables }, Rows::Pq(m)) => m.adc_block(tables, qn, r0, r1, out),
+            (Prepared::Pq { tables }, Rows::Rq(m)) => m.adc_block(tables, qn, r0, r1, out),
             (Prepared::Int8 { scales, sums }, Rows::Int8(m)) => {
                 kernels::dot_exact_block(block, dims, &self.q, qn, out);
                 let (rs, ro) = (&m.scales()[r0..r1], m.offsets().map(|o| &o[r0..r1]));

@@ -1,5 +1,5 @@
 //! Where the rows live: dense f32 matrices, owned or memory-mapped, and the compressed kinds
-//! (f16, int8, product-quantized), behind one [`Storage`] type so query code does not care.
+//! (f16, int8, product- and residual-quantized), behind one [`Storage`] type so query code does not care.
 //! Every kind decodes single rows and scores a query against all rows without decoding the matrix.
 
 mod buffer;
@@ -7,6 +7,7 @@ mod dense;
 mod f16;
 mod int8;
 mod pq;
+mod rq;
 
 pub use buffer::Buffer;
 pub use dense::DenseMatrix;
@@ -14,6 +15,7 @@ pub use f16::F16Matrix;
 pub(crate) use int8::score as int8_score;
 pub use int8::{quantize_into, quantize_query, Int8Matrix, EXACT_F32_DIMS};
 pub use pq::{check_settings as check_pq_settings, PqMatrix, ADC_LANES};
+pub use rq::{check_settings as check_rq_settings, RqMatrix};
 
 use crate::error::Result;
 
@@ -29,6 +31,8 @@ pub enum Storage {
     Int8(Int8Matrix),
     /// Product-quantized codes with codebooks.
     Pq(PqMatrix),
+    /// Residual-quantized (additive) codes with full-length codebooks.
+    Rq(RqMatrix),
 }
 
 impl Storage {
@@ -39,6 +43,7 @@ impl Storage {
             Storage::F16(m) => m.rows(),
             Storage::Int8(m) => m.rows(),
             Storage::Pq(m) => m.rows(),
+            Storage::Rq(m) => m.rows(),
         }
     }
 
@@ -49,16 +54,18 @@ impl Storage {
             Storage::F16(m) => m.dims(),
             Storage::Int8(m) => m.dims(),
             Storage::Pq(m) => m.dims(),
+            Storage::Rq(m) => m.dims(),
         }
     }
 
-    /// A short name of the encoding: `f32`, `f16`, `int8`, `pq`.
+    /// A short name of the encoding: `f32`, `f16`, `int8`, `pq`, `rq`.
     pub fn kind(&self) -> &'static str {
         match self {
             Storage::Dense(_) => "f32",
             Storage::F16(_) => "f16",
             Storage::Int8(_) => "int8",
             Storage::Pq(_) => "pq",
+            Storage::Rq(_) => "rq",
         }
     }
 
@@ -69,6 +76,7 @@ impl Storage {
             Storage::F16(m) => m.rows() * m.dims() * 2,
             Storage::Int8(m) => m.stored_bytes(),
             Storage::Pq(m) => m.stored_bytes(),
+            Storage::Rq(m) => m.stored_bytes(),
         }
     }
 
@@ -83,16 +91,19 @@ impl Storage {
             Storage::F16(m) => m.row_into(i, out),
             Storage::Int8(m) => m.row_into(i, out),
             Storage::Pq(m) => m.row_into(i, out),
+            Storage::Rq(m) => m.row_into(i, out),
         }
     }
 
     /// The L2 norm of every (decoded) row, on all cores: PQ from its codes alone
-    /// ([`PqMatrix::row_norms`]), the other kinds by decoding each row.
+    /// ([`PqMatrix::row_norms`]), the other kinds by decoding each row (RQ:
+    /// [`RqMatrix::row_norms`]).
     pub fn row_norms(&self) -> Vec<f32> {
         use rayon::prelude::*;
         match self {
             Storage::Dense(m) => m.row_norms(),
             Storage::Pq(m) => m.row_norms(),
+            Storage::Rq(m) => m.row_norms(),
             _ => {
                 let dims = self.dims();
                 (0..self.rows())
@@ -138,6 +149,7 @@ impl Storage {
             Storage::F16(m) => m.dot_all(query, out),
             Storage::Int8(m) => m.dot_all(query, out),
             Storage::Pq(m) => m.dot_all(query, out),
+            Storage::Rq(m) => m.dot_all(query, out),
         }
     }
 
@@ -148,6 +160,7 @@ impl Storage {
             Storage::F16(m) => m.truncate_rows(n),
             Storage::Int8(m) => m.truncate_rows(n),
             Storage::Pq(m) => m.truncate_rows(n),
+            Storage::Rq(m) => m.truncate_rows(n),
         }
     }
 
@@ -182,6 +195,7 @@ impl Storage {
             Storage::F16(m) => m.is_mapped(),
             Storage::Int8(m) => m.is_mapped(),
             Storage::Pq(m) => m.is_mapped(),
+            Storage::Rq(m) => m.is_mapped(),
         }
     }
 }
@@ -207,5 +221,11 @@ impl From<Int8Matrix> for Storage {
 impl From<PqMatrix> for Storage {
     fn from(m: PqMatrix) -> Self {
         Storage::Pq(m)
+    }
+}
+
+impl From<RqMatrix> for Storage {
+    fn from(m: RqMatrix) -> Self {
+        Storage::Rq(m)
     }
 }

@@ -255,29 +255,8 @@ impl PqMatrix {
     /// remaining codes one by one. [`PqMatrix::adc_block`] sums in the same order, so single
     /// and blocked many-query scores are the same bit for bit.
     pub fn dot_all(&self, query: &[f32], out: &mut [f32]) {
-        use rayon::prelude::*;
         let table = self.lookup_table(query);
-        let (m, ksub) = (self.m, self.ksub());
-        out.par_chunks_mut(4096)
-            .zip(self.codes().par_chunks(4096 * m))
-            .for_each(|(o, rows)| {
-                for (s, codes) in o.iter_mut().zip(rows.chunks_exact(m)) {
-                    let mut acc = [0.0f32; 4];
-                    let mut j = 0;
-                    while j + 4 <= m {
-                        for (l, a) in acc.iter_mut().enumerate() {
-                            *a += table[(j + l) * ksub + codes[j + l] as usize];
-                        }
-                        j += 4;
-                    }
-                    let mut sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-                    while j < m {
-                        sum += table[j * ksub + codes[j] as usize];
-                        j += 1;
-                    }
-                    *s = sum;
-                }
-            });
+        adc_all(&table, self.ksub(), self.m, self.codes(), out);
     }
 
     /// The lookup tables of up to [`ADC_LANES`] queries (`queries` holds `qn × dims` values),
@@ -315,13 +294,7 @@ impl PqMatrix {
             "one table a subquantizer and lane"
         );
         assert_eq!(out.len(), (r1 - r0) * qn, "one score a row and query");
-        let codes = &self.codes()[r0 * m..r1 * m];
-        #[cfg(target_arch = "x86_64")]
-        if crate::cpu::level() == crate::cpu::Level::Avx2Fma {
-            // SAFETY: AVX2 was detected at runtime.
-            return unsafe { adc_rows_avx2(tables, ksub, m, codes, qn, out) };
-        }
-        adc_rows(tables, ksub, m, codes, qn, out)
+        adc_codes(tables, ksub, m, &self.codes()[r0 * m..r1 * m], qn, out)
     }
 
     /// Keeps the first `n` rows.
@@ -331,6 +304,53 @@ impl PqMatrix {
             self.codes.truncate(n * self.m);
         }
     }
+}
+
+/// `out[i]` = the sum of `table[j · ksub + codes[i · m + j]]` over `j`, for every row of `codes`
+/// (`m` a row), on all cores: four running sums over the codes in steps of four (sum `l` takes
+/// codes `4s + l`), added as `(s0 + s1) + (s2 + s3)`, then the remaining codes one by one. The
+/// scan of every kind scored by lookup tables (PQ and RQ); [`adc_codes`] sums in the same order.
+pub(crate) fn adc_all(table: &[f32], ksub: usize, m: usize, codes: &[u8], out: &mut [f32]) {
+    use rayon::prelude::*;
+    out.par_chunks_mut(4096)
+        .zip(codes.par_chunks(4096 * m.max(1)))
+        .for_each(|(o, rows)| {
+            for (s, codes) in o.iter_mut().zip(rows.chunks_exact(m.max(1))) {
+                let mut acc = [0.0f32; 4];
+                let mut j = 0;
+                while j + 4 <= m {
+                    for (l, a) in acc.iter_mut().enumerate() {
+                        *a += table[(j + l) * ksub + codes[j + l] as usize];
+                    }
+                    j += 4;
+                }
+                let mut sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+                while j < m {
+                    sum += table[j * ksub + codes[j] as usize];
+                    j += 1;
+                }
+                *s = sum;
+            }
+        });
+}
+
+/// The scores [`adc_all`] gives, for up to [`ADC_LANES`] queries at once from their
+/// interleaved `tables` (`(j · ksub + c) · ADC_LANES + q`): `out[r · qn + q]` for every row `r`
+/// of `codes`. Same sums in the same order, so single and blocked scores are equal bit for bit.
+pub(crate) fn adc_codes(
+    tables: &[f32],
+    ksub: usize,
+    m: usize,
+    codes: &[u8],
+    qn: usize,
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::level() == crate::cpu::Level::Avx2Fma {
+        // SAFETY: AVX2 was detected at runtime.
+        return unsafe { adc_rows_avx2(tables, ksub, m, codes, qn, out) };
+    }
+    adc_rows(tables, ksub, m, codes, qn, out)
 }
 
 /// [`adc_rows`] compiled for AVX2: the same element-wise additions in the same order, eight
