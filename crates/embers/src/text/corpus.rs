@@ -115,7 +115,7 @@ pub(crate) fn for_each_sentence_in(
 
 /// Splits `text` into lines and tokenizes them; calls `f(tokens, line_end)` with each piece of
 /// at most [`MAX_SENTENCE_TOKENS`] tokens. The last piece of every line is passed even when
-/// empty (an empty line, or a line whose length is a multiple of the limit), with `line_end`
+/// empty (an empty line gives one empty piece), with `line_end`
 /// true when the line ends with a newline in `text` (fastText's `</s>` goes there); a line
 /// that runs to the end of `text` without one (the end of a file, a cut long line) gives
 /// `line_end` false.
@@ -427,7 +427,7 @@ mod tests {
         ];
         let want: Vec<(String, bool)> = want.iter().map(|(s, e)| (s.to_string(), *e)).collect();
         assert_eq!(got, want);
-        // A long line: full pieces unmarked, the last one marked.
+        // A long line (twice the limit): the first piece unmarked, the last one marked.
         let long: Vec<String> = (0..MAX_SENTENCE_TOKENS * 2)
             .map(|i| format!("w{i}"))
             .collect();
@@ -436,11 +436,7 @@ mod tests {
         for_each_line_piece_in(&tok, &text, &mut |t: &[&str], end| got.push((t.len(), end)));
         assert_eq!(
             got,
-            [
-                (MAX_SENTENCE_TOKENS, false),
-                (MAX_SENTENCE_TOKENS, false),
-                (0, true)
-            ]
+            [(MAX_SENTENCE_TOKENS, false), (MAX_SENTENCE_TOKENS, true)]
         );
         // The sentences are what they were: no empty ones.
         let mut lens = Vec::new();
