@@ -253,7 +253,7 @@ impl SigmoidTable {
         } else {
             // NaN counts as above (word2vec's `f >= MAX_EXP` fails for it too, but a NaN score
             // never reaches here from finite vectors).
-            Err(!(x < 0.0))
+            Err(x >= 0.0 || x.is_nan())
         }
     }
 
