@@ -11,6 +11,7 @@ use embers::progress::Progress;
 use embers::subword::SubwordConfig;
 use embers::text::Corpus;
 use embers::train::fasttext::{self, FastTextConfig, NgramInit};
+use embers::train::sampling::SigmoidKind;
 use embers::train::word2vec::{self, Control, Model, Word2VecConfig};
 use embers::Embeddings;
 
@@ -63,6 +64,22 @@ enum ReadOrderArg {
     /// Each epoch reads the corpus as one reader per thread, started at evenly spaced points
     /// and advancing together (fastText, word2vec C).
     Spread,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum TokenCountArg {
+    /// The vocabulary's tokens: exactly --epochs passes (word2vec, gensim).
+    Vocab,
+    /// Every token of the corpus, out-of-vocabulary ones included (fastText).
+    All,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum SigmoidArg {
+    /// ±6, 1,024 steps (word2vec C, gensim).
+    Word2vec,
+    /// ±8, 512 steps (fastText).
+    Fasttext,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -146,6 +163,21 @@ pub struct Common {
     /// (fastText, word2vec C). Default: in-order (word2vec), spread (fastText).
     #[arg(long, value_enum)]
     read_order: Option<ReadOrderArg>,
+    /// End each line with the word `</s>`, counted, subsampled and trained like any word
+    /// (fastText). Default: false (word2vec), true (fastText).
+    #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
+    eos: Option<bool>,
+    /// What the learning-rate schedule, the end of training and subsampling count against:
+    /// `vocab`, the vocabulary's tokens, exactly --epochs passes (word2vec, gensim); or `all`,
+    /// every token of the corpus, out-of-vocabulary ones (and `</s>`) included, so training
+    /// runs a little more than --epochs passes and subsamples frequent words a little less
+    /// (fastText). Default: vocab (word2vec), all (fastText).
+    #[arg(long, value_enum)]
+    token_count: Option<TokenCountArg>,
+    /// The tabulated sigmoid: `word2vec` (±6, 1,024 steps) or `fasttext` (±8, 512 steps, exact
+    /// 0/1 beyond). Default: word2vec (word2vec), fasttext (fastText).
+    #[arg(long, value_enum)]
+    sigmoid: Option<SigmoidArg>,
     /// Random seed; with --threads 1 the output is identical from run to run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -207,6 +239,14 @@ impl Common {
             spread_readers: self
                 .read_order
                 .map_or(defaults.spread_readers, |o| o == ReadOrderArg::Spread),
+            eos: self.eos.unwrap_or(defaults.eos),
+            count_all_tokens: self
+                .token_count
+                .map_or(defaults.count_all_tokens, |t| t == TokenCountArg::All),
+            sigmoid: self.sigmoid.map_or(defaults.sigmoid, |s| match s {
+                SigmoidArg::Word2vec => SigmoidKind::Word2Vec,
+                SigmoidArg::Fasttext => SigmoidKind::FastText,
+            }),
             threads: self.threads,
             seed: self.seed,
             shared_negatives: self.shared_negatives,

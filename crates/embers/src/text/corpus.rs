@@ -106,27 +106,51 @@ pub(crate) fn for_each_sentence_in(
     text: &str,
     f: &mut impl FnMut(&[&str]),
 ) {
+    for_each_line_piece_in(tokenizer, text, &mut |tokens: &[&str], _| {
+        if !tokens.is_empty() {
+            f(tokens)
+        }
+    });
+}
+
+/// Splits `text` into lines and tokenizes them; calls `f(tokens, line_end)` with each piece of
+/// at most [`MAX_SENTENCE_TOKENS`] tokens. The last piece of every line is passed even when
+/// empty (an empty line gives one empty piece), with `line_end`
+/// true when the line ends with a newline in `text` (fastText's `</s>` goes there); a line
+/// that runs to the end of `text` without one (the end of a file, a cut long line) gives
+/// `line_end` false.
+pub(crate) fn for_each_line_piece_in(
+    tokenizer: &WordTokenizer,
+    text: &str,
+    f: &mut impl FnMut(&[&str], bool),
+) {
     let mut owned: Vec<String> = Vec::new();
     let mut tokens: Vec<&str> = Vec::new();
-    for line in text.lines() {
+    for raw in text.split_inclusive('\n') {
+        let (line, ended) = match raw.strip_suffix('\n') {
+            Some(l) => (l.strip_suffix('\r').unwrap_or(l), true),
+            None => (raw, false),
+        };
         if tokenizer.is_plain() {
             tokens.clear();
             for t in line.split_whitespace() {
-                tokens.push(t);
                 if tokens.len() == MAX_SENTENCE_TOKENS {
-                    f(&tokens);
+                    f(&tokens, false);
                     tokens.clear();
                 }
+                tokens.push(t);
             }
-            if !tokens.is_empty() {
-                f(&tokens);
-            }
+            f(&tokens, ended);
         } else {
             owned.clear();
             tokenizer.for_each_token(line, |t| owned.push(t.into_owned()));
-            for piece in owned.chunks(MAX_SENTENCE_TOKENS) {
+            let mut pieces = owned.chunks(MAX_SENTENCE_TOKENS).peekable();
+            if pieces.peek().is_none() {
+                f(&[], ended);
+            }
+            while let Some(piece) = pieces.next() {
                 let refs: Vec<&str> = piece.iter().map(String::as_str).collect();
-                f(&refs);
+                f(&refs, ended && pieces.peek().is_none());
             }
         }
     }
@@ -382,6 +406,42 @@ mod tests {
         assert!(pieces.len() >= 3, "{}", pieces.len());
         assert!(pieces.iter().all(|t| t.len() <= MAX_LINE_BYTES + (1 << 16)));
         assert_eq!(pieces.concat(), text);
+    }
+
+    /// Every line gives its last piece, empty or not, marked when a newline ends it: where
+    /// fastText's `</s>` goes.
+    #[test]
+    fn line_pieces_mark_line_ends() {
+        let mut got: Vec<(String, bool)> = Vec::new();
+        let tok = WordTokenizer::default();
+        let text = "a b\n\n  \r\nc\r\nd e";
+        for_each_line_piece_in(&tok, text, &mut |t: &[&str], end| {
+            got.push((t.join(" "), end))
+        });
+        let want = [
+            ("a b", true),
+            ("", true),
+            ("", true),
+            ("c", true),
+            ("d e", false),
+        ];
+        let want: Vec<(String, bool)> = want.iter().map(|(s, e)| (s.to_string(), *e)).collect();
+        assert_eq!(got, want);
+        // A long line (twice the limit): the first piece unmarked, the last one marked.
+        let long: Vec<String> = (0..MAX_SENTENCE_TOKENS * 2)
+            .map(|i| format!("w{i}"))
+            .collect();
+        let text = format!("{}\n", long.join(" "));
+        let mut got = Vec::new();
+        for_each_line_piece_in(&tok, &text, &mut |t: &[&str], end| got.push((t.len(), end)));
+        assert_eq!(
+            got,
+            [(MAX_SENTENCE_TOKENS, false), (MAX_SENTENCE_TOKENS, true)]
+        );
+        // The sentences are what they were: no empty ones.
+        let mut lens = Vec::new();
+        for_each_sentence_in(&tok, "a b\n\nc\n", &mut |t: &[&str]| lens.push(t.len()));
+        assert_eq!(lens, [2, 1]);
     }
 
     #[test]

@@ -7,7 +7,10 @@ use crate::error::{Error, Result};
 use crate::storage::DenseMatrix;
 use crate::subword::{SubwordConfig, Subwords};
 use crate::text::Corpus;
-use crate::train::word2vec::{build_vocab, train_with, Control, InputRows, Word2VecConfig};
+use crate::train::sampling::SigmoidKind;
+use crate::train::word2vec::{
+    build_vocab_counted, train_with_total, Control, InputRows, Word2VecConfig, EOS,
+};
 use crate::Embeddings;
 
 /// How the input matrix starts: the word rows and the n-gram bucket rows.
@@ -74,9 +77,11 @@ pub struct FastTextConfig {
 impl Default for FastTextConfig {
     /// fastText's defaults for `skipgram`: lr 0.05, t 1e-4, noise distribution unigram^0.5 with
     /// a noise word equal to the target drawn again, the full gradient for saturated scores,
-    /// one corpus reader per thread started at evenly spaced points (fastText's thread t reads
-    /// on from t/threads of the file), n-grams of 3..6 characters in 2,000,000 buckets, every
-    /// input row uniform in ±1/dim, and the word2vec defaults otherwise.
+    /// fastText's sigmoid table (±8, 512 steps), one corpus reader per thread started at evenly
+    /// spaced points (fastText's thread t reads on from t/threads of the file), `</s>` ending
+    /// each line, the schedule and subsampling counted against every token of the corpus
+    /// (fastText's accounting), n-grams of 3..6 characters in 2,000,000 buckets, every input
+    /// row uniform in ±1/dim, and the word2vec defaults otherwise.
     fn default() -> Self {
         FastTextConfig {
             word2vec: Word2VecConfig {
@@ -86,6 +91,9 @@ impl Default for FastTextConfig {
                 resample_negatives: true,
                 skip_saturated: false,
                 spread_readers: true,
+                eos: true,
+                count_all_tokens: true,
+                sigmoid: SigmoidKind::FastText,
                 ..Word2VecConfig::default()
             },
             subwords: SubwordConfig::default(),
@@ -134,7 +142,7 @@ impl FastTextConfig {
 pub fn train(corpus: &Corpus, config: &FastTextConfig, control: Control<'_>) -> Result<Embeddings> {
     config.validate()?;
     let w2v = &config.word2vec;
-    let vocab = build_vocab(corpus, w2v, control)?;
+    let (vocab, tokens) = build_vocab_counted(corpus, w2v, control)?;
     let n = vocab.len();
     let sub = config.subwords;
     let use_subwords = sub.maxn > 0 && sub.buckets > 0;
@@ -149,7 +157,8 @@ pub fn train(corpus: &Corpus, config: &FastTextConfig, control: Control<'_>) -> 
         .enumerate()
         .map(|(i, w)| {
             let mut rows = vec![i as u32];
-            if use_subwords {
+            // fastText gives `</s>` no n-grams (`Dictionary::initNgrams`).
+            if use_subwords && !(w2v.eos && w == EOS) {
                 sub.for_each_bucket(w, |b| rows.push(n as u32 + b));
             }
             rows
@@ -166,7 +175,7 @@ pub fn train(corpus: &Corpus, config: &FastTextConfig, control: Control<'_>) -> 
         w2v.dim,
         w2v.resolved_threads(),
     );
-    let mut matrix = train_with(corpus, w2v, &vocab, &inputs, control)?;
+    let mut matrix = train_with_total(corpus, w2v, &vocab, &inputs, Some(tokens), control)?;
     let dim = w2v.dim;
     let mut words = vec![0.0f32; n * dim];
     for (i, out) in words.chunks_exact_mut(dim).enumerate() {
@@ -355,6 +364,51 @@ mod tests {
                 assert!(row.iter().all(|x| x.abs() <= 0.1), "{init:?}: row {b}");
             }
         }
+    }
+
+    /// fastText's defaults: `</s>` ends every line and is a vocabulary word with one count per
+    /// newline, but has no n-grams (`Dictionary::initNgrams`): with n-gram rows starting at
+    /// zero, the rows of its n-grams that no other word shares are never trained.
+    #[test]
+    fn eos_is_a_word_without_ngrams() {
+        let d = FastTextConfig::default().word2vec;
+        assert!(d.eos && d.count_all_tokens && d.sigmoid == SigmoidKind::FastText);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.txt");
+        std::fs::write(&path, "alpha beta gamma delta\n".repeat(50)).unwrap();
+        let corpus = Corpus::new(&[path], Default::default()).unwrap();
+        let mut c = small(Model::SkipGram);
+        c.word2vec.min_count = 1;
+        c.word2vec.eos = true;
+        c.word2vec.count_all_tokens = true;
+        c.subwords.buckets = 1_000;
+        c.ngram_init = NgramInit::Zero;
+        let emb = train(&corpus, &c, Control::default()).unwrap();
+        let id = emb.vocab().id(EOS).expect("</s> is a word");
+        assert_eq!(emb.vocab().count(id), 50);
+        assert_eq!(emb.metadata()["train.eos"], "1");
+        let used: std::collections::HashSet<u32> = ["alpha", "beta", "gamma", "delta"]
+            .iter()
+            .flat_map(|w| c.subwords.buckets_of(w))
+            .collect();
+        let own: Vec<u32> = c
+            .subwords
+            .buckets_of(EOS)
+            .into_iter()
+            .filter(|b| !used.contains(b))
+            .collect();
+        assert!(own.len() >= 5, "{own:?}");
+        let m = &emb.subwords().unwrap().matrix;
+        for b in own {
+            assert!(
+                m.row(b as usize).iter().all(|&x| x == 0.0),
+                "row {b} trained"
+            );
+        }
+        // The other words' n-gram rows were trained.
+        assert!(used
+            .iter()
+            .any(|&b| m.row(b as usize).iter().any(|&x| x != 0.0)));
     }
 
     #[test]

@@ -146,9 +146,16 @@ impl Huffman {
 
 /// word2vec's keep probability for a word of count `count` among `total` words with threshold
 /// `sample` (`(√(f/s) + 1)·s/f`, `f = count/total`), as a threshold on 32 random bits
-/// (`u32::MAX` = always keep). `sample <= 0` keeps everything.
+/// (`u32::MAX` = always keep). `sample <= 0` keeps everything. `total` is the sum of `counts`
+/// (word2vec, gensim); [`keep_thresholds_over`] takes another.
 pub fn keep_thresholds(counts: &[u64], sample: f64) -> Vec<u32> {
-    let total: u64 = counts.iter().sum();
+    keep_thresholds_over(counts, sample, counts.iter().sum())
+}
+
+/// [`keep_thresholds`] with the frequencies taken over `total` tokens: fastText divides by every
+/// token read (out-of-vocabulary ones and `</s>` included), which keeps frequent words a little
+/// more often than the sum of the vocabulary's counts would.
+pub fn keep_thresholds_over(counts: &[u64], sample: f64, total: u64) -> Vec<u32> {
     counts
         .iter()
         .map(|&c| {
@@ -168,56 +175,104 @@ pub fn keep_thresholds(counts: &[u64], sample: f64) -> Vec<u32> {
 
 /// Scores beyond ±`MAX_EXP` count as saturated (word2vec's convention).
 pub const MAX_EXP: f32 = 6.0;
-const TABLE: usize = 1024;
 
-/// Tabulated sigmoid and −log-sigmoid on `[−MAX_EXP, MAX_EXP]`.
+/// Which tabulated sigmoid the trainer reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SigmoidKind {
+    /// word2vec C's and gensim's: 1,024 steps on [−6, 6], exactly 0/1 from ±6 on.
+    #[default]
+    Word2Vec,
+    /// fastText's (`loss.cc`): 512 steps on [−8, 8] (the value at the step's left end),
+    /// exactly 0 below −8 and 1 above 8.
+    FastText,
+}
+
+impl SigmoidKind {
+    /// `word2vec` or `fasttext`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SigmoidKind::Word2Vec => "word2vec",
+            SigmoidKind::FastText => "fasttext",
+        }
+    }
+}
+
+/// Tabulated sigmoid and −log-sigmoid on `[−max, max]` ([`SigmoidKind`]).
 #[derive(Debug, Clone)]
 pub struct SigmoidTable {
     sig: Vec<f32>,
     nls: Vec<f32>,
+    max: f32,
+    /// Table steps per unit of the score.
+    scale: f32,
+    /// Whether ±`max` itself is read from the table (fastText) or saturated (word2vec).
+    edges_in_table: bool,
 }
 
 impl Default for SigmoidTable {
     fn default() -> Self {
-        let mut sig = Vec::with_capacity(TABLE + 1);
-        let mut nls = Vec::with_capacity(TABLE + 1);
-        for i in 0..=TABLE {
-            let x = (i as f64 / TABLE as f64 * 2.0 - 1.0) * MAX_EXP as f64;
-            let s = 1.0 / (1.0 + (-x).exp());
-            sig.push(s as f32);
-            nls.push(-(s.ln()) as f32);
-        }
-        SigmoidTable { sig, nls }
+        SigmoidTable::new(SigmoidKind::Word2Vec)
     }
 }
 
 impl SigmoidTable {
+    /// The table of `kind`.
+    pub fn new(kind: SigmoidKind) -> Self {
+        let (max, size, edges_in_table) = match kind {
+            SigmoidKind::Word2Vec => (MAX_EXP, 1024usize, false),
+            SigmoidKind::FastText => (8.0f32, 512usize, true),
+        };
+        let mut sig = Vec::with_capacity(size + 1);
+        let mut nls = Vec::with_capacity(size + 1);
+        for i in 0..=size {
+            let x = (i as f64 / size as f64 * 2.0 - 1.0) * max as f64;
+            let s = 1.0 / (1.0 + (-x).exp());
+            sig.push(s as f32);
+            nls.push(-(s.ln()) as f32);
+        }
+        SigmoidTable {
+            sig,
+            nls,
+            max,
+            scale: size as f32 / (2.0 * max),
+            edges_in_table,
+        }
+    }
+
+    /// The table index of `x`, or `None` when `x` is outside the table: then `Some(false)` /
+    /// `Some(true)` tells below / above.
     #[inline]
-    fn index(x: f32) -> usize {
-        ((x + MAX_EXP) * (TABLE as f32 / (2.0 * MAX_EXP))) as usize
+    fn place(&self, x: f32) -> Result<usize, bool> {
+        let inside = if self.edges_in_table {
+            -self.max <= x && x <= self.max
+        } else {
+            -self.max < x && x < self.max
+        };
+        if inside {
+            Ok(((x + self.max) * self.scale) as usize)
+        } else {
+            // NaN counts as above (word2vec's `f >= MAX_EXP` fails for it too, but a NaN score
+            // never reaches here from finite vectors).
+            Err(x >= 0.0 || x.is_nan())
+        }
     }
 
     /// σ(x), saturating to 0/1 outside the table.
     #[inline]
     pub fn sigmoid(&self, x: f32) -> f32 {
-        if x >= MAX_EXP {
-            1.0
-        } else if x <= -MAX_EXP {
-            0.0
-        } else {
-            self.sig[Self::index(x)]
+        match self.place(x) {
+            Ok(i) => self.sig[i],
+            Err(above) => above as u8 as f32,
         }
     }
 
     /// −log σ(x) (the loss of a positive example with score `x`); linear outside the table.
     #[inline]
     pub fn neg_log_sigmoid(&self, x: f32) -> f32 {
-        if x >= MAX_EXP {
-            0.0
-        } else if x <= -MAX_EXP {
-            -x
-        } else {
-            self.nls[Self::index(x)]
+        match self.place(x) {
+            Ok(i) => self.nls[i],
+            Err(true) => 0.0,
+            Err(false) => -x,
         }
     }
 }
@@ -270,6 +325,40 @@ mod tests {
             // Every path starts at the root (the last inner node).
             assert_eq!(h.path(i as u32).0[0], 4);
         }
+    }
+
+    /// fastText's table (`loss.cc`): ±8 in 512 steps, the value at the step's left end, the
+    /// edges read from the table and exact 0/1 only beyond them; word2vec's saturates at ±6.
+    #[test]
+    fn sigmoid_tables_are_word2vecs_and_fasttexts() {
+        let sig = |x: f64| (1.0 / (1.0 + (-x).exp())) as f32;
+        let ft = SigmoidTable::new(SigmoidKind::FastText);
+        let w2v = SigmoidTable::default();
+        assert_eq!(ft.sigmoid(8.0), sig(8.0));
+        assert_eq!(ft.sigmoid(-8.0), sig(-8.0));
+        assert_eq!(ft.sigmoid(8.001), 1.0);
+        assert_eq!(ft.sigmoid(-8.001), 0.0);
+        assert_eq!(ft.sigmoid(f32::INFINITY), 1.0);
+        assert_eq!(ft.sigmoid(f32::NEG_INFINITY), 0.0);
+        // Between 6 and 8 fastText's is below 1 (word2vec's is exactly 1 there).
+        assert_eq!(ft.sigmoid(7.0), sig(7.0));
+        assert!(ft.sigmoid(7.0) < 1.0);
+        assert_eq!(w2v.sigmoid(6.0), 1.0);
+        assert_eq!(w2v.sigmoid(7.0), 1.0);
+        assert_eq!(w2v.sigmoid(-6.0), 0.0);
+        // Steps of 1/32: every x in [0, 1/32) reads σ(0); the next step σ(1/32).
+        assert_eq!(ft.sigmoid(0.0), 0.5);
+        assert_eq!(ft.sigmoid(0.03), 0.5);
+        assert_eq!(ft.sigmoid(0.03125), sig(0.03125));
+        assert_eq!(ft.sigmoid(-0.01), sig(-0.03125));
+        // word2vec's steps are 12/1024.
+        assert_eq!(w2v.sigmoid(0.03), sig(2.0 * 12.0 / 1024.0));
+        // The loss: −log σ, 0 above the table, −x below.
+        assert!((ft.neg_log_sigmoid(0.0) - std::f32::consts::LN_2).abs() < 1e-6);
+        assert_eq!(ft.neg_log_sigmoid(9.0), 0.0);
+        assert_eq!(ft.neg_log_sigmoid(-9.0), 9.0);
+        assert!(ft.neg_log_sigmoid(7.0) > 0.0);
+        assert_eq!(w2v.neg_log_sigmoid(7.0), 0.0);
     }
 
     #[test]

@@ -33,11 +33,11 @@ use crate::progress::{Progress, ProgressFn};
 use crate::rng::Rng;
 use crate::size::{self, check_range};
 use crate::storage::DenseMatrix;
-use crate::text::corpus::for_each_sentence_in;
+use crate::text::corpus::for_each_line_piece_in;
 use crate::text::Corpus;
 use crate::train::limits::{MAX_DIM, MAX_EPOCHS, MAX_NEGATIVE, MAX_THREADS, MAX_WINDOW};
 use crate::train::sampling::{
-    keep_thresholds, learning_rate, AliasTable, Huffman, SigmoidTable, MAX_EXP,
+    keep_thresholds_over, learning_rate, AliasTable, Huffman, SigmoidKind, SigmoidTable, MAX_EXP,
 };
 use crate::vocab::{Vocab, VocabBuilder};
 use crate::Embeddings;
@@ -117,7 +117,24 @@ pub struct Word2VecConfig {
     /// together, one chunk of each in turn; a corpus made of different sources one after the
     /// other is then mixed from the start of the epoch instead of being read source by source.
     pub spread_readers: bool,
+    /// Each line ends with the word [`EOS`] (`</s>`), as in fastText: it is counted into the
+    /// vocabulary (one per newline), subsampled, and trained as the last word of its line like
+    /// any other (in subword mode it has no n-grams). Off (word2vec, gensim): lines are just
+    /// their words.
+    pub eos: bool,
+    /// fastText's token accounting. On: the learning rate and the end of training count the
+    /// in-vocabulary tokens read (with `</s>`) against `epochs` × every token of the corpus
+    /// (out-of-vocabulary ones included), so a vocabulary that leaves tokens out trains a
+    /// little more than `epochs` passes and stops part-way through the last one; subsampling
+    /// takes a word's frequency over every token too. Off (word2vec, gensim): exactly `epochs`
+    /// passes, frequencies over the vocabulary's tokens.
+    pub count_all_tokens: bool,
+    /// The tabulated sigmoid: word2vec's (±6, 1,024 steps) or fastText's (±8, 512 steps).
+    pub sigmoid: SigmoidKind,
 }
+
+/// The end-of-line word of fastText ([`Word2VecConfig::eos`]).
+pub const EOS: &str = "</s>";
 
 impl Default for Word2VecConfig {
     /// word2vec's and gensim's defaults: skip-gram, 100 dims, window 5, 5 negatives, sample
@@ -143,6 +160,9 @@ impl Default for Word2VecConfig {
             skip_saturated: true,
             context_input: false,
             spread_readers: false,
+            eos: false,
+            count_all_tokens: false,
+            sigmoid: SigmoidKind::Word2Vec,
         }
     }
 }
@@ -231,6 +251,15 @@ impl Word2VecConfig {
         if self.spread_readers {
             m.push(("train.spread_readers".into(), "1".into()));
         }
+        if self.eos {
+            m.push(("train.eos".into(), "1".into()));
+        }
+        if self.count_all_tokens {
+            m.push(("train.count_all_tokens".into(), "1".into()));
+        }
+        if self.sigmoid != SigmoidKind::Word2Vec {
+            m.push(("train.sigmoid".into(), self.sigmoid.name().into()));
+        }
         if self.shared_negatives && self.model == Model::SkipGram && self.negative > 0 {
             m.push(("train.shared_negatives".into(), "1".into()));
         }
@@ -266,17 +295,30 @@ impl Control<'_> {
     }
 }
 
-/// Counts the corpus and builds the vocabulary of `config` (`min_count`, `max_vocab`).
-/// An empty corpus, or one whose vocabulary is empty after `min_count`, is an error.
+/// Counts the corpus and builds the vocabulary of `config` (`min_count`, `max_vocab`; with
+/// `eos`, `</s>` counted once per newline). An empty corpus, or one whose vocabulary is empty
+/// after `min_count`, is an error.
 pub fn build_vocab(
     corpus: &Corpus,
     config: &Word2VecConfig,
     control: Control<'_>,
 ) -> Result<Vocab> {
+    build_vocab_counted(corpus, config, control).map(|(v, _)| v)
+}
+
+/// [`build_vocab`], also returning how many tokens the corpus holds (every token read,
+/// out-of-vocabulary ones and `</s>` included): what [`train_with_total`] needs for
+/// `count_all_tokens`.
+pub fn build_vocab_counted(
+    corpus: &Corpus,
+    config: &Word2VecConfig,
+    control: Control<'_>,
+) -> Result<(Vocab, u64)> {
     let mut builder = VocabBuilder::new()
         .min_count(config.min_count)
         .max_size(config.max_vocab)
-        .threads(config.threads);
+        .threads(config.threads)
+        .end_of_line(config.eos.then(|| EOS.to_string()));
     let size = corpus.size_on_disk();
     let tokens = builder.count_corpus(corpus, |done| {
         if let Some(p) = control.progress {
@@ -298,7 +340,7 @@ pub fn build_vocab(
         ));
     }
     let distinct = builder.distinct();
-    builder.build().map_err(|_| {
+    let vocab = builder.build().map_err(|_| {
         Error::invalid(
             "min_count",
             format!(
@@ -306,15 +348,16 @@ pub fn build_vocab(
                 config.min_count
             ),
         )
-    })
+    })?;
+    Ok((vocab, tokens))
 }
 
 /// Trains word2vec on `corpus` and returns the input vectors, with the settings in the metadata.
 pub fn train(corpus: &Corpus, config: &Word2VecConfig, control: Control<'_>) -> Result<Embeddings> {
     config.validate()?;
-    let vocab = build_vocab(corpus, config, control)?;
+    let (vocab, tokens) = build_vocab_counted(corpus, config, control)?;
     let inputs = InputRows::words(vocab.len());
-    let matrix = train_with(corpus, config, &vocab, &inputs, control)?;
+    let matrix = train_with_total(corpus, config, &vocab, &inputs, Some(tokens), control)?;
     let dim = config.dim;
     let data = matrix[..vocab.len() * dim].to_vec();
     let mut emb = Embeddings::new(vocab, DenseMatrix::new(data.len() / dim, dim, data)?)?;
@@ -453,7 +496,9 @@ impl Shared {
 }
 
 /// Trains on `corpus` with the given vocabulary and input-row layout; returns the input matrix
-/// (`inputs.total_rows × dim`, row-major). Used by word2vec and fastText.
+/// (`inputs.total_rows × dim`, row-major). Used by word2vec and fastText. With
+/// `count_all_tokens`, the corpus's token total is taken as the vocabulary's
+/// ([`train_with_total`] takes the real one).
 pub fn train_with(
     corpus: &Corpus,
     config: &Word2VecConfig,
@@ -461,6 +506,53 @@ pub fn train_with(
     inputs: &InputRows,
     control: Control<'_>,
 ) -> Result<Vec<f32>> {
+    train_with_total(corpus, config, vocab, inputs, None, control)
+}
+
+/// [`train_with`], given every token of the corpus (`all_tokens`, from
+/// [`build_vocab_counted`]; `None`: the vocabulary's total), which `count_all_tokens` schedules
+/// and subsamples against.
+pub fn train_with_total(
+    corpus: &Corpus,
+    config: &Word2VecConfig,
+    vocab: &Vocab,
+    inputs: &InputRows,
+    all_tokens: Option<u64>,
+    control: Control<'_>,
+) -> Result<Vec<f32>> {
+    train_counted(corpus, config, vocab, inputs, all_tokens, control).map(|(m, _)| m)
+}
+
+/// How many tokens the schedule runs to, and the passes over the corpus that takes at most:
+/// `epochs` × the tokens counted per pass (the vocabulary's total), or with `count_all_tokens`
+/// `epochs` × every token of the corpus (`all_tokens`, at least the vocabulary's total), which
+/// ends part-way through the pass after the last whole one (fastText).
+pub(crate) fn schedule(
+    config: &Word2VecConfig,
+    per_pass: u64,
+    all_tokens: Option<u64>,
+) -> (u64, u64, u32) {
+    let per_pass = per_pass.max(1);
+    let all = if config.count_all_tokens {
+        all_tokens.unwrap_or(per_pass).max(per_pass)
+    } else {
+        per_pass
+    };
+    let total_words = all.saturating_mul(config.epochs as u64);
+    let passes = total_words.div_ceil(per_pass).min(u32::MAX as u64) as u32;
+    (all, total_words, passes)
+}
+
+/// [`train_with_total`], also returning how many tokens were counted by the schedule (read
+/// in-vocabulary tokens and `</s>`, before subsampling).
+pub(crate) fn train_counted(
+    corpus: &Corpus,
+    config: &Word2VecConfig,
+    vocab: &Vocab,
+    inputs: &InputRows,
+    all_tokens: Option<u64>,
+    control: Control<'_>,
+) -> Result<(Vec<f32>, u64)> {
     config.validate()?;
     if vocab.counts().is_empty() {
         return Err(Error::invalid(
@@ -506,6 +598,11 @@ pub fn train_with(
         .enumerate()
         .map(|(i, w)| (w, i as u32))
         .collect();
+    // Tokens counted per pass (in-vocabulary ones, `</s>` included when it is a word), the
+    // count the schedule runs to, and the passes that takes (fastText stops once the count
+    // reaches the total, part-way through a pass; word2vec: exactly `epochs`).
+    let (all, total_words, passes) = schedule(config, vocab.total_count(), all_tokens);
+    let eos_id = if config.eos { vocab.id(EOS) } else { None };
     let shared = Engine {
         config,
         alpha: config.alpha(),
@@ -519,14 +616,17 @@ pub fn train_with(
         } else {
             Huffman::new(&[])
         },
-        keep: keep_thresholds(vocab.counts(), config.sample),
-        sigmoid: SigmoidTable::default(),
+        keep: keep_thresholds_over(vocab.counts(), config.sample, all),
+        sigmoid: SigmoidTable::new(config.sigmoid),
+        eos_id,
         ids,
         tokenizer: *corpus.tokenizer(),
         words_done: AtomicU64::new(0),
-        total_words: vocab.total_count() * config.epochs as u64,
+        total_words,
+        stop_at_total: config.count_all_tokens,
         loss: Mutex::new((0.0, 0)),
         stop: AtomicBool::new(false),
+        finished: AtomicBool::new(false),
     };
     let engine = &shared;
     let seed_rng = Rng::new(config.seed ^ 0x7261_696e);
@@ -561,8 +661,11 @@ pub fn train_with(
             .collect();
         let mut last_report = Instant::now();
         let mut outcome = Ok(());
-        'epochs: for epoch in 1..=config.epochs {
+        'epochs: for epoch in 1..=passes {
             for chunk in EpochChunks::new(corpus, chunk_bytes, readers, total_chunks) {
+                if engine.finished.load(Ordering::Relaxed) {
+                    break 'epochs;
+                }
                 if control.cancelled() {
                     outcome = Err(Error::Cancelled);
                     break 'epochs;
@@ -600,8 +703,9 @@ pub fn train_with(
         outcome
     });
     result?;
+    let counted = shared.words_done.load(Ordering::Relaxed);
     drop(shared);
-    Ok(syn0)
+    Ok((syn0, counted))
 }
 
 /// The chunks of one epoch in the order they go to the workers
@@ -660,13 +764,20 @@ struct Engine<'a> {
     huffman: Huffman,
     keep: Vec<u32>,
     sigmoid: SigmoidTable,
+    /// The id of `</s>` when each line ends with it ([`Word2VecConfig::eos`]).
+    eos_id: Option<u32>,
     ids: FxHashMap<&'a str, u32>,
     tokenizer: crate::text::WordTokenizer,
     words_done: AtomicU64,
     total_words: u64,
+    /// Training ends when `words_done` reaches `total_words` (fastText's accounting) rather
+    /// than after the last pass.
+    stop_at_total: bool,
     /// Loss sum and number of predictions since the last report.
     loss: Mutex<(f64, u64)>,
     stop: AtomicBool,
+    /// Set by the worker that saw the count reach `total_words` (with `stop_at_total`).
+    finished: AtomicBool,
 }
 
 impl Engine<'_> {
@@ -747,18 +858,31 @@ impl<'e, 'a> Worker<'e, 'a> {
     fn chunk(&mut self, text: &str, rng: &mut Rng) {
         let e = self.e;
         let mut sentence = std::mem::take(&mut self.sentence);
-        for_each_sentence_in(&e.tokenizer, text, &mut |tokens: &[&str]| {
-            if e.stop.load(Ordering::Relaxed) {
+        for_each_line_piece_in(&e.tokenizer, text, &mut |tokens: &[&str], line_end| {
+            if e.stop.load(Ordering::Relaxed) || e.finished.load(Ordering::Relaxed) {
+                return;
+            }
+            if e.stop_at_total
+                && e.words_done.load(Ordering::Relaxed) + self.pending_words >= e.total_words
+            {
+                // fastText's `keepTraining`: the count has reached epochs × all tokens.
+                e.finished.store(true, Ordering::Relaxed);
+                return;
+            }
+            let eos = if line_end { e.eos_id } else { None };
+            if tokens.is_empty() && eos.is_none() {
                 return;
             }
             sentence.clear();
-            for t in tokens {
-                if let Some(&id) = e.ids.get(t) {
-                    self.pending_words += 1;
-                    let k = e.keep[id as usize];
-                    if k == u32::MAX || (rng.next_u64() as u32) < k {
-                        sentence.push(id);
-                    }
+            for id in tokens
+                .iter()
+                .filter_map(|t| e.ids.get(t).copied())
+                .chain(eos)
+            {
+                self.pending_words += 1;
+                let k = e.keep[id as usize];
+                if k == u32::MAX || (rng.next_u64() as u32) < k {
+                    sentence.push(id);
                 }
             }
             match e.config.model {
@@ -1058,13 +1182,16 @@ pub(crate) mod tests {
             noise: AliasTable::unigram(noise_counts, 1.0),
             huffman: Huffman::new(&[]),
             keep: vec![u32::MAX; noise_counts.len()],
-            sigmoid: SigmoidTable::default(),
+            sigmoid: SigmoidTable::new(config.sigmoid),
+            eos_id: None,
             ids: FxHashMap::default(),
             tokenizer: Default::default(),
             words_done: AtomicU64::new(0),
             total_words: 1,
+            stop_at_total: false,
             loss: Mutex::new((0.0, 0)),
             stop: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
         };
         let mut worker = Worker::new(&engine, 2);
         f(&mut worker);
@@ -1382,6 +1509,102 @@ pub(crate) mod tests {
             assert_eq!(a.metadata()["train.model"], model.name());
             assert_eq!(a.metadata()["train.seed"], "7");
         }
+    }
+
+    /// fastText's accounting on a corpus where one token in five is out of the vocabulary:
+    /// `</s>` is counted once per newline (empty lines too, not after a last line without
+    /// one), is a vocabulary word, and is counted with each line while training; the schedule
+    /// runs to epochs × every token, so training reads 6/5 of `epochs` passes and stops there.
+    #[test]
+    fn eos_and_all_token_accounting_follow_fasttext() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.txt");
+        let mut text = String::new();
+        for i in 0..1000 {
+            // u{i} occurs once: under min_count, out of the vocabulary.
+            text.push_str(&format!("a b c d u{i}\n"));
+            if i % 100 == 0 {
+                text.push('\n');
+            }
+        }
+        text.push_str("a b");
+        std::fs::write(&path, &text).unwrap();
+        let corpus = Corpus::new(&[path], Default::default()).unwrap();
+        let base = Word2VecConfig {
+            dim: 8,
+            window: 2,
+            negative: 2,
+            sample: 0.0,
+            min_count: 2,
+            epochs: 2,
+            threads: 1,
+            ..Default::default()
+        };
+        let run = |config: &Word2VecConfig| {
+            let (vocab, tokens) = build_vocab_counted(&corpus, config, Control::default()).unwrap();
+            let inputs = InputRows::words(vocab.len());
+            let (_, counted) = train_counted(
+                &corpus,
+                config,
+                &vocab,
+                &inputs,
+                Some(tokens),
+                Control::default(),
+            )
+            .unwrap();
+            (vocab, tokens, counted)
+        };
+        // word2vec: no `</s>`, exactly 2 passes of the 4,002 in-vocabulary tokens.
+        let (vocab, tokens, counted) = run(&base);
+        assert_eq!(vocab.id(EOS), None);
+        assert_eq!(tokens, 5_002);
+        assert_eq!(vocab.total_count(), 4_002);
+        assert_eq!(counted, 2 * 4_002);
+        // `</s>` alone: 1,010 newlines, counted with their lines; still exactly 2 passes.
+        let eos = Word2VecConfig {
+            eos: true,
+            ..base.clone()
+        };
+        let (vocab, tokens, counted) = run(&eos);
+        let id = vocab.id(EOS).expect("</s> is a word");
+        assert_eq!(vocab.count(id), 1_010);
+        assert_eq!(tokens, 5_002 + 1_010);
+        assert_eq!(counted, 2 * 5_012);
+        // fastText's accounting: the schedule runs to 2 × 6,012 tokens, read in 5,012-token
+        // passes: 2.4 passes, stopping at the first line that reaches the total.
+        let all = Word2VecConfig {
+            count_all_tokens: true,
+            ..eos.clone()
+        };
+        assert_eq!(schedule(&all, 5_012, Some(6_012)), (6_012, 12_024, 3));
+        assert_eq!(schedule(&eos, 5_012, Some(6_012)), (5_012, 10_024, 2));
+        let (_, _, counted) = run(&all);
+        assert!((12_024..12_024 + 5).contains(&counted), "{counted}");
+        assert_eq!(
+            all.metadata()
+                .iter()
+                .filter(|(k, _)| k == "train.eos" || k == "train.count_all_tokens")
+                .count(),
+            2
+        );
+    }
+
+    /// Subsampling with fastText's accounting divides by every token: a frequent word is kept
+    /// more often than over the vocabulary's total.
+    #[test]
+    fn all_token_subsampling_keeps_frequent_words_more_often() {
+        let counts = [5_000u64, 100];
+        let vocab_only = keep_thresholds_over(&counts, 1e-3, 5_100);
+        let all = keep_thresholds_over(&counts, 1e-3, 6_000);
+        assert_eq!(
+            vocab_only,
+            crate::train::sampling::keep_thresholds(&counts, 1e-3)
+        );
+        let p = |t: u32| t as f64 / 4_294_967_296.0;
+        let f = 5_000.0 / 6_000.0;
+        let want = (1e-3f64 / f).sqrt() + 1e-3 / f;
+        assert!((p(all[0]) - want).abs() < 1e-6, "{} vs {want}", p(all[0]));
+        assert!(p(all[0]) > p(vocab_only[0]) * 1.08);
     }
 
     #[test]

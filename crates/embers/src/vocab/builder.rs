@@ -18,6 +18,7 @@ pub struct VocabBuilder {
     specials: Vec<String>,
     unk: Option<String>,
     threads: usize,
+    end_of_line: Option<String>,
 }
 
 /// Bytes per chunk handed to one counting worker.
@@ -66,6 +67,13 @@ impl VocabBuilder {
         self
     }
 
+    /// [`VocabBuilder::count_corpus`] also counts `token` once per newline of the corpus (as
+    /// fastText counts its `</s>`), as an ordinary token (`None`: not at all).
+    pub fn end_of_line(mut self, token: Option<String>) -> Self {
+        self.end_of_line = token;
+        self
+    }
+
     /// Adds one occurrence of each token.
     pub fn add_tokens<'a>(&mut self, tokens: impl IntoIterator<Item = &'a str>) {
         for t in tokens {
@@ -88,6 +96,7 @@ impl VocabBuilder {
             self.threads
         };
         let tokenizer = *corpus.tokenizer();
+        let end_of_line = self.end_of_line.as_deref();
         let (tx, queue) = crate::pipeline::queue::<TextChunk>(threads * 2);
         let (done_tx, done_rx) = std::sync::mpsc::channel::<u64>();
         let results: Vec<(FxHashMap<String, u64>, u64)> = std::thread::scope(|scope| {
@@ -112,6 +121,14 @@ impl VocabBuilder {
                                     add(&mut local, &t, 1);
                                     tokens += 1;
                                 });
+                            }
+                            if let Some(eol) = end_of_line {
+                                let lines =
+                                    chunk.text.bytes().filter(|&b| b == b'\n').count() as u64;
+                                if lines > 0 {
+                                    add(&mut local, eol, lines);
+                                    tokens += lines;
+                                }
                             }
                             let _ = done_tx.send(n);
                         }
@@ -248,6 +265,21 @@ mod tests {
         let mut b = VocabBuilder::new().min_count(10);
         b.add_tokens(["a"]);
         assert!(b.build().is_err());
+    }
+
+    #[test]
+    fn end_of_line_is_counted_once_per_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.txt");
+        std::fs::write(&p, "a b\n\na\nb").unwrap();
+        let corpus = Corpus::new(&[&p], WordTokenizer::default()).unwrap();
+        let mut b = VocabBuilder::new().end_of_line(Some("</s>".into()));
+        assert_eq!(b.count_corpus(&corpus, |_| {}).unwrap(), 4 + 3);
+        let v = b.build().unwrap();
+        assert_eq!(v.count(v.id("</s>").unwrap()), 3);
+        let mut b = VocabBuilder::new();
+        assert_eq!(b.count_corpus(&corpus, |_| {}).unwrap(), 4);
+        assert_eq!(b.build().unwrap().id("</s>"), None);
     }
 
     #[test]
