@@ -132,6 +132,7 @@ fn tokenizer(lowercase: bool, punctuation: &str) -> PyResult<WordTokenizer> {
 
 #[allow(clippy::too_many_arguments)]
 fn w2v_config(
+    base: Word2VecConfig,
     model: &str,
     cbow_mean: bool,
     dim: usize,
@@ -172,7 +173,7 @@ fn w2v_config(
         threads,
         seed,
         shared_negatives,
-        ..Word2VecConfig::default()
+        ..base
     })
 }
 
@@ -208,6 +209,7 @@ pub fn train_word2vec(
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PyEmbeddings> {
     let config = w2v_config(
+        Word2VecConfig::default(),
         model,
         cbow_mean,
         dim,
@@ -264,17 +266,33 @@ pub fn train_fasttext(
     punctuation: &str,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PyEmbeddings> {
+    // The settings given here over fastText's own training rules (noise distribution, `</s>`,
+    // token accounting, sigmoid, reading order: `FastTextConfig::default()`), as the CLI does.
+    let fasttext = FastTextConfig::default();
     let config = FastTextConfig {
         word2vec: w2v_config(
-            model, cbow_mean, dim, window, negative, hs, sample, min_count, max_vocab, epochs,
-            alpha, threads, seed, false,
+            fasttext.word2vec.clone(),
+            model,
+            cbow_mean,
+            dim,
+            window,
+            negative,
+            hs,
+            sample,
+            min_count,
+            max_vocab,
+            epochs,
+            alpha,
+            threads,
+            seed,
+            false,
         )?,
         subwords: SubwordConfig {
             minn,
             maxn,
             buckets: bucket,
         },
-        ngram_init: Default::default(),
+        ..fasttext
     };
     config.validate().map_err(to_py)?;
     let corpus = Corpus::new(&corpus, tokenizer(lowercase, punctuation)?).map_err(to_py)?;

@@ -35,6 +35,10 @@ def test_fasttext_and_glove(gensim_data):
     corpus = gensim_data / "lee_background.cor"
     ft = embers.train_fasttext(corpus, dim=16, epochs=1, bucket=20_000, threads=1)
     assert "unseenwordz" not in ft and ft["unseenwordz"].shape == (16,)
+    # fastText's training rules, as `embers train fasttext` uses them: every line ends in the
+    # word `</s>` (counted once per newline; a last line without one gets none).
+    newlines = corpus.read_bytes().count(b"\n")
+    assert "</s>" in ft.key_to_index and ft.get_vecattr("</s>", "count") == newlines
     losses = []
     gl = embers.train_glove(corpus, dim=16, iter=3, threads=1, progress=lambda e: e["loss"] is not None and losses.append(e["loss"]))
     assert len(gl) > 100 and len(losses) == 3 and losses[-1] < losses[0]
