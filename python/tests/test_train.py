@@ -58,10 +58,13 @@ def test_callback_exception_stops_training(gensim_data):
 
 
 def test_ctrl_c_stops_training(gensim_data):
-    # A fresh interpreter, as a user's script: the signal reaches this process's handlers only,
-    # whatever the other tests of the session left running (servers, threads, native handlers).
+    # A fresh interpreter, as a user's script. It installs Python's own Ctrl-C handler: a job
+    # started in the background by a non-interactive shell (as a CI runner may start the test
+    # command) inherits SIGINT as ignored, and Python then leaves it ignored, so without this the
+    # test would measure the runner, not embers (it failed that way in a clean-clone run).
     script = (
-        "import sys, embers\n"
+        "import signal, sys, embers\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "def cb(e):\n"
         "    if e['stage'] == 'train':\n"
         "        print('training', flush=True)\n"

@@ -266,16 +266,9 @@ impl PqMatrix {
     /// # Panics
     /// If `qn > ADC_LANES` or `queries` is not `qn` whole queries.
     pub fn lookup_tables(&self, queries: &[f32], qn: usize) -> Vec<f32> {
-        assert!(qn <= ADC_LANES, "at most {ADC_LANES} queries");
-        assert_eq!(queries.len(), qn * self.dims, "whole queries");
-        let entries = self.m * self.ksub();
-        let mut out = vec![0.0f32; entries * ADC_LANES];
-        for (q, query) in queries.chunks_exact(self.dims.max(1)).take(qn).enumerate() {
-            for (e, v) in self.lookup_table(query).into_iter().enumerate() {
-                out[e * ADC_LANES + q] = v;
-            }
-        }
-        out
+        interleave_tables(queries, qn, self.dims, self.m * self.ksub(), |q| {
+            self.lookup_table(q)
+        })
     }
 
     /// `out[(r - r0) · qn + q]` = the score [`PqMatrix::dot_all`] gives row `r` for query `q`,
@@ -286,15 +279,7 @@ impl PqMatrix {
     /// # Panics
     /// If the range is out of bounds, or `tables` or `out` has the wrong length.
     pub fn adc_block(&self, tables: &[f32], qn: usize, r0: usize, r1: usize, out: &mut [f32]) {
-        let (m, ksub) = (self.m, self.ksub());
-        assert!(qn <= ADC_LANES, "at most {ADC_LANES} queries");
-        assert_eq!(
-            tables.len(),
-            m * ksub * ADC_LANES,
-            "one table a subquantizer and lane"
-        );
-        assert_eq!(out.len(), (r1 - r0) * qn, "one score a row and query");
-        adc_codes(tables, ksub, m, &self.codes()[r0 * m..r1 * m], qn, out)
+        adc_range(tables, qn, self.ksub(), self.m, self.codes(), r0, r1, out)
     }
 
     /// Keeps the first `n` rows.
@@ -304,6 +289,56 @@ impl PqMatrix {
             self.codes.truncate(n * self.m);
         }
     }
+}
+
+/// The lookup tables of up to [`ADC_LANES`] queries of `dims` values each, interleaved: entry
+/// `e · ADC_LANES + q` is entry `e` (of `entries`) of `table(query q)`; lanes past `qn` are 0.
+/// The layout [`adc_codes`] reads, shared by every kind scored by table lookups (PQ, RQ).
+///
+/// # Panics
+/// If `qn > ADC_LANES` or `queries` is not `qn` whole queries.
+pub(crate) fn interleave_tables(
+    queries: &[f32],
+    qn: usize,
+    dims: usize,
+    entries: usize,
+    table: impl Fn(&[f32]) -> Vec<f32>,
+) -> Vec<f32> {
+    assert!(qn <= ADC_LANES, "at most {ADC_LANES} queries");
+    assert_eq!(queries.len(), qn * dims, "whole queries");
+    let mut out = vec![0.0f32; entries * ADC_LANES];
+    for (q, query) in queries.chunks_exact(dims.max(1)).take(qn).enumerate() {
+        for (e, v) in table(query).into_iter().enumerate() {
+            out[e * ADC_LANES + q] = v;
+        }
+    }
+    out
+}
+
+/// The scores of rows `r0..r1` of `codes` (`m` codes a row) for the `qn` queries of the
+/// interleaved `tables` (`m` tables of `ksub` entries a lane): `out[(r - r0) · qn + q]`.
+///
+/// # Panics
+/// If the range is out of bounds, or `tables` or `out` has the wrong length.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn adc_range(
+    tables: &[f32],
+    qn: usize,
+    ksub: usize,
+    m: usize,
+    codes: &[u8],
+    r0: usize,
+    r1: usize,
+    out: &mut [f32],
+) {
+    assert!(qn <= ADC_LANES, "at most {ADC_LANES} queries");
+    assert_eq!(
+        tables.len(),
+        m * ksub * ADC_LANES,
+        "one table a code and lane"
+    );
+    assert_eq!(out.len(), (r1 - r0) * qn, "one score a row and query");
+    adc_codes(tables, ksub, m, &codes[r0 * m..r1 * m], qn, out)
 }
 
 /// `out[i]` = the sum of `table[j · ksub + codes[i · m + j]]` over `j`, for every row of `codes`

@@ -7,7 +7,7 @@
 //! computed once when a file is opened ([`RqMatrix::row_norms`]), not stored.
 
 use super::buffer::Buffer;
-use super::pq::{adc_all, adc_codes, check_settings as check_pq_settings, ADC_LANES};
+use super::pq::{adc_all, adc_range, check_settings as check_pq_settings, interleave_tables};
 use crate::error::{Error, Result};
 
 /// RQ codes (rows × m bytes) and codebooks (m × 2^bits × dims f32).
@@ -184,22 +184,15 @@ impl RqMatrix {
         adc_all(&table, self.ksub(), self.m, self.codes(), out);
     }
 
-    /// The lookup tables of up to [`ADC_LANES`] queries, interleaved as
+    /// The lookup tables of up to [`ADC_LANES`](super::pq::ADC_LANES) queries, interleaved as
     /// [`PqMatrix::lookup_tables`](super::PqMatrix::lookup_tables) lays them out.
     ///
     /// # Panics
     /// If `qn > ADC_LANES` or `queries` is not `qn` whole queries.
     pub fn lookup_tables(&self, queries: &[f32], qn: usize) -> Vec<f32> {
-        assert!(qn <= ADC_LANES, "at most {ADC_LANES} queries");
-        assert_eq!(queries.len(), qn * self.dims, "whole queries");
-        let entries = self.m * self.ksub();
-        let mut out = vec![0.0f32; entries * ADC_LANES];
-        for (q, query) in queries.chunks_exact(self.dims.max(1)).take(qn).enumerate() {
-            for (e, v) in self.lookup_table(query).into_iter().enumerate() {
-                out[e * ADC_LANES + q] = v;
-            }
-        }
-        out
+        interleave_tables(queries, qn, self.dims, self.m * self.ksub(), |q| {
+            self.lookup_table(q)
+        })
     }
 
     /// The scores [`RqMatrix::dot_all`] gives rows `r0..r1` for the `qn` queries of `tables`
@@ -208,15 +201,7 @@ impl RqMatrix {
     /// # Panics
     /// If the range is out of bounds, or `tables` or `out` has the wrong length.
     pub fn adc_block(&self, tables: &[f32], qn: usize, r0: usize, r1: usize, out: &mut [f32]) {
-        let (m, ksub) = (self.m, self.ksub());
-        assert!(qn <= ADC_LANES, "at most {ADC_LANES} queries");
-        assert_eq!(
-            tables.len(),
-            m * ksub * ADC_LANES,
-            "one table a stage and lane"
-        );
-        assert_eq!(out.len(), (r1 - r0) * qn, "one score a row and query");
-        adc_codes(tables, ksub, m, &self.codes()[r0 * m..r1 * m], qn, out)
+        adc_range(tables, qn, self.ksub(), self.m, self.codes(), r0, r1, out)
     }
 
     /// Keeps the first `n` rows.
