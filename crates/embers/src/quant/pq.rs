@@ -80,30 +80,39 @@ impl PqConfig {
 /// Checks the settings against a matrix of `rows × dims` before any work is done.
 pub fn check_config(rows: usize, dims: usize, cfg: &PqConfig) -> Result<()> {
     check_pq_settings(dims, cfg.subquantizers, cfg.bits)?;
-    let ksub = 1usize << cfg.bits;
-    if cfg.sample < ksub {
+    check_training(rows, cfg.sample, cfg.bits, cfg.iterations, "centroids")?;
+    if let Some(Rotation::Opq { iterations: 0 }) = cfg.rotation {
+        return Err(Error::invalid("opq-iterations", "must be at least 1"));
+    }
+    Ok(())
+}
+
+/// The k-means settings of a codebook of 2^`bits` entries (`what`: centroids, codewords) trained
+/// on `sample` of a matrix's `rows`: enough rows for every entry, at least one iteration.
+pub(super) fn check_training(
+    rows: usize,
+    sample: usize,
+    bits: u32,
+    iterations: usize,
+    what: &str,
+) -> Result<()> {
+    let ksub = 1usize << bits;
+    if sample < ksub {
         return Err(Error::invalid(
             "sample",
-            format!(
-                "{} training rows cannot train 2^{} = {ksub} centroids",
-                cfg.sample, cfg.bits
-            ),
+            format!("{sample} training rows cannot train 2^{bits} = {ksub} {what}"),
         ));
     }
     if rows < ksub {
         return Err(Error::invalid(
             "bits",
             format!(
-                "the matrix has {rows} rows, fewer than the 2^{} = {ksub} centroids; use fewer bits",
-                cfg.bits
+                "the matrix has {rows} rows, fewer than the 2^{bits} = {ksub} {what}; use fewer bits"
             ),
         ));
     }
-    if cfg.iterations == 0 {
+    if iterations == 0 {
         return Err(Error::invalid("iterations", "must be at least 1"));
-    }
-    if let Some(Rotation::Opq { iterations: 0 }) = cfg.rotation {
-        return Err(Error::invalid("opq-iterations", "must be at least 1"));
     }
     Ok(())
 }

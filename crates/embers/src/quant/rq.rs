@@ -68,28 +68,7 @@ pub fn check_config(rows: usize, dims: usize, cfg: &RqConfig) -> Result<()> {
     }
     crate::size::check_range("beam", cfg.beam, 1, 256)?;
     crate::size::check_range("refine", cfg.refine, 0, 100)?;
-    let ksub = 1usize << cfg.bits;
-    if cfg.sample < ksub {
-        return Err(Error::invalid(
-            "sample",
-            format!(
-                "{} training rows cannot train 2^{} = {ksub} codewords",
-                cfg.sample, cfg.bits
-            ),
-        ));
-    }
-    if rows < ksub {
-        return Err(Error::invalid(
-            "bits",
-            format!(
-                "the matrix has {rows} rows, fewer than the 2^{} = {ksub} codewords; use fewer bits",
-                cfg.bits
-            ),
-        ));
-    }
-    if cfg.iterations == 0 {
-        return Err(Error::invalid("iterations", "must be at least 1"));
-    }
+    super::pq::check_training(rows, cfg.sample, cfg.bits, cfg.iterations, "codewords")?;
     Ok(())
 }
 
