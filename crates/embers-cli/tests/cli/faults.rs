@@ -130,6 +130,9 @@ fn fifos_and_folders_are_refused_with_a_clear_error() {
     for args in [
         vec!["info", s(&fifo)],
         vec!["convert", s(&fifo), s(&out)],
+        // The named text formats look for gzip's magic bytes before anything else.
+        vec!["convert", "--from", "word2vec-text", s(&fifo), s(&out)],
+        vec!["convert", "--from", "glove", s(&fifo), s(&out)],
         vec!["verify", s(&fifo)],
         vec!["lookup", s(&fifo), "a"],
     ] {

@@ -371,7 +371,7 @@ impl FastTextModel {
     /// UTF-8; `options.allow_nonfinite` accepts NaN/inf in the matrices.
     pub fn read_bin(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = input::open(path, None)?;
+        let bytes = input::open(path)?;
         let mut c = Cursor {
             path,
             bytes: &bytes,

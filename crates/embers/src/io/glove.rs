@@ -23,7 +23,7 @@ pub fn read(path: impl AsRef<Path>, options: &ReadOptions) -> Result<(Embeddings
         let stream = input::gzip_stream(path)?;
         return textvec::parse_rows_stream(path, stream, false, 1, dims, None, options);
     }
-    let bytes = input::open(path, options.limit)?;
+    let bytes = input::open(path)?;
     let (first, _) = textvec::first_line(&bytes);
     let dims = textvec::count_values(first);
     if dims == 0 {

@@ -163,6 +163,11 @@ pub(crate) fn is_gzip(path: &Path) -> bool {
     {
         return true;
     }
+    // Only a regular file is opened to look: opening a FIFO would block until a writer comes
+    // (the readers then refuse the path with `regular_file`'s error).
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let mut magic = [0u8; 2];
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
@@ -170,39 +175,18 @@ pub(crate) fn is_gzip(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Opens `path`: a memory map for plain files, the whole decompressed content for gzip files.
-/// With `max_lines`, a gzip file is decompressed only until that many lines are complete.
-pub(crate) fn open(path: &Path, max_lines: Option<usize>) -> Result<Input> {
+/// Opens `path`: a memory map for plain files, the whole decompressed content for gzip files
+/// (the text readers stream gzip input instead: [`gzip_stream`]).
+pub(crate) fn open(path: &Path) -> Result<Input> {
     regular_file(path)?;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     if is_gzip(path) {
-        let mut dec = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
         let mut out = Vec::new();
-        match max_lines {
-            None => {
-                dec.read_to_end(&mut out)
-                    .map_err(|e| Error::io(path, gz_error(e)))?;
-            }
-            Some(n) => {
-                let mut buf = vec![0u8; 1 << 16];
-                let mut lines = 0usize;
-                loop {
-                    let got = dec
-                        .read(&mut buf)
-                        .map_err(|e| Error::io(path, gz_error(e)))?;
-                    if got == 0 {
-                        break;
-                    }
-                    lines += memchr::memchr_iter(b'\n', &buf[..got]).count();
-                    out.extend_from_slice(&buf[..got]);
-                    if lines > n {
-                        break;
-                    }
-                }
-            }
-        }
+        gzip_stream(path)?
+            .read_to_end(&mut out)
+            .map_err(|e| Error::io(path, gz_error(e)))?;
         return Ok(Input::Owned(out));
     }
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     if len == 0 {
         return Ok(Input::Owned(Vec::new()));

@@ -38,7 +38,7 @@ pub fn read_text(
         let stream = input::gzip_stream(path)?;
         return textvec::parse_rows_stream(path, stream, true, 2, dims, Some(rows), options);
     }
-    let bytes = input::open(path, options.limit.map(|l| l + 1))?;
+    let bytes = input::open(path)?;
     if bytes.is_empty() {
         return Err(Error::at_line(path, 1, "the file is empty"));
     }
@@ -63,7 +63,7 @@ pub fn read_binary(
 ) -> Result<(Embeddings, ReadReport)> {
     let path = path.as_ref();
     let mut phases = profile::Phases::start("binary read");
-    let bytes = input::open(path, None)?;
+    let bytes = input::open(path)?;
     let (header, _) = textvec::first_line(&bytes);
     if header.len() == bytes.len() {
         return Err(Error::at_byte(
