@@ -57,6 +57,7 @@ def train_word2vec(
     max_vocab: Optional[int] = None,
     epochs: int = 5,
     alpha: Optional[float] = None,
+    min_alpha: Optional[float] = None,
     threads: int = 0,
     seed: int = 1,
     shared_negatives: bool = False,
@@ -69,6 +70,8 @@ def train_word2vec(
 
     ``corpus`` is a file path (plain or ``.gz``, one sentence a line), a list of paths, or an
     iterable of sentences given as lists of tokens. Defaults are word2vec's and gensim's.
+    The learning rate falls linearly from ``alpha`` to ``min_alpha``
+    (default ``alpha * 1e-4``, word2vec C's floor; gensim's is ``0.0001``).
     ``threads=0`` uses all cores; with ``threads=1`` and a fixed ``seed`` the result is the same
     on every run. ``progress`` is called with dicts (``stage``, ``done``, ``total``, ``unit``,
     ``epoch``, ``learning_rate``, ``loss``, ``rate``) a few times a second, on the calling
@@ -79,7 +82,8 @@ def train_word2vec(
             _embers.train_word2vec(
                 paths, model=model, cbow_mean=cbow_mean, dim=dim, window=window,
                 negative=negative, hs=hs, sample=sample, min_count=min_count,
-                max_vocab=max_vocab, epochs=epochs, alpha=alpha, threads=threads, seed=seed,
+                max_vocab=max_vocab, epochs=epochs, alpha=alpha, min_alpha=min_alpha,
+                threads=threads, seed=seed,
                 shared_negatives=shared_negatives, lowercase=lowercase,
                 punctuation=punctuation, progress=progress,
             )
@@ -100,6 +104,7 @@ def train_fasttext(
     max_vocab: Optional[int] = None,
     epochs: int = 5,
     alpha: Optional[float] = 0.05,
+    min_alpha: Optional[float] = None,
     threads: int = 0,
     seed: int = 1,
     minn: int = 3,
@@ -118,7 +123,8 @@ def train_fasttext(
             _embers.train_fasttext(
                 paths, model=model, cbow_mean=cbow_mean, dim=dim, window=window,
                 negative=negative, hs=hs, sample=sample, min_count=min_count,
-                max_vocab=max_vocab, epochs=epochs, alpha=alpha, threads=threads, seed=seed,
+                max_vocab=max_vocab, epochs=epochs, alpha=alpha, min_alpha=min_alpha,
+                threads=threads, seed=seed,
                 minn=minn, maxn=maxn, bucket=bucket, lowercase=lowercase,
                 punctuation=punctuation, progress=progress,
             )

@@ -144,6 +144,7 @@ fn w2v_config(
     max_vocab: Option<usize>,
     epochs: u32,
     alpha: Option<f32>,
+    min_alpha: Option<f32>,
     threads: usize,
     seed: u64,
     shared_negatives: bool,
@@ -170,6 +171,7 @@ fn w2v_config(
         max_vocab,
         epochs,
         alpha,
+        min_alpha: min_alpha.or(base.min_alpha),
         threads,
         seed,
         shared_negatives,
@@ -184,7 +186,7 @@ fn finish(emb: Embeddings) -> PyEmbeddings {
 /// Trains word2vec (skip-gram or CBOW) on corpus files; see `embers.train_word2vec`.
 #[pyfunction]
 #[pyo3(signature = (corpus, *, model="sg", cbow_mean=true, dim=100, window=5, negative=5, hs=false,
-    sample=1e-3, min_count=5, max_vocab=None, epochs=5, alpha=None, threads=0, seed=1,
+    sample=1e-3, min_count=5, max_vocab=None, epochs=5, alpha=None, min_alpha=None, threads=0, seed=1,
     shared_negatives=false, lowercase=false, punctuation="keep", progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn train_word2vec(
@@ -201,6 +203,7 @@ pub fn train_word2vec(
     max_vocab: Option<usize>,
     epochs: u32,
     alpha: Option<f32>,
+    min_alpha: Option<f32>,
     threads: usize,
     seed: u64,
     shared_negatives: bool,
@@ -221,6 +224,7 @@ pub fn train_word2vec(
         max_vocab,
         epochs,
         alpha,
+        min_alpha,
         threads,
         seed,
         shared_negatives,
@@ -240,7 +244,7 @@ pub fn train_word2vec(
 /// Trains fastText-style subword vectors; see `embers.train_fasttext`.
 #[pyfunction]
 #[pyo3(signature = (corpus, *, model="sg", cbow_mean=true, dim=100, window=5, negative=5, hs=false,
-    sample=1e-4, min_count=5, max_vocab=None, epochs=5, alpha=0.05, threads=0, seed=1,
+    sample=1e-4, min_count=5, max_vocab=None, epochs=5, alpha=0.05, min_alpha=None, threads=0, seed=1,
     minn=3, maxn=6, bucket=2_000_000, lowercase=false, punctuation="keep", progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn train_fasttext(
@@ -257,6 +261,7 @@ pub fn train_fasttext(
     max_vocab: Option<usize>,
     epochs: u32,
     alpha: Option<f32>,
+    min_alpha: Option<f32>,
     threads: usize,
     seed: u64,
     minn: u32,
@@ -283,6 +288,7 @@ pub fn train_fasttext(
             max_vocab,
             epochs,
             alpha,
+            min_alpha,
             threads,
             seed,
             false,

@@ -133,10 +133,14 @@ pub struct Common {
     /// Passes over the corpus.
     #[arg(long, default_value_t = 5)]
     epochs: u32,
-    /// Starting learning rate, decayed linearly to alpha × 1e-4. Default: 0.025 for sg and
+    /// Starting learning rate, decayed linearly to --min-alpha. Default: 0.025 for sg and
     /// 0.05 for cbow (word2vec), 0.05 for fastText.
     #[arg(long)]
     alpha: Option<f32>,
+    /// Learning rate at the end of training (gensim's min_alpha; 0 is fastText's end).
+    /// Default: alpha × 1e-4 (word2vec C's floor).
+    #[arg(long)]
+    min_alpha: Option<f32>,
     /// Worker threads (0: all cores).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -228,6 +232,7 @@ impl Common {
             max_vocab: self.max_vocab,
             epochs: self.epochs,
             alpha: self.alpha.or(defaults.alpha),
+            min_alpha: self.min_alpha.or(defaults.min_alpha),
             ns_exponent: self.ns_exponent.unwrap_or(defaults.ns_exponent),
             resample_negatives: defaults.resample_negatives,
             skip_saturated: self

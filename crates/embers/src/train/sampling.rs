@@ -277,11 +277,12 @@ impl SigmoidTable {
     }
 }
 
-/// word2vec's linear decay: `alpha · (1 − done/total)`, never below `alpha · 1e-4`.
+/// The linear decay of word2vec and gensim: from `alpha` at the start to `min_alpha` when
+/// `done` reaches `total` (`done/(total + 1)` as word2vec C counts), `min_alpha` after.
 #[inline]
-pub fn learning_rate(alpha: f32, done: u64, total: u64) -> f32 {
-    let frac = 1.0 - done as f64 / (total as f64 + 1.0);
-    (alpha as f64 * frac.max(1e-4)) as f32
+pub fn learning_rate(alpha: f32, min_alpha: f32, done: u64, total: u64) -> f32 {
+    let progress = (done as f64 / (total as f64 + 1.0)).min(1.0);
+    (alpha as f64 - (alpha as f64 - min_alpha as f64) * progress) as f32
 }
 
 #[cfg(test)]
@@ -368,13 +369,14 @@ mod tests {
         let p = t[0] as f64 / 4_294_967_296.0;
         assert!((p - ((50f64).sqrt() + 1.0) * 0.02).abs() < 1e-6);
         assert_eq!(keep_thresholds(&[1, 1_000_000], 1e-3)[0], u32::MAX);
-        assert_eq!(learning_rate(0.025, 0, 100), 0.025);
-        assert!((learning_rate(0.025, 50, 99) - 0.0125).abs() < 1e-6);
-        assert_eq!(
-            learning_rate(0.025, 100, 100),
-            0.025 * 1e-4_f32.max(1.0 / 101.0)
+        assert_eq!(learning_rate(0.025, 2.5e-6, 0, 100), 0.025);
+        assert!((learning_rate(0.025, 0.0, 50, 99) - 0.0125).abs() < 1e-7);
+        // gensim: alpha − (alpha − min_alpha) · progress, 0.025 → 0.0001.
+        assert!((learning_rate(0.025, 1e-4, 50, 99) - 0.01255).abs() < 1e-7);
+        assert!(
+            (learning_rate(0.025, 1e-4, 100, 100) - (0.025 - 0.0249 * 100.0 / 101.0)).abs() < 1e-7
         );
-        assert!((learning_rate(0.025, 1000, 100) - 2.5e-6).abs() < 1e-9);
+        assert!((learning_rate(0.025, 2.5e-6, 1000, 100) - 2.5e-6).abs() < 1e-9);
         let s = SigmoidTable::default();
         assert!((s.sigmoid(0.0) - 0.5).abs() < 0.01);
         assert!((s.neg_log_sigmoid(1.0) - 0.3133).abs() < 0.01);

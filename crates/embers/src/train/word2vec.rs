@@ -85,9 +85,12 @@ pub struct Word2VecConfig {
     pub max_vocab: Option<usize>,
     /// Passes over the corpus (`-iter`, gensim `epochs`).
     pub epochs: u32,
-    /// Starting learning rate; it decays linearly to `alpha × 1e-4`. `None`: 0.025 for
-    /// skip-gram, 0.05 for CBOW (word2vec's defaults).
+    /// Starting learning rate; it falls linearly to [`Word2VecConfig::min_alpha`]. `None`:
+    /// 0.025 for skip-gram, 0.05 for CBOW (word2vec's defaults).
     pub alpha: Option<f32>,
+    /// Learning rate at the end of training (gensim `min_alpha`): the rate falls linearly from
+    /// `alpha` to it over the run. `None`: `alpha × 1e-4`, word2vec C's floor.
+    pub min_alpha: Option<f32>,
     /// Exponent of the unigram noise distribution (`ns_exponent`).
     pub ns_exponent: f64,
     /// Worker threads (0 = all cores).
@@ -152,6 +155,7 @@ impl Default for Word2VecConfig {
             max_vocab: None,
             epochs: 5,
             alpha: None,
+            min_alpha: None,
             ns_exponent: 0.75,
             threads: 0,
             seed: 1,
@@ -176,6 +180,11 @@ impl Word2VecConfig {
         })
     }
 
+    /// The final learning rate in effect.
+    pub fn min_alpha(&self) -> f32 {
+        self.min_alpha.unwrap_or(self.alpha() * 1e-4)
+    }
+
     /// Checks the settings against their documented ranges ([`crate::train::limits`]):
     /// `dim` 1..=65536, `window` 1..=10000, `negative` 0..=1000, `epochs` 1..=10000, `threads`
     /// 0..=1024, `sample` in [0, 1], positive finite `alpha` ≤ 10, `min_count` and `max_vocab`
@@ -197,6 +206,13 @@ impl Word2VecConfig {
             return Err(Error::invalid(
                 "alpha",
                 format!("must be positive and at most 10, got {a}"),
+            ));
+        }
+        let m = self.min_alpha();
+        if !(m.is_finite() && (0.0..=a).contains(&m)) {
+            return Err(Error::invalid(
+                "min_alpha",
+                format!("must be between 0 and alpha ({a}), got {m}"),
             ));
         }
         if !(self.sample.is_finite() && (0.0..=1.0).contains(&self.sample)) {
@@ -238,6 +254,7 @@ impl Word2VecConfig {
             ("train.min_count".into(), self.min_count.to_string()),
             ("train.epochs".into(), self.epochs.to_string()),
             ("train.alpha".into(), self.alpha().to_string()),
+            ("train.min_alpha".into(), self.min_alpha().to_string()),
             ("train.ns_exponent".into(), self.ns_exponent.to_string()),
             ("train.threads".into(), self.threads.to_string()),
             ("train.seed".into(), self.seed.to_string()),
@@ -606,6 +623,7 @@ pub(crate) fn train_counted(
     let shared = Engine {
         config,
         alpha: config.alpha(),
+        min_alpha: config.min_alpha(),
         inputs,
         syn0: Shared::new(&mut syn0, dim),
         syn1neg: (config.negative > 0).then(|| Shared::new(&mut syn1neg, dim)),
@@ -756,6 +774,7 @@ impl Iterator for EpochChunks<'_> {
 struct Engine<'a> {
     config: &'a Word2VecConfig,
     alpha: f32,
+    min_alpha: f32,
     inputs: &'a InputRows,
     syn0: Shared,
     syn1neg: Option<Shared>,
@@ -801,7 +820,8 @@ impl Engine<'_> {
         let secs = start.elapsed().as_secs_f64();
         let mut ev = Progress::new("train", done, Some(self.total_words), "words");
         ev.epoch = Some(epoch);
-        ev.learning_rate = Some(learning_rate(self.alpha, done, self.total_words) as f64);
+        ev.learning_rate =
+            Some(learning_rate(self.alpha, self.min_alpha, done, self.total_words) as f64);
         ev.loss = (count > 0).then(|| sum / count as f64);
         ev.rate = (secs > 0.0).then(|| done as f64 / secs);
         p(&ev);
@@ -846,7 +866,7 @@ impl<'e, 'a> Worker<'e, 'a> {
             .fetch_add(self.pending_words, Ordering::Relaxed)
             + self.pending_words;
         self.pending_words = 0;
-        self.alpha = learning_rate(self.e.alpha, done, self.e.total_words);
+        self.alpha = learning_rate(self.e.alpha, self.e.min_alpha, done, self.e.total_words);
         if let Ok(mut l) = self.e.loss.lock() {
             l.0 += self.loss;
             l.1 += self.predictions;
@@ -1175,6 +1195,7 @@ pub(crate) mod tests {
         let engine = Engine {
             config,
             alpha: 0.5,
+            min_alpha: 0.5,
             inputs: &inputs,
             syn0: Shared::new(syn0, 2),
             syn1neg: Some(Shared::new(syn1neg, 2)),
@@ -1671,6 +1692,21 @@ pub(crate) mod tests {
                 },
                 "sample",
             ),
+            (
+                Word2VecConfig {
+                    alpha: Some(0.025),
+                    min_alpha: Some(0.03),
+                    ..cfg.clone()
+                },
+                "min_alpha",
+            ),
+            (
+                Word2VecConfig {
+                    min_alpha: Some(f32::NAN),
+                    ..cfg.clone()
+                },
+                "min_alpha",
+            ),
         ];
         for (c, name) in bad {
             let e = run(&rare, &c);
@@ -1714,5 +1750,27 @@ pub(crate) mod tests {
         assert!(last.loss.unwrap().is_finite() && last.loss.unwrap() > 0.0);
         assert!(last.learning_rate.unwrap() < 0.05 * 0.01);
         assert!(events.iter().any(|p| p.stage == "count"));
+        // With gensim's `min_alpha` the rate ends there instead (the last event is at the end).
+        let events = Mutex::new(Vec::new());
+        let sink = |p: &Progress| events.lock().unwrap().push(p.clone());
+        let ctl = Control {
+            progress: Some(&sink),
+            cancel: None,
+        };
+        let cfg = Word2VecConfig {
+            min_alpha: Some(0.01),
+            ..cfg
+        };
+        let emb = train(&corpus, &cfg, ctl).unwrap();
+        assert_eq!(emb.metadata()["train.min_alpha"], "0.01");
+        let events = events.into_inner().unwrap();
+        let last = events.iter().rev().find(|p| p.stage == "train").unwrap();
+        let (alpha, done, total) = (0.05f64, last.done as f64, total as f64);
+        let want = alpha - (alpha - 0.01) * done / (total + 1.0);
+        assert!(
+            (last.learning_rate.unwrap() - want).abs() < 1e-6,
+            "{last:?}"
+        );
+        assert!((last.learning_rate.unwrap() - 0.01).abs() < 1e-3);
     }
 }
