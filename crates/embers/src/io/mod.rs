@@ -9,6 +9,7 @@ pub mod mapping;
 pub mod native;
 pub mod npy;
 mod profile;
+mod rowscan;
 pub mod safetensors;
 mod textvec;
 pub mod word2vec;

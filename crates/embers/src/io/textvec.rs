@@ -1,6 +1,7 @@
 //! The parallel parser and writer of "one word and its values per line" text, shared by the
-//! word2vec/fastText `.vec` and GloVe formats: lines are cut into chunks parsed on all cores,
-//! numbers read with `fast-float2`, every row written straight into its place in the matrix.
+//! word2vec/fastText `.vec` and GloVe formats: lines are cut into chunks parsed on all cores
+//! (rows by the one-pass fast path of `rowscan`, anything else by the line parser and
+//! `fast-float2`), every row written straight into its place in the matrix.
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -13,6 +14,7 @@ use crate::error::{Error, Position, Result};
 use crate::io::atomic::AtomicFile;
 use crate::io::input::{self, check_plain_word, decode_word, ReadReport};
 use crate::io::profile;
+use crate::io::rowscan;
 use crate::io::ReadOptions;
 use crate::vocab::WordList;
 
@@ -537,27 +539,93 @@ fn parse_chunk(
     out: &mut [f32],
     options: &ReadOptions,
 ) -> Result<WordList> {
+    parse_chunk_in(path, chunk, start, dims, out, options, simd())
+}
+
+/// [`parse_chunk`], with the separators found by AVX2 or not.
+fn parse_chunk_in(
+    path: &Path,
+    chunk: &[u8],
+    start: u64,
+    dims: usize,
+    out: &mut [f32],
+    options: &ReadOptions,
+    avx2: bool,
+) -> Result<WordList> {
     let rows = out.len() / dims.max(1);
     let mut words = WordList::with_capacity(rows, rows * 16);
-    let mut rest = chunk;
-    for i in 0.. {
-        let row = words.len();
-        if row * dims >= out.len() {
-            break; // the empty piece after the chunk's final newline
+    let mut seps = rowscan::Seps::new(chunk, avx2);
+    let mut pos = 0;
+    for (i, out) in out.chunks_exact_mut(dims.max(1)).enumerate() {
+        if let Some((word_end, next)) = parse_row_fast(chunk, pos, &mut seps, out) {
+            let word = &chunk[pos..word_end];
+            if memchr::memchr(b'\t', word).is_none() {
+                let line = start + i as u64;
+                if let Ok(word) = decode_word(word, options.lossy, path, || Position::Line(line)) {
+                    words.push(&word);
+                    pos = next;
+                    continue;
+                }
+            }
         }
-        let line;
-        (line, rest) = first_line(rest);
-        let lineno = start + i as u64;
-        let word = parse_line(
-            path,
-            line,
-            lineno,
-            &mut out[row * dims..(row + 1) * dims],
-            options,
-        )?;
+        // Anything unusual (and every error): the general parser, on the whole line.
+        let (line, _) = first_line(&chunk[pos..]);
+        let word = parse_line(path, line, start + i as u64, out, options)?;
         words.push(&word);
+        pos += line.len() + 1;
+        if pos < chunk.len() {
+            seps.seek(pos);
+        }
     }
     Ok(words)
+}
+
+/// Whether the separator scan may use AVX2.
+fn simd() -> bool {
+    crate::cpu::avx2_fma()
+}
+
+/// The row at `pos` when it is a word (no space, tab or newline in it), one space, then
+/// `out.len()` numbers separated by single spaces, the line ending at a newline (optionally
+/// after a `\r`) or at the end of `chunk`; every value finite. Its values are written to `out`;
+/// the end of the word and the start of the next line are returned. `None` for anything else
+/// (nothing is then promised about `out` or `seps`).
+#[inline]
+fn parse_row_fast(
+    chunk: &[u8],
+    pos: usize,
+    seps: &mut rowscan::Seps,
+    out: &mut [f32],
+) -> Option<(usize, usize)> {
+    let (word_end, newline) = seps.next()?;
+    if newline || word_end == pos || out.is_empty() {
+        return None;
+    }
+    let last = out.len() - 1;
+    let mut a = word_end + 1;
+    for (k, slot) in out.iter_mut().enumerate() {
+        let (e, newline) = seps.next().unwrap_or((chunk.len(), true));
+        // Too few values, or too many.
+        if newline != (k == last) {
+            return None;
+        }
+        let mut end = e;
+        if newline && end > a && chunk[end - 1] == b'\r' {
+            end -= 1;
+        }
+        *slot = match rowscan::short_field(chunk, a, end) {
+            Some(v) => v,
+            None => {
+                let field = &chunk[a..end];
+                match parse_f32(field) {
+                    (v, used) if used == field.len() && used > 0 && v.is_finite() => v,
+                    _ => return None,
+                }
+            }
+        };
+        a = e + 1;
+    }
+    Some((word_end, a))
 }
 
 /// Powers of ten that are exact in `f32` (5^10 < 2^24).
@@ -946,6 +1014,140 @@ mod tests {
             err.contains("broken.vec.gz") && err.contains("corrupt deflate stream"),
             "{err}"
         );
+    }
+
+    /// The row loop (separators by AVX2 and portably) against the general parser line by line:
+    /// the same words and values (bit for bit), or the same error, on rows that put values at
+    /// 64-byte block and chunk ends, CRLF ends, tabs, double and trailing spaces, `-0.0`, long
+    /// mantissas, exponents, `inf`/`nan`, too few and too many values, empty and bad words.
+    #[test]
+    fn parse_chunk_matches_the_line_parser() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let fields = [
+            "0.418",
+            "-0.41242",
+            "-0.00066023",
+            "4.0071",
+            "-0.0",
+            "0.0",
+            "1",
+            "-7",
+            "12.5",
+            "123456.78",
+            "1234567.8",
+            "0.16777216",
+            "0.16777217",
+            "0.123456789",
+            "1e5",
+            "-1.5E-3",
+            "inf",
+            "-inf",
+            "nan",
+            "1e39",
+            "x",
+            "1.5x",
+            ".5",
+            "+1",
+            "1.",
+            "-",
+            "99999999.9",
+        ];
+        let ends = ["\n", "\r\n", " \n", "\t\n", "\r\r\n"];
+        let avx2 = crate::cpu::avx2_fma();
+        for case in 0..4000 {
+            let dims = 1 + (next() % 7) as usize;
+            let rows = 1 + (next() % 6) as usize;
+            let mut text = String::new();
+            for r in 0..rows {
+                let word_len = (next() % 9) as usize;
+                for i in 0..word_len {
+                    text.push(b"abcdef\xc3\t."[(next() as usize + i) % 9] as char);
+                }
+                if word_len == 0 || next() % 50 != 0 {
+                    text.push('w');
+                }
+                let n = match next() % 40 {
+                    0 => dims - 1,
+                    1 => dims + 1,
+                    _ => dims,
+                };
+                for _ in 0..n {
+                    text.push(if next() % 60 == 0 { '\t' } else { ' ' });
+                    if next() % 80 == 0 {
+                        text.push(' ');
+                    }
+                    let f = next() as usize;
+                    if f % 4 == 0 {
+                        text.push_str(fields[(f >> 8) % fields.len()]);
+                    } else {
+                        // A random `-?D+.D+` of 1-7 integer and 1-10 fraction digits.
+                        if f >> 5 & 1 == 1 {
+                            text.push('-');
+                        }
+                        let d = next();
+                        for k in 0..1 + (f >> 6) % 7 {
+                            text.push(char::from(b'0' + (d >> (3 * k)) as u8 % 10));
+                        }
+                        text.push('.');
+                        for k in 0..1 + (f >> 9) % 10 {
+                            text.push(char::from(b'0' + (d >> (3 * k + 21)) as u8 % 10));
+                        }
+                    }
+                }
+                if r + 1 < rows || next() % 2 == 0 {
+                    let end = next() as usize;
+                    text.push_str(if end % 8 < 4 {
+                        "\n"
+                    } else {
+                        ends[end % ends.len()]
+                    });
+                }
+            }
+            let bytes = text.as_bytes();
+            let lines: Vec<&[u8]> = bytes
+                .strip_suffix(b"\n")
+                .unwrap_or(bytes)
+                .split(|&b| b == b'\n')
+                .collect();
+            let path = Path::new("t.txt");
+            let options = ReadOptions::default();
+            let mut values = vec![0f32; lines.len() * dims];
+            let want: Result<Vec<String>> = lines
+                .iter()
+                .zip(values.chunks_mut(dims))
+                .enumerate()
+                .map(|(i, (l, out))| {
+                    parse_line(path, l, 7 + i as u64, out, &options).map(|w| w.into_owned())
+                })
+                .collect::<Result<_>>()
+                .map(|mut v: Vec<String>| {
+                    v.extend(values.iter().map(|x| x.to_bits().to_string()));
+                    v
+                });
+            for simd in [false, avx2] {
+                let mut out = vec![0f32; lines.len() * dims];
+                let got = parse_chunk_in(path, bytes, 7, dims, &mut out, &options, simd).map(|w| {
+                    let mut v: Vec<String> = w.iter().map(String::from).collect();
+                    v.extend(out.iter().map(|x| x.to_bits().to_string()));
+                    v
+                });
+                match (&want, &got) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "case {case}, avx2 {simd}: {text:?}"),
+                    (Err(a), Err(b)) => assert_eq!(
+                        a.to_string(),
+                        b.to_string(),
+                        "case {case}, avx2 {simd}: {text:?}"
+                    ),
+                    _ => panic!("case {case}, avx2 {simd}: {text:?}: {want:?} vs {got:?}"),
+                }
+            }
+        }
     }
 
     /// The short-decimal path and the fallback against the standard library's parser (correctly
