@@ -510,11 +510,37 @@ mod tests {
         };
         let q = quantize(&e, &Target::Pq(opq.clone()), &silent).unwrap();
         let desc = &q.metadata()["quantizer"];
-        assert_eq!(
-            desc,
-            r#"{"bits":8,"iterations":25,"kind":"pq","rotation":{"iterations":2,"kind":"opq"},"sample":300,"seed":42,"subquantizers":4}"#
+        let v: serde_json::Value = serde_json::from_str(desc).unwrap();
+        assert_eq!(v["rotation"]["kind"], "opq", "{desc}");
+        assert_eq!(v["rotation"]["iterations"], 2, "{desc}");
+        assert!(v["rotation"]["start"].is_null(), "{desc}");
+        let errs = &v["rotation"]["sample_errors"];
+        let (er, ep) = (
+            errs["random"].as_f64().unwrap(),
+            errs["pca"].as_f64().unwrap(),
         );
+        assert_eq!(
+            v["rotation"]["kept"],
+            if ep < er { "pca" } else { "random" },
+            "{desc}"
+        );
+        // The record of what was kept does not stop the settings from reading back.
         assert_eq!(serde_json::from_str::<PqConfig>(desc).unwrap(), opq);
+        // A forced start is recorded as such and reads back.
+        let forced = PqConfig {
+            rotation: Some(Rotation::opq(2, OpqStart::Pca)),
+            ..opq.clone()
+        };
+        let fd = Target::Pq(forced.clone()).describe();
+        assert!(
+            fd.contains(r#""rotation":{"iterations":2,"kind":"opq","start":"pca"}"#),
+            "{fd}"
+        );
+        assert_eq!(serde_json::from_str::<PqConfig>(&fd).unwrap(), forced);
+        assert!(serde_json::from_str::<PqConfig>(
+            r#"{"bits":8,"iterations":25,"kind":"pq","rotation":{"iterations":2,"kind":"opq","start":"best"},"sample":300,"seed":42,"subquantizers":4}"#
+        )
+        .is_err());
         let old: PqConfig = serde_json::from_str(
             r#"{"bits":8,"iterations":20,"kind":"pq","sample":4000,"seed":1,"subquantizers":8}"#,
         )

@@ -956,4 +956,91 @@ mod tests {
         let e = train(&m, &zero, &silent).unwrap_err().to_string();
         assert!(e.contains("opq-iterations"), "{e}");
     }
+
+    #[test]
+    fn opq_auto_keeps_the_start_with_the_lower_sample_error() {
+        use std::sync::Mutex;
+        let mut kept = std::collections::BTreeSet::new();
+        let cases = [
+            (correlated(3000, 16, 4), 4usize, 4u32),
+            (correlated(3000, 16, 5), 8, 4),
+            (clustered(3000, 16, 6), 8, 4),
+            (clustered(3000, 16, 7), 4, 5),
+        ];
+        for (case, (mat, m, bits)) in cases.iter().enumerate() {
+            let cfg = |start| PqConfig {
+                subquantizers: *m,
+                bits: *bits,
+                sample: 2000,
+                iterations: 10,
+                seed: 11,
+                rotation: Some(Rotation::opq(6, start)),
+            };
+            let events = Mutex::new(Vec::new());
+            let record = |p: &Progress| events.lock().unwrap().push(p.clone());
+            let (auto, report) = train_reporting(mat, &cfg(OpqStart::Auto), &record).unwrap();
+            let report = report.expect("OPQ reports its start");
+            let errs: Vec<OpqStart> = report.sample_errors.iter().map(|e| e.0).collect();
+            assert_eq!(errs, [OpqStart::Random, OpqStart::Pca]);
+            let (er, ep) = (report.sample_errors[0].1, report.sample_errors[1].1);
+            let want = if ep < er {
+                OpqStart::Pca
+            } else {
+                OpqStart::Random
+            };
+            assert_eq!(report.kept, want, "case {case}: random {er}, pca {ep}");
+            kept.insert(report.kept.name());
+            // Each forced start trains alone and reports the error auto saw for it; auto's file
+            // is the kept start's, bit for bit, so its sample error is the lower of the two.
+            for (start, err) in [(OpqStart::Random, er), (OpqStart::Pca, ep)] {
+                let (f, r) = train_reporting(mat, &cfg(start), &silent).unwrap();
+                let r = r.unwrap();
+                assert_eq!(r.kept, start);
+                assert_eq!(r.sample_errors, vec![(start, err)]);
+                if start == report.kept {
+                    assert_eq!(f.codes(), auto.codes(), "case {case}");
+                    assert_eq!(f.centroids(), auto.centroids());
+                    assert_eq!(f.rotation(), auto.rotation());
+                } else {
+                    assert!(err >= er.min(ep));
+                }
+            }
+            // Deterministic for a seed.
+            let (again, r2) = train_reporting(mat, &cfg(OpqStart::Auto), &silent).unwrap();
+            assert_eq!(again.codes(), auto.codes());
+            assert_eq!(r2.unwrap(), report);
+            // Progress: both starts' codebooks and rounds on one counter each, then the rows.
+            let events = events.into_inner().unwrap();
+            for (stage, total) in [("train", 2 * *m as u64), ("rotation", 12), ("encode", 3000)] {
+                let seen: Vec<&Progress> = events.iter().filter(|p| p.stage == stage).collect();
+                assert!(seen.iter().all(|p| p.total == Some(total)), "{stage}");
+                assert_eq!(seen.iter().map(|p| p.done).max(), Some(total), "{stage}");
+            }
+            let first_encode = events.iter().position(|p| p.stage == "encode").unwrap();
+            assert!(events[first_encode..].iter().all(|p| p.stage == "encode"));
+        }
+        // Measured: the pca start is kept in all four cases (low-dimensional subspaces of
+        // strongly structured rows); the random start wins on GloVe 6B 50d at 10
+        // subquantizers (BENCHMARKS.md, issue 18). Either way auto equals the better forced
+        // start, checked above.
+        assert!(!kept.is_empty());
+    }
+
+    #[test]
+    fn opq_start_names() {
+        for s in [OpqStart::Auto, OpqStart::Random, OpqStart::Pca] {
+            assert_eq!(OpqStart::from_name(s.name()).unwrap(), s);
+        }
+        let e = OpqStart::from_name("best").unwrap_err().to_string();
+        assert!(
+            e.contains("opq-start") && e.contains("auto, random or pca"),
+            "{e}"
+        );
+        assert_eq!(
+            Rotation::opq(5, OpqStart::Auto),
+            Rotation::Opq { iterations: 5 }
+        );
+        assert_eq!(Rotation::opq(5, OpqStart::Pca).start(), OpqStart::Pca);
+        assert_eq!(Rotation::opq(5, OpqStart::Pca).iterations(), 5);
+    }
 }
