@@ -7,7 +7,8 @@
 # (gensim's protocol, restrict 30,000), encode and query time. Prints the table.
 # Usage: bench/compress.sh [OUT] [extra compress.py flags...]   (default OUT: bench-out/compress)
 # Env: BUDGETS (default 4,8,10,16,25), FAISS (default PQ,OPQ,RQ,LSQ), EMBERS_CONFIGS (KIND:M,...
-# with KIND pq, opq or rq; default all three at 5, 10 and 25 bytes), THREADS (2).
+# with KIND pq, opq or rq; default all three at 5, 10 and 25 bytes; flags as KIND:M:flag=value+...,
+# e.g. opq:25:opq_start=pca for --opq-start pca, rq:10:beam=16), THREADS (2).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/bench-out/compress}

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use clap::Args as ClapArgs;
-use embers::quant::{self, PqConfig, Rotation, RqConfig, Target};
+use embers::quant::{self, OpqStart, PqConfig, Rotation, RqConfig, Target};
 use rayon::prelude::*;
 
 use super::info::ReadArgs;
@@ -62,6 +62,12 @@ pub struct Args {
     /// as faiss).
     #[arg(long)]
     opq_iterations: Option<usize>,
+    /// pq with --rotation opq: where the rotation starts: `random` (a seeded random orthogonal
+    /// matrix, as faiss), `pca` (the principal axes dealt to the subspaces by eigenvalue
+    /// allocation) or `auto` (default: both trained on the same sample, at the same time, and
+    /// the one with the lower error on that sample kept; about twice the training work).
+    #[arg(long)]
+    opq_start: Option<String>,
     /// rq: partial encodings kept per row at each stage of the beam search (1: greedy;
     /// default 5).
     #[arg(long)]
@@ -89,7 +95,8 @@ impl Args {
             || self.sample.is_some()
             || self.iterations.is_some()
             || self.seed.is_some();
-        let pq_flags = self.rotation.is_some() || self.opq_iterations.is_some();
+        let pq_flags =
+            self.rotation.is_some() || self.opq_iterations.is_some() || self.opq_start.is_some();
         let rq_flags = self.beam.is_some() || self.refine.is_some();
         match &mut target {
             Target::Pq(cfg) => {
@@ -101,11 +108,19 @@ impl Args {
                     iterations: self.iterations.unwrap_or(d.iterations),
                     seed: self.seed.unwrap_or(d.seed),
                     rotation: match self.rotation.as_deref() {
-                        Some("opq") => Some(Rotation::Opq {
-                            iterations: self
-                                .opq_iterations
+                        Some("opq") => Some(Rotation::opq(
+                            self.opq_iterations
                                 .unwrap_or(Rotation::DEFAULT_OPQ_ITERATIONS),
-                        }),
+                            match self.opq_start.as_deref() {
+                                None => OpqStart::Auto,
+                                Some(s) => OpqStart::from_name(s).map_err(|_| {
+                                    anyhow::anyhow!(
+                                        "unknown --opq-start {s:?}: expected {}",
+                                        OpqStart::NAMES
+                                    )
+                                })?,
+                            },
+                        )),
                         None | Some("none") => None,
                         Some(other) => {
                             bail!("unknown --rotation {other:?}: expected none or opq")
@@ -135,13 +150,16 @@ impl Args {
             );
         }
         if pq_flags && !matches!(target, Target::Pq(_)) {
-            bail!("--rotation and --opq-iterations only apply to --to pq");
+            bail!("--rotation, --opq-iterations and --opq-start only apply to --to pq");
         }
         if rq_flags && !matches!(target, Target::Rq(_)) {
             bail!("--beam and --refine only apply to --to rq");
         }
         if self.opq_iterations.is_some() && self.rotation.as_deref() != Some("opq") {
             bail!("--opq-iterations only applies with --rotation opq");
+        }
+        if self.opq_start.is_some() && self.rotation.as_deref() != Some("opq") {
+            bail!("--opq-start only applies with --rotation opq");
         }
         if self.affine && !matches!(target, Target::Int8 { .. }) {
             bail!("--affine only applies to --to int8");

@@ -173,10 +173,56 @@ fn quantize_every_kind_then_info_and_lookup() {
         serde_json::from_str(ok(&["info", s(&opq), "--json"]).trim()).unwrap();
     assert_eq!(info["rotation"]["kind"], "opq");
     assert_eq!(info["rotation"]["shape"], serde_json::json!([40, 40]));
-    assert_eq!(
-        info["metadata"]["quantizer"],
-        r#"{"bits":6,"iterations":25,"kind":"pq","rotation":{"iterations":3,"kind":"opq"},"sample":65536,"seed":2,"subquantizers":8}"#
+    // The settings, then (default --opq-start auto) the start kept and both starts' errors on
+    // the training sample; the kept one is the lower.
+    let quantizer: serde_json::Value =
+        serde_json::from_str(info["metadata"]["quantizer"].as_str().unwrap()).unwrap();
+    let rot = &quantizer["rotation"];
+    assert_eq!(rot["kind"], "opq");
+    assert_eq!(rot["iterations"], 3);
+    assert!(rot["start"].is_null(), "{rot}");
+    let errs = &rot["sample_errors"];
+    let (er, ep) = (
+        errs["random"].as_f64().unwrap(),
+        errs["pca"].as_f64().unwrap(),
     );
+    let kept = if ep < er { "pca" } else { "random" };
+    assert_eq!(rot["kept"], kept, "{rot}");
+    assert_eq!(quantizer["subquantizers"], 8);
+    // A forced start trains that start only and gives the file auto gave when it kept it.
+    let forced = dir.path().join(format!("opq-{kept}.embers"));
+    let report: serde_json::Value = serde_json::from_str(
+        ok(&[
+            "quantize",
+            s(&emb),
+            s(&forced),
+            "--to",
+            "pq",
+            "-m",
+            "8",
+            "--bits",
+            "6",
+            "--seed",
+            "2",
+            "--json",
+            "--rotation",
+            "opq",
+            "--opq-iterations",
+            "3",
+            "--opq-start",
+            kept,
+        ])
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(report["relative_squared_error"].as_f64().unwrap(), rotated);
+    assert_eq!(report["quantizer"]["rotation"]["start"], kept);
+    assert_eq!(
+        report["quantizer"]["rotation"]["sample_errors"],
+        serde_json::json!({ kept: errs[kept] })
+    );
+    let vecs = |f: &std::path::Path| ok(&["lookup", s(f), "the", "of", "and", "--json"]);
+    assert_eq!(vecs(&forced), vecs(&opq));
     let plain_info: serde_json::Value =
         serde_json::from_str(ok(&["info", s(&dir.path().join("pq0.embers")), "--json"]).trim())
             .unwrap();
@@ -231,6 +277,18 @@ fn quantize_every_kind_then_info_and_lookup() {
         q(&["--to", "pq", "--rotation", "opq", "--opq-iterations", "0"]).contains("opq-iterations")
     );
     assert!(q(&["--to", "pq", "--rotation", "pca"]).contains("expected none or opq"));
+    let e = q(&["--to", "pq", "--rotation", "opq", "--opq-start", "best"]);
+    assert!(
+        e.contains("--opq-start") && e.contains("auto, random or pca"),
+        "{e}"
+    );
+    let e = q(&["--to", "pq", "--opq-start", "pca"]);
+    assert!(
+        e.contains("--opq-start only applies with --rotation opq"),
+        "{e}"
+    );
+    let e = q(&["--to", "int8", "--opq-start", "pca"]);
+    assert!(e.contains("only apply to --to pq"), "{e}");
     let missing = fails(&["quantize", "/nonexistent/x.embers", s(&a), "--to", "f16"]);
     assert!(missing.contains("/nonexistent/x.embers"), "{missing}");
 }

@@ -23,7 +23,7 @@ pub mod rerank;
 pub mod rq;
 pub mod scalar;
 
-pub use pq::{PqConfig, Rotation};
+pub use pq::{OpqReport, OpqStart, PqConfig, Rotation};
 pub use rerank::{rerank, search_reranked};
 pub use rq::RqConfig;
 pub use scalar::{to_f16, to_int8};
@@ -90,17 +90,31 @@ impl Target {
 
 /// Compresses the rows of `matrix`.
 pub fn compress(matrix: &DenseMatrix, target: &Target, progress: &ProgressFn) -> Result<Storage> {
+    compress_reporting(matrix, target, progress).map(|(s, _)| s)
+}
+
+/// [`compress`], with what OPQ's training did (PQ with a rotation only).
+fn compress_reporting(
+    matrix: &DenseMatrix,
+    target: &Target,
+    progress: &ProgressFn,
+) -> Result<(Storage, Option<OpqReport>)> {
     Ok(match target {
-        Target::F32 => Storage::Dense(matrix.clone()),
-        Target::F16 => to_f16(matrix)?.into(),
-        Target::Int8 { affine } => to_int8(matrix, *affine)?.into(),
-        Target::Pq(cfg) => pq::train(matrix, cfg, progress)?.into(),
-        Target::Rq(cfg) => rq::train(matrix, cfg, progress)?.into(),
+        Target::F32 => (Storage::Dense(matrix.clone()), None),
+        Target::F16 => (to_f16(matrix)?.into(), None),
+        Target::Int8 { affine } => (to_int8(matrix, *affine)?.into(), None),
+        Target::Pq(cfg) => {
+            let (p, report) = pq::train_reporting(matrix, cfg, progress)?;
+            (p.into(), report)
+        }
+        Target::Rq(cfg) => (rq::train(matrix, cfg, progress)?.into(), None),
     })
 }
 
 /// The same model with its rows compressed to `target`: vocabulary, subwords (kept in f32) and
-/// metadata carried over, the settings recorded under the `quantizer` metadata key, and the row
+/// metadata carried over, the settings recorded under the `quantizer` metadata key (with an OPQ
+/// rotation, also the start kept and every trained start's error on the training sample:
+/// `"rotation":{"kind":"opq",…,"kept":"pca","sample_errors":{"pca":…,"random":…}}`), and the row
 /// norms recomputed from the compressed rows so cosine scores are those of the decoded vectors.
 pub fn quantize(
     embeddings: &Embeddings,
@@ -127,7 +141,7 @@ pub fn quantize_with(
             crate::kernels::normalize(r);
         });
     }
-    let storage = compress(&dense, target, progress)?;
+    let (storage, opq) = compress_reporting(&dense, target, progress)?;
     drop(dense);
     let norms = row_norms(&storage);
     let mut out = Embeddings::new(embeddings.vocab().clone(), storage)?.with_norms(norms)?;
@@ -141,6 +155,17 @@ pub fn quantize_with(
         out.metadata_mut().remove("quantizer");
     } else {
         let mut desc = target.describe();
+        if let Some(r) = opq {
+            let mut v: serde_json::Value = serde_json::from_str(&desc).expect("valid JSON");
+            v["rotation"]["kept"] = r.kept.name().into();
+            v["rotation"]["sample_errors"] = r
+                .sample_errors
+                .iter()
+                .map(|(s, e)| (s.name().to_string(), serde_json::Value::from(*e)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            desc = v.to_string();
+        }
         if normalize {
             desc = format!("{},\"normalized\":true}}", &desc[..desc.len() - 1]);
         }
@@ -485,11 +510,37 @@ mod tests {
         };
         let q = quantize(&e, &Target::Pq(opq.clone()), &silent).unwrap();
         let desc = &q.metadata()["quantizer"];
-        assert_eq!(
-            desc,
-            r#"{"bits":8,"iterations":25,"kind":"pq","rotation":{"iterations":2,"kind":"opq"},"sample":300,"seed":42,"subquantizers":4}"#
+        let v: serde_json::Value = serde_json::from_str(desc).unwrap();
+        assert_eq!(v["rotation"]["kind"], "opq", "{desc}");
+        assert_eq!(v["rotation"]["iterations"], 2, "{desc}");
+        assert!(v["rotation"]["start"].is_null(), "{desc}");
+        let errs = &v["rotation"]["sample_errors"];
+        let (er, ep) = (
+            errs["random"].as_f64().unwrap(),
+            errs["pca"].as_f64().unwrap(),
         );
+        assert_eq!(
+            v["rotation"]["kept"],
+            if ep < er { "pca" } else { "random" },
+            "{desc}"
+        );
+        // The record of what was kept does not stop the settings from reading back.
         assert_eq!(serde_json::from_str::<PqConfig>(desc).unwrap(), opq);
+        // A forced start is recorded as such and reads back.
+        let forced = PqConfig {
+            rotation: Some(Rotation::opq(2, OpqStart::Pca)),
+            ..opq.clone()
+        };
+        let fd = Target::Pq(forced.clone()).describe();
+        assert!(
+            fd.contains(r#""rotation":{"iterations":2,"kind":"opq","start":"pca"}"#),
+            "{fd}"
+        );
+        assert_eq!(serde_json::from_str::<PqConfig>(&fd).unwrap(), forced);
+        assert!(serde_json::from_str::<PqConfig>(
+            r#"{"bits":8,"iterations":25,"kind":"pq","rotation":{"iterations":2,"kind":"opq","start":"best"},"sample":300,"seed":42,"subquantizers":4}"#
+        )
+        .is_err());
         let old: PqConfig = serde_json::from_str(
             r#"{"bits":8,"iterations":20,"kind":"pq","sample":4000,"seed":1,"subquantizers":8}"#,
         )
