@@ -262,7 +262,7 @@ mod tests {
             let mut b = [0u8; 64];
             for v in b.iter_mut() {
                 let r = next(&mut x);
-                *v = if r % 3 == 0 {
+                *v = if r.is_multiple_of(3) {
                     r as u8
                 } else {
                     alphabet[(r >> 8) as usize % alphabet.len()]
@@ -319,7 +319,7 @@ mod tests {
             let ni = (r >> 1) % 9;
             let nf = (r >> 5) % 11;
             s.extend((0..ni).map(digit));
-            if (r >> 9) % 16 != 0 {
+            if !(r >> 9).is_multiple_of(16) {
                 s.push('.');
             }
             s.extend((0..nf).map(|k| digit(k + 9)));
@@ -372,9 +372,9 @@ mod tests {
     #[test]
     fn scale_is_the_correctly_rounded_quotient() {
         let step = if cfg!(debug_assertions) { 101 } else { 1 };
-        for k in 0..=8 {
+        for (k, &p) in POW10.iter().enumerate().take(9) {
             for m in (0..=1u64 << 24).step_by(step) {
-                let want = m as f32 / POW10[k];
+                let want = m as f32 / p;
                 assert_eq!(scale(m, k).to_bits(), want.to_bits(), "{m} / 10^{k}");
             }
         }

@@ -1083,7 +1083,7 @@ mod tests {
                         text.push(' ');
                     }
                     let f = next() as usize;
-                    if f % 4 == 0 {
+                    if f.is_multiple_of(4) {
                         text.push_str(fields[(f >> 8) % fields.len()]);
                     } else {
                         // A random `-?D+.D+` of 1-7 integer and 1-10 fraction digits.
