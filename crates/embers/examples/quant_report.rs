@@ -106,9 +106,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         targets.push((
             "pq opq",
             Target::Pq(PqConfig {
-                rotation: Some(quant::Rotation::Opq {
-                    iterations: quant::Rotation::DEFAULT_OPQ_ITERATIONS,
-                }),
+                rotation: Some(quant::Rotation::opq(
+                    quant::Rotation::DEFAULT_OPQ_ITERATIONS,
+                    quant::OpqStart::Auto,
+                )),
                 ..pq_default.clone()
             }),
         ));

@@ -210,7 +210,7 @@ fn query_functions_go_through_the_search_layer() {
 /// group's own query is an exact tie broken by id.
 #[test]
 fn compressed_single_and_batched_answers_are_identical_with_ties_by_id() {
-    use embers::quant::{quantize, PqConfig, Rotation, RqConfig, Target};
+    use embers::quant::{quantize, OpqStart, PqConfig, Rotation, RqConfig, Target};
     // 1100 dims: int8 rows too wide for exact f32 integer sums, scored a query at a time.
     for (rows, dims) in [(3000usize, 50usize), (3000, 19), (3000, 300), (3000, 1100)] {
         let emb = model(rows, dims, 11 + dims as u64);
@@ -238,7 +238,7 @@ fn compressed_single_and_batched_answers_are_identical_with_ties_by_id() {
         ];
         if dims <= 50 {
             targets.push(Target::Pq(PqConfig {
-                rotation: Some(Rotation::Opq { iterations: 1 }),
+                rotation: Some(Rotation::opq(1, OpqStart::Auto)),
                 ..pq
             }));
             targets.push(Target::Rq(RqConfig {

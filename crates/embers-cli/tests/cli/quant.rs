@@ -144,7 +144,8 @@ fn quantize_every_kind_then_info_and_lookup() {
     // OPQ: the rotation is stored, shown by `info`, and lookups and neighbour queries work on
     // the rotated codes; its error on this model is no worse than plain PQ's at the same
     // settings (the same codebooks are its starting point).
-    let pq_err = |extra: &[&str]| -> (f64, std::path::PathBuf) {
+    // `quantize --to pq -m 8 --bits 6` with `extra` options: its JSON report and the file.
+    let pq = |extra: &[&str]| -> (serde_json::Value, std::path::PathBuf) {
         let out = dir.path().join(format!("pq{}.embers", extra.len()));
         let mut args = vec![
             "quantize",
@@ -161,11 +162,12 @@ fn quantize_every_kind_then_info_and_lookup() {
             "--json",
         ];
         args.extend_from_slice(extra);
-        let report: serde_json::Value = serde_json::from_str(ok(&args).trim()).unwrap();
-        (report["relative_squared_error"].as_f64().unwrap(), out)
+        (serde_json::from_str(ok(&args).trim()).unwrap(), out)
     };
-    let (plain, _) = pq_err(&[]);
-    let (rotated, opq) = pq_err(&["--rotation", "opq", "--opq-iterations", "3"]);
+    let err = |report: &serde_json::Value| report["relative_squared_error"].as_f64().unwrap();
+    let plain = err(&pq(&[]).0);
+    let (report, opq) = pq(&["--rotation", "opq", "--opq-iterations", "3"]);
+    let rotated = err(&report);
     assert!(rotated <= plain * 1.01, "OPQ {rotated} vs PQ {plain}");
     let text = ok(&["info", s(&opq)]);
     assert!(text.contains("rotation  opq, 40 × 40 orthogonal"), "{text}");
@@ -190,32 +192,15 @@ fn quantize_every_kind_then_info_and_lookup() {
     assert_eq!(rot["kept"], kept, "{rot}");
     assert_eq!(quantizer["subquantizers"], 8);
     // A forced start trains that start only and gives the file auto gave when it kept it.
-    let forced = dir.path().join(format!("opq-{kept}.embers"));
-    let report: serde_json::Value = serde_json::from_str(
-        ok(&[
-            "quantize",
-            s(&emb),
-            s(&forced),
-            "--to",
-            "pq",
-            "-m",
-            "8",
-            "--bits",
-            "6",
-            "--seed",
-            "2",
-            "--json",
-            "--rotation",
-            "opq",
-            "--opq-iterations",
-            "3",
-            "--opq-start",
-            kept,
-        ])
-        .trim(),
-    )
-    .unwrap();
-    assert_eq!(report["relative_squared_error"].as_f64().unwrap(), rotated);
+    let (report, forced) = pq(&[
+        "--rotation",
+        "opq",
+        "--opq-iterations",
+        "3",
+        "--opq-start",
+        kept,
+    ]);
+    assert_eq!(err(&report), rotated);
     assert_eq!(report["quantizer"]["rotation"]["start"], kept);
     assert_eq!(
         report["quantizer"]["rotation"]["sample_errors"],

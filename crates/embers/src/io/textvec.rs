@@ -617,7 +617,7 @@ fn parse_row_fast(
             Some(v) => v,
             None => {
                 let field = &chunk[a..end];
-                match parse_f32(field) {
+                match fast_float2::parse_partial::<f32, _>(field).unwrap_or((0.0, 0)) {
                     (v, used) if used == field.len() && used > 0 && v.is_finite() => v,
                     _ => return None,
                 }
@@ -628,96 +628,22 @@ fn parse_row_fast(
     Some((word_end, a))
 }
 
-/// Powers of ten that are exact in `f32` (5^10 < 2^24).
-const POW10: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
-
 /// Parses the number at the start of `s` (up to a blank or the end of `s`, or where the number
 /// ends): its value, correctly rounded to `f32`, and the bytes it takes (0 when there is no
-/// number). The numbers of pretrained files (`-0.41242`, `0.00066023`: at most 8 integer and
-/// 10 fraction digits, no exponent) go through [`parse_f32_short`]; anything else (exponents,
-/// long mantissas, `inf`, `nan`, a leading `+` or `.`) through `fast-float2`.
+/// number). The numbers of pretrained files (`-0.41242`, `0.00066023`) go through the row
+/// scanner's short-decimal reader ([`rowscan::short_field`]), so both parsers give the same
+/// value for the same field by construction; anything else (exponents, long mantissas, `inf`,
+/// `nan`, a leading `+` or `.`) goes through `fast-float2`.
 #[inline]
 pub(crate) fn parse_f32(s: &[u8]) -> (f32, usize) {
-    match parse_f32_short(s) {
-        Some(r) => r,
+    let end = s
+        .iter()
+        .position(|&b| is_blank(b) || b == b'\n')
+        .unwrap_or(s.len());
+    match rowscan::short_field(s, 0, end) {
+        Some(v) => (v, end),
         None => fast_float2::parse_partial::<f32, _>(s).unwrap_or((0.0, 0)),
     }
-}
-
-const POW10_U64: [u64; 8] = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000];
-
-/// How many of the 8 bytes `word` holds (first byte lowest) are ASCII digits before the first
-/// byte that is not, and when that is fewer than 8, the value of those digits.
-#[inline]
-fn leading_digits(word: u64) -> (usize, u64) {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    // A byte is a digit when its high nibble is 3 and adding 6 keeps it 3 (0x30..=0x39). A
-    // carry out of a non-digit byte only changes bytes after it, which are not looked at.
-    let high = (word & (0xF0 * LOW)) ^ (0x30 * LOW);
-    let plus6 = (word.wrapping_add(0x06 * LOW) & (0xF0 * LOW)) ^ (0x30 * LOW);
-    let n = ((high | plus6).trailing_zeros() / 8) as usize;
-    if n == 0 || n >= 8 {
-        return (n.min(8), 0);
-    }
-    // The n digits moved to the last bytes (the first ones become leading zeros), then the
-    // eight digits combined pairwise in three multiplications.
-    let digits = (word.wrapping_sub(0x30 * LOW) & (u64::MAX >> (8 * (8 - n)))) << (8 * (8 - n));
-    let v = digits.wrapping_mul(10).wrapping_add(digits >> 8);
-    const MASK: u64 = 0x0000_00FF_0000_00FF;
-    const MUL1: u64 = 0x000F_4240_0000_0064; // 100 + (1,000,000 << 32)
-    const MUL2: u64 = 0x0000_2710_0000_0001; // 1 + (10,000 << 32)
-    let v = ((v & MASK)
-        .wrapping_mul(MUL1)
-        .wrapping_add(((v >> 16) & MASK).wrapping_mul(MUL2)))
-        >> 32;
-    (n, v)
-}
-
-/// A short decimal `-?D+(.D+)?` followed by a blank or the end of `s`, whose digits without the
-/// point form an integer `m` ≤ 2^24 (exact in `f32`) with at most 10 fraction digits: then the
-/// value is `m / 10^k` with both operands exact, and one IEEE division rounds it correctly
-/// (Clinger's fast path). `None` for anything else.
-#[inline]
-fn parse_f32_short(s: &[u8]) -> Option<(f32, usize)> {
-    let neg = s.first() == Some(&b'-');
-    let mut i = usize::from(neg);
-    let mut m: u64 = 0;
-    let int_start = i;
-    while i < s.len() && s[i].is_ascii_digit() && i - int_start < 9 {
-        m = m.wrapping_mul(10).wrapping_add(u64::from(s[i] - b'0'));
-        i += 1;
-    }
-    if i == int_start {
-        return None;
-    }
-    let mut frac = 0;
-    if i < s.len() && s[i] == b'.' {
-        i += 1;
-        let frac_start = i;
-        if let Some(eight) = s.get(i..i + 8) {
-            // Up to 7 fraction digits without a branch per digit (a loop over digits of varying
-            // count mispredicts its exit for nearly every number).
-            let (n, value) = leading_digits(u64::from_le_bytes(eight.try_into().expect("8")));
-            if n < 8 {
-                m = m * POW10_U64[n] + value;
-                i += n;
-            }
-        }
-        while i < s.len() && s[i].is_ascii_digit() && i - frac_start < 11 {
-            m = m.wrapping_mul(10).wrapping_add(u64::from(s[i] - b'0'));
-            i += 1;
-        }
-        frac = i - frac_start;
-        if frac == 0 {
-            return None;
-        }
-    }
-    // A digit here means a longer number than counted; `e`, `,`, letters: not a short decimal.
-    if (i < s.len() && !is_blank(s[i]) && s[i] != b'\n') || frac > 10 || m > 1 << 24 {
-        return None;
-    }
-    let v = m as f32 / POW10[frac];
-    Some((if neg { -v } else { v }, i))
 }
 
 /// Parses one row. A row whose word contains spaces (GloVe 840B has such words, e.g. `. . .`)
@@ -1022,13 +948,8 @@ mod tests {
     /// mantissas, exponents, `inf`/`nan`, too few and too many values, empty and bad words.
     #[test]
     fn parse_chunk_matches_the_line_parser() {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::rng::Rng::new(0x2545_f491_4f6c_dd1d);
+        let mut next = move || rng.next_u64();
         let fields = [
             "0.418",
             "-0.41242",
@@ -1154,13 +1075,8 @@ mod tests {
     /// rounded), on numbers shaped like those of pretrained files and on the edges of the path.
     #[test]
     fn parse_f32_matches_the_standard_parser() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::rng::Rng::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next_u64();
         let mut cases: Vec<String> = [
             "0",
             "-0",
@@ -1233,18 +1149,6 @@ mod tests {
                         "{text:?}: {v} != {want}"
                     );
                 }
-            }
-        }
-        for text in [
-            "", "1", "12", "1234567", "12345678", "0000001x", "9 ", "99999999",
-        ] {
-            let mut b = [b' '; 8];
-            b[..text.len()].copy_from_slice(text.as_bytes());
-            let n = text.bytes().take_while(u8::is_ascii_digit).count();
-            let (got, v) = leading_digits(u64::from_le_bytes(b));
-            assert_eq!(got, n, "{text:?}");
-            if n < 8 {
-                assert_eq!(v, text[..n].parse::<u64>().unwrap_or(0), "{text:?}");
             }
         }
         // Not a number, or a number followed by something else.

@@ -285,7 +285,7 @@ mod tests {
     use crate::embeddings::Embeddings;
     use crate::io::{native, safetensors};
     use crate::progress::silent;
-    use crate::quant::{quantize, PqConfig, Rotation, RqConfig, Target};
+    use crate::quant::{quantize, OpqStart, PqConfig, Rotation, RqConfig, Target};
     use crate::rng::Rng;
     use crate::storage::DenseMatrix;
     use crate::vocab::Vocab;
@@ -313,7 +313,7 @@ mod tests {
             Target::Int8 { affine: true },
             Target::Pq(pq.clone()),
             Target::Pq(PqConfig {
-                rotation: Some(Rotation::Opq { iterations: 3 }),
+                rotation: Some(Rotation::opq(3, OpqStart::Auto)),
                 ..pq
             }),
             Target::Rq(RqConfig {

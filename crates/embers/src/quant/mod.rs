@@ -254,7 +254,7 @@ mod tests {
                 ..pq.clone()
             }),
             Target::Pq(PqConfig {
-                rotation: Some(Rotation::Opq { iterations: 2 }),
+                rotation: Some(Rotation::opq(2, OpqStart::Auto)),
                 ..pq
             }),
             Target::Rq(RqConfig {
@@ -505,7 +505,7 @@ mod tests {
         let opq = PqConfig {
             subquantizers: 4,
             sample: 300,
-            rotation: Some(Rotation::Opq { iterations: 2 }),
+            rotation: Some(Rotation::opq(2, OpqStart::Auto)),
             ..PqConfig::for_dims(20)
         };
         let q = quantize(&e, &Target::Pq(opq.clone()), &silent).unwrap();

@@ -30,18 +30,13 @@ pub enum Rotation {
     /// warm-started Lloyd steps; the final codebooks get the full `iterations` of the config on
     /// the rows as encoded (not centred).
     ///
-    /// Trained from both starts of [`OpqStart`] on the same sample (at the same time, on the
-    /// shared thread pool); the rotation and codebooks with the lower reconstruction error on
-    /// that sample are kept.
+    /// Trained from `start`; [`OpqStart::Auto`] trains from both starts on the same sample (at
+    /// the same time, on the shared thread pool) and keeps the rotation and codebooks with the
+    /// lower reconstruction error on that sample.
     Opq {
         /// Rounds of alternation between the codebooks and the rotation (≥ 1).
         iterations: usize,
-    },
-    /// [`Rotation::Opq`] from one start only (`start` [`OpqStart::Auto`] is [`Rotation::Opq`]).
-    OpqFrom {
-        /// Rounds of alternation between the codebooks and the rotation (≥ 1).
-        iterations: usize,
-        /// The rotation the alternation starts from.
+        /// The rotation the alternation starts from ([`OpqStart::Auto`]: both, the better kept).
         start: OpqStart,
     },
 }
@@ -52,24 +47,20 @@ impl Rotation {
 
     /// OPQ with `iterations` rounds from `start` ([`OpqStart::Auto`]: both, the better kept).
     pub fn opq(iterations: usize, start: OpqStart) -> Self {
-        match start {
-            OpqStart::Auto => Rotation::Opq { iterations },
-            start => Rotation::OpqFrom { iterations, start },
-        }
+        Rotation::Opq { iterations, start }
     }
 
     /// Rounds of alternation.
     pub fn iterations(&self) -> usize {
         match self {
-            Rotation::Opq { iterations } | Rotation::OpqFrom { iterations, .. } => *iterations,
+            Rotation::Opq { iterations, .. } => *iterations,
         }
     }
 
     /// The start asked for ([`OpqStart::Auto`]: both tried).
     pub fn start(&self) -> OpqStart {
         match self {
-            Rotation::Opq { .. } => OpqStart::Auto,
-            Rotation::OpqFrom { start, .. } => *start,
+            Rotation::Opq { start, .. } => *start,
         }
     }
 }
@@ -901,7 +892,7 @@ mod tests {
             rotation: None,
         };
         let opq_cfg = PqConfig {
-            rotation: Some(Rotation::Opq { iterations: 10 }),
+            rotation: Some(Rotation::opq(10, OpqStart::Auto)),
             ..plain.clone()
         };
         let p = train(&m, &plain, &silent).unwrap();
@@ -950,7 +941,7 @@ mod tests {
         }
         // Zero rounds are refused.
         let zero = PqConfig {
-            rotation: Some(Rotation::Opq { iterations: 0 }),
+            rotation: Some(Rotation::opq(0, OpqStart::Auto)),
             ..plain
         };
         let e = train(&m, &zero, &silent).unwrap_err().to_string();
@@ -1038,7 +1029,10 @@ mod tests {
         );
         assert_eq!(
             Rotation::opq(5, OpqStart::Auto),
-            Rotation::Opq { iterations: 5 }
+            Rotation::Opq {
+                iterations: 5,
+                start: OpqStart::Auto
+            }
         );
         assert_eq!(Rotation::opq(5, OpqStart::Pca).start(), OpqStart::Pca);
         assert_eq!(Rotation::opq(5, OpqStart::Pca).iterations(), 5);

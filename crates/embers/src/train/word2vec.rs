@@ -1731,18 +1731,22 @@ pub(crate) mod tests {
     fn progress_reports_words_rate_and_finite_loss() {
         let dir = tempfile::tempdir().unwrap();
         let corpus = planted_corpus(dir.path());
-        let events = Mutex::new(Vec::new());
-        let sink = |p: &Progress| events.lock().unwrap().push(p.clone());
-        let ctl = Control {
-            progress: Some(&sink),
-            cancel: None,
+        // The trained model and every progress event of one run.
+        let run = |cfg: &Word2VecConfig| {
+            let events = Mutex::new(Vec::new());
+            let sink = |p: &Progress| events.lock().unwrap().push(p.clone());
+            let ctl = Control {
+                progress: Some(&sink),
+                cancel: None,
+            };
+            let emb = train(&corpus, cfg, ctl).unwrap();
+            (emb, events.into_inner().unwrap())
         };
         let cfg = Word2VecConfig {
             epochs: 2,
             ..small(Model::Cbow, 5, false)
         };
-        let emb = train(&corpus, &cfg, ctl).unwrap();
-        let events = events.into_inner().unwrap();
+        let (emb, events) = run(&cfg);
         let last = events.iter().rev().find(|p| p.stage == "train").unwrap();
         let total = emb.vocab().total_count() * 2;
         assert_eq!(last.done, total);
@@ -1751,19 +1755,12 @@ pub(crate) mod tests {
         assert!(last.learning_rate.unwrap() < 0.05 * 0.01);
         assert!(events.iter().any(|p| p.stage == "count"));
         // With gensim's `min_alpha` the rate ends there instead (the last event is at the end).
-        let events = Mutex::new(Vec::new());
-        let sink = |p: &Progress| events.lock().unwrap().push(p.clone());
-        let ctl = Control {
-            progress: Some(&sink),
-            cancel: None,
-        };
         let cfg = Word2VecConfig {
             min_alpha: Some(0.01),
             ..cfg
         };
-        let emb = train(&corpus, &cfg, ctl).unwrap();
+        let (emb, events) = run(&cfg);
         assert_eq!(emb.metadata()["train.min_alpha"], "0.01");
-        let events = events.into_inner().unwrap();
         let last = events.iter().rev().find(|p| p.stage == "train").unwrap();
         let (alpha, done, total) = (0.05f64, last.done as f64, total as f64);
         let want = alpha - (alpha - 0.01) * done / (total + 1.0);
