@@ -246,8 +246,8 @@ impl WalkRows {
         let mut data = vec![half::f16::ZERO; n * stride + 32];
         let start = data.as_ptr().align_offset(64).min(32);
         let norms = emb.norms();
-        // One thread (about 0.1 s for 400,000 × 50): this runs inside a `OnceLock` that rayon
-        // workers of a parallel search may be waiting on, so it must not wait on them.
+        // One thread: this runs inside a `OnceLock` that rayon workers of a parallel search may
+        // be waiting on, so it must not wait on them.
         let mut buf = vec![0.0f32; dims];
         for (i, out) in data[start..start + n * stride]
             .chunks_exact_mut(stride)
