@@ -15,7 +15,7 @@ use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use memmap2::Mmap;
 use rayon::prelude::*;
@@ -78,6 +78,8 @@ pub struct Hnsw {
     upper_lists: usize,
     fingerprint: u64,
     words: Words,
+    /// The walk's copy of the rows, made on the first search.
+    walk: OnceLock<WalkRows>,
 }
 
 /// A 64-bit fingerprint of embeddings: CRC32 of the vocabulary and CRC32 of the vectors.
@@ -210,6 +212,87 @@ impl<'a> Space<'a> {
     }
 }
 
+/// The rows as the search walks them: unit-normalised and in half precision, each padded with
+/// zeros to a whole number of 64-byte cache lines and starting on one (50 dims: two lines a
+/// row, where the f32 row and its norm take four to six), so the walk reads a third of the
+/// memory and divides by no norm. Rows that can never be answers (norm zero or not finite)
+/// are stored as NaN and score `-inf`, as in [`Space::sim_q`]. Built from the embeddings on the
+/// first search; the walk only orders candidates with these scores, the answers are re-scored
+/// exactly.
+struct WalkRows {
+    data: Vec<half::f16>,
+    /// Index of the first value of row 0 in `data` (the first 64-byte boundary).
+    start: usize,
+    /// Values a row, a multiple of 32.
+    stride: usize,
+}
+
+impl std::fmt::Debug for WalkRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalkRows")
+            .field("stride", &self.stride)
+            .finish_non_exhaustive()
+    }
+}
+
+thread_local! {
+    static QUERY: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+impl WalkRows {
+    fn new(emb: &Embeddings) -> Self {
+        let (n, dims) = (emb.len(), emb.dims());
+        let stride = dims.div_ceil(32).max(1) * 32;
+        let mut data = vec![half::f16::ZERO; n * stride + 32];
+        let start = data.as_ptr().align_offset(64).min(32);
+        let norms = emb.norms();
+        // One thread: this runs inside a `OnceLock` that rayon workers of a parallel search may
+        // be waiting on, so it must not wait on them.
+        let mut buf = vec![0.0f32; dims];
+        for (i, out) in data[start..start + n * stride]
+            .chunks_exact_mut(stride)
+            .enumerate()
+        {
+            let norm = norms[i];
+            if norm > 0.0 && norm.is_finite() {
+                emb.storage().row_into(i, &mut buf);
+                for (o, &x) in out.iter_mut().zip(&buf) {
+                    *o = half::f16::from_f32(x / norm);
+                }
+            } else {
+                out.fill(half::f16::NAN);
+            }
+        }
+        WalkRows {
+            data,
+            start,
+            stride,
+        }
+    }
+
+    #[inline]
+    fn row(&self, i: u32) -> &[half::f16] {
+        let at = self.start + i as usize * self.stride;
+        &self.data[at..at + self.stride]
+    }
+
+    /// Approximate cosine of row `i` with the unit query `q` padded to the stride with zeros.
+    #[inline]
+    fn score(&self, q: &[f32], i: u32) -> f32 {
+        Space::finite(kernels::dot_f16(self.row(i), q))
+    }
+
+    /// Starts loading row `i` (up to its first 512 bytes). A hint only.
+    #[inline]
+    fn prefetch(&self, i: u32) {
+        let p = self
+            .data
+            .as_ptr()
+            .wrapping_add(self.start + i as usize * self.stride);
+        kernels::prefetch_range(p, (self.stride * 2).min(512));
+    }
+}
+
 /// (similarity, id) ordered by similarity, ties by lower id ranking higher.
 #[derive(Clone, Copy, PartialEq)]
 struct Cand(f32, u32);
@@ -279,22 +362,23 @@ thread_local! {
 
 /// Best-first search on one level from `entry`; returns up to `ef` candidates, best first.
 /// `links(i, buf)` fills `buf` with the links of node `i`; the rows of a node's unseen
-/// neighbours are prefetched (`space.prefetch`) before any of them is scored, so their cache
-/// misses overlap, and `pre_links(j)` is called with the next node to expand (a prefetch of
-/// its links, or nothing).
-fn search_layer<S, L, P>(
-    space: &Space<'_>,
+/// neighbours are prefetched (`pre_row`) before any of them is scored, so their cache misses
+/// overlap, and `pre_links(j)` is called with the next node to expand (a prefetch of its links,
+/// or nothing).
+fn search_layer<S, L, P, R>(
     n: usize,
     entry: &[Cand],
     ef: usize,
     score: S,
     links: L,
     pre_links: P,
+    pre_row: R,
 ) -> Vec<Cand>
 where
     S: Fn(u32) -> f32,
     L: Fn(u32, &mut Vec<u32>),
     P: Fn(u32),
+    R: Fn(u32),
 {
     SCRATCH.with(|s| {
         let s = &mut *s.borrow_mut();
@@ -322,7 +406,7 @@ where
             s.fresh.clear();
             for &nb in &s.links {
                 if s.visited.insert(nb) {
-                    space.prefetch(nb);
+                    pre_row(nb);
                     s.fresh.push(nb);
                 }
             }
@@ -532,6 +616,7 @@ impl Hnsw {
             upper_lists: next as usize,
             fingerprint: fingerprint(emb),
             words: Words::Owned(words),
+            walk: OnceLock::new(),
         })
     }
 
@@ -550,11 +635,12 @@ impl Hnsw {
         let n = levels.len();
         let level = levels[q as usize];
         let score = |i: u32| space.sim(q, i);
+        let pre_row = |i: u32| space.prefetch(i);
         let mut ep = vec![Cand(score(entry), entry)];
         let mut lv = max_level;
         while lv > level {
             let links = |i: u32, buf: &mut Vec<u32>| b.read(i, lv, buf);
-            ep = search_layer(space, n, &ep, 1, score, links, |_| {});
+            ep = search_layer(n, &ep, 1, score, links, |_| {}, pre_row);
             lv -= 1;
         }
         for lv in (0..=level.min(max_level)).rev() {
@@ -564,7 +650,7 @@ impl Hnsw {
                     b.prefetch0(i);
                 }
             };
-            let found = search_layer(space, n, &ep, params.ef_construction, score, links, pre);
+            let found = search_layer(n, &ep, params.ef_construction, score, links, pre, pre_row);
             let cap = if lv == 0 { m0 } else { m };
             let chosen = select(space, &found, cap);
             b.update(q, lv, |l| l.clone_from(&chosen));
@@ -712,15 +798,41 @@ impl Hnsw {
         ex: &[u32],
         limit: usize,
     ) -> Vec<Hit> {
+        let walk = self.walk.get_or_init(|| WalkRows::new(space.emb));
+        QUERY.with(|qp| {
+            let qp = &mut *qp.borrow_mut();
+            qp.clear();
+            qp.extend_from_slice(q);
+            qp.resize(walk.stride, 0.0);
+            self.walk_in(space, walk, q, qp, k, ef, ex, limit)
+        })
+    }
+
+    /// The walk on the half-precision unit rows (`qp`: the query padded to their stride), then
+    /// the candidates re-scored exactly (`Space::sim_q`, f32 rows and norms) and the best `k`
+    /// kept: the answers' scores are the cosines exact search gives.
+    #[allow(clippy::too_many_arguments)]
+    fn walk_in(
+        &self,
+        space: &Space<'_>,
+        walk: &WalkRows,
+        q: &[f32],
+        qp: &[f32],
+        k: usize,
+        ef: usize,
+        ex: &[u32],
+        limit: usize,
+    ) -> Vec<Hit> {
         let words = self.slice();
-        let score = |i: u32| space.sim_q(q, i);
+        let score = |i: u32| walk.score(qp, i);
+        let pre_row = |i: u32| walk.prefetch(i);
         let mut ep = vec![Cand(score(self.entry), self.entry)];
         for lv in (1..=self.max_level).rev() {
             let links = |i: u32, buf: &mut Vec<u32>| {
                 buf.clear();
                 buf.extend_from_slice(self.links_of(words, i, lv));
             };
-            ep = search_layer(space, self.rows, &ep, 1, score, links, |_| {});
+            ep = search_layer(self.rows, &ep, 1, score, links, |_| {}, pre_row);
         }
         let links = |i: u32, buf: &mut Vec<u32>| {
             buf.clear();
@@ -735,11 +847,17 @@ impl Hnsw {
             kernels::prefetch(at);
             kernels::prefetch(at.wrapping_add(4 * m0));
         };
-        let found = search_layer(space, self.rows, &ep, ef, score, links, pre);
+        let found = search_layer(self.rows, &ep, ef, score, links, pre, pre_row);
+        for c in &found {
+            space.prefetch(c.1);
+        }
         let mut top = TopK::new(k);
         for c in found {
-            if c.0 > f32::NEG_INFINITY && (c.1 as usize) < limit && !ex.contains(&c.1) {
-                top.push(c.1, c.0);
+            if (c.1 as usize) < limit && !ex.contains(&c.1) {
+                let s = space.sim_q(q, c.1);
+                if s > f32::NEG_INFINITY {
+                    top.push(c.1, s);
+                }
             }
         }
         top.into_sorted()
@@ -912,6 +1030,7 @@ impl Hnsw {
             upper_lists,
             fingerprint: fp,
             words: Words::Mapped(Arc::new(mmap)),
+            walk: OnceLock::new(),
         };
         index.validate(path)?;
         index.check_belongs(emb, path)?;
@@ -1033,6 +1152,53 @@ mod tests {
             .unwrap()
             .iter()
             .all(|h| h.id != 17));
+    }
+
+    #[test]
+    fn answers_carry_the_exact_cosines_and_skip_rows_of_no_direction() {
+        // The walk orders candidates by half-precision scores; the answers must still carry
+        // the cosines exact scoring gives (dot / norm in f32), and rows of norm zero or NaN
+        // (-inf in exact scoring) must never be answered.
+        let base = clustered(2000, 24, 9);
+        let dims = base.dims();
+        let mut data = base.storage().as_dense().unwrap().as_slice().to_vec();
+        data[5 * dims..6 * dims].fill(0.0);
+        data[6 * dims] = f32::NAN;
+        let words = (0..base.len()).map(|i| format!("w{i}")).collect();
+        let emb = Embeddings::new(
+            Vocab::from_words(words).unwrap(),
+            DenseMatrix::new(base.len(), dims, data).unwrap(),
+        )
+        .unwrap();
+        let idx = Hnsw::build(
+            &emb,
+            &HnswParams {
+                threads: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let rows = emb.storage().as_dense().unwrap().as_slice();
+        for id in [0u32, 7, 99, 1234, 1999] {
+            let q = crate::query::unit_row(&emb, id);
+            let hits = idx.search(&emb, &q, 10, 32, &[id]).unwrap();
+            assert_eq!(hits.len(), 10);
+            for h in &hits {
+                let i = h.id as usize;
+                let want = kernels::dot(&rows[i * dims..(i + 1) * dims], &q) / emb.norms()[i];
+                assert_eq!(h.score.to_bits(), want.to_bits(), "query {id}, row {i}");
+                assert!(h.id != 5 && h.id != 6 && h.id != id);
+            }
+            assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+        }
+        // With a candidate list covering every row, the answers are exact search's ids.
+        let q = crate::query::unit_row(&emb, 42);
+        let all = idx.search(&emb, &q, 10, 4000, &[42]).unwrap();
+        let exact = exact::top_k(&emb, &q, 10, emb.len(), &[42]);
+        assert_eq!(
+            all.iter().map(|h| h.id).collect::<Vec<_>>(),
+            exact.iter().map(|h| h.id).collect::<Vec<_>>()
+        );
     }
 
     #[test]
