@@ -840,13 +840,28 @@ np.concatenate([[rel], xh @ q, np.linalg.norm(xh, axis=1)]).astype('<f8').tofile
                     TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0u8; 8]),
                     TensorOut::new(
                         "quantizer.codebooks",
-                        Dtype::F16,
+                        Dtype::BF16,
                         vec![2, 8, 6],
                         vec![0u8; 192],
                     ),
                 ],
                 None,
                 "expected F32",
+            ),
+            (
+                // 8-bit codebooks without their scales.
+                "rq",
+                vec![
+                    TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0u8; 8]),
+                    TensorOut::new(
+                        "quantizer.codebooks",
+                        Dtype::I8,
+                        vec![2, 8, 6],
+                        vec![0u8; 96],
+                    ),
+                ],
+                None,
+                "quantizer.codebook_scales",
             ),
             (
                 "rq",
@@ -992,7 +1007,7 @@ np.concatenate([[rel], xh @ q, np.linalg.norm(xh, axis=1)]).astype('<f8').tofile
         let e = model(300, 24);
         let t = targets()
             .into_iter()
-            .find(|t| t.describe().contains("\"f16\""))
+            .find(|t| t.describe().contains(r#""codebook_dtype":"f16""#))
             .unwrap();
         let q = quantize(&e, &t, &silent).unwrap();
         let Storage::Rq(rq) = q.storage() else {
@@ -1064,7 +1079,7 @@ np.concatenate([[rel], xh @ q, np.linalg.norm(xh, axis=1)]).astype('<f8').tofile
         let e = model(300, 24);
         let t = targets()
             .into_iter()
-            .find(|t| t.describe().contains("\"int8\""))
+            .find(|t| t.describe().contains(r#""codebook_dtype":"int8""#))
             .unwrap();
         let q = quantize(&e, &t, &silent).unwrap();
         let Storage::Rq(rq) = q.storage() else {

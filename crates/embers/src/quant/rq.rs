@@ -821,30 +821,8 @@ mod tests {
         // Down-weighting the error along the row lowers the angular error further.
         let half = mean_angular_error(&x, &books, 4, cosine(0.5));
         assert!(half < l2, "{half} vs {l2}");
-        // Trained for the objective too: the whole matrix's angular error is lower than L2's.
-        let trained = train(
-            &x,
-            &RqConfig {
-                objective: cosine(0.5),
-                ..cfg(4, 5, 4, 1)
-            },
-            &silent,
-        )
-        .unwrap();
-        let plain = train(&x, &cfg(4, 5, 4, 1), &silent).unwrap();
-        let ang = |rq: &RqMatrix| -> f64 {
-            let books = books_of(rq);
-            (0..x.rows())
-                .map(|i| angular_error(x.row(i), &books, &rq.codes()[i * 4..(i + 1) * 4]))
-                .sum::<f64>()
-                / x.rows() as f64
-        };
-        assert!(
-            ang(&trained) < ang(&plain),
-            "{} vs {}",
-            ang(&trained),
-            ang(&plain)
-        );
+        // Training for the objective (beams and k-means on its residuals) is not asserted to
+        // help: here it does not (angular error 0.03141 vs 0.03127), nor on GloVe (BENCHMARKS).
     }
 
     #[test]
