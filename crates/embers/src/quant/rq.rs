@@ -775,8 +775,9 @@ mod tests {
         let d = x.len();
         let mut xh = vec![0.0f64; d];
         for (j, &c) in code.iter().enumerate() {
-            for t in 0..d {
-                xh[t] += books[j].centroids[c as usize * d + t] as f64;
+            let w = &books[j].centroids[c as usize * d..(c as usize + 1) * d];
+            for (h, v) in xh.iter_mut().zip(w) {
+                *h += *v as f64;
             }
         }
         let dot: f64 = x.iter().zip(&xh).map(|(a, b)| *a as f64 * b).sum();
