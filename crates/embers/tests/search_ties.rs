@@ -249,6 +249,8 @@ fn compressed_single_and_batched_answers_are_identical_with_ties_by_id() {
                 iterations: 4,
                 refine: 0,
                 seed: 3,
+                objective: Default::default(),
+                codebook_dtype: Default::default(),
             }));
         }
         let mut g = Gen(5);
@@ -352,6 +354,8 @@ fn combined_analogy_scores_are_the_best_of_summed_cosines() {
             iterations: 4,
             refine: 0,
             seed: 3,
+            objective: Default::default(),
+            codebook_dtype: Default::default(),
         }),
     ];
     for target in &targets {

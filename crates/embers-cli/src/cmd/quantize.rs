@@ -76,6 +76,21 @@ pub struct Args {
     /// the training sample; default 2, 0 for none).
     #[arg(long)]
     refine: Option<usize>,
+    /// rq: what the encoder minimises: `l2` (squared error, default) or `cosine` (the
+    /// direction of the reconstruction, which is all cosine queries use: beam search by an
+    /// anisotropic loss weighting the error along the row by --parallel-weight, and the beam's
+    /// encoding of largest cosine kept).
+    #[arg(long)]
+    objective: Option<String>,
+    /// rq with --objective cosine: weight of the error along the row, 0..=1 (1: squared error
+    /// in the beam, cosine only for the final pick; default 0.5).
+    #[arg(long)]
+    parallel_weight: Option<f32>,
+    /// rq: how the codebooks are stored: `f32` (default), `f16` (half the bytes) or `int8`
+    /// (a byte a value and an f32 scale a codeword); the codes are chosen for the rounded
+    /// codebooks.
+    #[arg(long)]
+    codebook_dtype: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -97,7 +112,11 @@ impl Args {
             || self.seed.is_some();
         let pq_flags =
             self.rotation.is_some() || self.opq_iterations.is_some() || self.opq_start.is_some();
-        let rq_flags = self.beam.is_some() || self.refine.is_some();
+        let rq_flags = self.beam.is_some()
+            || self.refine.is_some()
+            || self.objective.is_some()
+            || self.parallel_weight.is_some()
+            || self.codebook_dtype.is_some();
         match &mut target {
             Target::Pq(cfg) => {
                 let d = PqConfig::for_dims(dims);
@@ -138,6 +157,31 @@ impl Args {
                     iterations: self.iterations.unwrap_or(d.iterations),
                     refine: self.refine.unwrap_or(d.refine),
                     seed: self.seed.unwrap_or(d.seed),
+                    objective: {
+                        let w = self
+                            .parallel_weight
+                            .unwrap_or(quant::rq::Objective::DEFAULT_PARALLEL_WEIGHT);
+                        if !(0.0..=1.0).contains(&w) {
+                            bail!("--parallel-weight {w}: expected a number in 0..=1");
+                        }
+                        match self.objective.as_deref() {
+                            None | Some("l2") if self.parallel_weight.is_some() => {
+                                bail!("--parallel-weight only applies with --objective cosine")
+                            }
+                            None => d.objective,
+                            Some(o) => quant::rq::Objective::from_name(o, w).map_err(|_| {
+                                anyhow::anyhow!("unknown --objective {o:?}: expected l2 or cosine")
+                            })?,
+                        }
+                    },
+                    codebook_dtype: match self.codebook_dtype.as_deref() {
+                        None => d.codebook_dtype,
+                        Some(t) => embers::storage::CodebookDtype::from_name(t).map_err(|_| {
+                            anyhow::anyhow!(
+                                "unknown --codebook-dtype {t:?}: expected f32, f16 or int8"
+                            )
+                        })?,
+                    },
                 };
             }
             Target::Int8 { affine } => *affine = self.affine,
@@ -153,7 +197,10 @@ impl Args {
             bail!("--rotation, --opq-iterations and --opq-start only apply to --to pq");
         }
         if rq_flags && !matches!(target, Target::Rq(_)) {
-            bail!("--beam and --refine only apply to --to rq");
+            bail!(
+                "--beam, --refine, --objective, --parallel-weight and --codebook-dtype only \
+                 apply to --to rq"
+            );
         }
         if self.opq_iterations.is_some() && self.rotation.as_deref() != Some("opq") {
             bail!("--opq-iterations only applies with --rotation opq");

@@ -330,7 +330,8 @@ fn quantize_to_rq_then_info_lookup_similar_and_analogy() {
     assert_eq!(
         report["quantizer"],
         serde_json::json!({"kind": "rq", "subquantizers": 6, "bits": 8, "beam": 3,
-            "sample": 65536, "iterations": 8, "refine": 1, "seed": 1})
+            "sample": 65536, "iterations": 8, "refine": 1, "seed": 1,
+            "objective": {"kind": "l2"}, "codebook_dtype": "f32"})
     );
     let err = report["relative_squared_error"].as_f64().unwrap();
     assert!(err > 0.0 && err < 0.9, "{report}");
@@ -392,6 +393,61 @@ fn quantize_to_rq_then_info_lookup_similar_and_analogy() {
     assert!(q(&["--to", "rq", "--bits", "9"]).contains("1..=8"));
     assert!(q(&["--to", "pq", "--beam", "3"]).contains("only apply to --to rq"));
     assert!(q(&["--to", "rq", "--rotation", "opq"]).contains("only apply to --to pq"));
+    assert!(q(&["--to", "rq", "--objective", "angle"]).contains("--objective"));
+    assert!(q(&["--to", "rq", "--codebook-dtype", "f8"]).contains("--codebook-dtype"));
+    assert!(q(&[
+        "--to",
+        "rq",
+        "--objective",
+        "cosine",
+        "--parallel-weight",
+        "2"
+    ])
+    .contains("--parallel-weight"));
+    assert!(q(&["--to", "rq", "--parallel-weight", "0.5"]).contains("--objective cosine"));
+    assert!(q(&["--to", "pq", "--codebook-dtype", "f16"]).contains("only apply to --to rq"));
+
+    // Half-precision codebooks and the cosine objective: 2 bytes a codebook value, all counted.
+    let half = dir.path().join("rq16.embers");
+    let report: serde_json::Value = serde_json::from_str(
+        ok(&[
+            "quantize",
+            s(&emb),
+            s(&half),
+            "--to",
+            "rq",
+            "-m",
+            "6",
+            "--beam",
+            "3",
+            "--refine",
+            "1",
+            "--iterations",
+            "8",
+            "--seed",
+            "1",
+            "--objective",
+            "cosine",
+            "--parallel-weight",
+            "0.25",
+            "--codebook-dtype",
+            "f16",
+            "--json",
+        ])
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(
+        report["quantizer"]["objective"],
+        serde_json::json!({"kind": "cosine", "parallel_weight": 0.25})
+    );
+    assert_eq!(report["quantizer"]["codebook_dtype"], "f16");
+    let info: serde_json::Value =
+        serde_json::from_str(ok(&["info", s(&half), "--json"]).trim()).unwrap();
+    assert_eq!(info["vector_bytes"], rows * 6 + 6 * 256 * 40 * 2, "{info}");
+    ok(&["verify", s(&half)]);
+    let h = vector(ok(&["lookup", s(&half), "the", "--json"]).trim());
+    assert_eq!(h.len(), 40);
     // A truncated RQ file is an error naming it, for every command that opens it.
     let bytes = std::fs::read(&out).unwrap();
     let cut = dir.path().join("cut.embers");

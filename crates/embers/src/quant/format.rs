@@ -6,14 +6,14 @@
 //! | `f16` | `embeddings` F16 [rows, dims] |
 //! | `int8` | `embeddings` I8 [rows, dims], `scales` F32 [rows], `offsets` F32 [rows] (affine only) |
 //! | `pq` | `codes` U8 [rows, m], `quantizer.centroids` F32 [m, 2^bits, dims/m], `quantizer.rotation` F32 [dims, dims] (optional) |
-//! | `rq` | `codes` U8 [rows, m], `quantizer.codebooks` F32 [m, 2^bits, dims] (row = Σ_j codebooks[j, codes[row, j]]) |
+//! | `rq` | `codes` U8 [rows, m], `quantizer.codebooks` F32 or F16 [m, 2^bits, dims] (row = Σ_j codebooks[j, codes[row, j]]), or I8 with `quantizer.codebook_scales` F32 [m, 2^bits] (codeword = I8 values × its scale) |
 //!
 //! The `storage` metadata entry names the kind; the shapes carry everything needed to decode.
 
 use crate::error::{Error, Result};
 use crate::io::safetensors::bytemuck_free::Pod;
 use crate::io::safetensors::{bytes_of, Dtype, SafetensorsFile, TensorOut};
-use crate::storage::{Buffer, F16Matrix, Int8Matrix, PqMatrix, RqMatrix, Storage};
+use crate::storage::{Buffer, CodebookDtype, F16Matrix, Int8Matrix, PqMatrix, RqMatrix, Storage};
 
 /// The tensors holding a compressed storage's rows (none for dense f32, which the native
 /// writer stores itself).
@@ -71,20 +71,43 @@ pub fn storage_tensors(storage: &Storage) -> Vec<TensorOut<'_>> {
             }
             t
         }
-        Storage::Rq(m) => vec![
-            TensorOut::new(
+        Storage::Rq(m) => {
+            let mut t = vec![TensorOut::new(
                 "codes",
                 Dtype::U8,
                 vec![rows, m.stages()],
                 bytes_of(m.codes()),
-            ),
-            TensorOut::new(
-                "quantizer.codebooks",
-                Dtype::F32,
-                vec![m.stages(), m.ksub(), dims],
-                bytes_of(m.codebooks()),
-            ),
-        ],
+            )];
+            t.push(match m.codebook_dtype() {
+                CodebookDtype::F32 => TensorOut::new(
+                    "quantizer.codebooks",
+                    Dtype::F32,
+                    vec![m.stages(), m.ksub(), dims],
+                    bytes_of(m.codebooks()),
+                ),
+                CodebookDtype::F16 => TensorOut::new(
+                    "quantizer.codebooks",
+                    Dtype::F16,
+                    vec![m.stages(), m.ksub(), dims],
+                    bytes_of(&m.codebooks_f16()).to_vec(),
+                ),
+                CodebookDtype::Int8 => TensorOut::new(
+                    "quantizer.codebooks",
+                    Dtype::I8,
+                    vec![m.stages(), m.ksub(), dims],
+                    bytes_of(&m.codebooks_i8()).to_vec(),
+                ),
+            });
+            if m.codebook_dtype() == CodebookDtype::Int8 {
+                t.push(TensorOut::new(
+                    "quantizer.codebook_scales",
+                    Dtype::F32,
+                    vec![m.stages(), m.ksub()],
+                    bytes_of(m.codebook_scales()),
+                ));
+            }
+            t
+        }
         _ => Vec::new(),
     }
 }
@@ -259,10 +282,47 @@ pub fn open_storage(file: &SafetensorsFile, rows: usize) -> Result<Option<Storag
             crate::size::product("quantizer.codebooks", &[m, ksub, dims])
                 .map_err(|e| bad("quantizer.codebooks", e))?;
             let codes = view(file, "codes", Dtype::U8, &[rows, m])?;
-            let books = view(file, "quantizer.codebooks", Dtype::F32, &[m, ksub, dims])?;
-            RqMatrix::new(rows, dims, m, bits, codes, books)
-                .map_err(|e| bad("codes", e))?
-                .into()
+            let shape = [m, ksub, dims];
+            // Half-precision and 8-bit codebooks are widened once (they are small); f32 ones
+            // are mapped.
+            let mut scales = None;
+            let (books, dtype): (Buffer<f32>, _) = match file.require("quantizer.codebooks")?.dtype
+            {
+                Dtype::F16 => {
+                    let h: Buffer<half::f16> =
+                        view(file, "quantizer.codebooks", Dtype::F16, &shape)?;
+                    let wide: Vec<f32> = h.as_slice().iter().map(|v| v.to_f32()).collect();
+                    (wide.into(), CodebookDtype::F16)
+                }
+                Dtype::I8 => {
+                    let q: Buffer<i8> = view(file, "quantizer.codebooks", Dtype::I8, &shape)?;
+                    let s: Buffer<f32> =
+                        view(file, "quantizer.codebook_scales", Dtype::F32, &[m, ksub])?;
+                    let wide: Vec<f32> = q
+                        .as_slice()
+                        .chunks(dims.max(1))
+                        .zip(s.as_slice())
+                        .flat_map(|(w, &s)| w.iter().map(move |&v| v as f32 * s))
+                        .collect();
+                    scales = Some(s.as_slice().to_vec());
+                    (wide.into(), CodebookDtype::Int8)
+                }
+                _ => (
+                    view(file, "quantizer.codebooks", Dtype::F32, &shape)?,
+                    CodebookDtype::F32,
+                ),
+            };
+            let rq =
+                RqMatrix::new(rows, dims, m, bits, codes, books).map_err(|e| bad("codes", e))?;
+            match scales {
+                Some(s) => rq
+                    .with_int8_codebooks(s)
+                    .map_err(|e| bad("quantizer.codebook_scales", e))?,
+                None => rq
+                    .with_codebook_dtype(dtype)
+                    .map_err(|e| bad("quantizer.codebooks", e))?,
+            }
+            .into()
         }
         other => {
             return Err(Error::at_field(
@@ -316,6 +376,32 @@ mod tests {
                 rotation: Some(Rotation::opq(3, OpqStart::Auto)),
                 ..pq
             }),
+            // Half-precision codebooks, codes for the cosine objective.
+            Target::Rq(RqConfig {
+                subquantizers: 3,
+                bits: 5,
+                beam: 3,
+                sample: 300,
+                iterations: 5,
+                refine: 1,
+                seed: 4,
+                objective: crate::quant::rq::Objective::Cosine {
+                    parallel_weight: 0.25,
+                },
+                codebook_dtype: CodebookDtype::F16,
+            }),
+            // 8-bit codebooks with a scale a codeword.
+            Target::Rq(RqConfig {
+                subquantizers: 3,
+                bits: 5,
+                beam: 2,
+                sample: 300,
+                iterations: 5,
+                refine: 0,
+                seed: 6,
+                objective: Default::default(),
+                codebook_dtype: CodebookDtype::Int8,
+            }),
             Target::Rq(RqConfig {
                 subquantizers: 4,
                 bits: 6,
@@ -324,6 +410,8 @@ mod tests {
                 iterations: 5,
                 refine: 1,
                 seed: 2,
+                objective: Default::default(),
+                codebook_dtype: Default::default(),
             }),
         ]
     }
@@ -420,7 +508,10 @@ elif kind == 'int8':
     if 'offsets' in h:
         rows += t('offsets', '<f4')[:, None]
 elif kind == 'rq':
-    codes = t('codes', 'u1'); books = t('quantizer.codebooks', '<f4').astype(np.float64)
+    bdt = {'F16': '<f2', 'I8': 'i1', 'F32': '<f4'}[h['quantizer.codebooks']['dtype']]
+    codes = t('codes', 'u1'); books = t('quantizer.codebooks', bdt).astype(np.float64)
+    if bdt == 'i1':
+        books = books * t('quantizer.codebook_scales', '<f4')[:, :, None].astype(np.float64)
     rows = sum(books[j][codes[:, j]] for j in range(codes.shape[1]))
 else:
     codes = t('codes', 'u1'); cents = t('quantizer.centroids', '<f4')
@@ -460,6 +551,8 @@ rows.astype('<f4').tofile(sys.argv[2])
             iterations: 8,
             refine: 2,
             seed: 11,
+            objective: Default::default(),
+            codebook_dtype: Default::default(),
         });
         let q = quantize(&e, &t, &silent).unwrap();
         let p = dir.path().join("rq.embers");
@@ -747,13 +840,28 @@ np.concatenate([[rel], xh @ q, np.linalg.norm(xh, axis=1)]).astype('<f8').tofile
                     TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0u8; 8]),
                     TensorOut::new(
                         "quantizer.codebooks",
-                        Dtype::F16,
+                        Dtype::BF16,
                         vec![2, 8, 6],
                         vec![0u8; 192],
                     ),
                 ],
                 None,
                 "expected F32",
+            ),
+            (
+                // 8-bit codebooks without their scales.
+                "rq",
+                vec![
+                    TensorOut::new("codes", Dtype::U8, vec![4, 2], vec![0u8; 8]),
+                    TensorOut::new(
+                        "quantizer.codebooks",
+                        Dtype::I8,
+                        vec![2, 8, 6],
+                        vec![0u8; 96],
+                    ),
+                ],
+                None,
+                "quantizer.codebook_scales",
             ),
             (
                 "rq",
@@ -891,5 +999,161 @@ np.concatenate([[rel], xh @ q, np.linalg.norm(xh, axis=1)]).astype('<f8').tofile
             "{err}"
         );
         assert!(native::verify(&bad).is_err(), "the checksum catches it too");
+    }
+
+    #[test]
+    fn half_precision_rq_codebooks_round_trip_and_malformed_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = model(300, 24);
+        let t = targets()
+            .into_iter()
+            .find(|t| t.describe().contains(r#""codebook_dtype":"f16""#))
+            .unwrap();
+        let q = quantize(&e, &t, &silent).unwrap();
+        let Storage::Rq(rq) = q.storage() else {
+            panic!("not rq")
+        };
+        assert_eq!(rq.codebook_dtype(), CodebookDtype::F16);
+        // Every codebook value is exactly a half: stored in 2 bytes, read back bit for bit.
+        for v in rq.codebooks() {
+            assert_eq!(half::f16::from_f32(*v).to_f32().to_bits(), v.to_bits());
+        }
+        assert_eq!(q.storage().stored_bytes(), 300 * 3 + 3 * 32 * 24 * 2);
+        let p = dir.path().join("h.embers");
+        native::write(&p, &q).unwrap();
+        assert_eq!(
+            native::info(&p).unwrap().vector_bytes,
+            300 * 3 + 3 * 32 * 24 * 2
+        );
+        let back = native::open(&p).unwrap();
+        let Storage::Rq(b) = back.storage() else {
+            panic!("not rq")
+        };
+        assert_eq!(b.codebook_dtype(), CodebookDtype::F16);
+        assert_eq!(b.codebooks(), rq.codebooks());
+        assert_eq!(b.codes(), rq.codes());
+        assert!(back.metadata()["quantizer"].contains(r#""codebook_dtype":"f16""#));
+        assert!(back.metadata()["quantizer"].contains(r#""kind":"cosine""#));
+
+        let good = std::fs::read(&p).unwrap();
+        let file = safetensors::SafetensorsFile::open(&p).unwrap();
+        let at = file.file_offset("quantizer.codebooks").unwrap();
+        drop(file);
+        // An infinite half is refused when the file is opened.
+        let mut inf = good.clone();
+        inf[at..at + 2].copy_from_slice(&half::f16::INFINITY.to_le_bytes());
+        let bad = dir.path().join("inf.embers");
+        std::fs::write(&bad, &inf).unwrap();
+        let err = native::open(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("inf.embers") && err.contains("finite"),
+            "{err}"
+        );
+        // Codebooks of another 2-byte dtype (BF16; same length, so the container is valid):
+        // refused naming the tensor and what was expected.
+        let n = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+        let header = std::str::from_utf8(&good[8..8 + n]).unwrap();
+        let j: serde_json::Value = serde_json::from_str(header).unwrap();
+        assert_eq!(j["quantizer.codebooks"]["dtype"], "F16");
+        let swapped = header.replacen(r#""dtype":"F16""#, r#""dtype":"BF16""#, 1);
+        assert_eq!(swapped.len(), n + 1);
+        // The header one byte longer (offsets are relative to its end), space-padded to 8.
+        let h = swapped.trim_end();
+        let len = h.len().div_ceil(8) * 8;
+        let mut raw = Vec::new();
+        raw.extend_from_slice(&(len as u64).to_le_bytes());
+        raw.extend_from_slice(format!("{h:<len$}").as_bytes());
+        raw.extend_from_slice(&good[8 + n..]);
+        let bad = dir.path().join("bf16.embers");
+        std::fs::write(&bad, &raw).unwrap();
+        let err = native::open(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("bf16.embers") && err.contains("quantizer.codebooks"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn int8_rq_codebooks_round_trip_and_bad_scales_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = model(300, 24);
+        let t = targets()
+            .into_iter()
+            .find(|t| t.describe().contains(r#""codebook_dtype":"int8""#))
+            .unwrap();
+        let q = quantize(&e, &t, &silent).unwrap();
+        let Storage::Rq(rq) = q.storage() else {
+            panic!("not rq")
+        };
+        assert_eq!(rq.codebook_dtype(), CodebookDtype::Int8);
+        // 1 byte a codebook value and 4 a codeword's scale.
+        let want = 300 * 3 + 3 * 32 * 24 + 3 * 32 * 4;
+        assert_eq!(q.storage().stored_bytes(), want);
+        let p = dir.path().join("i.embers");
+        native::write(&p, &q).unwrap();
+        assert_eq!(native::info(&p).unwrap().vector_bytes, want);
+        let back = native::open(&p).unwrap();
+        let Storage::Rq(b) = back.storage() else {
+            panic!("not rq")
+        };
+        assert_eq!(b.codebooks(), rq.codebooks());
+        assert_eq!(b.codebook_scales(), rq.codebook_scales());
+        assert_eq!(b.codes(), rq.codes());
+        // Every value is q × its codeword's scale, |q| ≤ 127, the largest at ±127.
+        for (w, &s) in rq.codebooks().chunks(24).zip(rq.codebook_scales()) {
+            let max = w.iter().fold(0.0f32, |a, v| a.max((v / s).round().abs()));
+            assert!(s == 0.0 || max == 127.0, "{max}");
+        }
+        // A negative or NaN scale is refused naming the tensor.
+        let good = std::fs::read(&p).unwrap();
+        let file = safetensors::SafetensorsFile::open(&p).unwrap();
+        let at = file.file_offset("quantizer.codebook_scales").unwrap();
+        drop(file);
+        for (v, name) in [(-1.0f32, "neg"), (f32::NAN, "nan")] {
+            let mut raw = good.clone();
+            raw[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            let bad = dir.path().join(format!("{name}.embers"));
+            std::fs::write(&bad, &raw).unwrap();
+            let err = native::open(&bad).unwrap_err().to_string();
+            assert!(err.contains(&format!("{name}.embers")), "{err}");
+            assert!(
+                err.contains("codebook_scales") || err.contains("finite"),
+                "{err}"
+            );
+        }
+        // An int8 value of -128 (outside the symmetric range the writer uses) is refused.
+        let file = safetensors::SafetensorsFile::open(&p).unwrap();
+        let at = file.file_offset("quantizer.codebooks").unwrap();
+        drop(file);
+        let mut raw = good.clone();
+        raw[at] = 0x80;
+        let bad = dir.path().join("m128.embers");
+        std::fs::write(&bad, &raw).unwrap();
+        let err = native::open(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("m128.embers") && err.contains("8-bit"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rq_codebooks_beyond_half_precision_are_an_error_not_a_panic() {
+        let mut rng = Rng::new(3);
+        let m =
+            DenseMatrix::new(300, 8, (0..300 * 8).map(|_| rng.normal() * 1.0e6).collect()).unwrap();
+        let vocab = Vocab::from_words((0..300).map(|i| format!("w{i}")).collect()).unwrap();
+        let e = Embeddings::new(vocab, m).unwrap();
+        let t = Target::Rq(RqConfig {
+            subquantizers: 2,
+            bits: 4,
+            sample: 300,
+            codebook_dtype: CodebookDtype::F16,
+            ..RqConfig::for_dims(8)
+        });
+        let err = quantize(&e, &t, &silent).unwrap_err().to_string();
+        assert!(
+            err.contains("codebook_dtype") && err.contains("f16"),
+            "{err}"
+        );
     }
 }

@@ -52,6 +52,20 @@ impl Codebook {
         best
     }
 
+    /// `out[c]` = the dot product of `x` with centroid `c`, for all `k` centroids (`out` holds
+    /// at least `k` values).
+    pub fn dots(&self, x: &[f32], out: &mut [f32]) {
+        debug_assert_eq!(x.len(), self.d);
+        let out = &mut out[..self.k];
+        out.fill(0.0);
+        for (t, &xt) in x.iter().enumerate() {
+            let row = &self.transposed[t * self.k..(t + 1) * self.k];
+            for (s, &c) in out.iter_mut().zip(row) {
+                *s += xt * c;
+            }
+        }
+    }
+
     /// `out[c]` = the squared distance from `x` to centroid `c`, for all `k` centroids (`out`
     /// holds at least `k` values).
     pub fn distances(&self, x: &[f32], out: &mut [f32]) {

@@ -36,7 +36,7 @@ use crate::progress::ProgressFn;
 use crate::storage::{DenseMatrix, Storage};
 
 /// The storage kind to compress to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Target {
     /// Plain f32 (decompresses a quantized model).
     F32,
@@ -265,6 +265,8 @@ mod tests {
                 iterations: 4,
                 refine: 1,
                 seed: 5,
+                objective: Default::default(),
+                codebook_dtype: Default::default(),
             }),
         ]
         .iter()

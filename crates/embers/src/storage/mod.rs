@@ -15,7 +15,7 @@ pub use f16::F16Matrix;
 pub(crate) use int8::score as int8_score;
 pub use int8::{quantize_into, quantize_query, Int8Matrix, EXACT_F32_DIMS};
 pub use pq::{check_settings as check_pq_settings, PqMatrix, ADC_LANES};
-pub use rq::{check_settings as check_rq_settings, RqMatrix};
+pub use rq::{check_settings as check_rq_settings, CodebookDtype, RqMatrix};
 
 use crate::error::Result;
 

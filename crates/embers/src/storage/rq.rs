@@ -10,7 +10,75 @@ use super::buffer::Buffer;
 use super::pq::{adc_all, adc_range, check_settings as check_pq_settings, interleave_tables};
 use crate::error::{Error, Result};
 
-/// RQ codes (rows × m bytes) and codebooks (m × 2^bits × dims f32).
+/// How RQ codebooks are stored in a file (in memory they are always f32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CodebookDtype {
+    /// 4 bytes a value.
+    #[default]
+    F32,
+    /// Half precision, 2 bytes a value (every value exactly an f16).
+    F16,
+    /// 8-bit integers times one f32 scale a codeword (1 byte a value, 4 a codeword).
+    Int8,
+}
+
+impl CodebookDtype {
+    /// Bytes a stored value (int8: without the scales).
+    pub fn bytes(self) -> usize {
+        match self {
+            CodebookDtype::F32 => 4,
+            CodebookDtype::F16 => 2,
+            CodebookDtype::Int8 => 1,
+        }
+    }
+
+    /// `f32`, `f16` or `int8`.
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "f32" => Ok(CodebookDtype::F32),
+            "f16" => Ok(CodebookDtype::F16),
+            "int8" => Ok(CodebookDtype::Int8),
+            other => Err(Error::invalid(
+                "codebook_dtype",
+                format!("unknown codebook dtype {other:?}: expected f32, f16 or int8"),
+            )),
+        }
+    }
+
+    /// The value of `codeword` this dtype stores (f16: rounded; int8: `q · s` with
+    /// `s = max|v| / 127` and `q = round(v / s)`), and the scale for int8. `None` when a value
+    /// does not fit.
+    pub fn round(self, codeword: &mut [f32]) -> Option<f32> {
+        match self {
+            CodebookDtype::F32 => Some(1.0),
+            CodebookDtype::F16 => {
+                for v in codeword.iter_mut() {
+                    *v = half::f16::from_f32(*v).to_f32();
+                }
+                codeword.iter().all(|v| v.is_finite()).then_some(1.0)
+            }
+            CodebookDtype::Int8 => {
+                let max = codeword.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+                if !max.is_finite() {
+                    return None;
+                }
+                let s = max / 127.0;
+                for v in codeword.iter_mut() {
+                    *v = if s > 0.0 {
+                        (*v / s).round().clamp(-127.0, 127.0) * s
+                    } else {
+                        0.0
+                    };
+                }
+                Some(s)
+            }
+        }
+    }
+}
+
+/// RQ codes (rows × m bytes) and codebooks (m × 2^bits × dims, f32 in memory; stored as
+/// `codebook_dtype`).
 #[derive(Debug, Clone)]
 pub struct RqMatrix {
     rows: usize,
@@ -19,6 +87,9 @@ pub struct RqMatrix {
     bits: u32,
     codes: Buffer<u8>,
     codebooks: Buffer<f32>,
+    codebook_dtype: CodebookDtype,
+    /// Int8 codebooks: the scale of every codeword (m × 2^bits).
+    codebook_scales: Vec<f32>,
 }
 
 /// Checks RQ settings: `m ≥ 1` stages (at most 256), `1 ≤ bits ≤ 8`.
@@ -84,7 +155,107 @@ impl RqMatrix {
             bits,
             codes,
             codebooks,
+            codebook_dtype: CodebookDtype::F32,
+            codebook_scales: Vec::new(),
         })
+    }
+
+    /// The same matrix, its codebooks to be stored as `dtype`: for f16, every codebook value
+    /// must be exactly an f16 (rounded by the trainer, or read from an f16 tensor).
+    pub fn with_codebook_dtype(mut self, dtype: CodebookDtype) -> Result<Self> {
+        if dtype == CodebookDtype::Int8 {
+            return Err(Error::invalid(
+                "codebook_dtype",
+                "int8 codebooks need their scales (with_int8_codebooks)",
+            ));
+        }
+        if dtype == CodebookDtype::F16 {
+            if let Some(p) = self
+                .codebooks
+                .as_slice()
+                .iter()
+                .position(|&v| half::f16::from_f32(v).to_f32().to_bits() != v.to_bits())
+            {
+                return Err(Error::invalid(
+                    "codebooks",
+                    format!(
+                        "value {} (at {p}) is not exactly a half-precision number",
+                        self.codebooks.as_slice()[p]
+                    ),
+                ));
+            }
+        }
+        self.codebook_dtype = dtype;
+        Ok(self)
+    }
+
+    /// The same matrix, its codebooks to be stored as 8-bit integers times `scales` (one a
+    /// codeword, finite and ≥ 0): every value must be exactly `q · s` with `q` an integer in
+    /// −127..=127 (rounded so by the trainer, or read from an int8 tensor).
+    pub fn with_int8_codebooks(mut self, scales: Vec<f32>) -> Result<Self> {
+        let (k, d) = (self.ksub(), self.dims);
+        if scales.len() != self.m * k {
+            return Err(Error::shape(
+                "codebook_scales",
+                format!("{} × {k}", self.m),
+                format!("{} values", scales.len()),
+            ));
+        }
+        if let Some(p) = scales.iter().position(|s| !s.is_finite() || *s < 0.0) {
+            return Err(Error::invalid(
+                "codebook_scales",
+                format!("scale {p} is {}: expected a finite number ≥ 0", scales[p]),
+            ));
+        }
+        for (c, &s) in scales.iter().enumerate() {
+            for &v in &self.codebooks.as_slice()[c * d..(c + 1) * d] {
+                let q = if s > 0.0 { (v / s).round() } else { 0.0 };
+                if q.abs() > 127.0 || (q * s).to_bits() != v.to_bits() && !(q == 0.0 && v == 0.0) {
+                    return Err(Error::invalid(
+                        "codebooks",
+                        format!(
+                            "value {v} of codeword {c} is not an 8-bit multiple of its scale {s}"
+                        ),
+                    ));
+                }
+            }
+        }
+        self.codebook_dtype = CodebookDtype::Int8;
+        self.codebook_scales = scales;
+        Ok(self)
+    }
+
+    /// Int8 codebooks: the scale of every codeword (empty otherwise).
+    pub fn codebook_scales(&self) -> &[f32] {
+        &self.codebook_scales
+    }
+
+    /// The codebooks as 8-bit integers (exact when [`RqMatrix::codebook_dtype`] is int8).
+    pub fn codebooks_i8(&self) -> Vec<i8> {
+        let d = self.dims.max(1);
+        self.codebooks
+            .as_slice()
+            .chunks(d)
+            .zip(self.codebook_scales.iter().chain(std::iter::repeat(&0.0)))
+            .flat_map(|(w, &s)| {
+                w.iter()
+                    .map(move |&v| if s > 0.0 { (v / s).round() as i8 } else { 0 })
+            })
+            .collect()
+    }
+
+    /// How the codebooks are stored.
+    pub fn codebook_dtype(&self) -> CodebookDtype {
+        self.codebook_dtype
+    }
+
+    /// The codebooks as half-precision values (exact when [`RqMatrix::codebook_dtype`] is f16).
+    pub fn codebooks_f16(&self) -> Vec<half::f16> {
+        self.codebooks
+            .as_slice()
+            .iter()
+            .map(|&v| half::f16::from_f32(v))
+            .collect()
     }
 
     /// Number of rows.
@@ -133,9 +304,11 @@ impl RqMatrix {
         self.codes.is_mapped()
     }
 
-    /// Bytes of codes and codebooks.
+    /// Bytes of codes and codebooks (as stored).
     pub fn stored_bytes(&self) -> usize {
-        self.rows * self.m + self.codebooks.len() * 4
+        self.rows * self.m
+            + self.codebooks.len() * self.codebook_dtype.bytes()
+            + self.codebook_scales.len() * 4
     }
 
     /// Row `i` decoded: the sum of its codewords, added in stage order. Panics when
