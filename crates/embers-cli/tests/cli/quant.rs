@@ -303,12 +303,13 @@ fn quantize_to_rq_then_info_lookup_similar_and_analogy() {
         "-o",
         s(&emb),
     ]);
-    let out = dir.path().join("rq.embers");
-    let report: serde_json::Value = serde_json::from_str(
-        ok(&[
+    // `quantize --to rq -m 6 --beam 3 --refine 1 --iterations 8 --seed 1` into `out` with
+    // `extra` options: its JSON report.
+    let rq = |out: &std::path::Path, extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
             "quantize",
             s(&emb),
-            s(&out),
+            s(out),
             "--to",
             "rq",
             "-m",
@@ -322,10 +323,12 @@ fn quantize_to_rq_then_info_lookup_similar_and_analogy() {
             "--seed",
             "1",
             "--json",
-        ])
-        .trim(),
-    )
-    .unwrap();
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str(ok(&args).trim()).unwrap()
+    };
+    let out = dir.path().join("rq.embers");
+    let report = rq(&out, &[]);
     assert_eq!(report["storage"], "rq");
     assert_eq!(
         report["quantizer"],
@@ -409,34 +412,17 @@ fn quantize_to_rq_then_info_lookup_similar_and_analogy() {
 
     // Half-precision codebooks and the cosine objective: 2 bytes a codebook value, all counted.
     let half = dir.path().join("rq16.embers");
-    let report: serde_json::Value = serde_json::from_str(
-        ok(&[
-            "quantize",
-            s(&emb),
-            s(&half),
-            "--to",
-            "rq",
-            "-m",
-            "6",
-            "--beam",
-            "3",
-            "--refine",
-            "1",
-            "--iterations",
-            "8",
-            "--seed",
-            "1",
+    let report = rq(
+        &half,
+        &[
             "--objective",
             "cosine",
             "--parallel-weight",
             "0.25",
             "--codebook-dtype",
             "f16",
-            "--json",
-        ])
-        .trim(),
-    )
-    .unwrap();
+        ],
+    );
     assert_eq!(
         report["quantizer"]["objective"],
         serde_json::json!({"kind": "cosine", "parallel_weight": 0.25})
