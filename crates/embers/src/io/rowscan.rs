@@ -72,13 +72,15 @@ pub(crate) struct Seps<'a> {
 }
 
 impl<'a> Seps<'a> {
+    /// The separators of `bytes`, found with AVX2 when `avx2` is asked for and the CPU has it
+    /// (`cpu::avx2_fma`), so that no caller can select the AVX2 path on a CPU without it.
     pub(crate) fn new(bytes: &'a [u8], avx2: bool) -> Self {
         let mut s = Seps {
             bytes,
             base: 0,
             any: 0,
             newline: 0,
-            avx2,
+            avx2: avx2 && crate::cpu::avx2_fma(),
         };
         s.seek(0);
         s
@@ -112,8 +114,8 @@ impl<'a> Seps<'a> {
     fn masks(&self, block: &[u8; 64]) -> (u64, u64) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
-            // SAFETY: `avx2` is only set when `cpu::avx2_fma` detected AVX2 (or by a test
-            // that checked it).
+            // SAFETY: `avx2` is only true when `cpu::avx2_fma` detected AVX2 (`Seps::new`
+            // ANDs the caller's wish with it, and nothing else sets the field).
             return unsafe { masks_avx2(block) };
         }
         masks_portable(block)
