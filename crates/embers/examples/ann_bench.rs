@@ -10,14 +10,11 @@ use std::time::Instant;
 use embers::io::{self, ReadOptions};
 use embers::search::{Ann, Exact, Hnsw, HnswParams, Screening, Search};
 
+mod common;
+
 /// CPU seconds (user + system) of this process so far.
 fn cpu_s() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // Fields 14 and 15 of the line (utime, stime) are 11 and 12 after the name.
-    (tick(11) + tick(12)) / 100.0
+    common::cpu_seconds("/proc/self/stat")
 }
 
 fn u32s(path: &str) -> Result<Vec<u32>, Box<dyn std::error::Error>> {

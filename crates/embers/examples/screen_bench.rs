@@ -12,13 +12,10 @@ use embers::search::{self, Exact, Screening};
 /// One way to answer a batch of queries with their exclusions.
 type Path<'a> = dyn Fn(&[f32], &[Vec<u32>]) -> Vec<Vec<search::Hit>> + 'a;
 
+mod common;
+
 fn cpu_seconds() -> f64 {
-    // utime + stime of this process, from /proc (Linux), in clock ticks of 1/100 s.
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (tick(11) + tick(12)) / 100.0
+    common::cpu_seconds("/proc/self/stat")
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

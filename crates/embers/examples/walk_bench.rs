@@ -11,13 +11,11 @@ use std::time::Instant;
 use embers::io::{self, ReadOptions};
 use embers::search::{Exact, Hnsw, Screening, Search};
 
+mod common;
+
 /// CPU seconds (user + system) of this thread so far.
 fn thread_cpu_s() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (tick(11) + tick(12)) / 100.0
+    common::cpu_seconds("/proc/thread-self/stat")
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,16 +28,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let emb = io::read(&args[1], &ReadOptions::default())?;
     emb.norms();
     let index = Hnsw::open(&args[2], &emb)?;
-    // splitmix64 draws of the query rows.
-    let mut state = 0x5eed_u64;
-    let mut next = || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    let ids: Vec<u32> = (0..n).map(|_| (next() % emb.len() as u64) as u32).collect();
+    // Seeded draws of the query rows.
+    let mut rng = embers::rng::Rng::new(0x5eed);
+    let ids: Vec<u32> = (0..n).map(|_| rng.below(emb.len() as u64) as u32).collect();
     let queries: Vec<Vec<f32>> = ids.iter().map(|&i| emb.unit_row(i)).collect();
     let k = 10;
     let run = |answers: &mut Vec<Vec<embers::search::Hit>>| -> Result<(), embers::Error> {

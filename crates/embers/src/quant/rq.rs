@@ -278,7 +278,8 @@ struct Beam {
     residuals: Vec<f32>,
     /// Loss of each residual: its squared norm (L2), or the anisotropic loss.
     errors: Vec<f32>,
-    /// Component of each residual along the row's direction (`r·x/‖x‖`).
+    /// Component of each residual along the row's direction (`r·x/‖x‖`); empty for the L2
+    /// objective, which never reads it.
     par: Vec<f32>,
     /// The row's direction `x/‖x‖` (zeros for a zero row); empty for the L2 objective.
     dir: Vec<f32>,
@@ -307,7 +308,7 @@ impl Beam {
             codes: Vec::new(),
             residuals: x.to_vec(),
             errors: vec![sq - s * norm * norm],
-            par: vec![norm],
+            par: if s != 0.0 { vec![norm] } else { Vec::new() },
             dir,
             norm,
             stage: 0,
@@ -386,7 +387,7 @@ impl Beam {
         let mut codes = Vec::with_capacity(best.len() * (stage + 1));
         let mut residuals = Vec::with_capacity(best.len() * dims);
         let mut errors = Vec::with_capacity(best.len());
-        let mut par = Vec::with_capacity(best.len());
+        let mut par = Vec::with_capacity(if s != 0.0 { best.len() } else { 0 });
         for &(e, at) in &best {
             let (b, c) = (at / k, at % k);
             codes.extend_from_slice(&self.codes[b * stage..(b + 1) * stage]);
@@ -399,11 +400,9 @@ impl Beam {
                     .map(|(r, w)| r - w),
             );
             errors.push(e);
-            par.push(if s != 0.0 {
-                self.par[b] - sc.dots[c]
-            } else {
-                0.0
-            });
+            if s != 0.0 {
+                par.push(self.par[b] - sc.dots[c]);
+            }
         }
         self.codes = codes;
         self.residuals = residuals;
