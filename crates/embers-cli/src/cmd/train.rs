@@ -76,7 +76,7 @@ enum TokenCountArg {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum SigmoidArg {
-    /// ±6, 1,024 steps (word2vec C, gensim).
+    /// ±6, 1,000 entries (word2vec C, gensim).
     Word2vec,
     /// ±8, 512 steps (fastText).
     Fasttext,
@@ -178,7 +178,7 @@ pub struct Common {
     /// (fastText). Default: vocab (word2vec), all (fastText).
     #[arg(long, value_enum)]
     token_count: Option<TokenCountArg>,
-    /// The tabulated sigmoid: `word2vec` (±6, 1,024 steps) or `fasttext` (±8, 512 steps, exact
+    /// The tabulated sigmoid: `word2vec` (±6, 1,000 entries) or `fasttext` (±8, 512 steps, exact
     /// 0/1 beyond). Default: word2vec (word2vec), fasttext (fastText).
     #[arg(long, value_enum)]
     sigmoid: Option<SigmoidArg>,

@@ -179,7 +179,9 @@ pub const MAX_EXP: f32 = 6.0;
 /// Which tabulated sigmoid the trainer reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SigmoidKind {
-    /// word2vec C's and gensim's: 1,024 steps on [−6, 6], exactly 0/1 from ±6 on.
+    /// word2vec C's and gensim's: 1,000 entries on [−6, 6], read at index
+    /// `⌊(x + 6) · 83⌋` (their `EXP_TABLE_SIZE / MAX_EXP / 2` is integer division, 83 rather
+    /// than 83.3, so the table is read up to 0.03 to the left of `x`), exactly 0/1 from ±6 on.
     #[default]
     Word2Vec,
     /// fastText's (`loss.cc`): 512 steps on [−8, 8] (the value at the step's left end),
@@ -218,9 +220,10 @@ impl Default for SigmoidTable {
 impl SigmoidTable {
     /// The table of `kind`.
     pub fn new(kind: SigmoidKind) -> Self {
-        let (max, size, edges_in_table) = match kind {
-            SigmoidKind::Word2Vec => (MAX_EXP, 1024usize, false),
-            SigmoidKind::FastText => (8.0f32, 512usize, true),
+        // (half-width, entries, steps per unit of the score read, ±half-width in the table)
+        let (max, size, scale, edges_in_table) = match kind {
+            SigmoidKind::Word2Vec => (MAX_EXP, 1000usize, (1000 / 6 / 2) as f32, false),
+            SigmoidKind::FastText => (8.0f32, 512usize, 512.0 / 16.0, true),
         };
         let mut sig = Vec::with_capacity(size + 1);
         let mut nls = Vec::with_capacity(size + 1);
@@ -234,7 +237,7 @@ impl SigmoidTable {
             sig,
             nls,
             max,
-            scale: size as f32 / (2.0 * max),
+            scale,
             edges_in_table,
         }
     }
@@ -352,8 +355,15 @@ mod tests {
         assert_eq!(ft.sigmoid(0.03), 0.5);
         assert_eq!(ft.sigmoid(0.03125), sig(0.03125));
         assert_eq!(ft.sigmoid(-0.01), sig(-0.03125));
-        // word2vec's steps are 12/1024.
-        assert_eq!(w2v.sigmoid(0.03), sig(2.0 * 12.0 / 1024.0));
+        // word2vec's (and gensim's): `EXP_TABLE[(int)((f + 6) * (1000 / 6 / 2))]` with
+        // `EXP_TABLE[i] = σ((i / 1000 · 2 − 1) · 6)`: 0 reads entry 498 (σ(−0.024)), 0.03 reads
+        // entry 500 (σ(0)), and the largest index read is 996.
+        let entry = |i: f64| sig((i / 1000.0 * 2.0 - 1.0) * 6.0);
+        assert_eq!(w2v.sigmoid(0.0), entry(498.0));
+        assert_eq!(w2v.sigmoid(0.03), 0.5);
+        assert_eq!(w2v.sigmoid(-5.999), entry(0.0));
+        assert_eq!(w2v.sigmoid(5.999), entry(995.0));
+        assert_eq!(w2v.sigmoid(1.0), entry(581.0));
         // The loss: −log σ, 0 above the table, −x below.
         assert!((ft.neg_log_sigmoid(0.0) - std::f32::consts::LN_2).abs() < 1e-6);
         assert_eq!(ft.neg_log_sigmoid(9.0), 0.0);

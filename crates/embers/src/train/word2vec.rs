@@ -132,7 +132,8 @@ pub struct Word2VecConfig {
     /// takes a word's frequency over every token too. Off (word2vec, gensim): exactly `epochs`
     /// passes, frequencies over the vocabulary's tokens.
     pub count_all_tokens: bool,
-    /// The tabulated sigmoid: word2vec's (±6, 1,024 steps) or fastText's (±8, 512 steps).
+    /// The tabulated sigmoid: word2vec's (±6, 1,000 entries, read as gensim and word2vec C
+    /// read it) or fastText's (±8, 512 steps).
     pub sigmoid: SigmoidKind,
 }
 
