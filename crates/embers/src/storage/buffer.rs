@@ -109,7 +109,9 @@ pub struct HugeBuffer<T: Pod> {
 
 impl<T: Pod> std::fmt::Debug for HugeBuffer<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HugeBuffer").field("len", &self.len).finish()
+        f.debug_struct("HugeBuffer")
+            .field("len", &self.len)
+            .finish()
     }
 }
 
@@ -176,7 +178,9 @@ mod tests {
         assert_eq!(b.as_slice().as_ptr() as usize % 4096, 0, "page aligned");
         let h = HugeBuffer::<half::f16>::zeroed(0).unwrap();
         assert!(h.as_slice().is_empty());
-        let err = HugeBuffer::<f32>::zeroed(usize::MAX / 2).unwrap_err().to_string();
+        let err = HugeBuffer::<f32>::zeroed(usize::MAX / 2)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("overflow"), "{err}");
     }
 }
