@@ -16,6 +16,8 @@ On the real GloVe 6B 50d vectors (400,000 x 50), for M in (25, 50) subquantizers
   on all rows, 1 thread; the 1,000 unit query rows searched with k = 11 (the query row dropped)
   as one batch and one query at a time.
 - recall@10 of each against exact f32 cosine neighbours (all rows, the query word excluded).
+- with --stats (the `fastscan_stats` example), in process: rows re-scored a query, ms a query
+  of either scan without the CLI around it, and whether any answer differs.
 
 CPU seconds (getrusage) and `uptime` are printed: the machine may be shared.
 """
@@ -76,6 +78,8 @@ def main():
     ap.add_argument("--ms", default="25,50")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--stats", default=None,
+                    help="the fastscan_stats example binary: rows re-scored, in-process times")
     args = ap.parse_args()
 
     import faiss
@@ -132,13 +136,18 @@ def main():
             fast = similar(path, [])
             flt = similar(path, ["--float-adc"])
             differ = sum(a != b for a, b in zip(fast["answers"], flt["answers"]))
+            stats = None
+            if args.stats:
+                stats = json.loads(subprocess.run([args.stats, path, "1000"], env=env, check=True,
+                                                  capture_output=True, text=True).stdout)
+                print(f"# {label} in process: {json.dumps(stats)}", flush=True)
             rows.append({
                 "what": label, "bytes": info["vector_bytes"],
                 "fast_ms": fast["ms"], "fast_cpu_ms": fast["cpu_ms"],
                 "float_ms": flt["ms"], "float_cpu_ms": flt["cpu_ms"],
                 "recall10": fast["recall10"], "recall10_float": flt["recall10"],
                 "differ": differ, "encode_s": rep.get("quantize_seconds"),
-                "load_s": fast["load_s"],
+                "load_s": fast["load_s"], "stats": stats,
             })
             print(f"# {label}: {info['vector_bytes']} bytes; encode {rep.get('quantize_seconds')}"
                   f" s ({cpu_children() - c0:.1f} CPU s with the queries); queries differing"

@@ -11,9 +11,11 @@ out=${1:-$root/bench-out/fastscan}
 mkdir -p "$out"
 py=${PY:-$root/.venv/bin/python}
 export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1}
-(cd "$root" && cargo build --release -q -p embers-cli)
+(cd "$root" && cargo build --release -q -p embers-cli &&
+  cargo build --release -q -p embers --example fastscan_stats)
 # numpy/faiss run their own kernels here (this command only).
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 /usr/bin/time -f "bench: %e s wall, %U s user, %S s sys, %M KB peak" \
   "$py" "$root/bench/fastscan.py" --embers "${EMBERS:-$root/target/release/embers}" \
-  --data "${DATA:-$root/testdata-fetched/glove6b50d}" --out "$out" ${W2V:+--w2v "$W2V"}
+  --data "${DATA:-$root/testdata-fetched/glove6b50d}" --out "$out" ${W2V:+--w2v "$W2V"} \
+  --stats "$root/target/release/examples/fastscan_stats"

@@ -18,7 +18,7 @@ use crate::embeddings::Embeddings;
 use crate::search::exact::{self, Hit, TopK};
 use crate::storage::{PqMatrix, ScanTables, Storage, SCAN_BLOCK};
 
-/// Rows whose sums are computed at a time (the sums of one run stay in L1).
+/// Blocks whose sums are computed at a time (the sums of one run, 16 KiB, stay in L1).
 const RUN_BLOCKS: usize = 256;
 
 /// How a 4-bit PQ model is scanned by the search objects ([`crate::search::Exact`],
@@ -69,35 +69,59 @@ pub fn top_k(
     if k == 0 || limit == 0 {
         return Some((Vec::new(), stats));
     }
-    // Every row's integer sum, a run of blocks at a time.
+    let norms = &norms[..limit];
     let blocks = limit.div_ceil(SCAN_BLOCK);
     let mut sums = vec![0u16; blocks * SCAN_BLOCK];
-    let mut b0 = 0;
-    while b0 < blocks {
-        let b1 = (b0 + RUN_BLOCKS).min(blocks);
-        codes.sums(&tables, b0, b1, &mut sums[b0 * SCAN_BLOCK..b1 * SCAN_BLOCK]);
-        b0 = b1;
-    }
+    let mut computed = 0;
+    let (unit, bias) = (tables.unit(), tables.bias());
+    // Calls `visit(row, sum, norm)` for every row below `limit` whose sum `s` and norm `n > 0`
+    // pass `s · unit + add > t · n` (`t` read before each 32 rows; `visit` returns the new `t`).
+    // The first call computes the sums a run of blocks at a time (each run tested while it is
+    // in L1), later calls read them. The test runs first over 32 rows without branches
+    // (vectorized), then row by row only where one passes.
+    let mut sweep = |add: f32, mut t: f32, visit: &mut dyn FnMut(usize, u16, f32) -> f32| {
+        let mut b0 = 0;
+        while b0 < blocks {
+            let b1 = (b0 + RUN_BLOCKS).min(blocks);
+            let run = &mut sums[b0 * SCAN_BLOCK..b1 * SCAN_BLOCK];
+            if b1 > computed {
+                codes.sums(&tables, b0, b1, run);
+                computed = b1;
+            }
+            let r0 = b0 * SCAN_BLOCK;
+            let r1 = (b1 * SCAN_BLOCK).min(limit);
+            for (c, (ss, ns)) in run[..r1 - r0]
+                .chunks(SCAN_BLOCK)
+                .zip(norms[r0..r1].chunks(SCAN_BLOCK))
+                .enumerate()
+            {
+                let any = ss
+                    .iter()
+                    .zip(ns)
+                    .fold(false, |a, (&s, &n)| a | (f32::from(s) * unit + add > t * n));
+                if any {
+                    for (i, (&s, &n)) in ss.iter().zip(ns).enumerate() {
+                        if n > 0.0 && f32::from(s) * unit + add > t * n {
+                            t = visit(r0 + c * SCAN_BLOCK + i, s, n);
+                        }
+                    }
+                }
+            }
+            b0 = b1;
+        }
+    };
     stats.scanned = limit;
-    let sums = &sums[..limit];
-    let norms = &norms[..limit];
     let exact = |i: usize| pq.adc_row(&table, i) / norms[i];
     // Round 1: the best `shortlist(k)` rows by estimate (compared as `estimate > t · norm`, no
     // division a row; rows of norm zero never rank, as in the float scan).
     let mut first = TopK::new(shortlist(k));
-    let mut thr = f32::NEG_INFINITY;
-    for (i, (&s, &n)) in sums.iter().zip(norms).enumerate() {
-        if n > 0.0 {
-            let e = tables.estimate(s);
-            if e > thr * n {
-                let id = i as u32;
-                if !exclude.contains(&id) {
-                    first.push(id, e / n);
-                    thr = first.threshold();
-                }
-            }
+    sweep(bias, f32::NEG_INFINITY, &mut |i, s, n| {
+        let id = i as u32;
+        if !exclude.contains(&id) {
+            first.push(id, tables.estimate(s) / n);
         }
-    }
+        first.threshold()
+    });
     let mut seen: Vec<u32> = first.into_sorted().iter().map(|h| h.id).collect();
     let mut top = TopK::new(k);
     for &id in &seen {
@@ -110,19 +134,21 @@ pub fn top_k(
         return Some((top.into_sorted(), stats));
     }
     // Round 2: every other row whose estimate plus the error bound reaches the bound (with a
-    // relative margin for the rounding of the comparison itself).
+    // relative margin for the rounding of the comparison itself; `>` of the sweep against a
+    // floor one step lower is `≥` the floor).
     seen.sort_unstable();
     let floor = bound - bound.abs() * 1e-5 - f32::MIN_POSITIVE;
-    let err = tables.error();
-    for (i, (&s, &n)) in sums.iter().zip(norms).enumerate() {
-        if n > 0.0 && tables.estimate(s) + err >= floor * n {
-            let id = i as u32;
-            if seen.binary_search(&id).is_err() && !exclude.contains(&id) {
-                top.push(id, exact(i));
-                stats.rescored += 1;
-            }
+    let floor = floor - floor.abs() * f32::EPSILON - f32::MIN_POSITIVE;
+    let mut rescored = 0;
+    sweep(bias + tables.error(), floor, &mut |i, _, _| {
+        let id = i as u32;
+        if seen.binary_search(&id).is_err() && !exclude.contains(&id) {
+            top.push(id, exact(i));
+            rescored += 1;
         }
-    }
+        floor
+    });
+    stats.rescored += rescored;
     Some((top.into_sorted(), stats))
 }
 

@@ -77,9 +77,12 @@ pub fn pack_codes(codes: &[u8], m: usize) -> Vec<u8> {
 fn unpack_into(packed: &[u8], m: usize, out: &mut [u8]) {
     let pb = packed_row_bytes(m).max(1);
     for (row, o) in packed.chunks_exact(pb).zip(out.chunks_exact_mut(m.max(1))) {
-        for (j, c) in o.iter_mut().enumerate() {
-            let b = row[j / 2];
-            *c = if j % 2 == 0 { b & 15 } else { b >> 4 };
+        for (pair, &b) in o.chunks_exact_mut(2).zip(row) {
+            pair[0] = b & 15;
+            pair[1] = b >> 4;
+        }
+        if m % 2 == 1 {
+            o[m - 1] = row[pb - 1] & 15;
         }
     }
 }
@@ -438,17 +441,14 @@ impl PqMatrix {
             return adc_all(&table, self.ksub(), self.m, self.stored_codes(), out);
         }
         use rayon::prelude::*;
-        let (ksub, m) = (self.ksub(), self.m);
+        let (pb, m) = (self.code_bytes(), self.m);
         out[..self.rows]
             .par_chunks_mut(4096)
-            .enumerate()
-            .for_each(|(c, o)| {
-                let r0 = c * 4096;
-                self.for_code_runs(r0, r0 + o.len(), 4096, |_, codes| {
-                    for (s, codes) in o.iter_mut().zip(codes.chunks_exact(m)) {
-                        *s = adc_one(&table, ksub, m, codes);
-                    }
-                });
+            .zip(self.stored_codes().par_chunks(4096 * pb))
+            .for_each(|(o, rows)| {
+                for (s, row) in o.iter_mut().zip(rows.chunks_exact(pb)) {
+                    *s = adc_packed_one(&table, m, row);
+                }
             });
     }
 
@@ -459,15 +459,12 @@ impl PqMatrix {
     /// If `i >= rows()` or `table` is not `m × 2^bits` entries.
     pub fn adc_row(&self, table: &[f32], i: usize) -> f32 {
         assert_eq!(table.len(), self.m * self.ksub(), "one table a code");
-        let mut codes = [0u8; 64];
-        if self.m <= codes.len() {
-            let c = &mut codes[..self.m];
-            self.codes_into(i, i + 1, c);
-            adc_one(table, self.ksub(), self.m, c)
+        let cb = self.code_bytes();
+        let row = &self.stored_codes()[i * cb..(i + 1) * cb];
+        if self.packed {
+            adc_packed_one(table, self.m, row)
         } else {
-            let mut c = vec![0u8; self.m];
-            self.codes_into(i, i + 1, &mut c);
-            adc_one(table, self.ksub(), self.m, &c)
+            adc_one(table, self.ksub(), self.m, row)
         }
     }
 
@@ -860,6 +857,30 @@ pub(crate) fn adc_all(table: &[f32], ksub: usize, m: usize, codes: &[u8], out: &
                 *s = adc_one(table, ksub, m, codes);
             }
         });
+}
+
+/// [`adc_one`] on a row of 4-bit codes packed two a byte (16 entries a table): the same
+/// additions in the same order (codes `4s .. 4s + 3` are the nibbles of bytes `2s` and `2s + 1`).
+#[inline(always)]
+fn adc_packed_one(table: &[f32], m: usize, row: &[u8]) -> f32 {
+    let mut acc = [0.0f32; 4];
+    let mut j = 0;
+    while j + 4 <= m {
+        let (b0, b1) = (row[j / 2], row[j / 2 + 1]);
+        acc[0] += table[j * 16 + (b0 & 15) as usize];
+        acc[1] += table[(j + 1) * 16 + (b0 >> 4) as usize];
+        acc[2] += table[(j + 2) * 16 + (b1 & 15) as usize];
+        acc[3] += table[(j + 3) * 16 + (b1 >> 4) as usize];
+        j += 4;
+    }
+    let mut sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    while j < m {
+        let b = row[j / 2];
+        let c = if j % 2 == 0 { b & 15 } else { b >> 4 };
+        sum += table[j * 16 + c as usize];
+        j += 1;
+    }
+    sum
 }
 
 /// One row's score in the order of [`adc_all`]: four running sums over the codes in steps of
