@@ -6,11 +6,11 @@
 //!
 //! Why exact: the quantized estimate of a row's dot product is off by at most
 //! [`ScanTables::error`] (the sum of each table's largest rounding error, plus a margin for f32
-//! rounding). The best `shortlist(k)` rows by estimate are re-scored first; the k-th best of
-//! their exact cosines, `L`, is a lower bound of the true k-th score. Every other row whose
-//! estimate plus the bound reaches `L` (times its norm) is then re-scored too, and no row left
-//! out can beat `L`. How many rows that is depends on the bound against the gaps between
-//! scores near the k-th (measured in BENCHMARKS.md, issue 18).
+//! rounding). In one pass over the rows, a row is re-scored with the f32 tables when its
+//! estimate plus that bound reaches `L`, the k-th best exact cosine so far (times the row's
+//! norm); `L` only rises, so a row passed over cannot beat the final k-th score. The test runs
+//! on 32 rows at once; how many rows get re-scored (about k · ln(rows / k) while `L` rises, plus
+//! those within the bound of the k-th score) is measured in BENCHMARKS.md, issue 18.
 
 use rayon::prelude::*;
 
@@ -32,20 +32,12 @@ pub enum PqScan {
     Float,
 }
 
-/// Rows re-scored first: the best `2k` by estimate, at least `k + 16`. Only their k-th exact
-/// score matters (the bound `L`); more rows give a tighter `L` (fewer rows in the second round)
-/// for more re-scoring now. Each re-scored row costs `m` f32 lookups, like the float scan of
-/// one row, so a few dozen are nothing against a scan of many thousand rows.
-pub fn shortlist(k: usize) -> usize {
-    k.saturating_mul(2).max(k.saturating_add(16))
-}
-
 /// What a fast-scan search did, for measurements.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ScanStats {
     /// Rows whose integer sums were computed.
     pub scanned: usize,
-    /// Rows re-scored with the f32 tables (shortlist and second round).
+    /// Rows re-scored with the f32 tables.
     pub rescored: usize,
 }
 
@@ -71,84 +63,57 @@ pub fn top_k(
     }
     let norms = &norms[..limit];
     let blocks = limit.div_ceil(SCAN_BLOCK);
-    let mut sums = vec![0u16; blocks * SCAN_BLOCK];
-    let mut computed = 0;
-    let (unit, bias) = (tables.unit(), tables.bias());
-    // Calls `visit(row, sum, norm)` for every row below `limit` whose sum `s` and norm `n > 0`
-    // pass `s · unit + add > t · n` (`t` read before each 32 rows; `visit` returns the new `t`).
-    // The first call computes the sums a run of blocks at a time (each run tested while it is
-    // in L1), later calls read them. The test runs first over 32 rows without branches
-    // (vectorized), then row by row only where one passes.
-    let mut sweep = |add: f32, mut t: f32, visit: &mut dyn FnMut(usize, u16, f32) -> f32| {
-        let mut b0 = 0;
-        while b0 < blocks {
-            let b1 = (b0 + RUN_BLOCKS).min(blocks);
-            let run = &mut sums[b0 * SCAN_BLOCK..b1 * SCAN_BLOCK];
-            if b1 > computed {
-                codes.sums(&tables, b0, b1, run);
-                computed = b1;
+    let mut sums = vec![0u16; RUN_BLOCKS.min(blocks) * SCAN_BLOCK];
+    let unit = tables.unit();
+    // The estimate's upper bound: `s · unit + add`.
+    let add = tables.bias() + tables.error();
+    // One pass: a row is re-scored when its estimate plus the error bound reaches the k-th
+    // exact score so far, `L` (times its norm; with a relative margin for the rounding of the
+    // comparison itself, and `>` against a floor one step lower is `≥` the floor). `L` only
+    // rises, so a row passed over could not have ranked at the end either. Rows of norm zero
+    // never rank, as in the float scan.
+    let floor = |bound: f32| {
+        let f = bound - bound.abs() * 1e-5 - f32::MIN_POSITIVE;
+        f - f.abs() * f32::EPSILON - f32::MIN_POSITIVE
+    };
+    let mut top = TopK::new(k);
+    let mut t = f32::NEG_INFINITY;
+    // The sums a run of blocks at a time (16 KiB: tested while in L1); the test runs over 32
+    // rows without branches first (vectorized), then row by row only where one passes.
+    let mut b0 = 0;
+    while b0 < blocks {
+        let b1 = (b0 + RUN_BLOCKS).min(blocks);
+        let run = &mut sums[..(b1 - b0) * SCAN_BLOCK];
+        codes.sums(&tables, b0, b1, run);
+        let r0 = b0 * SCAN_BLOCK;
+        let r1 = (b1 * SCAN_BLOCK).min(limit);
+        for (c, (ss, ns)) in run[..r1 - r0]
+            .chunks(SCAN_BLOCK)
+            .zip(norms[r0..r1].chunks(SCAN_BLOCK))
+            .enumerate()
+        {
+            let any = ss
+                .iter()
+                .zip(ns)
+                .fold(false, |a, (&s, &n)| a | (f32::from(s) * unit + add > t * n));
+            if !any {
+                continue;
             }
-            let r0 = b0 * SCAN_BLOCK;
-            let r1 = (b1 * SCAN_BLOCK).min(limit);
-            for (c, (ss, ns)) in run[..r1 - r0]
-                .chunks(SCAN_BLOCK)
-                .zip(norms[r0..r1].chunks(SCAN_BLOCK))
-                .enumerate()
-            {
-                let any = ss
-                    .iter()
-                    .zip(ns)
-                    .fold(false, |a, (&s, &n)| a | (f32::from(s) * unit + add > t * n));
-                if any {
-                    for (i, (&s, &n)) in ss.iter().zip(ns).enumerate() {
-                        if n > 0.0 && f32::from(s) * unit + add > t * n {
-                            t = visit(r0 + c * SCAN_BLOCK + i, s, n);
-                        }
+            for (i, (&s, &n)) in ss.iter().zip(ns).enumerate() {
+                if n > 0.0 && f32::from(s) * unit + add > t * n {
+                    let row = r0 + c * SCAN_BLOCK + i;
+                    let id = row as u32;
+                    if !exclude.contains(&id) {
+                        top.push(id, pq.adc_row(&table, row) / n);
+                        stats.rescored += 1;
+                        t = floor(top.threshold());
                     }
                 }
             }
-            b0 = b1;
         }
-    };
+        b0 = b1;
+    }
     stats.scanned = limit;
-    let exact = |i: usize| pq.adc_row(&table, i) / norms[i];
-    // Round 1: the best `shortlist(k)` rows by estimate (compared as `estimate > t · norm`, no
-    // division a row; rows of norm zero never rank, as in the float scan).
-    let mut first = TopK::new(shortlist(k));
-    sweep(bias, f32::NEG_INFINITY, &mut |i, s, n| {
-        let id = i as u32;
-        if !exclude.contains(&id) {
-            first.push(id, tables.estimate(s) / n);
-        }
-        first.threshold()
-    });
-    let mut seen: Vec<u32> = first.into_sorted().iter().map(|h| h.id).collect();
-    let mut top = TopK::new(k);
-    for &id in &seen {
-        top.push(id, exact(id as usize));
-    }
-    stats.rescored = seen.len();
-    let bound = top.threshold();
-    if bound == f32::NEG_INFINITY {
-        // Fewer than k rows can rank, and the shortlist had room for all of them.
-        return Some((top.into_sorted(), stats));
-    }
-    // Round 2: every other row whose estimate plus the error bound reaches the bound (with a
-    // relative margin for the rounding of the comparison itself; `>` of the sweep against a
-    // floor one step lower is `≥` the floor).
-    seen.sort_unstable();
-    let floor = bound - bound.abs() * 1e-5 - f32::MIN_POSITIVE;
-    let floor = floor - floor.abs() * f32::EPSILON - f32::MIN_POSITIVE;
-    let mut rescored = 0;
-    sweep(bias + tables.error(), floor, &mut |i, _, _| {
-        let id = i as u32;
-        if seen.binary_search(&id).is_err() && !exclude.contains(&id) {
-            top.push(id, exact(i));
-            rescored += 1;
-        }
-        floor
-    });
-    stats.rescored += rescored;
     Some((top.into_sorted(), stats))
 }
 

@@ -635,8 +635,9 @@ impl ScanCodes {
 
     /// [`ScanCodes::sums`] with AVX2: per pair of subquantizers, one 32-byte load of codes, two
     /// shuffles (rows 0–15 from the low nibbles, 16–31 from the high), and the looked-up bytes
-    /// added into 16-bit lanes (even and odd bytes apart); the two 128-bit lanes (the pair's
-    /// two subquantizers) are added at the end of the block.
+    /// added into 16-bit lanes (whole lanes, and the odd bytes apart; the even bytes' sums are
+    /// their difference at the end); the two 128-bit lanes (the pair's two subquantizers) are
+    /// added at the end of the block.
     ///
     /// # Safety
     /// AVX2 must be available, and `self.check(tables, b0, b1, out)` must hold.
@@ -646,7 +647,6 @@ impl ScanCodes {
         use std::arch::x86_64::*;
         let pairs = self.pairs;
         let nib = _mm256_set1_epi8(15);
-        let low = _mm256_set1_epi16(0xff);
         for (b, o) in (b0..b1).zip(out.chunks_exact_mut(SCAN_BLOCK)) {
             let groups = &self.bytes[b * pairs * SCAN_BLOCK..(b + 1) * pairs * SCAN_BLOCK];
             let (mut lo_e, mut lo_o) = (_mm256_setzero_si256(), _mm256_setzero_si256());
@@ -666,11 +666,16 @@ impl ScanCodes {
                 let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(c), nib);
                 let vlo = _mm256_shuffle_epi8(lut, lo);
                 let vhi = _mm256_shuffle_epi8(lut, hi);
-                lo_e = _mm256_add_epi16(lo_e, _mm256_and_si256(vlo, low));
+                // Whole 16-bit lanes (even byte + 256 × odd byte, wrapping) and the odd bytes.
+                lo_e = _mm256_add_epi16(lo_e, vlo);
                 lo_o = _mm256_add_epi16(lo_o, _mm256_srli_epi16::<8>(vlo));
-                hi_e = _mm256_add_epi16(hi_e, _mm256_and_si256(vhi, low));
+                hi_e = _mm256_add_epi16(hi_e, vhi);
                 hi_o = _mm256_add_epi16(hi_o, _mm256_srli_epi16::<8>(vhi));
             }
+            // The even bytes' sums: lanes minus 256 × the odd sums, modulo 2^16, exact because
+            // every sum is below 2^16.
+            lo_e = _mm256_sub_epi16(lo_e, _mm256_slli_epi16::<8>(lo_o));
+            hi_e = _mm256_sub_epi16(hi_e, _mm256_slli_epi16::<8>(hi_o));
             // Lane sums: the pair's two subquantizers; then even and odd rows interleaved.
             let fold = |x: __m256i| {
                 _mm_add_epi16(_mm256_castsi256_si128(x), _mm256_extracti128_si256::<1>(x))
