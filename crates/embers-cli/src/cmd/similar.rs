@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
 use embers::query::{self, Neighbor};
-use embers::search::{self, Ann, Hnsw, Screening, Search};
+use embers::search::{self, Ann, Hnsw, PqScan, Screening, Search};
 use embers::Embeddings;
 
 use super::info::ReadArgs;
@@ -33,6 +33,10 @@ pub struct Args {
     /// The index file, when not FILE.hnsw.
     #[arg(long, requires = "ann")]
     index: Option<PathBuf>,
+    /// Score 4-bit PQ codes with the f32 lookup tables on every row instead of the fast scan
+    /// (same answers, slower; for comparison).
+    #[arg(long, conflicts_with = "ann")]
+    float_adc: bool,
     /// One JSON object per query.
     #[arg(long)]
     json: bool,
@@ -96,7 +100,12 @@ pub fn run(a: Args) -> Result<()> {
         let index = open_index(&a.file, a.index.as_ref(), &emb)?;
         Box::new(Ann::new(&emb, index, a.ef, &path)?)
     } else {
-        search::default_for(&emb, Screening::Off)
+        let scan = if a.float_adc {
+            PqScan::Float
+        } else {
+            PqScan::Fast
+        };
+        search::default_with(&emb, Screening::Off, scan)
     };
     let results = query::neighbors_of_words(searcher.as_ref(), &words, a.k, a.restrict_vocab)
         .with_context(|| a.file.display().to_string())?;

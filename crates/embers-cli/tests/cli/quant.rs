@@ -447,3 +447,69 @@ fn quantize_to_rq_then_info_lookup_similar_and_analogy() {
         assert!(e.contains("cut.embers"), "{cmd:?}: {e}");
     }
 }
+
+#[test]
+fn four_bit_pq_is_packed_and_similar_answers_the_same_by_both_scans() {
+    let dir = tempfile::tempdir().unwrap();
+    let vocab = dir.path().join("vocab.tsv");
+    ok(&[
+        "vocab",
+        "build",
+        s(&testdata().join("gensim/lee_background.cor")),
+        "-o",
+        s(&vocab),
+        "--min-count",
+        "2",
+    ]);
+    let emb = dir.path().join("emb.embers");
+    ok(&[
+        "init",
+        "--vocab",
+        s(&vocab),
+        "--dim",
+        "40",
+        "--seed",
+        "5",
+        "-o",
+        s(&emb),
+    ]);
+    // m = 5 (odd): 3 code bytes a row.
+    let out = dir.path().join("pq4.embers");
+    ok(&[
+        "quantize",
+        s(&emb),
+        s(&out),
+        "--to",
+        "pq",
+        "-m",
+        "5",
+        "--bits",
+        "4",
+        "--seed",
+        "2",
+    ]);
+    ok(&["verify", s(&out)]);
+    let info: serde_json::Value =
+        serde_json::from_str(ok(&["info", s(&out), "--json"]).trim()).unwrap();
+    let rows = info["rows"].as_u64().unwrap();
+    assert_eq!(info["vector_bytes"], rows * 3 + 5 * 16 * 8 * 4, "{info}");
+    let words = ["the", "of", "and", "to", "in", "said"];
+    let mut fast = vec!["similar", s(&out), "--json", "-k", "10", "--"];
+    fast.extend_from_slice(&words);
+    let mut float = vec![
+        "similar",
+        s(&out),
+        "--json",
+        "-k",
+        "10",
+        "--float-adc",
+        "--",
+    ];
+    float.extend_from_slice(&words);
+    let (a, b) = (ok(&fast), ok(&float));
+    assert_eq!(a.lines().count(), words.len());
+    assert_eq!(
+        a, b,
+        "the fast scan and the f32 tables answer the same, scores included"
+    );
+}

@@ -21,7 +21,7 @@ pub const FORMAT_NAME: &str = "embers";
 pub const FORMAT_VERSION: u32 = 1;
 
 const RESERVED: &[&str] = &[
-    "format", "version", "rows", "dims", "storage", "unk", "subwords", "checksum",
+    "format", "version", "rows", "dims", "storage", "unk", "subwords", "checksum", "pq_codes",
 ];
 
 /// What `embers info` shows, read from the header alone.
@@ -321,6 +321,7 @@ pub fn common_tensors(embeddings: &Embeddings) -> (Vec<TensorOut<'_>>, BTreeMap<
     meta.insert("rows".into(), embeddings.len().to_string());
     meta.insert("dims".into(), embeddings.dims().to_string());
     meta.insert("storage".into(), embeddings.storage().kind().into());
+    meta.extend(crate::quant::format::storage_metadata(embeddings.storage()));
     if let Some(unk) = vocab.unk_id().and_then(|u| vocab.token(u)) {
         meta.insert("unk".into(), unk.into());
     }

@@ -5,10 +5,14 @@
 //! | --- | --- |
 //! | `f16` | `embeddings` F16 [rows, dims] |
 //! | `int8` | `embeddings` I8 [rows, dims], `scales` F32 [rows], `offsets` F32 [rows] (affine only) |
-//! | `pq` | `codes` U8 [rows, m], `quantizer.centroids` F32 [m, 2^bits, dims/m], `quantizer.rotation` F32 [dims, dims] (optional) |
+//! | `pq` | `codes` U8 [rows, m] (one code a byte), or with 4-bit codes and metadata `pq_codes` = `packed4`: `codes` U8 [rows, ceil(m/2)] (two codes a byte: code 2i in the low nibble of byte i, code 2i+1 in its high nibble, which is 0 past an odd m); `quantizer.centroids` F32 [m, 2^bits, dims/m], `quantizer.rotation` F32 [dims, dims] (optional) |
 //! | `rq` | `codes` U8 [rows, m], `quantizer.codebooks` F32 or F16 [m, 2^bits, dims] (row = Σ_j codebooks[j, codes[row, j]]), or I8 with `quantizer.codebook_scales` F32 [m, 2^bits] (codeword = I8 values × its scale) |
 //!
-//! The `storage` metadata entry names the kind; the shapes carry everything needed to decode.
+//! The `storage` metadata entry names the kind; the shapes carry everything needed to decode,
+//! but for the packing of 4-bit PQ codes, which `pq_codes` names (this embers writes 4-bit codes
+//! packed, and still reads files whose 4-bit codes are one a byte, without `pq_codes`). Packed
+//! codes are the bytes of the file; the fast scan's blocked copy of them is built in memory on
+//! the first search ([`crate::storage::ScanCodes`]).
 
 use crate::error::{Error, Result};
 use crate::io::safetensors::bytemuck_free::Pod;
@@ -51,8 +55,8 @@ pub fn storage_tensors(storage: &Storage) -> Vec<TensorOut<'_>> {
                 TensorOut::new(
                     "codes",
                     Dtype::U8,
-                    vec![rows, m.subquantizers()],
-                    bytes_of(m.codes()),
+                    vec![rows, m.code_bytes()],
+                    bytes_of(m.stored_codes()),
                 ),
                 TensorOut::new(
                     "quantizer.centroids",
@@ -112,6 +116,35 @@ pub fn storage_tensors(storage: &Storage) -> Vec<TensorOut<'_>> {
     }
 }
 
+/// Metadata key naming how PQ codes are packed (`packed4`), absent when one a byte.
+pub const PQ_CODES_KEY: &str = "pq_codes";
+/// Value of [`PQ_CODES_KEY`] for 4-bit codes two a byte.
+pub const PQ_PACKED4: &str = "packed4";
+
+/// The metadata entries a storage kind needs besides `storage` (the packing of 4-bit PQ codes).
+pub fn storage_metadata(storage: &Storage) -> Vec<(String, String)> {
+    match storage {
+        Storage::Pq(m) if m.is_packed() => vec![(PQ_CODES_KEY.into(), PQ_PACKED4.into())],
+        _ => Vec::new(),
+    }
+}
+
+/// True when a PQ file's codes are packed two a byte (metadata `pq_codes` = `packed4`); an
+/// error for any other value.
+fn pq_packed(file: &SafetensorsFile) -> Result<bool> {
+    match file.metadata().get(PQ_CODES_KEY).map(String::as_str) {
+        None => Ok(false),
+        Some(PQ_PACKED4) => Ok(true),
+        Some(other) => Err(Error::at_field(
+            file.path(),
+            format!("__metadata__.{PQ_CODES_KEY}"),
+            format!(
+                "{other:?} is not a known packing of PQ codes (this embers reads {PQ_PACKED4:?})"
+            ),
+        )),
+    }
+}
+
 /// The storage kind named in a file's metadata (`f32` when absent).
 pub fn storage_kind(file: &SafetensorsFile) -> &str {
     file.metadata()
@@ -126,14 +159,22 @@ pub fn shape(file: &SafetensorsFile) -> Result<(usize, usize)> {
     if storage_kind(file) == "pq" {
         let codes = file.require("codes")?;
         let cents = file.require("quantizer.centroids")?;
+        let packed = pq_packed(file)?;
+        let width = |m: usize| if packed { m.div_ceil(2) } else { m };
         return match (codes.shape, cents.shape) {
-            ([rows, m], [m2, _, dsub]) if m == m2 => Ok((*rows, m * dsub)),
+            ([rows, c], [m, _, dsub]) if *c == width(*m) => Ok((
+                *rows,
+                crate::size::product("quantizer.centroids", &[*m, *dsub])
+                    .map_err(|e| Error::at_field(path, "quantizer.centroids", e.to_string()))?,
+            )),
             _ => Err(Error::at_field(
                 path,
                 "codes",
                 format!(
-                    "codes {:?} and quantizer.centroids {:?} are not [rows, m] and [m, 2^bits, dims/m]",
-                    codes.shape, cents.shape
+                    "codes {:?} and quantizer.centroids {:?} are not [rows, {}] and [m, 2^bits, dims/m]",
+                    codes.shape,
+                    cents.shape,
+                    if packed { "ceil(m/2)" } else { "m" }
                 ),
             )),
         };
@@ -243,7 +284,7 @@ pub fn open_storage(file: &SafetensorsFile, rows: usize) -> Result<Option<Storag
                 .into()
         }
         "pq" => {
-            let m = file.require("codes")?.shape[1];
+            let m = file.require("quantizer.centroids")?.shape[0];
             let ksub = file.require("quantizer.centroids")?.shape[1];
             if !ksub.is_power_of_two() || !(2..=256).contains(&ksub) {
                 return Err(Error::at_field(
@@ -253,7 +294,14 @@ pub fn open_storage(file: &SafetensorsFile, rows: usize) -> Result<Option<Storag
                 ));
             }
             let bits = ksub.trailing_zeros();
-            let codes = view(file, "codes", Dtype::U8, &[rows, m])?;
+            let packed = pq_packed(file)?;
+            if packed && bits != 4 {
+                return Err(Error::at_field(
+                    path,
+                    "codes",
+                    format!("packed two a byte ({PQ_CODES_KEY} = {PQ_PACKED4}) but the codebooks have {ksub} centroids, not 16"),
+                ));
+            }
             let cents = view(
                 file,
                 "quantizer.centroids",
@@ -264,9 +312,15 @@ pub fn open_storage(file: &SafetensorsFile, rows: usize) -> Result<Option<Storag
                 Some(_) => Some(view(file, "quantizer.rotation", Dtype::F32, &[dims, dims])?),
                 None => None,
             };
-            PqMatrix::new(rows, dims, m, bits, codes, cents, rotation)
-                .map_err(|e| bad("codes", e))?
-                .into()
+            if packed {
+                let codes = view(file, "codes", Dtype::U8, &[rows, m.div_ceil(2)])?;
+                PqMatrix::from_packed(rows, dims, m, codes, cents, rotation)
+            } else {
+                let codes = view(file, "codes", Dtype::U8, &[rows, m])?;
+                PqMatrix::new(rows, dims, m, bits, codes, cents, rotation)
+            }
+            .map_err(|e| bad("codes", e))?
+            .into()
         }
         "rq" => {
             let m = file.require("codes")?.shape[1];
@@ -347,6 +401,7 @@ mod tests {
     use crate::progress::silent;
     use crate::quant::{quantize, OpqStart, PqConfig, Rotation, RqConfig, Target};
     use crate::rng::Rng;
+    use crate::storage::pack_codes;
     use crate::storage::DenseMatrix;
     use crate::vocab::Vocab;
 
@@ -372,6 +427,12 @@ mod tests {
             Target::Int8 { affine: false },
             Target::Int8 { affine: true },
             Target::Pq(pq.clone()),
+            // 4-bit codes, packed two a byte (m odd).
+            Target::Pq(PqConfig {
+                subquantizers: 3,
+                bits: 4,
+                ..pq.clone()
+            }),
             Target::Pq(PqConfig {
                 rotation: Some(Rotation::opq(3, OpqStart::Auto)),
                 ..pq
@@ -515,7 +576,13 @@ elif kind == 'rq':
     rows = sum(books[j][codes[:, j]] for j in range(codes.shape[1]))
 else:
     codes = t('codes', 'u1'); cents = t('quantizer.centroids', '<f4')
-    rows = np.concatenate([cents[j][codes[:, j]] for j in range(codes.shape[1])], axis=1)
+    m = cents.shape[0]
+    if h['__metadata__'].get('pq_codes') == 'packed4':
+        assert codes.shape[1] == (m + 1) // 2
+        codes = np.stack([codes & 15, codes >> 4], axis=2).reshape(codes.shape[0], -1)
+        assert (codes[:, m:] == 0).all()
+        codes = codes[:, :m]
+    rows = np.concatenate([cents[j][codes[:, j]] for j in range(m)], axis=1)
     if 'quantizer.rotation' in h:
         rows = rows.astype(np.float64) @ t('quantizer.rotation', '<f4').astype(np.float64).T
 rows.astype('<f4').tofile(sys.argv[2])
@@ -688,6 +755,16 @@ np.concatenate([[rel], xh @ q, np.linalg.norm(xh, axis=1)]).astype('<f8').tofile
         extra: Vec<TensorOut<'_>>,
         dims_meta: Option<&str>,
     ) {
+        raw_file_meta(path, storage, extra, dims_meta, &[]);
+    }
+
+    fn raw_file_meta(
+        path: &std::path::Path,
+        storage: &str,
+        extra: Vec<TensorOut<'_>>,
+        dims_meta: Option<&str>,
+        more: &[(&str, &str)],
+    ) {
         let vocab = Vocab::from_words((0..4).map(|i| format!("w{i}")).collect()).unwrap();
         let bytes = vocab.words().text().as_bytes().to_vec();
         let offsets: Vec<u64> = vocab.words().offsets().collect();
@@ -708,7 +785,138 @@ np.concatenate([[rel], xh @ q, np.linalg.norm(xh, axis=1)]).astype('<f8').tofile
         if let Some(d) = dims_meta {
             meta.insert("dims".to_string(), d.to_string());
         }
+        for (k, v) in more {
+            meta.insert(k.to_string(), v.to_string());
+        }
         safetensors::write(path, &tensors, &meta, Some("checksum")).unwrap();
+    }
+
+    #[test]
+    fn four_bit_pq_codes_are_packed_and_old_unpacked_files_still_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pq4.embers");
+        // 4 rows, m = 3 (odd), dsub = 2: 16 centroids a codebook, centroid c of codebook j
+        // = [100 j + c, -c].
+        let cents: Vec<f32> = (0..3)
+            .flat_map(|j| (0..16).flat_map(move |c| [(100 * j + c) as f32, -(c as f32)]))
+            .collect();
+        let codes: Vec<u8> = vec![0, 1, 2, 15, 14, 13, 7, 0, 9, 3, 3, 3];
+        let want = |row: usize| -> Vec<f32> {
+            (0..3)
+                .flat_map(|j| {
+                    let c = codes[row * 3 + j] as usize;
+                    [(100 * j + c) as f32, -(c as f32)]
+                })
+                .collect()
+        };
+        let centroids = || {
+            TensorOut::new(
+                "quantizer.centroids",
+                Dtype::F32,
+                vec![3, 16, 2],
+                bytes_of(&cents).to_vec(),
+            )
+        };
+        // An old file: 4-bit codes one a byte, no `pq_codes`.
+        raw_file(
+            &p,
+            "pq",
+            vec![
+                TensorOut::new("codes", Dtype::U8, vec![4, 3], codes.clone()),
+                centroids(),
+            ],
+            Some("6"),
+        );
+        let old = native::open(&p).unwrap();
+        for r in 0..4 {
+            assert_eq!(old.get(&format!("w{r}")).unwrap(), want(r), "old row {r}");
+        }
+        let Storage::Pq(pq) = old.storage() else {
+            panic!("pq")
+        };
+        assert!(pq.is_packed());
+        assert_eq!(*pq.codes(), codes[..]);
+        // Written back: packed, two codes a byte, and named so.
+        let p2 = dir.path().join("pq4-new.embers");
+        native::write(&p2, &old).unwrap();
+        native::verify(&p2).unwrap();
+        let file = SafetensorsFile::open(&p2).unwrap();
+        assert_eq!(file.require("codes").unwrap().shape, &[4, 2]);
+        assert_eq!(
+            file.metadata().get(PQ_CODES_KEY).map(String::as_str),
+            Some(PQ_PACKED4)
+        );
+        let info = native::info(&p2).unwrap();
+        assert_eq!(info.vector_bytes, 4 * 2 + 3 * 16 * 2 * 4);
+        let new = native::open(&p2).unwrap();
+        for r in 0..4 {
+            assert_eq!(
+                new.get(&format!("w{r}")).unwrap(),
+                want(r),
+                "packed row {r}"
+            );
+        }
+        // The packed bytes by the documented layout: code 2i low, 2i + 1 high, 0 past m.
+        let packed: Vec<u8> = vec![0x10, 0x02, 0xEF, 0x0D, 0x07, 0x09, 0x33, 0x03];
+        assert_eq!(pack_codes(&codes, 3), packed);
+        // Malformed packed files: each refused with the tensor named, never a panic.
+        let packed_file = |shape: Vec<usize>, bytes: Vec<u8>, meta: &str, cents: TensorOut| {
+            raw_file_meta(
+                &p,
+                "pq",
+                vec![TensorOut::new("codes", Dtype::U8, shape, bytes), cents],
+                Some("6"),
+                &[(PQ_CODES_KEY, meta)],
+            );
+            native::open(&p).map(|_| ()).unwrap_err().to_string()
+        };
+        let cases: Vec<(String, &str)> = vec![
+            // Truncated: one code a byte's width under the packed name.
+            (
+                packed_file(vec![4, 3], codes.clone(), PQ_PACKED4, centroids()),
+                "codes",
+            ),
+            (
+                packed_file(vec![4, 1], packed[..4].to_vec(), PQ_PACKED4, centroids()),
+                "codes",
+            ),
+            // The padding nibble of odd m set.
+            (
+                packed_file(
+                    vec![4, 2],
+                    [&packed[..7], &[0x13][..]].concat(),
+                    PQ_PACKED4,
+                    centroids(),
+                ),
+                "row 3",
+            ),
+            // An unknown packing.
+            (
+                packed_file(vec![4, 2], packed.clone(), "packed3", centroids()),
+                "pq_codes",
+            ),
+            // Packed but not 16 centroids a codebook.
+            (
+                packed_file(
+                    vec![4, 2],
+                    packed.clone(),
+                    PQ_PACKED4,
+                    TensorOut::new(
+                        "quantizer.centroids",
+                        Dtype::F32,
+                        vec![3, 8, 2],
+                        bytes_of(&cents[..48]).to_vec(),
+                    ),
+                ),
+                "not 16",
+            ),
+        ];
+        for (i, (e, want)) in cases.iter().enumerate() {
+            assert!(
+                e.contains("pq4.embers") && e.contains(want),
+                "case {i}: {e}"
+            );
+        }
     }
 
     #[test]

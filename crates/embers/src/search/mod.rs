@@ -7,7 +7,9 @@
 //!   are identical; optional int8 screen (`screen.rs`, its cache and its only `unsafe`-free
 //!   SIMD user) for single queries.
 //! - [`Compressed`] (`compressed.rs`): f16/int8/PQ storage scanned as stored, optionally
-//!   re-scored exactly against f32 rows when they are at hand.
+//!   re-scored exactly against f32 rows when they are at hand; 4-bit PQ rows through the fast
+//!   scan (`fastscan.rs`: byte lookup tables, 32 rows a shuffle, then the rows that may rank
+//!   re-scored with the f32 tables: the same answers), unless [`PqScan::Float`] is asked for.
 //! - [`Ann`] over an [`Hnsw`] graph (`hnsw.rs`): approximate, owns its memory-mapped file.
 //!
 //! The layering is data → search → users: this module reads [`Embeddings`] and the kernels and
@@ -16,6 +18,7 @@
 
 pub mod compressed;
 pub mod exact;
+pub mod fastscan;
 pub mod hnsw;
 pub(crate) mod screen;
 
@@ -28,6 +31,7 @@ use crate::error::{Error, Result};
 
 pub use compressed::Compressed;
 pub use exact::{Exact, Hit, Screening, TopK};
+pub use fastscan::PqScan;
 pub use hnsw::{Hnsw, HnswParams};
 
 /// A way to find neighbours. Queries are unit vectors, `n × dims` values; `exclude` is empty or
@@ -89,11 +93,21 @@ pub fn check_request(emb: &Embeddings, queries: &[f32], exclude: &[Vec<u32>]) ->
 
 /// The search a model gets when nothing else is asked for: [`Exact`] on dense f32 rows,
 /// [`Compressed`] (scan as stored, no re-scoring) on other storage kinds.
+/// 4-bit PQ rows go through the fast scan ([`PqScan::Fast`], same answers as the f32 tables).
 pub fn default_for<'e>(emb: &'e Embeddings, screening: Screening) -> Box<dyn Search + 'e> {
+    default_with(emb, screening, PqScan::Fast)
+}
+
+/// [`default_for`], with 4-bit PQ rows scanned as `pq_scan` says.
+pub fn default_with<'e>(
+    emb: &'e Embeddings,
+    screening: Screening,
+    pq_scan: PqScan,
+) -> Box<dyn Search + 'e> {
     if emb.storage().as_dense().is_some() {
         Box::new(Exact::new(emb, screening))
     } else {
-        Box::new(Compressed::new(emb, None, 0))
+        Box::new(Compressed::new(emb, None, 0).with_pq_scan(pq_scan))
     }
 }
 

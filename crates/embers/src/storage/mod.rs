@@ -14,7 +14,10 @@ pub use dense::DenseMatrix;
 pub use f16::F16Matrix;
 pub(crate) use int8::score as int8_score;
 pub use int8::{quantize_into, quantize_query, Int8Matrix, EXACT_F32_DIMS};
-pub use pq::{check_settings as check_pq_settings, PqMatrix, ADC_LANES};
+pub use pq::{
+    check_settings as check_pq_settings, pack_codes, packed_row_bytes, PqMatrix, ScanCodes,
+    ScanTables, ADC_LANES, SCAN_BLOCK,
+};
 pub use rq::{check_settings as check_rq_settings, CodebookDtype, RqMatrix};
 
 use crate::error::Result;

@@ -1,13 +1,18 @@
 //! Product-quantized rows: each row is split into `m` sub-vectors of `dims / m` values, and each
-//! sub-vector is stored as the index (one byte) of its nearest centroid among `2^bits` in that
-//! subspace's codebook. An optional orthogonal rotation is applied before splitting (optimised
-//! PQ). Scores use asymmetric distance computation: one table of `m × 2^bits` dot products per
-//! query, then one table lookup per code.
+//! sub-vector is stored as the index of its nearest centroid among `2^bits` in that subspace's
+//! codebook (one byte a code; 4-bit codes two a byte, see [`PqMatrix::is_packed`]). An optional
+//! orthogonal rotation is applied before splitting (optimised PQ). Scores use asymmetric
+//! distance computation: one table of `m × 2^bits` dot products per query, then one table
+//! lookup per code. 4-bit codes can also be scanned by the fast scan ([`ScanTables`],
+//! [`ScanCodes`]): the tables quantized to bytes, 32 rows' codes looked up by one AVX2 shuffle.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use super::buffer::Buffer;
 use crate::error::{Error, Result};
 
-/// PQ codes (rows × m bytes), codebooks (m × 2^bits × dims/m f32) and an optional rotation
+/// PQ codes (rows × m codes), codebooks (m × 2^bits × dims/m f32) and an optional rotation
 /// (dims × dims f32, row-major, orthogonal: a row `x` is encoded as `x · R`).
 #[derive(Debug, Clone)]
 pub struct PqMatrix {
@@ -15,13 +20,23 @@ pub struct PqMatrix {
     dims: usize,
     m: usize,
     bits: u32,
+    /// The codes as stored, row-major: one a byte, or (when `packed`) two a byte.
     codes: Buffer<u8>,
+    /// 4-bit codes two a byte: `ceil(m / 2)` bytes a row, code `2i` in the low nibble of byte
+    /// `i` and code `2i + 1` in its high nibble (0 past the last code when `m` is odd).
+    packed: bool,
     centroids: Buffer<f32>,
     rotation: Option<Buffer<f32>>,
+    /// The fast-scan layout of 4-bit codes, built on the first fast scan (another
+    /// `ceil(rows / 32) × 32 × ceil(m / 2)` bytes in memory).
+    scan: OnceLock<ScanCodes>,
 }
 
 /// Queries scored side by side by [`PqMatrix::adc_block`].
 pub const ADC_LANES: usize = 16;
+
+/// Rows of a fast-scan block: the codes of 32 rows for two subquantizers fill one AVX2 register.
+pub const SCAN_BLOCK: usize = 32;
 
 /// Checks PQ settings: `m ≥ 1` divides `dims`, `1 ≤ bits ≤ 8`.
 pub fn check_settings(dims: usize, m: usize, bits: u32) -> Result<()> {
@@ -40,9 +55,41 @@ pub fn check_settings(dims: usize, m: usize, bits: u32) -> Result<()> {
     Ok(())
 }
 
+/// Bytes a row of 4-bit codes takes packed two a byte.
+pub fn packed_row_bytes(m: usize) -> usize {
+    m.div_ceil(2)
+}
+
+/// Packs one-a-byte 4-bit codes (`m` a row, each below 16) two a byte, as
+/// [`PqMatrix::is_packed`] describes.
+pub fn pack_codes(codes: &[u8], m: usize) -> Vec<u8> {
+    let m1 = m.max(1);
+    let mut out = Vec::with_capacity(codes.len() / m1 * packed_row_bytes(m));
+    for row in codes.chunks_exact(m1) {
+        for pair in row.chunks(2) {
+            out.push((pair[0] & 15) | (pair.get(1).copied().unwrap_or(0) << 4));
+        }
+    }
+    out
+}
+
+/// Unpacks rows of packed 4-bit codes (`ceil(m / 2)` bytes a row) into `out`, `m` bytes a row.
+fn unpack_into(packed: &[u8], m: usize, out: &mut [u8]) {
+    let pb = packed_row_bytes(m).max(1);
+    for (row, o) in packed.chunks_exact(pb).zip(out.chunks_exact_mut(m.max(1))) {
+        for (pair, &b) in o.chunks_exact_mut(2).zip(row) {
+            pair[0] = b & 15;
+            pair[1] = b >> 4;
+        }
+        if m % 2 == 1 {
+            o[m - 1] = row[pb - 1] & 15;
+        }
+    }
+}
+
 impl PqMatrix {
-    /// Wraps codes, codebooks and an optional rotation, checking every length and that every
-    /// code is below `2^bits`.
+    /// Wraps codes (one a byte, `rows × m`), codebooks and an optional rotation, checking every
+    /// length and that every code is below `2^bits`. 4-bit codes are packed two a byte.
     pub fn new(
         rows: usize,
         dims: usize,
@@ -53,7 +100,7 @@ impl PqMatrix {
         rotation: Option<Buffer<f32>>,
     ) -> Result<Self> {
         check_settings(dims, m, bits)?;
-        let (codes, centroids) = (codes.into(), centroids.into());
+        let codes = codes.into();
         if rows.checked_mul(m) != Some(codes.len()) {
             return Err(Error::shape(
                 "pq codes",
@@ -62,16 +109,6 @@ impl PqMatrix {
             ));
         }
         let ksub = 1usize << bits;
-        if centroids.len() != ksub * dims {
-            return Err(Error::shape(
-                "pq centroids",
-                format!("{m} × {ksub} × {}", dims / m),
-                format!("{} values", centroids.len()),
-            ));
-        }
-        if !centroids.as_slice().iter().all(|c| c.is_finite()) {
-            return Err(Error::invalid("centroids", "not all finite"));
-        }
         if bits < 8 {
             if let Some(p) = codes.as_slice().iter().position(|&c| c as usize >= ksub) {
                 return Err(Error::invalid(
@@ -85,8 +122,86 @@ impl PqMatrix {
                 ));
             }
         }
+        let (codes, packed) = if bits == 4 {
+            (Buffer::from(pack_codes(codes.as_slice(), m)), true)
+        } else {
+            (codes, false)
+        };
+        Self::assemble(
+            rows,
+            dims,
+            m,
+            bits,
+            codes,
+            packed,
+            centroids.into(),
+            rotation,
+        )
+    }
+
+    /// Wraps 4-bit codes packed two a byte (`rows × ceil(m / 2)` bytes, as
+    /// [`PqMatrix::is_packed`] describes), codebooks of 16 centroids and an optional rotation,
+    /// checking every length and that the padding nibble of an odd `m` is 0.
+    pub fn from_packed(
+        rows: usize,
+        dims: usize,
+        m: usize,
+        codes: impl Into<Buffer<u8>>,
+        centroids: impl Into<Buffer<f32>>,
+        rotation: Option<Buffer<f32>>,
+    ) -> Result<Self> {
+        check_settings(dims, m, 4)?;
+        let codes = codes.into();
+        let pb = packed_row_bytes(m);
+        if rows.checked_mul(pb) != Some(codes.len()) {
+            return Err(Error::shape(
+                "pq codes",
+                format!("{rows} × {pb} bytes ({m} 4-bit codes two a byte)"),
+                format!("{} bytes", codes.len()),
+            ));
+        }
+        if m % 2 == 1 {
+            let bad = codes
+                .as_slice()
+                .chunks_exact(pb)
+                .position(|r| r[pb - 1] >> 4 != 0);
+            if let Some(r) = bad {
+                return Err(Error::invalid(
+                    "codes",
+                    format!(
+                        "row {r}: the high nibble of its last byte pads the {m} codes and must be 0, found {}",
+                        codes.as_slice()[r * pb + pb - 1] >> 4
+                    ),
+                ));
+            }
+        }
+        Self::assemble(rows, dims, m, 4, codes, true, centroids.into(), rotation)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        rows: usize,
+        dims: usize,
+        m: usize,
+        bits: u32,
+        codes: Buffer<u8>,
+        packed: bool,
+        centroids: Buffer<f32>,
+        rotation: Option<Buffer<f32>>,
+    ) -> Result<Self> {
+        let ksub = 1usize << bits;
+        if crate::size::product("pq centroids", &[ksub, dims]).ok() != Some(centroids.len()) {
+            return Err(Error::shape(
+                "pq centroids",
+                format!("{m} × {ksub} × {}", dims / m),
+                format!("{} values", centroids.len()),
+            ));
+        }
+        if !centroids.as_slice().iter().all(|c| c.is_finite()) {
+            return Err(Error::invalid("centroids", "not all finite"));
+        }
         if let Some(r) = &rotation {
-            if r.len() != dims * dims {
+            if crate::size::product("pq rotation", &[dims, dims]).ok() != Some(r.len()) {
                 return Err(Error::shape(
                     "pq rotation",
                     format!("{dims} × {dims}"),
@@ -103,8 +218,10 @@ impl PqMatrix {
             m,
             bits,
             codes,
+            packed,
             centroids,
             rotation,
+            scan: OnceLock::new(),
         })
     }
 
@@ -118,7 +235,7 @@ impl PqMatrix {
         self.dims
     }
 
-    /// Number of subquantizers (code bytes per row).
+    /// Number of subquantizers (codes per row).
     pub fn subquantizers(&self) -> usize {
         self.m
     }
@@ -138,9 +255,70 @@ impl PqMatrix {
         1 << self.bits
     }
 
-    /// All codes, row-major (rows × m).
-    pub fn codes(&self) -> &[u8] {
-        &self.codes.as_slice()[..self.rows * self.m]
+    /// True when the codes are stored two a byte (every 4-bit PQ matrix): `ceil(m / 2)` bytes a
+    /// row, code `2i` in the low nibble of byte `i`, code `2i + 1` in its high nibble, the
+    /// high nibble of the last byte 0 when `m` is odd.
+    pub fn is_packed(&self) -> bool {
+        self.packed
+    }
+
+    /// Bytes of codes a row as stored: `m`, or `ceil(m / 2)` when packed.
+    pub fn code_bytes(&self) -> usize {
+        if self.packed {
+            packed_row_bytes(self.m)
+        } else {
+            self.m
+        }
+    }
+
+    /// The codes as stored (`rows × code_bytes()` bytes, see [`PqMatrix::is_packed`]).
+    pub fn stored_codes(&self) -> &[u8] {
+        &self.codes.as_slice()[..self.rows * self.code_bytes()]
+    }
+
+    /// All codes one a byte, row-major (rows × m): borrowed when stored so, unpacked otherwise.
+    pub fn codes(&self) -> Cow<'_, [u8]> {
+        if self.packed {
+            let mut out = vec![0u8; self.rows * self.m];
+            unpack_into(self.stored_codes(), self.m, &mut out);
+            Cow::Owned(out)
+        } else {
+            Cow::Borrowed(self.stored_codes())
+        }
+    }
+
+    /// The codes of rows `r0..r1`, one a byte (`(r1 - r0) × m`), into `out`.
+    ///
+    /// # Panics
+    /// If the range is out of bounds or `out` has the wrong length.
+    pub fn codes_into(&self, r0: usize, r1: usize, out: &mut [u8]) {
+        let cb = self.code_bytes();
+        let stored = &self.stored_codes()[r0 * cb..r1 * cb];
+        assert_eq!(out.len(), (r1 - r0) * self.m, "one byte a code");
+        if self.packed {
+            unpack_into(stored, self.m, out);
+        } else {
+            out.copy_from_slice(stored);
+        }
+    }
+
+    /// Calls `f` with the codes (one a byte) of successive runs of at most `chunk` rows from
+    /// row `r0` (borrowed when stored so, unpacked into a reused buffer otherwise), and the
+    /// run's first row.
+    fn for_code_runs(&self, r0: usize, r1: usize, chunk: usize, mut f: impl FnMut(usize, &[u8])) {
+        let mut buf = Vec::new();
+        let mut a = r0;
+        while a < r1 {
+            let b = (a + chunk.max(1)).min(r1);
+            if self.packed {
+                buf.resize((b - a) * self.m, 0);
+                self.codes_into(a, b, &mut buf);
+                f(a, &buf);
+            } else {
+                f(a, &self.stored_codes()[a * self.m..b * self.m]);
+            }
+            a = b;
+        }
     }
 
     /// Codebooks, m × 2^bits × dsub.
@@ -158,9 +336,9 @@ impl PqMatrix {
         self.codes.is_mapped()
     }
 
-    /// Bytes of codes, codebooks and rotation.
+    /// Bytes of codes (as stored), codebooks and rotation.
     pub fn stored_bytes(&self) -> usize {
-        self.rows * self.m
+        self.rows * self.code_bytes()
             + self.centroids.len() * 4
             + self.rotation.as_ref().map_or(0, |r| r.len() * 4)
     }
@@ -177,29 +355,32 @@ impl PqMatrix {
             .map(|c| c.iter().map(|v| v * v).sum())
             .collect();
         let ksub = self.ksub();
-        self.codes()
-            .par_chunks(4096 * m)
-            .flat_map_iter(|rows| {
-                rows.chunks_exact(m).map(|codes| {
+        let mut out = vec![0.0f32; self.rows];
+        out.par_chunks_mut(4096).enumerate().for_each(|(c, o)| {
+            let r0 = c * 4096;
+            self.for_code_runs(r0, r0 + o.len(), 4096, |_, codes| {
+                for (n, codes) in o.iter_mut().zip(codes.chunks_exact(m)) {
                     let sq: f32 = codes
                         .iter()
                         .enumerate()
                         .map(|(j, &c)| table[j * ksub + c as usize])
                         .sum();
-                    sq.sqrt()
-                })
-            })
-            .collect()
+                    *n = sq.sqrt();
+                }
+            });
+        });
+        out
     }
 
     /// Row `i` decoded: its centroids concatenated, rotated back. Panics when `i >= rows()`.
     pub fn row_into(&self, i: usize, out: &mut [f32]) {
-        let codes = &self.codes()[i * self.m..(i + 1) * self.m];
+        let mut codes = vec![0u8; self.m];
+        self.codes_into(i, i + 1, &mut codes);
         match self.rotation() {
-            None => self.gather(codes, out),
+            None => self.gather(&codes, out),
             Some(r) => {
                 let mut y = vec![0.0f32; self.dims];
-                self.gather(codes, &mut y);
+                self.gather(&codes, &mut y);
                 // x = y · Rᵀ, i.e. x_i = row_i(R) · y.
                 for (xi, ri) in out.iter_mut().zip(r.chunks_exact(self.dims)) {
                     *xi = crate::kernels::dot(ri, &y);
@@ -252,11 +433,39 @@ impl PqMatrix {
     /// `out[i] = decoded row_i · query`, by table lookups on the codes (no row is decoded).
     /// A row's score is summed in one fixed order: four running sums over the codes in steps
     /// of four (sum `l` takes codes `4s + l`), added as `(s0 + s1) + (s2 + s3)`, then the
-    /// remaining codes one by one. [`PqMatrix::adc_block`] sums in the same order, so single
-    /// and blocked many-query scores are the same bit for bit.
+    /// remaining codes one by one. [`PqMatrix::adc_block`] and [`PqMatrix::adc_row`] sum in the
+    /// same order, so single, blocked and one-row scores are the same bit for bit.
     pub fn dot_all(&self, query: &[f32], out: &mut [f32]) {
         let table = self.lookup_table(query);
-        adc_all(&table, self.ksub(), self.m, self.codes(), out);
+        if !self.packed {
+            return adc_all(&table, self.ksub(), self.m, self.stored_codes(), out);
+        }
+        use rayon::prelude::*;
+        let (pb, m) = (self.code_bytes(), self.m);
+        out[..self.rows]
+            .par_chunks_mut(4096)
+            .zip(self.stored_codes().par_chunks(4096 * pb))
+            .for_each(|(o, rows)| {
+                for (s, row) in o.iter_mut().zip(rows.chunks_exact(pb)) {
+                    *s = adc_packed_one(&table, m, row);
+                }
+            });
+    }
+
+    /// The score [`PqMatrix::dot_all`] gives row `i` for the query whose
+    /// [`PqMatrix::lookup_table`] is `table`, bit for bit.
+    ///
+    /// # Panics
+    /// If `i >= rows()` or `table` is not `m × 2^bits` entries.
+    pub fn adc_row(&self, table: &[f32], i: usize) -> f32 {
+        assert_eq!(table.len(), self.m * self.ksub(), "one table a code");
+        let cb = self.code_bytes();
+        let row = &self.stored_codes()[i * cb..(i + 1) * cb];
+        if self.packed {
+            adc_packed_one(table, self.m, row)
+        } else {
+            adc_one(table, self.ksub(), self.m, row)
+        }
     }
 
     /// The lookup tables of up to [`ADC_LANES`] queries (`queries` holds `qn × dims` values),
@@ -279,15 +488,314 @@ impl PqMatrix {
     /// # Panics
     /// If the range is out of bounds, or `tables` or `out` has the wrong length.
     pub fn adc_block(&self, tables: &[f32], qn: usize, r0: usize, r1: usize, out: &mut [f32]) {
-        adc_range(tables, qn, self.ksub(), self.m, self.codes(), r0, r1, out)
+        if !self.packed {
+            return adc_range(
+                tables,
+                qn,
+                self.ksub(),
+                self.m,
+                self.stored_codes(),
+                r0,
+                r1,
+                out,
+            );
+        }
+        assert!(r0 <= r1 && r1 <= self.rows, "rows in range");
+        let mut codes = vec![0u8; (r1 - r0) * self.m];
+        self.codes_into(r0, r1, &mut codes);
+        adc_range(tables, qn, self.ksub(), self.m, &codes, 0, r1 - r0, out)
     }
 
     /// Keeps the first `n` rows.
     pub fn truncate_rows(&mut self, n: usize) {
         if n < self.rows {
             self.rows = n;
-            self.codes.truncate(n * self.m);
+            self.codes.truncate(n * self.code_bytes());
+            self.scan = OnceLock::new();
         }
+    }
+
+    /// True when the fast scan can score these codes (4-bit codes).
+    pub fn fast_scan_ready(&self) -> bool {
+        self.packed && self.bits == 4
+    }
+
+    /// The codes in the fast-scan layout, built on the first call (`None` unless
+    /// [`PqMatrix::fast_scan_ready`]). Costs `ceil(rows / 32) × 32 × ceil(m / 2)` bytes of memory
+    /// besides the stored codes (about as much again as the packed codes).
+    pub fn scan_codes(&self) -> Option<&ScanCodes> {
+        if !self.fast_scan_ready() {
+            return None;
+        }
+        Some(
+            self.scan
+                .get_or_init(|| ScanCodes::build(self.stored_codes(), self.rows, self.m)),
+        )
+    }
+}
+
+/// 4-bit PQ codes laid out for the fast scan: blocks of [`SCAN_BLOCK`] rows; in a block, one
+/// 32-byte group for each pair of subquantizers `(2p, 2p + 1)`. Byte `i < 16` of a group holds
+/// the code of subquantizer `2p` for row `i` of the block (low nibble) and for row `16 + i`
+/// (high nibble); byte `16 + i` the same for subquantizer `2p + 1`. Rows past the last and the
+/// subquantizer past an odd `m` hold code 0. So the low nibbles of a group are, lane by lane,
+/// the codes one `_mm256_shuffle_epi8` looks up for rows 0–15 (the first 128-bit lane in the
+/// table of `2p`, the second in that of `2p + 1`), the high nibbles those of rows 16–31.
+#[derive(Debug, Clone)]
+pub struct ScanCodes {
+    bytes: Vec<u8>,
+    rows: usize,
+    pairs: usize,
+}
+
+impl ScanCodes {
+    /// The layout of `rows` rows of packed 4-bit codes (`ceil(m / 2)` bytes a row).
+    fn build(packed: &[u8], rows: usize, m: usize) -> Self {
+        let pairs = packed_row_bytes(m);
+        let blocks = rows.div_ceil(SCAN_BLOCK);
+        let mut bytes = vec![0u8; blocks * pairs * SCAN_BLOCK];
+        for (r, row) in packed.chunks_exact(pairs.max(1)).take(rows).enumerate() {
+            let (b, i) = (r / SCAN_BLOCK, r % SCAN_BLOCK);
+            let (at, shift) = (i % 16, if i < 16 { 0 } else { 4 });
+            for (p, &byte) in row.iter().enumerate() {
+                let g = (b * pairs + p) * SCAN_BLOCK;
+                bytes[g + at] |= (byte & 15) << shift;
+                bytes[g + 16 + at] |= (byte >> 4) << shift;
+            }
+        }
+        ScanCodes { bytes, rows, pairs }
+    }
+
+    /// Rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Bytes of memory the layout takes.
+    pub fn bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The integer sums `Σ_j lut_j[code_j]` of the rows of blocks `b0..b1` (`out[(b - b0) · 32 +
+    /// i]` for row `b · 32 + i`; rows past the last sum code 0 of every table), with AVX2 when
+    /// available: the same sums as [`ScanCodes::sums_scalar`] (integers that cannot overflow).
+    ///
+    /// # Panics
+    /// If the blocks are out of range, `tables` was made for another `m`, or `out` is not 32
+    /// sums a block.
+    pub fn sums(&self, tables: &ScanTables, b0: usize, b1: usize, out: &mut [u16]) {
+        self.check(tables, b0, b1, out);
+        #[cfg(target_arch = "x86_64")]
+        if crate::cpu::avx2_fma() {
+            // SAFETY: AVX2 was detected at run time (`cpu::avx2_fma`), and `check` has verified
+            // the lengths the kernel's unchecked 32-byte loads and stores rely on.
+            return unsafe { self.sums_avx2(tables, b0, b1, out) };
+        }
+        self.sums_scalar(tables, b0, b1, out)
+    }
+
+    fn check(&self, tables: &ScanTables, b0: usize, b1: usize, out: &mut [u16]) {
+        assert_eq!(tables.pairs, self.pairs, "tables for this m");
+        assert_eq!(
+            tables.lut.len(),
+            self.pairs * SCAN_BLOCK,
+            "32 entries a pair"
+        );
+        assert!(
+            b0 <= b1 && b1 * self.pairs * SCAN_BLOCK <= self.bytes.len(),
+            "blocks in range"
+        );
+        assert_eq!(out.len(), (b1 - b0) * SCAN_BLOCK, "32 sums a block");
+    }
+
+    /// The portable [`ScanCodes::sums`] (and its reference).
+    pub fn sums_scalar(&self, tables: &ScanTables, b0: usize, b1: usize, out: &mut [u16]) {
+        self.check(tables, b0, b1, out);
+        let pairs = self.pairs;
+        for (b, o) in (b0..b1).zip(out.chunks_exact_mut(SCAN_BLOCK)) {
+            let groups = &self.bytes[b * pairs * SCAN_BLOCK..(b + 1) * pairs * SCAN_BLOCK];
+            let mut acc = [0u32; SCAN_BLOCK];
+            for (g, t) in groups
+                .chunks_exact(SCAN_BLOCK)
+                .zip(tables.lut.chunks_exact(SCAN_BLOCK))
+            {
+                for (i, a) in acc.iter_mut().enumerate() {
+                    let shift = if i < 16 { 0 } else { 4 };
+                    let c0 = (g[i % 16] >> shift) & 15;
+                    let c1 = (g[16 + i % 16] >> shift) & 15;
+                    *a += u32::from(t[c0 as usize]) + u32::from(t[16 + c1 as usize]);
+                }
+            }
+            for (x, a) in o.iter_mut().zip(acc) {
+                // The tables' entries are capped so that no row's sum exceeds u16::MAX.
+                *x = a as u16;
+            }
+        }
+    }
+
+    /// [`ScanCodes::sums`] with AVX2: per pair of subquantizers, one 32-byte load of codes, two
+    /// shuffles (rows 0–15 from the low nibbles, 16–31 from the high), and the looked-up bytes
+    /// added into 16-bit lanes (whole lanes, and the odd bytes apart; the even bytes' sums are
+    /// their difference at the end); the two 128-bit lanes (the pair's two subquantizers) are
+    /// added at the end of the block.
+    ///
+    /// # Safety
+    /// AVX2 must be available, and `self.check(tables, b0, b1, out)` must hold.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn sums_avx2(&self, tables: &ScanTables, b0: usize, b1: usize, out: &mut [u16]) {
+        use std::arch::x86_64::*;
+        let pairs = self.pairs;
+        let nib = _mm256_set1_epi8(15);
+        for (b, o) in (b0..b1).zip(out.chunks_exact_mut(SCAN_BLOCK)) {
+            let groups = &self.bytes[b * pairs * SCAN_BLOCK..(b + 1) * pairs * SCAN_BLOCK];
+            let (mut lo_e, mut lo_o) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            let (mut hi_e, mut hi_o) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for (g, t) in groups
+                .chunks_exact(SCAN_BLOCK)
+                .zip(tables.lut.chunks_exact(SCAN_BLOCK))
+            {
+                // SAFETY: `g` and `t` are 32-byte slices (chunks_exact), read unaligned.
+                let (c, lut) = unsafe {
+                    (
+                        _mm256_loadu_si256(g.as_ptr() as *const __m256i),
+                        _mm256_loadu_si256(t.as_ptr() as *const __m256i),
+                    )
+                };
+                let lo = _mm256_and_si256(c, nib);
+                let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(c), nib);
+                let vlo = _mm256_shuffle_epi8(lut, lo);
+                let vhi = _mm256_shuffle_epi8(lut, hi);
+                // Whole 16-bit lanes (even byte + 256 × odd byte, wrapping) and the odd bytes.
+                lo_e = _mm256_add_epi16(lo_e, vlo);
+                lo_o = _mm256_add_epi16(lo_o, _mm256_srli_epi16::<8>(vlo));
+                hi_e = _mm256_add_epi16(hi_e, vhi);
+                hi_o = _mm256_add_epi16(hi_o, _mm256_srli_epi16::<8>(vhi));
+            }
+            // The even bytes' sums: lanes minus 256 × the odd sums, modulo 2^16, exact because
+            // every sum is below 2^16.
+            lo_e = _mm256_sub_epi16(lo_e, _mm256_slli_epi16::<8>(lo_o));
+            hi_e = _mm256_sub_epi16(hi_e, _mm256_slli_epi16::<8>(hi_o));
+            // Lane sums: the pair's two subquantizers; then even and odd rows interleaved.
+            let fold = |x: __m256i| {
+                _mm_add_epi16(_mm256_castsi256_si128(x), _mm256_extracti128_si256::<1>(x))
+            };
+            let (le, lo_) = (fold(lo_e), fold(lo_o));
+            let (he, ho) = (fold(hi_e), fold(hi_o));
+            let parts = [
+                _mm_unpacklo_epi16(le, lo_),
+                _mm_unpackhi_epi16(le, lo_),
+                _mm_unpacklo_epi16(he, ho),
+                _mm_unpackhi_epi16(he, ho),
+            ];
+            for (chunk, v) in o.chunks_exact_mut(8).zip(parts) {
+                // SAFETY: `chunk` is 8 u16 (16 bytes, chunks_exact), written unaligned.
+                unsafe { _mm_storeu_si128(chunk.as_mut_ptr() as *mut __m128i, v) };
+            }
+        }
+    }
+}
+
+/// A query's lookup tables quantized to bytes for the fast scan. Each subquantizer's 16 f32
+/// entries have their minimum subtracted and are scaled by one factor `a` shared by all
+/// tables (the widest table spans `0..=qmax`, `qmax` = 255 or less when `m × 255` would not fit
+/// in 16 bits), then rounded: a row's score is about `Σ_j min_j + S / a` with `S` the integer
+/// sum of its entries, and off by at most [`ScanTables::error`].
+#[derive(Debug, Clone)]
+pub struct ScanTables {
+    /// One 32-byte group a pair of subquantizers: the 16 entries of `2p`, then those of `2p + 1`
+    /// (zeros past an odd `m`).
+    lut: Vec<u8>,
+    pairs: usize,
+    /// `1 / a`.
+    unit: f32,
+    /// `Σ_j min_j`.
+    bias: f32,
+    /// Bound on `|Σ_j table_j[code_j] − (bias + S · unit)|` for every row, with a margin for
+    /// the f32 rounding of either side.
+    error: f32,
+}
+
+/// Smallest entry cap of a quantized table: beyond `m = 4096` subquantizers (`65535 / m < 16`)
+/// the fast scan gives up (the f32 tables are used).
+const MIN_QMAX: usize = 16;
+
+impl ScanTables {
+    /// Quantizes the f32 table of a 4-bit PQ query (`m × 16` entries, as
+    /// [`PqMatrix::lookup_table`] makes). `None` when the entries are not finite or `m` is too
+    /// large for 16-bit sums with at least 16 levels an entry.
+    pub fn new(table: &[f32], m: usize) -> Option<Self> {
+        if m == 0 || table.len() != m * 16 || !table.iter().all(|v| v.is_finite()) {
+            return None;
+        }
+        let qmax = (usize::from(u16::MAX) / m).min(255);
+        if qmax < MIN_QMAX {
+            return None;
+        }
+        let mins: Vec<f64> = table
+            .chunks_exact(16)
+            .map(|t| t.iter().fold(f64::INFINITY, |a, &v| a.min(f64::from(v))))
+            .collect();
+        let span = table
+            .chunks_exact(16)
+            .zip(&mins)
+            .map(|(t, &lo)| t.iter().fold(0.0f64, |a, &v| a.max(f64::from(v) - lo)))
+            .fold(0.0f64, f64::max);
+        let a = if span > 0.0 { qmax as f64 / span } else { 1.0 };
+        let pairs = packed_row_bytes(m);
+        let mut lut = vec![0u8; pairs * SCAN_BLOCK];
+        // The bound is the sum over tables of each one's largest rounding error, exact in f64.
+        let mut error = 0.0f64;
+        let mut magnitude = 0.0f64;
+        for (j, (t, &lo)) in table.chunks_exact(16).zip(&mins).enumerate() {
+            let mut worst = 0.0f64;
+            for (c, &v) in t.iter().enumerate() {
+                let x = (f64::from(v) - lo) * a;
+                let q = x.round().clamp(0.0, qmax as f64);
+                worst = worst.max((q - x).abs() / a);
+                lut[(j / 2) * SCAN_BLOCK + (j % 2) * 16 + c] = q as u8;
+            }
+            error += worst;
+            magnitude += t.iter().fold(0.0f64, |acc, &v| acc.max(f64::from(v).abs()));
+        }
+        let bias: f64 = mins.iter().sum();
+        // f32 rounding: the f32 ADC sum and the estimate each round at most m + 4 times, each
+        // time by at most 2^-24 of a value no larger than `magnitude` (the sum of the tables'
+        // largest entries) plus the scaled sum; 4 ulps an operation keeps a wide margin.
+        let slop = (m as f64 + 8.0) * 4.0 * f64::from(f32::EPSILON) * (magnitude + span * m as f64);
+        Some(ScanTables {
+            lut,
+            pairs,
+            unit: (1.0 / a) as f32,
+            bias: bias as f32,
+            error: (error * (1.0 + 1e-6) + slop) as f32,
+        })
+    }
+
+    /// The estimate of a row's score from its integer sum: `bias + S / a`.
+    #[inline]
+    pub fn estimate(&self, sum: u16) -> f32 {
+        f32::from(sum) * self.unit + self.bias
+    }
+
+    /// `1 / a`: the score one integer step stands for.
+    pub fn unit(&self) -> f32 {
+        self.unit
+    }
+
+    /// `Σ_j min_j`.
+    pub fn bias(&self) -> f32 {
+        self.bias
+    }
+
+    /// How far [`ScanTables::estimate`] may be from the f32 ADC score, any row.
+    pub fn error(&self) -> f32 {
+        self.error
+    }
+
+    /// The quantized entry of subquantizer `j` for code `c`.
+    pub fn entry(&self, j: usize, c: usize) -> u8 {
+        self.lut[(j / 2) * SCAN_BLOCK + (j % 2) * 16 + c]
     }
 }
 
@@ -351,22 +859,53 @@ pub(crate) fn adc_all(table: &[f32], ksub: usize, m: usize, codes: &[u8], out: &
         .zip(codes.par_chunks(4096 * m.max(1)))
         .for_each(|(o, rows)| {
             for (s, codes) in o.iter_mut().zip(rows.chunks_exact(m.max(1))) {
-                let mut acc = [0.0f32; 4];
-                let mut j = 0;
-                while j + 4 <= m {
-                    for (l, a) in acc.iter_mut().enumerate() {
-                        *a += table[(j + l) * ksub + codes[j + l] as usize];
-                    }
-                    j += 4;
-                }
-                let mut sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-                while j < m {
-                    sum += table[j * ksub + codes[j] as usize];
-                    j += 1;
-                }
-                *s = sum;
+                *s = adc_one(table, ksub, m, codes);
             }
         });
+}
+
+/// [`adc_one`] on a row of 4-bit codes packed two a byte (16 entries a table): the same
+/// additions in the same order (codes `4s .. 4s + 3` are the nibbles of bytes `2s` and `2s + 1`).
+#[inline(always)]
+fn adc_packed_one(table: &[f32], m: usize, row: &[u8]) -> f32 {
+    let mut acc = [0.0f32; 4];
+    let mut j = 0;
+    while j + 4 <= m {
+        let (b0, b1) = (row[j / 2], row[j / 2 + 1]);
+        acc[0] += table[j * 16 + (b0 & 15) as usize];
+        acc[1] += table[(j + 1) * 16 + (b0 >> 4) as usize];
+        acc[2] += table[(j + 2) * 16 + (b1 & 15) as usize];
+        acc[3] += table[(j + 3) * 16 + (b1 >> 4) as usize];
+        j += 4;
+    }
+    let mut sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    while j < m {
+        let b = row[j / 2];
+        let c = if j % 2 == 0 { b & 15 } else { b >> 4 };
+        sum += table[j * 16 + c as usize];
+        j += 1;
+    }
+    sum
+}
+
+/// One row's score in the order of [`adc_all`]: four running sums over the codes in steps of
+/// four, added as `(s0 + s1) + (s2 + s3)`, then the remaining codes one by one.
+#[inline(always)]
+fn adc_one(table: &[f32], ksub: usize, m: usize, codes: &[u8]) -> f32 {
+    let mut acc = [0.0f32; 4];
+    let mut j = 0;
+    while j + 4 <= m {
+        for (l, a) in acc.iter_mut().enumerate() {
+            *a += table[(j + l) * ksub + codes[j + l] as usize];
+        }
+        j += 4;
+    }
+    let mut sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    while j < m {
+        sum += table[j * ksub + codes[j] as usize];
+        j += 1;
+    }
+    sum
 }
 
 /// The scores [`adc_all`] gives, for up to [`ADC_LANES`] queries at once from their
@@ -460,5 +999,152 @@ fn adc_rows(tables: &[f32], ksub: usize, m: usize, codes: &[u8], qn: usize, out:
                 *x = *y;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    /// A 4-bit PQ matrix of random codes and centroids.
+    fn random_pq(rows: usize, m: usize, dsub: usize, seed: u64) -> PqMatrix {
+        let mut rng = Rng::new(seed);
+        let codes: Vec<u8> = (0..rows * m).map(|_| rng.below(16) as u8).collect();
+        let cents: Vec<f32> = (0..m * 16 * dsub).map(|_| rng.normal()).collect();
+        PqMatrix::new(rows, m * dsub, m, 4, codes, cents, None).unwrap()
+    }
+
+    /// `Σ_j entry_j[code_j]` of every row, straight from the codes one a byte.
+    fn direct_sums(pq: &PqMatrix, t: &ScanTables) -> Vec<u32> {
+        let m = pq.subquantizers();
+        pq.codes()
+            .chunks_exact(m)
+            .map(|c| {
+                c.iter()
+                    .enumerate()
+                    .map(|(j, &x)| u32::from(t.entry(j, x as usize)))
+                    .sum()
+            })
+            .collect()
+    }
+
+    fn check_sums(pq: &PqMatrix, tables: &ScanTables, what: &str) {
+        let codes = ScanCodes::build(pq.stored_codes(), pq.rows(), pq.subquantizers());
+        let blocks = pq.rows().div_ceil(SCAN_BLOCK);
+        let mut fast = vec![0u16; blocks * SCAN_BLOCK];
+        let mut scalar = vec![1u16; blocks * SCAN_BLOCK];
+        codes.sums(tables, 0, blocks, &mut fast);
+        codes.sums_scalar(tables, 0, blocks, &mut scalar);
+        assert_eq!(fast, scalar, "{what}: dispatched and scalar sums");
+        let direct = direct_sums(pq, tables);
+        for (i, &d) in direct.iter().enumerate() {
+            assert_eq!(u32::from(scalar[i]), d, "{what}: row {i}");
+        }
+        // A range of blocks gives the same sums as the whole.
+        if blocks > 2 {
+            let mut part = vec![0u16; SCAN_BLOCK];
+            codes.sums(tables, 1, 2, &mut part);
+            assert_eq!(part, scalar[SCAN_BLOCK..2 * SCAN_BLOCK], "{what}: block 1");
+        }
+    }
+
+    #[test]
+    fn avx2_and_scalar_sums_agree_with_the_codes() {
+        // m odd, m = 1, rows not a multiple of 32, large m (entries capped below 255).
+        for (rows, m, seed) in [(1, 1, 1), (31, 1, 2), (33, 3, 3), (100, 25, 4), (64, 50, 5)]
+            .into_iter()
+            .chain([(70, 257, 6), (45, 300, 7), (40, 8, 8), (5, 2, 9)])
+        {
+            let pq = random_pq(rows, m, 2, seed);
+            let mut rng = Rng::new(seed + 100);
+            let q: Vec<f32> = (0..pq.dims()).map(|_| rng.normal()).collect();
+            let table = pq.lookup_table(&q);
+            let t = ScanTables::new(&table, m).unwrap();
+            check_sums(&pq, &t, &format!("rows {rows} m {m}"));
+            // The estimate is within the bound of the f32 ADC score on every row.
+            let mut s = vec![0u16; SCAN_BLOCK * rows.div_ceil(SCAN_BLOCK)];
+            let codes = pq.scan_codes().unwrap();
+            codes.sums(&t, 0, rows.div_ceil(SCAN_BLOCK), &mut s);
+            for (i, &sum) in s.iter().enumerate().take(rows) {
+                let gap = (t.estimate(sum) - pq.adc_row(&table, i)).abs();
+                assert!(gap <= t.error(), "m {m} row {i}: {gap} > {}", t.error());
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_tables_fill_the_sixteen_bit_sums_without_overflow() {
+        // Tables whose entries are all 0 but code 15 (huge): every row of code 15 sums
+        // m × qmax, the most a u16 lane holds for m = 257 (257 × 255 = 65535).
+        for m in [1usize, 2, 31, 257, 258, 4095] {
+            let rows = 37;
+            let codes = vec![15u8; rows * m];
+            let cents = vec![0.0f32; m * 16];
+            let pq = PqMatrix::new(rows, m, m, 4, codes, cents, None).unwrap();
+            let mut table = vec![-1.0e30f32; m * 16];
+            for j in 0..m {
+                table[j * 16 + 15] = 1.0e30;
+            }
+            let t = ScanTables::new(&table, m).unwrap();
+            check_sums(&pq, &t, &format!("extreme m {m}"));
+            let qmax = (65535 / m).min(255) as u32;
+            assert_eq!(direct_sums(&pq, &t)[0], m as u32 * qmax, "m {m}");
+        }
+        // Too many subquantizers for 16 levels an entry, or a non-finite table: no fast scan.
+        assert!(ScanTables::new(&vec![0.0; 4097 * 16], 4097).is_none());
+        assert!(ScanTables::new(&[f32::NAN; 16], 1).is_none());
+        // A constant table: every estimate exact.
+        let t = ScanTables::new(&[0.5; 32], 2).unwrap();
+        assert_eq!(t.estimate(0), 1.0);
+    }
+
+    #[test]
+    fn packed_codes_round_trip_and_bad_ones_are_refused() {
+        let pq = random_pq(77, 5, 3, 11);
+        assert!(pq.is_packed());
+        assert_eq!(pq.code_bytes(), 3);
+        assert_eq!(pq.stored_codes().len(), 77 * 3);
+        assert_eq!(pq.stored_bytes(), 77 * 3 + 5 * 16 * 3 * 4);
+        let again = PqMatrix::from_packed(
+            77,
+            15,
+            5,
+            pq.stored_codes().to_vec(),
+            pq.centroids().to_vec(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(again.codes(), pq.codes());
+        // Codes one a byte out of range, a padding nibble set, a truncated buffer.
+        let e = PqMatrix::new(1, 2, 2, 4, vec![3u8, 16], vec![0.0; 32], None).unwrap_err();
+        assert!(e.to_string().contains("code 1 of row 0 is 16"), "{e}");
+        let mut bad = pq.stored_codes().to_vec();
+        bad[3 * 10 + 2] |= 0x30;
+        let e = PqMatrix::from_packed(77, 15, 5, bad, pq.centroids().to_vec(), None).unwrap_err();
+        assert!(e.to_string().contains("row 10"), "{e}");
+        let short = pq.stored_codes()[..77 * 3 - 1].to_vec();
+        let e = PqMatrix::from_packed(77, 15, 5, short, pq.centroids().to_vec(), None).unwrap_err();
+        assert!(e.to_string().contains("pq codes"), "{e}");
+        // Float scores through packed codes: blocked and single-row scores equal dot_all's.
+        let q: Vec<f32> = (0..15).map(|i| i as f32 * 0.1 - 0.7).collect();
+        let mut all = vec![0.0f32; 77];
+        pq.dot_all(&q, &mut all);
+        let table = pq.lookup_table(&q);
+        let tables = pq.lookup_tables(&q, 1);
+        let mut block = vec![0.0f32; 40];
+        pq.adc_block(&tables, 1, 30, 70, &mut block);
+        for (i, &score) in all.iter().enumerate() {
+            assert_eq!(pq.adc_row(&table, i).to_bits(), score.to_bits(), "row {i}");
+            let mut row = vec![0.0f32; 15];
+            pq.row_into(i, &mut row);
+            let d: f32 = row.iter().zip(&q).map(|(a, b)| a * b).sum();
+            assert!((d - score).abs() < 1e-4, "row {i}");
+        }
+        assert_eq!(block, all[30..70]);
+        let mut t = pq.clone();
+        t.truncate_rows(40);
+        assert_eq!(t.stored_codes().len(), 40 * 3);
+        assert_eq!(t.scan_codes().unwrap().rows(), 40);
     }
 }

@@ -1,0 +1,318 @@
+//! The fast scan of 4-bit PQ rows: a query's `m` lookup tables quantized to bytes
+//! ([`ScanTables`]), every row's integer sum computed 32 rows a shuffle ([`ScanCodes::sums`]),
+//! then the rows that may rank re-scored with the f32 tables, so the answer is exactly the
+//! float scan's (`Storage::dot_all`, divided by the row norms): same rows, same scores, ties by
+//! id.
+//!
+//! Why exact: the quantized estimate of a row's dot product is off by at most
+//! [`ScanTables::error`] (the sum of each table's largest rounding error, plus a margin for f32
+//! rounding). In one pass over the rows, a row is re-scored with the f32 tables when its
+//! estimate plus that bound reaches `L`, the k-th best exact cosine so far (times the row's
+//! norm); `L` only rises, so a row passed over cannot beat the final k-th score. The test runs
+//! on 32 rows at once; how many rows get re-scored (about k · ln(rows / k) while `L` rises, plus
+//! those within the bound of the k-th score) is measured in BENCHMARKS.md, issue 18.
+
+use rayon::prelude::*;
+
+use crate::embeddings::Embeddings;
+use crate::search::exact::{self, Hit, TopK};
+use crate::storage::{PqMatrix, ScanTables, Storage, SCAN_BLOCK};
+
+/// Blocks whose sums are computed at a time (the sums of one run, 16 KiB, stay in L1).
+const RUN_BLOCKS: usize = 256;
+
+/// How a 4-bit PQ model is scanned by the search objects ([`crate::search::Exact`],
+/// [`crate::search::Compressed`], [`crate::search::default_with`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PqScan {
+    /// The fast scan when the codes are 4-bit (same answers as `Float`, faster).
+    #[default]
+    Fast,
+    /// Every row scored with the f32 lookup tables.
+    Float,
+}
+
+/// What a fast-scan search did, for measurements.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Rows whose integer sums were computed.
+    pub scanned: usize,
+    /// Rows re-scored with the f32 tables.
+    pub rescored: usize,
+}
+
+/// The top `k` rows by cosine (`dot_all / norm`, as `exact::cosines` ranks them) among the
+/// first `limit` rows of `pq`, skipping `exclude`, by the fast scan; `norms` are the rows'
+/// norms. `None` when the fast scan does not apply (codes not 4-bit, tables not quantizable):
+/// the caller scans with the f32 tables.
+pub fn top_k(
+    pq: &PqMatrix,
+    norms: &[f32],
+    query: &[f32],
+    k: usize,
+    limit: usize,
+    exclude: &[u32],
+) -> Option<(Vec<Hit>, ScanStats)> {
+    let codes = pq.scan_codes()?;
+    let table = pq.lookup_table(query);
+    let tables = ScanTables::new(&table, pq.subquantizers())?;
+    let limit = limit.min(pq.rows()).min(norms.len());
+    let mut stats = ScanStats::default();
+    if k == 0 || limit == 0 {
+        return Some((Vec::new(), stats));
+    }
+    let norms = &norms[..limit];
+    let blocks = limit.div_ceil(SCAN_BLOCK);
+    let mut sums = vec![0u16; RUN_BLOCKS.min(blocks) * SCAN_BLOCK];
+    let unit = tables.unit();
+    // The estimate's upper bound: `s · unit + add`.
+    let add = tables.bias() + tables.error();
+    // One pass: a row is re-scored when its estimate plus the error bound reaches the k-th
+    // exact score so far, `L` (times its norm; with a relative margin for the rounding of the
+    // comparison itself, and `>` against a floor one step lower is `≥` the floor). `L` only
+    // rises, so a row passed over could not have ranked at the end either. Rows of norm zero
+    // never rank, as in the float scan.
+    let floor = |bound: f32| {
+        let f = bound - bound.abs() * 1e-5 - f32::MIN_POSITIVE;
+        f - f.abs() * f32::EPSILON - f32::MIN_POSITIVE
+    };
+    let mut top = TopK::new(k);
+    let mut t = f32::NEG_INFINITY;
+    // The sums a run of blocks at a time (16 KiB: tested while in L1); the test runs over 32
+    // rows without branches first (vectorized), then row by row only where one passes.
+    let mut b0 = 0;
+    while b0 < blocks {
+        let b1 = (b0 + RUN_BLOCKS).min(blocks);
+        let run = &mut sums[..(b1 - b0) * SCAN_BLOCK];
+        codes.sums(&tables, b0, b1, run);
+        let r0 = b0 * SCAN_BLOCK;
+        let r1 = (b1 * SCAN_BLOCK).min(limit);
+        for (c, (ss, ns)) in run[..r1 - r0]
+            .chunks(SCAN_BLOCK)
+            .zip(norms[r0..r1].chunks(SCAN_BLOCK))
+            .enumerate()
+        {
+            let any = ss
+                .iter()
+                .zip(ns)
+                .fold(false, |a, (&s, &n)| a | (f32::from(s) * unit + add > t * n));
+            if !any {
+                continue;
+            }
+            for (i, (&s, &n)) in ss.iter().zip(ns).enumerate() {
+                if n > 0.0 && f32::from(s) * unit + add > t * n {
+                    let row = r0 + c * SCAN_BLOCK + i;
+                    let id = row as u32;
+                    if !exclude.contains(&id) {
+                        top.push(id, pq.adc_row(&table, row) / n);
+                        stats.rescored += 1;
+                        t = floor(top.threshold());
+                    }
+                }
+            }
+        }
+        b0 = b1;
+    }
+    stats.scanned = limit;
+    Some((top.into_sorted(), stats))
+}
+
+/// The 4-bit PQ matrix of `emb` when `scan` asks for the fast scan and it applies.
+fn fast_rows(emb: &Embeddings, scan: PqScan) -> Option<&PqMatrix> {
+    match (scan, emb.storage()) {
+        (PqScan::Fast, Storage::Pq(pq)) if pq.fast_scan_ready() => Some(pq),
+        _ => None,
+    }
+}
+
+/// [`exact::top_k`] by the fast scan when `scan` asks for it and `emb` is 4-bit PQ (same
+/// answer); `None` otherwise.
+pub(crate) fn try_top_k(
+    emb: &Embeddings,
+    scan: PqScan,
+    query: &[f32],
+    k: usize,
+    limit: usize,
+    exclude: &[u32],
+) -> Option<Vec<Hit>> {
+    let pq = fast_rows(emb, scan)?;
+    if query.len() != pq.dims() {
+        return None;
+    }
+    top_k(pq, emb.norms(), query, k, limit, exclude).map(|(hits, _)| hits)
+}
+
+/// [`exact::top_k_batch`] by the fast scan, the queries in parallel, when `scan` asks for it
+/// and `emb` is 4-bit PQ (same answers; a query whose tables cannot be quantized is scanned
+/// with the f32 tables); `None` otherwise.
+pub(crate) fn try_top_k_batch(
+    emb: &Embeddings,
+    scan: PqScan,
+    queries: &[f32],
+    k: usize,
+    limit: usize,
+    exclude: &[Vec<u32>],
+) -> Option<Vec<Vec<Hit>>> {
+    let pq = fast_rows(emb, scan)?;
+    let dims = pq.dims();
+    if dims == 0 || !queries.len().is_multiple_of(dims) {
+        return None;
+    }
+    let norms = emb.norms();
+    let none: Vec<u32> = Vec::new();
+    Some(
+        queries
+            .par_chunks(dims)
+            .enumerate()
+            .map(|(q, query)| {
+                let ex = exclude.get(q).unwrap_or(&none);
+                match top_k(pq, norms, query, k, limit, ex) {
+                    Some((hits, _)) => hits,
+                    None => exact::top_k(emb, query, k, limit, ex),
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+    use crate::search::exact::{cosines, select};
+    use crate::search::{Compressed, Exact, Screening, Search};
+    use crate::vocab::Vocab;
+
+    /// 4-bit PQ rows of `m` subquantizers: codes drawn at random, centroids normal around a
+    /// per-codebook offset (so rows' norms differ). With `ties`, rows 5 and 6 repeat row 2's
+    /// codes (exact ties) and row 9 is all zero centroids (norm zero: never ranks).
+    fn model(rows: usize, m: usize, dsub: usize, seed: u64, ties: bool) -> Embeddings {
+        let mut rng = Rng::new(seed);
+        let mut codes: Vec<u8> = (0..rows * m).map(|_| rng.below(16) as u8).collect();
+        let mut cents: Vec<f32> = (0..m * 16 * dsub).map(|_| rng.normal()).collect();
+        if ties {
+            for j in 0..m {
+                cents[j * 16 * dsub..(j * 16 + 1) * dsub].fill(0.0);
+                codes[9 * m + j] = 0;
+                if codes[2 * m + j] == 0 {
+                    codes[2 * m + j] = 1;
+                }
+            }
+            let row2 = codes[2 * m..3 * m].to_vec();
+            codes[5 * m..6 * m].copy_from_slice(&row2);
+            codes[6 * m..7 * m].copy_from_slice(&row2);
+        }
+        let pq = PqMatrix::new(rows, m * dsub, m, 4, codes, cents, None).unwrap();
+        let words = (0..rows).map(|i| format!("w{i}")).collect();
+        Embeddings::new(Vocab::from_words(words).unwrap(), pq).unwrap()
+    }
+
+    fn query(dims: usize, rng: &mut Rng) -> Vec<f32> {
+        let mut q: Vec<f32> = (0..dims).map(|_| rng.normal()).collect();
+        crate::kernels::normalize(&mut q);
+        q
+    }
+
+    /// The float scan: every row's f32 ADC cosine, the best `k` by score then id.
+    fn float_top(emb: &Embeddings, q: &[f32], k: usize, limit: usize, ex: &[u32]) -> Vec<Hit> {
+        select(&cosines(emb, q, limit), k, ex)
+    }
+
+    fn pq(emb: &Embeddings) -> &PqMatrix {
+        match emb.storage() {
+            Storage::Pq(p) => p,
+            _ => panic!("pq"),
+        }
+    }
+
+    #[test]
+    fn fast_scan_answers_equal_the_float_scan() {
+        let mut rng = Rng::new(7);
+        for (rows, m, dsub, seed) in [(3000, 25, 2, 1), (2000, 1, 3, 2), (1500, 7, 1, 3)]
+            .into_iter()
+            .chain([(999, 50, 1, 4), (64, 4, 2, 5), (20, 3, 2, 6)])
+        {
+            let emb = model(rows, m, dsub, seed, true);
+            let mut rescored = 0;
+            for t in 0..12 {
+                // Query 0 is row 2's direction: the ties 2, 5, 6 lead (ranked by id).
+                let q = if t == 0 {
+                    let mut v = emb.vector(2).unwrap();
+                    crate::kernels::normalize(&mut v);
+                    v
+                } else {
+                    query(m * dsub, &mut rng)
+                };
+                let k = [1, 10, 30][t % 3];
+                let limit = if t % 4 == 3 { rows / 2 + 1 } else { rows };
+                let ex: Vec<u32> = if t % 2 == 1 { vec![3, 5, 11] } else { vec![] };
+                let (got, stats) = top_k(pq(&emb), emb.norms(), &q, k, limit, &ex).unwrap();
+                let want = float_top(&emb, &q, k, limit, &ex);
+                assert_eq!(got, want, "rows {rows} m {m} query {t}");
+                assert!(got.iter().all(|h| h.id != 9), "norm zero never ranks");
+                if t == 0 && k <= 10 {
+                    let ids: Vec<u32> = got.iter().take(3).map(|h| h.id).collect();
+                    assert_eq!(ids[..k.min(3)], [2, 5, 6][..k.min(3)], "ties by id");
+                }
+                assert_eq!(stats.scanned, limit.min(rows));
+                rescored += stats.rescored;
+            }
+            // The bound is useful: far fewer rows re-scored than scanned on large models.
+            if rows >= 1500 && m > 1 {
+                assert!(
+                    rescored < 12 * rows / 4,
+                    "rows {rows} m {m}: {rescored} re-scored"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fast_scan_handles_small_k_limits_and_everything_excluded() {
+        let emb = model(70, 5, 2, 9, true);
+        let q = query(10, &mut Rng::new(3));
+        let p = pq(&emb);
+        // k above the rows that can rank: all of them, as the float scan gives.
+        let (all, _) = top_k(p, emb.norms(), &q, 500, 70, &[]).unwrap();
+        assert_eq!(all.len(), 69);
+        assert_eq!(all, float_top(&emb, &q, 500, 70, &[]));
+        assert!(top_k(p, emb.norms(), &q, 0, 70, &[]).unwrap().0.is_empty());
+        assert!(top_k(p, emb.norms(), &q, 5, 0, &[]).unwrap().0.is_empty());
+        let every: Vec<u32> = (0..70).collect();
+        assert!(top_k(p, emb.norms(), &q, 5, 70, &every)
+            .unwrap()
+            .0
+            .is_empty());
+        // Limit inside the first block.
+        let (few, _) = top_k(p, emb.norms(), &q, 3, 7, &[]).unwrap();
+        assert_eq!(few, float_top(&emb, &q, 3, 7, &[]));
+    }
+
+    #[test]
+    fn search_objects_use_the_fast_scan_and_answer_as_the_float_scan() {
+        let emb = model(2500, 10, 3, 12, true);
+        let mut rng = Rng::new(5);
+        let queries: Vec<f32> = (0..20).flat_map(|_| query(30, &mut rng)).collect();
+        let ex: Vec<Vec<u32>> = (0..20).map(|q| vec![q as u32 * 7]).collect();
+        let fast = Exact::new(&emb, Screening::Off);
+        let float = Exact::new(&emb, Screening::Off).with_pq_scan(PqScan::Float);
+        let a = fast.search(&queries, 10, 2500, &ex).unwrap();
+        let b = float.search(&queries, 10, 2500, &ex).unwrap();
+        assert_eq!(a, b);
+        let c = Compressed::new(&emb, None, 0)
+            .search(&queries, 10, 2000, &ex)
+            .unwrap();
+        let d = Compressed::new(&emb, None, 0)
+            .with_pq_scan(PqScan::Float)
+            .search(&queries, 10, 2000, &ex)
+            .unwrap();
+        assert_eq!(c, d);
+        for (q, hits) in c.iter().enumerate() {
+            let want = float_top(&emb, &queries[q * 30..(q + 1) * 30], 10, 2000, &ex[q]);
+            assert_eq!(*hits, want, "query {q}");
+        }
+        // Single queries through Exact too.
+        let one = fast.search_one(&queries[..30], 5, 2500, &[]).unwrap();
+        assert_eq!(one, float_top(&emb, &queries[..30], 5, 2500, &[]));
+    }
+}
