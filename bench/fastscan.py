@@ -24,49 +24,21 @@ CPU seconds (getrusage) and `uptime` are printed: the machine may be shared.
 import argparse
 import json
 import os
-import resource
 import subprocess
 import time
 
 import numpy as np
 
-
-def cpu_self():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def cpu_children():
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+# The same helpers as the compression benchmark beside this file (run as a script from bench/).
+from compress import cpu_children, cpu_self, recall, unit, write_w2v_bin
 
 
 def uptime():
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def write_w2v_bin(path, words, x):
-    if os.path.exists(path):
-        return
-    with open(path + ".part", "wb") as f:
-        f.write(f"{x.shape[0]} {x.shape[1]}\n".encode())
-        for w, row in zip(words, x):
-            f.write(w.encode("utf-8") + b" " + row.astype("<f4").tobytes() + b"\n")
-    os.replace(path + ".part", path)
-
-
-def unit(x):
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    n[n == 0] = 1
-    return (x / n).astype(np.float32)
-
-
 def drop_self(ids, qids, k):
     return [[i for i in row if i != q and i >= 0][:k] for row, q in zip(ids, qids)]
-
-
-def recall(approx, truth):
-    return float(np.mean([len(set(a) & set(t)) / len(t) for a, t in zip(approx, truth)]))
 
 
 def main():

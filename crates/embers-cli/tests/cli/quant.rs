@@ -12,10 +12,10 @@ fn vector(json_line: &str) -> Vec<f64> {
         .collect()
 }
 
-#[test]
-fn quantize_every_kind_then_info_and_lookup() {
-    let dir = tempfile::tempdir().unwrap();
-    let vocab = dir.path().join("vocab.tsv");
+/// A 40-dim seeded model over the vocabulary of gensim's Lee corpus (`vocab build
+/// --min-count MIN_COUNT`, then `init --seed SEED`), written in `dir`: its path.
+fn lee_model(dir: &std::path::Path, min_count: &str, seed: &str) -> std::path::PathBuf {
+    let vocab = dir.join("vocab.tsv");
     ok(&[
         "vocab",
         "build",
@@ -23,9 +23,9 @@ fn quantize_every_kind_then_info_and_lookup() {
         "-o",
         s(&vocab),
         "--min-count",
-        "3",
+        min_count,
     ]);
-    let emb = dir.path().join("emb.embers");
+    let emb = dir.join("emb.embers");
     ok(&[
         "init",
         "--vocab",
@@ -33,10 +33,17 @@ fn quantize_every_kind_then_info_and_lookup() {
         "--dim",
         "40",
         "--seed",
-        "3",
+        seed,
         "-o",
         s(&emb),
     ]);
+    emb
+}
+
+#[test]
+fn quantize_every_kind_then_info_and_lookup() {
+    let dir = tempfile::tempdir().unwrap();
+    let emb = lee_model(dir.path(), "3", "3");
     let original = vector(ok(&["lookup", s(&emb), "the", "--json"]).trim());
     let max = original.iter().fold(0.0f64, |a, v| a.max(v.abs()));
 
@@ -281,28 +288,7 @@ fn quantize_every_kind_then_info_and_lookup() {
 #[test]
 fn quantize_to_rq_then_info_lookup_similar_and_analogy() {
     let dir = tempfile::tempdir().unwrap();
-    let vocab = dir.path().join("vocab.tsv");
-    ok(&[
-        "vocab",
-        "build",
-        s(&testdata().join("gensim/lee_background.cor")),
-        "-o",
-        s(&vocab),
-        "--min-count",
-        "3",
-    ]);
-    let emb = dir.path().join("emb.embers");
-    ok(&[
-        "init",
-        "--vocab",
-        s(&vocab),
-        "--dim",
-        "40",
-        "--seed",
-        "3",
-        "-o",
-        s(&emb),
-    ]);
+    let emb = lee_model(dir.path(), "3", "3");
     // `quantize --to rq -m 6 --beam 3 --refine 1 --iterations 8 --seed 1` into `out` with
     // `extra` options: its JSON report.
     let rq = |out: &std::path::Path, extra: &[&str]| -> serde_json::Value {
@@ -451,28 +437,7 @@ fn quantize_to_rq_then_info_lookup_similar_and_analogy() {
 #[test]
 fn four_bit_pq_is_packed_and_similar_answers_the_same_by_both_scans() {
     let dir = tempfile::tempdir().unwrap();
-    let vocab = dir.path().join("vocab.tsv");
-    ok(&[
-        "vocab",
-        "build",
-        s(&testdata().join("gensim/lee_background.cor")),
-        "-o",
-        s(&vocab),
-        "--min-count",
-        "2",
-    ]);
-    let emb = dir.path().join("emb.embers");
-    ok(&[
-        "init",
-        "--vocab",
-        s(&vocab),
-        "--dim",
-        "40",
-        "--seed",
-        "5",
-        "-o",
-        s(&emb),
-    ]);
+    let emb = lee_model(dir.path(), "2", "5");
     // m = 5 (odd): 3 code bytes a row.
     let out = dir.path().join("pq4.embers");
     ok(&[
