@@ -1,8 +1,9 @@
 //! Exact neighbour search shared by concurrent requests: each model has one search thread that
 //! takes every query waiting for it and answers them together through the library's search
-//! layer (`embers::search::Exact`): a few queries go one by one through the model's int8 screen
-//! (unless the server runs with `--no-query-screen`), more run as one blocked pass over the
-//! matrix for up to [`MAX_BATCH`] queries. Both paths score with the same kernel, so an answer
+//! layer (`embers::search::Exact`): up to [`MAX_BATCH`] queries screened together by the model's
+//! int8 screen (unless the server runs with `--no-query-screen`; on a CPU without AVX2 only
+//! batches of a few), or one blocked pass over the f32 matrix. Both paths score the rows that
+//! may rank with the same kernel, so an answer
 //! does not depend on the company a query had. Under load batches form by themselves; a lone
 //! query is answered at once, without waiting for company.
 

@@ -152,7 +152,8 @@ pub fn screen_interval(a: f32, b: f32, dot: i32, q: &ScreenQuery) -> (f32, f32) 
 /// dimension `4p + h` of row `j`, `64 × quads` bytes), and `qquads[i * quads + p]` packs
 /// dimensions `4p .. 4p + 4` of query `i` as unsigned bytes (code + 128), low byte first.
 /// Sets `dots[i][j]` to the exact integer dot product of query `i`'s codes with row `j`'s
-/// (the offset taken back out), and bit `j` of `masks[i]` when the row's upper end
+/// (`rows.offset[j]` must be `128 · Σ c` of row `j`, which takes the 128 back out; codes lie in
+/// −127 ..= 127, as `quantize_into` makes them), and bit `j` of `masks[i]` when the row's upper end
 /// ([`screen_interval`]: `cos + err`) reaches the query's floor. With AVX-512 VNNI one
 /// instruction does 64 of the products and the bounds of 16 rows; the AVX2 and portable forms
 /// give the same integers and masks.
@@ -182,8 +183,10 @@ pub fn screen_rows16(
     }
     match level() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the features were detected at runtime; lengths were checked above.
-        Level::Avx2Fma => unsafe { x86::dot_u8i8_rows16(block, qquads, &mut dots[..nq]) },
+        Level::Avx2Fma => {
+            // SAFETY: AVX2 and FMA were detected at runtime; lengths were checked above.
+            return unsafe { x86::screen_rows16_avx2(block, qquads, rows, queries, dots, masks) };
+        }
         Level::Scalar => scalar::dot_u8i8_rows16(block, qquads, &mut dots[..nq]),
     }
     for ((d, m), q) in dots.iter_mut().zip(masks.iter_mut()).zip(queries) {
@@ -522,38 +525,101 @@ mod x86 {
         s
     }
 
-    /// Per quad of dimensions: four rows at a time sign-extended to i16 and multiplied-added
-    /// (_mm256_madd_epi16) with the query's four bytes widened to i16 and broadcast; each row
-    /// gets two i32 halves, summed at the end. Caller checked the lengths.
+    /// [`super::screen_rows16`] with AVX2: per quad of dimensions the block's two halves (rows
+    /// 0–7 and 8–15, a row's four codes a lane) are multiplied with the query's four codes
+    /// broadcast, as `|c| · (d · sign c)` by `vpmaddubsw` (unsigned by signed bytes; `|c|,
+    /// |d| ≤ 127`, so a pair sums to at most 32,258 and never saturates) and `vpmaddwd` with
+    /// ones, which leaves each row's four products summed in its i32 lane. Up to four queries
+    /// share every load of the block. The bounds of the 16 rows then come from two registers,
+    /// in [`super::screen_interval`]'s order of operations, so the masks equal its test.
+    /// Needs query bytes of at least 1 (codes ≥ −127, as `quantize_into` gives) and row codes
+    /// above −128; the caller checked the lengths.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dot_u8i8_rows16(block: &[i8], qquads: &[u32], out: &mut [[i32; 16]]) {
+    pub unsafe fn screen_rows16_avx2(
+        block: &[i8],
+        qquads: &[u32],
+        rows: super::ScreenRows<'_>,
+        queries: &[super::ScreenQuery],
+        dots: &mut [[i32; 16]],
+        masks: &mut [u16],
+    ) {
         let quads = block.len() / 64;
         let pb = block.as_ptr();
-        for (i, o) in out.iter_mut().enumerate() {
-            let mut acc = [_mm256_setzero_si256(); 4];
-            for p in 0..quads {
-                let qb = qquads[i * quads + p].to_le_bytes();
-                let q = _mm256_set1_epi64x(
-                    i64::from(qb[0])
-                        | i64::from(qb[1]) << 16
-                        | i64::from(qb[2]) << 32
-                        | i64::from(qb[3]) << 48,
-                );
-                for (g, a) in acc.iter_mut().enumerate() {
-                    let x = _mm256_cvtepi8_epi16(_mm_loadu_si128(
-                        pb.add(64 * p + 16 * g) as *const __m128i
-                    ));
-                    *a = _mm256_add_epi32(*a, _mm256_madd_epi16(x, q));
+        let pq = qquads.as_ptr();
+        let mut i = 0;
+        while i < queries.len() {
+            let g = (queries.len() - i).min(4);
+            let acc = match g {
+                4 => dots_avx2::<4>(pb, quads, pq.add(i * quads)),
+                3 => pad2(dots_avx2::<3>(pb, quads, pq.add(i * quads))),
+                2 => pad2(dots_avx2::<2>(pb, quads, pq.add(i * quads))),
+                _ => pad2(dots_avx2::<1>(pb, quads, pq.add(i * quads))),
+            };
+            for (gi, halves) in acc.iter().enumerate().take(g) {
+                let q = &queries[i + gi];
+                let out = dots[i + gi].as_mut_ptr();
+                let mut mask = 0u16;
+                for (h, &dot) in halves.iter().enumerate() {
+                    _mm256_storeu_si256(out.add(8 * h) as *mut __m256i, dot);
+                    let a = _mm256_loadu_ps(rows.a.as_ptr().add(8 * h));
+                    let b = _mm256_loadu_ps(rows.b.as_ptr().add(8 * h));
+                    let t = _mm256_set1_ps(q.t);
+                    let cos = _mm256_mul_ps(a, _mm256_mul_ps(t, _mm256_cvtepi32_ps(dot)));
+                    let abs = _mm256_andnot_ps(_mm256_set1_ps(-0.0), cos);
+                    let err = _mm256_add_ps(
+                        _mm256_add_ps(
+                            _mm256_add_ps(
+                                _mm256_mul_ps(a, _mm256_set1_ps(q.q1)),
+                                _mm256_mul_ps(b, t),
+                            ),
+                            _mm256_mul_ps(abs, _mm256_set1_ps(1e-4)),
+                        ),
+                        _mm256_set1_ps(q.slack),
+                    );
+                    let upper = _mm256_add_ps(cos, err);
+                    let hit = _mm256_cmp_ps::<_CMP_GE_OQ>(upper, _mm256_set1_ps(q.floor));
+                    mask |= (_mm256_movemask_ps(hit) as u16) << (8 * h);
                 }
+                masks[i + gi] = mask;
             }
-            let mut halves = [0i32; 32];
-            for (g, a) in acc.iter().enumerate() {
-                _mm256_storeu_si256(halves.as_mut_ptr().add(8 * g) as *mut __m256i, *a);
-            }
-            for (j, slot) in o.iter_mut().enumerate() {
-                *slot = halves[2 * j] + halves[2 * j + 1];
+            i += g;
+        }
+    }
+
+    /// The integer dot products of `G` consecutive queries (quads at `pq`, `quads` each, bytes
+    /// `code + 128`) with the 16 rows of the block at `pb`: rows 0–7 and 8–15 per query.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dots_avx2<const G: usize>(
+        pb: *const i8,
+        quads: usize,
+        pq: *const u32,
+    ) -> [[__m256i; 2]; G] {
+        let ones = _mm256_set1_epi16(1);
+        let flip = _mm256_set1_epi8(-128);
+        let mut acc = [[_mm256_setzero_si256(); 2]; G];
+        for p in 0..quads {
+            let x0 = _mm256_loadu_si256(pb.add(64 * p) as *const __m256i);
+            let x1 = _mm256_loadu_si256(pb.add(64 * p + 32) as *const __m256i);
+            let (a0, a1) = (_mm256_abs_epi8(x0), _mm256_abs_epi8(x1));
+            for (g, acc) in acc.iter_mut().enumerate() {
+                // The query's codes as signed bytes: `code + 128` with the top bit flipped.
+                let d = _mm256_xor_si256(_mm256_set1_epi32(*pq.add(g * quads + p) as i32), flip);
+                let s0 = _mm256_maddubs_epi16(a0, _mm256_sign_epi8(d, x0));
+                let s1 = _mm256_maddubs_epi16(a1, _mm256_sign_epi8(d, x1));
+                acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(s0, ones));
+                acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(s1, ones));
             }
         }
+        acc
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn pad2<const G: usize>(acc: [[__m256i; 2]; G]) -> [[__m256i; 2]; 4] {
+        let mut out = [[_mm256_setzero_si256(); 2]; 4];
+        out[..G].copy_from_slice(&acc);
+        out
     }
 
     /// [`super::screen_rows16`]: one `vpdpbusd` a quad of dimensions (the query's four bytes
@@ -873,11 +939,14 @@ mod tests {
     fn screen_kernel_matches_scalar_and_plain_dots() {
         let mut rng = Rng::new(3);
         for quads in [0usize, 1, 2, 3, 13, 75] {
+            // Codes as `quantize_into` makes them: −127 ..= 127, the queries' offset by 128.
             let block: Vec<i8> = (0..64 * quads)
-                .map(|_| (rng.below(256) as i32 - 128) as i8)
+                .map(|_| (rng.below(255) as i32 - 127) as i8)
                 .collect();
-            for nq in [1usize, 2, 5] {
-                let q: Vec<u8> = (0..nq * 4 * quads).map(|_| rng.below(256) as u8).collect();
+            for nq in [1usize, 2, 3, 4, 5, 9] {
+                let q: Vec<u8> = (0..nq * 4 * quads)
+                    .map(|_| 1 + rng.below(255) as u8)
+                    .collect();
                 let qquads: Vec<u32> = q
                     .chunks_exact(4)
                     .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -891,7 +960,12 @@ mod tests {
                     5 => f32::INFINITY,
                     _ => rng.uniform() * 1e-2,
                 });
-                let offset: [i32; 16] = std::array::from_fn(|_| rng.below(4000) as i32 - 2000);
+                // `128 · Σ c` per row, as the screen stores it.
+                let offset: [i32; 16] = std::array::from_fn(|j| {
+                    (0..4 * quads)
+                        .map(|d| 128 * i32::from(block[64 * (d / 4) + 4 * j + d % 4]))
+                        .sum()
+                });
                 let rows = ScreenRows {
                     a: &a,
                     b: &b,
@@ -923,9 +997,20 @@ mod tests {
                 if crate::cpu::avx2_fma() {
                     // The AVX2 form too, when the dispatch above took the VNNI one.
                     let mut avx2 = vec![[0i32; 16]; nq];
+                    let mut avx2_masks = vec![0u16; nq];
                     // SAFETY: AVX2 and FMA were detected; lengths as checked by the dispatch.
-                    unsafe { x86::dot_u8i8_rows16(&block, &qquads, &mut avx2) };
-                    assert_eq!(avx2, want, "avx2 quads {quads} nq {nq}");
+                    unsafe {
+                        x86::screen_rows16_avx2(
+                            &block,
+                            &qquads,
+                            rows,
+                            &queries,
+                            &mut avx2,
+                            &mut avx2_masks,
+                        )
+                    };
+                    assert_eq!(avx2, got, "avx2 quads {quads} nq {nq}");
+                    assert_eq!(avx2_masks, masks, "avx2 masks quads {quads} nq {nq}");
                 }
                 for i in 0..nq {
                     for j in 0..16 {
@@ -936,6 +1021,13 @@ mod tests {
                             })
                             .sum();
                         assert_eq!(want[i][j], plain, "quads {quads} query {i} row {j}");
+                        let signed: i32 = (0..4 * quads)
+                            .map(|d| {
+                                (i32::from(q[i * 4 * quads + d]) - 128)
+                                    * i32::from(block[64 * (d / 4) + 4 * j + d % 4])
+                            })
+                            .sum();
+                        assert_eq!(got[i][j], signed, "quads {quads} query {i} row {j}");
                     }
                 }
             }
