@@ -64,6 +64,20 @@ debs=(
   openjdk-17-doc=17.0.21.1+2-1~deb12u1
   rust-doc=1.63.0+dfsg1-2
   perl-modules-5.36=5.36.0-7+deb12u4
+  python-sklearn-doc=1.2.1+dfsg-1
+  python-sympy-doc=1.11.1-1
+  python-astropy-doc=5.2.1-2+deb12u1
+  python-sqlalchemy-doc=1.4.46+ds1-1
+  nodejs-doc=18.20.4+dfsg-1~deb12u3
+  exim4-doc-html=4.96-1
+  postfix-doc=3.7.11-0+deb12u1
+  bind9-doc=1:9.18.49-1~deb12u3
+  libglib2.0-doc=2.74.6-2+deb12u9
+  libgtk-3-doc=3.24.38-2~deb12u3
+  r-doc-html=4.2.2.20221110-2
+  maxima-doc=5.46.0-11
+  gnucash-docs=4.13-1
+  kicad-doc-en=6.0.11+dfsg-1
 )
 for c in data did dm dw ei httt l low nr sof sota sotbe thot trow tsg ttb utbs; do
   debs+=("wesnoth-1.16-$c=1:1.16.9-1")

@@ -339,7 +339,8 @@ class BlockText(html.parser.HTMLParser):
                 self.stack[-1][1] += 1
             return
         cls = dict(attrs).get("class") or ""
-        if tag in self.SKIP or (tag not in self.VOID and self.SKIP_CLASS.search(cls)):
+        if tag in self.SKIP or (tag not in self.VOID and tag not in ("html", "body", "main", "article")
+                                and self.SKIP_CLASS.search(cls)):
             self.flush()
             self.skip = 1
             self.stack.append([tag, 1])
@@ -602,6 +603,34 @@ PARTS += [
     H("openjdk-doc", "Java 17 API documentation", "openjdk-17-doc", "17.0.21.1+2-1~deb12u1",
       "GPL-2 with classpath exception", "usr/share/doc/openjdk-17-jre-headless/api/**/*.html",
       r"/(class-use|index-files)/|-tree\.html$|allclasses|allpackages"),
+    H("sklearn-doc", "scikit-learn 1.2 documentation", "python-sklearn-doc", "1.2.1+dfsg-1",
+      "BSD-3-clause", "usr/share/doc/python-sklearn-doc/html/**/*.html", SKIP_PAGES),
+    H("sympy-doc", "SymPy 1.11 documentation", "python-sympy-doc", "1.11.1-1",
+      "BSD-3-clause", "usr/share/doc/python-sympy-doc/html/**/*.html", SKIP_PAGES),
+    H("astropy-doc", "Astropy 5.2 documentation", "python-astropy-doc", "5.2.1-2+deb12u1",
+      "BSD-3-clause", "usr/share/doc/python-astropy-doc/html/**/*.html", SKIP_PAGES),
+    H("sqlalchemy-doc", "SQLAlchemy 1.4 documentation", "python-sqlalchemy-doc", "1.4.46+ds1-1",
+      "MIT", "usr/share/doc/python-sqlalchemy-doc/html/**/*.html", SKIP_PAGES),
+    H("nodejs-doc", "Node.js 18 API documentation", "nodejs-doc", "18.20.4+dfsg-1~deb12u3",
+      "MIT", "usr/share/doc/nodejs/api/*.html", r"/all\.html$"),
+    H("exim-doc", "Exim 4.96 specification", "exim4-doc-html", "4.96-1",
+      "GPL-2+", "usr/share/doc/exim4-doc-html/spec_html/**/*.html"),
+    H("postfix-doc", "Postfix 3.7 documentation", "postfix-doc", "3.7.11-0+deb12u1",
+      "IPL-1.0 or EPL-2.0", "usr/share/doc/postfix/html/*.html"),
+    H("bind9-doc", "BIND 9.18 administrator reference manual", "bind9-doc", "1:9.18.49-1~deb12u3",
+      "MPL-2.0", "usr/share/doc/bind9-doc/arm/**/*.html"),
+    H("glib-doc", "GLib 2.74 reference manual", "libglib2.0-doc", "2.74.6-2+deb12u9",
+      "LGPL-2.1+", "usr/share/gtk-doc/html/**/*.html"),
+    H("gtk3-doc", "GTK 3.24 reference manual", "libgtk-3-doc", "3.24.38-2~deb12u3",
+      "LGPL-2.1+", "usr/share/gtk-doc/html/**/*.html"),
+    H("r-manuals", "R 4.2 manuals", "r-doc-html", "4.2.2.20221110-2",
+      "GPL-2+", "usr/share/R/doc/manual/*.html"),
+    H("maxima-doc", "Maxima 5.46 manual", "maxima-doc", "5.46.0-11",
+      "GPL-2", "usr/share/doc/maxima-doc/html/**/*.html"),
+    H("gnucash-docs", "GnuCash 4.13 guide and help (English)", "gnucash-docs", "4.13-1",
+      "GFDL", "usr/share/doc/gnucash-docs/gnucash-*-en/**/*.html"),
+    H("kicad-doc", "KiCad 6.0 manuals (English)", "kicad-doc-en", "6.0.11+dfsg-1",
+      "GPL-3+ or CC-BY-3.0", "usr/share/doc/kicad/help/en/**/*.html"),
     H("rust-doc", "Rust 1.63 books and standard library documentation", "rust-doc", "1.63.0+dfsg1-2",
       "MIT or Apache-2.0", "usr/share/doc/rust-doc/html/**/*.html",
       SKIP_PAGES + r"|/implementors/|/settings\.html|/help\.html|/print\.html"),
