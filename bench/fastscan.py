@@ -19,6 +19,10 @@ On the real GloVe 6B 50d vectors (400,000 x 50), for M in (25, 50) subquantizers
 - with --stats (the `fastscan_stats` example), in process: rows re-scored a query, ms a query
   of either scan without the CLI around it, and whether any answer differs.
 
+With --bits 8 (BITS=8 in bench/fastscan.sh): byte codes, `embers quantize --to pq --bits 8`
+against faiss's `PQ{M}x8` on the unit rows, the same timing (embers has no second scan to
+compare with, so those columns are nan).
+
 CPU seconds (getrusage) and `uptime` are printed: the machine may be shared.
 """
 import argparse
@@ -48,6 +52,9 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--w2v", default=None, help="word2vec binary of the same rows (else written)")
     ap.add_argument("--ms", default="25,50")
+    ap.add_argument("--bits", type=int, default=4, choices=(4, 8),
+                    help="4: fast scan against faiss PQ{M}x4fs; 8: the byte-code scan against "
+                         "faiss PQ{M}x8 (no --float-adc twin)")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--stats", default=None,
@@ -96,9 +103,10 @@ def main():
 
     for m in [int(v) for v in args.ms.split(",")]:
         for normalize in (False, True):
-            label = f"embers pq{m}x4" + (" --normalize" if normalize else "")
-            path = os.path.join(args.out, f"pq{m}x4{'n' if normalize else ''}.embers")
-            cmd = [args.embers, "quantize", w2v, path, "--to", "pq", "--bits", "4", "-m", str(m),
+            label = f"embers pq{m}x{args.bits}" + (" --normalize" if normalize else "")
+            path = os.path.join(args.out, f"pq{m}x{args.bits}{'n' if normalize else ''}.embers")
+            cmd = [args.embers, "quantize", w2v, path, "--to", "pq", "--bits", str(args.bits),
+                   "-m", str(m),
                    "--json", "--progress", "none"] + (["--normalize"] if normalize else [])
             c0 = cpu_children()
             rep = json.loads(subprocess.run(cmd, check=True, capture_output=True,
@@ -106,10 +114,13 @@ def main():
             info = json.loads(subprocess.run([args.embers, "info", path, "--json"], check=True,
                                              capture_output=True, text=True).stdout)
             fast = similar(path, [])
-            flt = similar(path, ["--float-adc"])
-            differ = sum(a != b for a, b in zip(fast["answers"], flt["answers"]))
+            # 8-bit codes have one scan (f32 tables): nothing to compare it with.
+            nan = {"ms": float("nan"), "cpu_ms": float("nan"), "recall10": float("nan")}
+            flt = similar(path, ["--float-adc"]) if args.bits == 4 else nan
+            differ = (sum(a != b for a, b in zip(fast["answers"], flt["answers"]))
+                      if args.bits == 4 else None)
             stats = None
-            if args.stats:
+            if args.stats and args.bits == 4:
                 stats = json.loads(subprocess.run([args.stats, path, "1000"], env=env, check=True,
                                                   capture_output=True, text=True).stdout)
                 print(f"# {label} in process: {json.dumps(stats)}", flush=True)
@@ -124,8 +135,9 @@ def main():
             print(f"# {label}: {info['vector_bytes']} bytes; encode {rep.get('quantize_seconds')}"
                   f" s ({cpu_children() - c0:.1f} CPU s with the queries); queries differing"
                   f" fast vs float: {differ}; {uptime()}", flush=True)
-        # faiss's fast scan on the unit rows.
-        index = faiss.index_factory(d, f"PQ{m}x4fs", faiss.METRIC_INNER_PRODUCT)
+        # faiss's fast scan (or its byte-code PQ) on the unit rows.
+        fkind = f"PQ{m}x4fs" if args.bits == 4 else f"PQ{m}x8"
+        index = faiss.index_factory(d, fkind, faiss.METRIC_INNER_PRODUCT)
         c0, t0 = cpu_self(), time.time()
         index.train(xn)
         index.add(xn)
@@ -139,14 +151,14 @@ def main():
         one_ids = np.vstack([index.search(q[i:i + 1], 11)[1] for i in range(len(q))])
         one_ms, one_cpu = (time.time() - t0) * 1000 / len(q), (cpu_self() - c0) * 1000 / len(q)
         rows.append({
-            "what": f"faiss PQ{m}x4fs (unit rows)", "bytes": None,
+            "what": f"faiss {fkind} (unit rows)", "bytes": None,
             "fast_ms": one_ms, "fast_cpu_ms": one_cpu, "float_ms": batch_ms,
             "float_cpu_ms": batch_cpu,
             "recall10": recall(drop_self(one_ids, qids, 10), truth),
             "recall10_float": recall(drop_self(ids, qids, 10), truth),
             "differ": None, "encode_s": enc[0], "load_s": None,
         })
-        print(f"# faiss PQ{m}x4fs: train+add {enc[0]:.1f} s ({enc[1]:.1f} CPU s); {uptime()}",
+        print(f"# faiss {fkind}: train+add {enc[0]:.1f} s ({enc[1]:.1f} CPU s); {uptime()}",
               flush=True)
 
     print()

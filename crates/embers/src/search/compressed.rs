@@ -8,7 +8,7 @@ use std::borrow::Borrow;
 use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::kernels;
-use crate::search::exact::{cosines, select, Hit, TopK};
+use crate::search::exact::{top_k_batch, Hit, TopK};
 use crate::search::fastscan::{self, PqScan};
 use crate::search::{check_request, Search};
 
@@ -55,20 +55,9 @@ impl<E: Borrow<Embeddings>> Compressed<E> {
         Ok(self)
     }
 
-    fn one(&self, query: &[f32], k: usize, limit: usize, exclude: &[u32]) -> Vec<Hit> {
-        let emb: &Embeddings = self.emb.borrow();
-        let limit = limit.min(emb.len());
-        let want = if self.exact.is_some() {
-            self.candidates.max(k)
-        } else {
-            k
-        };
-        let first = fastscan::try_top_k(emb, self.pq_scan, query, want, limit, exclude)
-            .unwrap_or_else(|| select(&cosines(emb, query, limit), want, exclude));
-        let Some(exact) = &self.exact else {
-            return first;
-        };
-        let exact: &Embeddings = exact.borrow();
+    /// The best `first` of the scan re-scored against the f32 rows: the best `k` of them by the
+    /// exact cosine.
+    fn rescore(&self, exact: &Embeddings, query: &[f32], k: usize, first: Vec<Hit>) -> Vec<Hit> {
         let mut top = TopK::new(k);
         let norms = exact.norms();
         let mut row = vec![0.0f32; exact.dims()];
@@ -93,14 +82,27 @@ impl<E: Borrow<Embeddings> + Send + Sync> Search for Compressed<E> {
         exclude: &[Vec<u32>],
     ) -> Result<Vec<Vec<Hit>>> {
         let emb: &Embeddings = self.emb.borrow();
-        let n = check_request(emb, queries, exclude)?;
+        check_request(emb, queries, exclude)?;
+        let limit = limit.min(emb.len());
+        let want = if self.exact.is_some() {
+            self.candidates.max(k)
+        } else {
+            k
+        };
+        // The whole batch at once: 4-bit PQ by the fast scan (groups of queries share each pass
+        // over the codes), the other kinds by the blocked scan of `exact::top_k_batch` (lookup
+        // tables of several queries a row for PQ/RQ); both answer as `select(cosines(..))`.
+        let first = fastscan::try_top_k_batch(emb, self.pq_scan, queries, want, limit, exclude)
+            .unwrap_or_else(|| top_k_batch(emb, queries, want, limit, exclude));
+        let Some(exact) = &self.exact else {
+            return Ok(first);
+        };
+        let exact: &Embeddings = exact.borrow();
         let dims = emb.dims();
-        let none: Vec<u32> = Vec::new();
-        Ok((0..n)
-            .map(|q| {
-                let ex = exclude.get(q).unwrap_or(&none);
-                self.one(&queries[q * dims..(q + 1) * dims], k, limit, ex)
-            })
+        Ok(first
+            .into_iter()
+            .enumerate()
+            .map(|(q, hits)| self.rescore(exact, &queries[q * dims..(q + 1) * dims], k, hits))
             .collect())
     }
 

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use crate::embeddings::Embeddings;
 use crate::search::exact::{self, Hit, TopK};
-use crate::storage::{PqMatrix, ScanTables, Storage, SCAN_BLOCK};
+use crate::storage::{PqMatrix, ScanTables, Storage, SCAN_BLOCK, SCAN_GROUP};
 
 /// Blocks whose sums are computed at a time (the sums of one run, 16 KiB, stay in L1).
 const RUN_BLOCKS: usize = 256;
@@ -53,45 +53,129 @@ pub fn top_k(
     limit: usize,
     exclude: &[u32],
 ) -> Option<(Vec<Hit>, ScanStats)> {
-    let codes = pq.scan_codes()?;
-    let table = pq.lookup_table(query);
-    let tables = ScanTables::new(&table, pq.subquantizers())?;
-    let limit = limit.min(pq.rows()).min(norms.len());
-    let mut stats = ScanStats::default();
-    if k == 0 || limit == 0 {
-        return Some((Vec::new(), stats));
-    }
-    let norms = &norms[..limit];
-    let blocks = limit.div_ceil(SCAN_BLOCK);
-    let mut sums = vec![0u16; RUN_BLOCKS.min(blocks) * SCAN_BLOCK];
-    let unit = tables.unit();
-    // The estimate's upper bound: `s · unit + add`.
-    let add = tables.bias() + tables.error();
-    // One pass: a row is re-scored when its estimate plus the error bound reaches the k-th
-    // exact score so far, `L` (times its norm; with a relative margin for the rounding of the
-    // comparison itself, and `>` against a floor one step lower is `≥` the floor). `L` only
-    // rises, so a row passed over could not have ranked at the end either. Rows of norm zero
-    // never rank, as in the float scan.
-    let floor = |bound: f32| {
-        let f = bound - bound.abs() * 1e-5 - f32::MIN_POSITIVE;
-        f - f.abs() * f32::EPSILON - f32::MIN_POSITIVE
+    top_k_group(pq, norms, &[query], k, limit, &[exclude]).pop()?
+}
+
+/// [`top_k`] for up to [`SCAN_GROUP`] queries in one pass over the codes (each group of codes
+/// is read and split into nibbles once for all of them; [`ScanCodes::sums_group`]): one
+/// answer a query, `None` for a query whose tables cannot be quantized, or for all when the
+/// codes are not 4-bit. The same answers as one [`top_k`] a query.
+///
+/// [`ScanCodes::sums_group`]: crate::storage::ScanCodes::sums_group
+///
+/// # Panics
+/// If `queries` and `exclude` differ in length or hold more than [`SCAN_GROUP`].
+pub fn top_k_group(
+    pq: &PqMatrix,
+    norms: &[f32],
+    queries: &[&[f32]],
+    k: usize,
+    limit: usize,
+    exclude: &[&[u32]],
+) -> Vec<Option<(Vec<Hit>, ScanStats)>> {
+    assert_eq!(queries.len(), exclude.len(), "one exclusion list a query");
+    assert!(queries.len() <= SCAN_GROUP, "at most {SCAN_GROUP} queries");
+    let Some(codes) = pq.scan_codes() else {
+        return vec![None; queries.len()];
     };
-    let mut top = TopK::new(k);
-    let mut t = f32::NEG_INFINITY;
-    // The sums a run of blocks at a time (16 KiB: tested while in L1); the test runs over 32
-    // rows without branches first (vectorized), then row by row only where one passes.
+    let limit = limit.min(pq.rows()).min(norms.len());
+    let norms = &norms[..limit];
+    // The queries the fast scan can take, with their f32 and quantized tables.
+    let mut scans: Vec<Option<QueryScan>> = queries
+        .iter()
+        .zip(exclude)
+        .map(|(q, &ex)| {
+            let table = pq.lookup_table(q);
+            let tables = ScanTables::new(&table, pq.subquantizers())?;
+            Some(QueryScan::new(table, tables, k, ex))
+        })
+        .collect();
+    let blocks = if k == 0 {
+        0
+    } else {
+        limit.div_ceil(SCAN_BLOCK)
+    };
+    let live: Vec<usize> = (0..scans.len()).filter(|&i| scans[i].is_some()).collect();
+    let mut sums = vec![vec![0u16; RUN_BLOCKS.min(blocks) * SCAN_BLOCK]; live.len()];
+    // The sums a run of blocks at a time (16 KiB a query: tested while in cache).
     let mut b0 = 0;
-    while b0 < blocks {
+    while b0 < blocks && !live.is_empty() {
         let b1 = (b0 + RUN_BLOCKS).min(blocks);
-        let run = &mut sums[..(b1 - b0) * SCAN_BLOCK];
-        codes.sums(&tables, b0, b1, run);
+        let len = (b1 - b0) * SCAN_BLOCK;
+        {
+            let tables: Vec<&ScanTables> = live
+                .iter()
+                .map(|&i| &scans[i].as_ref().expect("live").tables)
+                .collect();
+            let mut outs: Vec<&mut [u16]> = sums.iter_mut().map(|v| &mut v[..len]).collect();
+            codes.sums_group(&tables, b0, b1, &mut outs);
+        }
         let r0 = b0 * SCAN_BLOCK;
         let r1 = (b1 * SCAN_BLOCK).min(limit);
-        for (c, (ss, ns)) in run[..r1 - r0]
+        for (&i, run) in live.iter().zip(&sums) {
+            let scan = scans[i].as_mut().expect("live");
+            scan.absorb(pq, &run[..r1 - r0], &norms[r0..r1], r0);
+        }
+        b0 = b1;
+    }
+    scans
+        .iter_mut()
+        .map(|s| {
+            s.take().map(|s| {
+                let stats = ScanStats {
+                    scanned: if k == 0 { 0 } else { limit },
+                    rescored: s.rescored,
+                };
+                (s.top.into_sorted(), stats)
+            })
+        })
+        .collect()
+}
+
+/// One query's state in a fast scan: its tables, the best rows so far and the running floor.
+struct QueryScan<'e> {
+    table: Vec<f32>,
+    tables: ScanTables,
+    exclude: &'e [u32],
+    top: TopK,
+    /// The floor a row's estimate must pass to be re-scored (from the k-th exact score).
+    t: f32,
+    rescored: usize,
+}
+
+impl<'e> QueryScan<'e> {
+    fn new(table: Vec<f32>, tables: ScanTables, k: usize, exclude: &'e [u32]) -> Self {
+        QueryScan {
+            table,
+            tables,
+            exclude,
+            top: TopK::new(k),
+            t: f32::NEG_INFINITY,
+            rescored: 0,
+        }
+    }
+
+    /// Tests the rows `r0 ..` whose integer sums are `sums` (norms `norms`) and re-scores those
+    /// that may rank. One pass: a row is re-scored when its estimate plus the error bound
+    /// reaches the k-th exact score so far, `L` (times its norm; with a relative margin for the
+    /// rounding of the comparison itself, and `>` against a floor one step lower is `≥` the
+    /// floor). `L` only rises, so a row passed over could not have ranked at the end either.
+    /// Rows of norm zero never rank, as in the float scan. The test runs over 32 rows without
+    /// branches first (vectorized), then row by row only where one passes.
+    fn absorb(&mut self, pq: &PqMatrix, sums: &[u16], norms: &[f32], r0: usize) {
+        let floor = |bound: f32| {
+            let f = bound - bound.abs() * 1e-5 - f32::MIN_POSITIVE;
+            f - f.abs() * f32::EPSILON - f32::MIN_POSITIVE
+        };
+        let unit = self.tables.unit();
+        // The estimate's upper bound: `s · unit + add`.
+        let add = self.tables.bias() + self.tables.error();
+        for (c, (ss, ns)) in sums
             .chunks(SCAN_BLOCK)
-            .zip(norms[r0..r1].chunks(SCAN_BLOCK))
+            .zip(norms.chunks(SCAN_BLOCK))
             .enumerate()
         {
+            let t = self.t;
             let any = ss
                 .iter()
                 .zip(ns)
@@ -100,21 +184,18 @@ pub fn top_k(
                 continue;
             }
             for (i, (&s, &n)) in ss.iter().zip(ns).enumerate() {
-                if n > 0.0 && f32::from(s) * unit + add > t * n {
+                if n > 0.0 && f32::from(s) * unit + add > self.t * n {
                     let row = r0 + c * SCAN_BLOCK + i;
                     let id = row as u32;
-                    if !exclude.contains(&id) {
-                        top.push(id, pq.adc_row(&table, row) / n);
-                        stats.rescored += 1;
-                        t = floor(top.threshold());
+                    if !self.exclude.contains(&id) {
+                        self.top.push(id, pq.adc_row(&self.table, row) / n);
+                        self.rescored += 1;
+                        self.t = floor(self.top.threshold());
                     }
                 }
             }
         }
-        b0 = b1;
     }
-    stats.scanned = limit;
-    Some((top.into_sorted(), stats))
 }
 
 /// The 4-bit PQ matrix of `emb` when `scan` asks for the fast scan and it applies.
@@ -160,19 +241,26 @@ pub(crate) fn try_top_k_batch(
     }
     let norms = emb.norms();
     let none: Vec<u32> = Vec::new();
-    Some(
-        queries
-            .par_chunks(dims)
-            .enumerate()
-            .map(|(q, query)| {
-                let ex = exclude.get(q).unwrap_or(&none);
-                match top_k(pq, norms, query, k, limit, ex) {
+    // Groups of queries share each pass over the codes; the groups run in parallel.
+    let groups: Vec<Vec<Vec<Hit>>> = queries
+        .par_chunks(dims * SCAN_GROUP)
+        .enumerate()
+        .map(|(g, group)| {
+            let qs: Vec<&[f32]> = group.chunks(dims).collect();
+            let ex: Vec<&[u32]> = (0..qs.len())
+                .map(|i| &exclude.get(g * SCAN_GROUP + i).unwrap_or(&none)[..])
+                .collect();
+            top_k_group(pq, norms, &qs, k, limit, &ex)
+                .into_iter()
+                .zip(qs.iter().zip(&ex))
+                .map(|(got, (q, ex))| match got {
                     Some((hits, _)) => hits,
-                    None => exact::top_k(emb, query, k, limit, ex),
-                }
-            })
-            .collect(),
-    )
+                    None => exact::top_k(emb, q, k, limit, ex),
+                })
+                .collect()
+        })
+        .collect();
+    Some(groups.into_iter().flatten().collect())
 }
 
 #[cfg(test)]
@@ -263,6 +351,36 @@ mod tests {
                     rescored < 12 * rows / 4,
                     "rows {rows} m {m}: {rescored} re-scored"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn grouped_scans_answer_as_one_query_at_a_time() {
+        let mut rng = Rng::new(21);
+        for (rows, m, dsub) in [(3000, 25, 2), (700, 7, 1), (40, 2, 3)] {
+            let emb = model(rows, m, dsub, 31, true);
+            let p = pq(&emb);
+            for n in 1..=SCAN_GROUP {
+                let mut qs: Vec<Vec<f32>> = (0..n).map(|_| query(m * dsub, &mut rng)).collect();
+                if n == 3 {
+                    // A query whose tables cannot be quantized: no answer from the fast scan.
+                    qs[1][0] = f32::NAN;
+                }
+                let ex: Vec<Vec<u32>> = (0..n).map(|i| vec![i as u32, 5]).collect();
+                let qr: Vec<&[f32]> = qs.iter().map(|q| &q[..]).collect();
+                let er: Vec<&[u32]> = ex.iter().map(|e| &e[..]).collect();
+                let got = top_k_group(p, emb.norms(), &qr, 10, rows - 3, &er);
+                for i in 0..n {
+                    let one = top_k(p, emb.norms(), &qs[i], 10, rows - 3, &ex[i]);
+                    assert_eq!(got[i], one, "rows {rows} group of {n}, query {i}");
+                    if n == 3 && i == 1 {
+                        assert!(got[i].is_none());
+                    } else {
+                        let want = float_top(&emb, &qs[i], 10, rows - 3, &ex[i]);
+                        assert_eq!(got[i].as_ref().unwrap().0, want);
+                    }
+                }
             }
         }
     }

@@ -16,7 +16,7 @@ pub(crate) use int8::score as int8_score;
 pub use int8::{quantize_into, quantize_query, Int8Matrix, EXACT_F32_DIMS};
 pub use pq::{
     check_settings as check_pq_settings, pack_codes, packed_row_bytes, PqMatrix, ScanCodes,
-    ScanTables, ADC_LANES, SCAN_BLOCK,
+    ScanTables, ADC_LANES, SCAN_BLOCK, SCAN_GROUP,
 };
 pub use rq::{check_settings as check_rq_settings, CodebookDtype, RqMatrix};
 

@@ -38,6 +38,9 @@ pub const ADC_LANES: usize = 16;
 /// Rows of a fast-scan block: the codes of 32 rows for two subquantizers fill one AVX2 register.
 pub const SCAN_BLOCK: usize = 32;
 
+/// Most queries [`ScanCodes::sums_group`] scores in one pass over the codes.
+pub const SCAN_GROUP: usize = 4;
+
 /// Checks PQ settings: `m ≥ 1` divides `dims`, `1 ≤ bits ≤ 8`.
 pub fn check_settings(dims: usize, m: usize, bits: u32) -> Result<()> {
     if m == 0 || !dims.is_multiple_of(m) {
@@ -589,9 +592,41 @@ impl ScanCodes {
         if crate::cpu::avx2_fma() {
             // SAFETY: AVX2 was detected at run time (`cpu::avx2_fma`), and `check` has verified
             // the lengths the kernel's unchecked 32-byte loads and stores rely on.
-            return unsafe { self.sums_avx2(tables, b0, b1, out) };
+            return unsafe { self.sums_avx2::<1>(&[tables], b0, b1, &mut [out]) };
         }
         self.sums_scalar(tables, b0, b1, out)
+    }
+
+    /// [`ScanCodes::sums`] for up to [`SCAN_GROUP`] queries at once (`out[q]` for
+    /// `tables[q]`): each group of codes is loaded and split into nibbles once for all of them.
+    /// The same sums as one call per query.
+    ///
+    /// # Panics
+    /// As [`ScanCodes::sums`] for any query, or if `tables` and `out` differ in length or hold
+    /// more than [`SCAN_GROUP`].
+    pub fn sums_group(&self, tables: &[&ScanTables], b0: usize, b1: usize, out: &mut [&mut [u16]]) {
+        assert_eq!(tables.len(), out.len(), "one output a query");
+        assert!(tables.len() <= SCAN_GROUP, "at most {SCAN_GROUP} queries");
+        for (t, o) in tables.iter().zip(out.iter_mut()) {
+            self.check(t, b0, b1, o);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if crate::cpu::avx2_fma() {
+            // SAFETY: AVX2 was detected at run time; `check` has verified every query's
+            // lengths, which are the kernel's only unchecked accesses.
+            return unsafe {
+                match tables.len() {
+                    4 => self.sums_avx2::<4>(tables, b0, b1, out),
+                    3 => self.sums_avx2::<3>(tables, b0, b1, out),
+                    2 => self.sums_avx2::<2>(tables, b0, b1, out),
+                    1 => self.sums_avx2::<1>(tables, b0, b1, out),
+                    _ => {}
+                }
+            };
+        }
+        for (t, o) in tables.iter().zip(out.iter_mut()) {
+            self.sums_scalar(t, b0, b1, o);
+        }
     }
 
     fn check(&self, tables: &ScanTables, b0: usize, b1: usize, out: &mut [u16]) {
@@ -633,64 +668,73 @@ impl ScanCodes {
         }
     }
 
-    /// [`ScanCodes::sums`] with AVX2: per pair of subquantizers, one 32-byte load of codes, two
+    /// [`ScanCodes::sums`] with AVX2 for `G` queries: per pair of subquantizers, one 32-byte
+    /// load of codes split into low and high nibbles (shared by the queries), then per query two
     /// shuffles (rows 0–15 from the low nibbles, 16–31 from the high), and the looked-up bytes
     /// added into 16-bit lanes (whole lanes, and the odd bytes apart; the even bytes' sums are
     /// their difference at the end); the two 128-bit lanes (the pair's two subquantizers) are
     /// added at the end of the block.
     ///
     /// # Safety
-    /// AVX2 must be available, and `self.check(tables, b0, b1, out)` must hold.
+    /// AVX2 must be available, `tables` and `out` must hold `G` entries each, and
+    /// `self.check(tables[q], b0, b1, out[q])` must hold for every query.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn sums_avx2(&self, tables: &ScanTables, b0: usize, b1: usize, out: &mut [u16]) {
+    unsafe fn sums_avx2<const G: usize>(
+        &self,
+        tables: &[&ScanTables],
+        b0: usize,
+        b1: usize,
+        out: &mut [&mut [u16]],
+    ) {
         use std::arch::x86_64::*;
         let pairs = self.pairs;
         let nib = _mm256_set1_epi8(15);
-        for (b, o) in (b0..b1).zip(out.chunks_exact_mut(SCAN_BLOCK)) {
+        for (k, b) in (b0..b1).enumerate() {
             let groups = &self.bytes[b * pairs * SCAN_BLOCK..(b + 1) * pairs * SCAN_BLOCK];
-            let (mut lo_e, mut lo_o) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-            let (mut hi_e, mut hi_o) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-            for (g, t) in groups
-                .chunks_exact(SCAN_BLOCK)
-                .zip(tables.lut.chunks_exact(SCAN_BLOCK))
-            {
-                // SAFETY: `g` and `t` are 32-byte slices (chunks_exact), read unaligned.
-                let (c, lut) = unsafe {
-                    (
-                        _mm256_loadu_si256(g.as_ptr() as *const __m256i),
-                        _mm256_loadu_si256(t.as_ptr() as *const __m256i),
-                    )
-                };
+            let zero = _mm256_setzero_si256();
+            // Per query: low-nibble rows (whole lanes, odd bytes), high-nibble rows (same).
+            let mut acc = [[zero; 4]; G];
+            for (p, g) in groups.chunks_exact(SCAN_BLOCK).enumerate() {
+                // SAFETY: `g` is a 32-byte slice (chunks_exact), read unaligned.
+                let c = unsafe { _mm256_loadu_si256(g.as_ptr() as *const __m256i) };
                 let lo = _mm256_and_si256(c, nib);
                 let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(c), nib);
-                let vlo = _mm256_shuffle_epi8(lut, lo);
-                let vhi = _mm256_shuffle_epi8(lut, hi);
-                // Whole 16-bit lanes (even byte + 256 × odd byte, wrapping) and the odd bytes.
-                lo_e = _mm256_add_epi16(lo_e, vlo);
-                lo_o = _mm256_add_epi16(lo_o, _mm256_srli_epi16::<8>(vlo));
-                hi_e = _mm256_add_epi16(hi_e, vhi);
-                hi_o = _mm256_add_epi16(hi_o, _mm256_srli_epi16::<8>(vhi));
+                for (a, t) in acc.iter_mut().zip(tables) {
+                    let t = &t.lut[p * SCAN_BLOCK..(p + 1) * SCAN_BLOCK];
+                    // SAFETY: `t` is a 32-byte slice, read unaligned.
+                    let lut = unsafe { _mm256_loadu_si256(t.as_ptr() as *const __m256i) };
+                    let vlo = _mm256_shuffle_epi8(lut, lo);
+                    let vhi = _mm256_shuffle_epi8(lut, hi);
+                    // Whole 16-bit lanes (even byte + 256 × odd byte, wrapping) and odd bytes.
+                    a[0] = _mm256_add_epi16(a[0], vlo);
+                    a[1] = _mm256_add_epi16(a[1], _mm256_srli_epi16::<8>(vlo));
+                    a[2] = _mm256_add_epi16(a[2], vhi);
+                    a[3] = _mm256_add_epi16(a[3], _mm256_srli_epi16::<8>(vhi));
+                }
             }
-            // The even bytes' sums: lanes minus 256 × the odd sums, modulo 2^16, exact because
-            // every sum is below 2^16.
-            lo_e = _mm256_sub_epi16(lo_e, _mm256_slli_epi16::<8>(lo_o));
-            hi_e = _mm256_sub_epi16(hi_e, _mm256_slli_epi16::<8>(hi_o));
-            // Lane sums: the pair's two subquantizers; then even and odd rows interleaved.
-            let fold = |x: __m256i| {
-                _mm_add_epi16(_mm256_castsi256_si128(x), _mm256_extracti128_si256::<1>(x))
-            };
-            let (le, lo_) = (fold(lo_e), fold(lo_o));
-            let (he, ho) = (fold(hi_e), fold(hi_o));
-            let parts = [
-                _mm_unpacklo_epi16(le, lo_),
-                _mm_unpackhi_epi16(le, lo_),
-                _mm_unpacklo_epi16(he, ho),
-                _mm_unpackhi_epi16(he, ho),
-            ];
-            for (chunk, v) in o.chunks_exact_mut(8).zip(parts) {
-                // SAFETY: `chunk` is 8 u16 (16 bytes, chunks_exact), written unaligned.
-                unsafe { _mm_storeu_si128(chunk.as_mut_ptr() as *mut __m128i, v) };
+            for (a, o) in acc.iter().zip(out.iter_mut()) {
+                // The even bytes' sums: lanes minus 256 × the odd sums, modulo 2^16, exact
+                // because every sum is below 2^16.
+                let lo_e = _mm256_sub_epi16(a[0], _mm256_slli_epi16::<8>(a[1]));
+                let hi_e = _mm256_sub_epi16(a[2], _mm256_slli_epi16::<8>(a[3]));
+                // Lane sums: the pair's two subquantizers; then even and odd rows interleaved.
+                let fold = |x: __m256i| {
+                    _mm_add_epi16(_mm256_castsi256_si128(x), _mm256_extracti128_si256::<1>(x))
+                };
+                let (le, lo_) = (fold(lo_e), fold(a[1]));
+                let (he, ho) = (fold(hi_e), fold(a[3]));
+                let parts = [
+                    _mm_unpacklo_epi16(le, lo_),
+                    _mm_unpackhi_epi16(le, lo_),
+                    _mm_unpacklo_epi16(he, ho),
+                    _mm_unpackhi_epi16(he, ho),
+                ];
+                let o = &mut o[k * SCAN_BLOCK..(k + 1) * SCAN_BLOCK];
+                for (chunk, v) in o.chunks_exact_mut(8).zip(parts) {
+                    // SAFETY: `chunk` is 8 u16 (16 bytes, chunks_exact), written unaligned.
+                    unsafe { _mm_storeu_si128(chunk.as_mut_ptr() as *mut __m128i, v) };
+                }
             }
         }
     }
@@ -855,6 +899,18 @@ pub(crate) fn adc_range(
 /// scan of every kind scored by lookup tables (PQ and RQ); [`adc_codes`] sums in the same order.
 pub(crate) fn adc_all(table: &[f32], ksub: usize, m: usize, codes: &[u8], out: &mut [f32]) {
     use rayon::prelude::*;
+    if ksub == 256 && m > 0 {
+        // 8-bit codes: tables typed as arrays of 256, so no lookup needs a bounds check.
+        let (tables, _) = table.as_chunks::<256>();
+        return out
+            .par_chunks_mut(4096)
+            .zip(codes.par_chunks(4096 * m))
+            .for_each(|(o, rows)| {
+                for (s, codes) in o.iter_mut().zip(rows.chunks_exact(m)) {
+                    *s = adc_one_256(&tables[..m], codes);
+                }
+            });
+    }
     out.par_chunks_mut(4096)
         .zip(codes.par_chunks(4096 * m.max(1)))
         .for_each(|(o, rows)| {
@@ -884,6 +940,28 @@ fn adc_packed_one(table: &[f32], m: usize, row: &[u8]) -> f32 {
         let c = if j % 2 == 0 { b & 15 } else { b >> 4 };
         sum += table[j * 16 + c as usize];
         j += 1;
+    }
+    sum
+}
+
+/// [`adc_one`] for 8-bit codes (`tables.len() == codes.len()`): the same additions in the same
+/// order.
+#[inline(always)]
+fn adc_one_256(tables: &[[f32; 256]], codes: &[u8]) -> f32 {
+    let whole = codes.len() / 4 * 4;
+    let mut acc = [0.0f32; 4];
+    for (t, c) in tables[..whole]
+        .chunks_exact(4)
+        .zip(codes[..whole].chunks_exact(4))
+    {
+        acc[0] += t[0][c[0] as usize];
+        acc[1] += t[1][c[1] as usize];
+        acc[2] += t[2][c[2] as usize];
+        acc[3] += t[3][c[3] as usize];
+    }
+    let mut sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (t, &c) in tables[whole..].iter().zip(&codes[whole..]) {
+        sum += t[c as usize];
     }
     sum
 }
@@ -1040,6 +1118,23 @@ mod tests {
         let direct = direct_sums(pq, tables);
         for (i, &d) in direct.iter().enumerate() {
             assert_eq!(u32::from(scalar[i]), d, "{what}: row {i}");
+        }
+        // A group of queries: each gets the sums it gets alone (the table itself, and a copy
+        // with one entry raised so the queries differ).
+        let mut other = tables.clone();
+        other.lut[0] ^= 1;
+        for n in 1..=SCAN_GROUP {
+            let group: Vec<&ScanTables> = (0..n)
+                .map(|i| if i % 2 == 0 { tables } else { &other })
+                .collect();
+            let mut outs = vec![vec![7u16; blocks * SCAN_BLOCK]; n];
+            let mut refs: Vec<&mut [u16]> = outs.iter_mut().map(|o| &mut o[..]).collect();
+            codes.sums_group(&group, 0, blocks, &mut refs);
+            for (i, o) in outs.iter().enumerate() {
+                let mut alone = vec![0u16; blocks * SCAN_BLOCK];
+                codes.sums_scalar(group[i], 0, blocks, &mut alone);
+                assert_eq!(*o, alone, "{what}: group of {n}, query {i}");
+            }
         }
         // A range of blocks gives the same sums as the whole.
         if blocks > 2 {
