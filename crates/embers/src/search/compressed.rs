@@ -54,19 +54,19 @@ impl<E: Borrow<Embeddings>> Compressed<E> {
         }
         Ok(self)
     }
+}
 
-    /// The best `first` of the scan re-scored against the f32 rows: the best `k` of them by the
-    /// exact cosine.
-    fn rescore(&self, exact: &Embeddings, query: &[f32], k: usize, first: Vec<Hit>) -> Vec<Hit> {
-        let mut top = TopK::new(k);
-        let norms = exact.norms();
-        let mut row = vec![0.0f32; exact.dims()];
-        for h in first {
-            exact.storage().row_into(h.id as usize, &mut row);
-            top.push(h.id, kernels::dot_exact(&row, query) / norms[h.id as usize]);
-        }
-        top.into_sorted()
+/// The best `first` of a scan re-scored against the f32 rows `exact`: the best `k` of them by
+/// the exact cosine.
+fn rescore(exact: &Embeddings, query: &[f32], k: usize, first: Vec<Hit>) -> Vec<Hit> {
+    let mut top = TopK::new(k);
+    let norms = exact.norms();
+    let mut row = vec![0.0f32; exact.dims()];
+    for h in first {
+        exact.storage().row_into(h.id as usize, &mut row);
+        top.push(h.id, kernels::dot_exact(&row, query) / norms[h.id as usize]);
     }
+    top.into_sorted()
 }
 
 impl<E: Borrow<Embeddings> + Send + Sync> Search for Compressed<E> {
@@ -102,7 +102,7 @@ impl<E: Borrow<Embeddings> + Send + Sync> Search for Compressed<E> {
         Ok(first
             .into_iter()
             .enumerate()
-            .map(|(q, hits)| self.rescore(exact, &queries[q * dims..(q + 1) * dims], k, hits))
+            .map(|(q, hits)| rescore(exact, &queries[q * dims..(q + 1) * dims], k, hits))
             .collect())
     }
 

@@ -95,25 +95,22 @@ pub fn top_k_group(
     } else {
         limit.div_ceil(SCAN_BLOCK)
     };
-    let live: Vec<usize> = (0..scans.len()).filter(|&i| scans[i].is_some()).collect();
-    let mut sums = vec![vec![0u16; RUN_BLOCKS.min(blocks) * SCAN_BLOCK]; live.len()];
+    // One run of sums for each query that is scanned, in the order of `scans`.
+    let live = scans.iter().flatten().count();
+    let mut sums = vec![vec![0u16; RUN_BLOCKS.min(blocks) * SCAN_BLOCK]; live];
     // The sums a run of blocks at a time (16 KiB a query: tested while in cache).
     let mut b0 = 0;
-    while b0 < blocks && !live.is_empty() {
+    while b0 < blocks && live > 0 {
         let b1 = (b0 + RUN_BLOCKS).min(blocks);
         let len = (b1 - b0) * SCAN_BLOCK;
         {
-            let tables: Vec<&ScanTables> = live
-                .iter()
-                .map(|&i| &scans[i].as_ref().expect("live").tables)
-                .collect();
+            let tables: Vec<&ScanTables> = scans.iter().flatten().map(|s| &s.tables).collect();
             let mut outs: Vec<&mut [u16]> = sums.iter_mut().map(|v| &mut v[..len]).collect();
             codes.sums_group(&tables, b0, b1, &mut outs);
         }
         let r0 = b0 * SCAN_BLOCK;
         let r1 = (b1 * SCAN_BLOCK).min(limit);
-        for (&i, run) in live.iter().zip(&sums) {
-            let scan = scans[i].as_mut().expect("live");
+        for (scan, run) in scans.iter_mut().flatten().zip(&sums) {
             scan.absorb(pq, &run[..r1 - r0], &norms[r0..r1], r0);
         }
         b0 = b1;
