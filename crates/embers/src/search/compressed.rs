@@ -9,7 +9,7 @@ use crate::embeddings::Embeddings;
 use crate::error::{Error, Result};
 use crate::kernels;
 use crate::search::exact::{top_k_batch, Hit, TopK};
-use crate::search::fastscan::{self, PqScan};
+use crate::search::fastscan::{FastScan, PqScan};
 use crate::search::{check_request, Search};
 
 /// Scan of compressed rows, with optional exact re-scoring.
@@ -18,7 +18,7 @@ pub struct Compressed<E> {
     emb: E,
     exact: Option<E>,
     candidates: usize,
-    pq_scan: PqScan,
+    fast: FastScan,
 }
 
 impl<E: Borrow<Embeddings>> Compressed<E> {
@@ -29,14 +29,14 @@ impl<E: Borrow<Embeddings>> Compressed<E> {
             emb,
             exact,
             candidates,
-            pq_scan: PqScan::Fast,
+            fast: FastScan::new(PqScan::Fast),
         }
     }
 
     /// How 4-bit PQ rows are scanned (the fast scan by default: same answers as the f32
     /// tables, faster).
     pub fn with_pq_scan(mut self, pq_scan: PqScan) -> Self {
-        self.pq_scan = pq_scan;
+        self.fast = FastScan::new(pq_scan);
         self
     }
 
@@ -92,7 +92,9 @@ impl<E: Borrow<Embeddings> + Send + Sync> Search for Compressed<E> {
         // The whole batch at once: 4-bit PQ by the fast scan (groups of queries share each pass
         // over the codes), the other kinds by the blocked scan of `exact::top_k_batch` (lookup
         // tables of several queries a row for PQ/RQ); both answer as `select(cosines(..))`.
-        let first = fastscan::try_top_k_batch(emb, self.pq_scan, queries, want, limit, exclude)
+        let first = self
+            .fast
+            .try_top_k_batch(emb, queries, want, limit, exclude)
             .unwrap_or_else(|| top_k_batch(emb, queries, want, limit, exclude));
         let Some(exact) = &self.exact else {
             return Ok(first);

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use crate::embeddings::Embeddings;
 use crate::error::Result;
 use crate::kernels;
-use crate::search::fastscan::{self, PqScan};
+use crate::search::fastscan::{FastScan, PqScan};
 use crate::search::screen::Screen;
 use crate::search::Search;
 use crate::storage::{
@@ -765,7 +765,7 @@ pub struct Exact<E> {
     screening: Screening,
     screen: OnceLock<Option<Screen>>,
     singles: AtomicU32,
-    pq_scan: PqScan,
+    fast: FastScan,
 }
 
 impl<E: Borrow<Embeddings>> Exact<E> {
@@ -776,7 +776,7 @@ impl<E: Borrow<Embeddings>> Exact<E> {
             screening,
             screen: OnceLock::new(),
             singles: AtomicU32::new(0),
-            pq_scan: PqScan::Fast,
+            fast: FastScan::new(PqScan::Fast),
         };
         if screening == Screening::Eager {
             let _ = s.screen();
@@ -787,7 +787,7 @@ impl<E: Borrow<Embeddings>> Exact<E> {
     /// How 4-bit PQ rows are scanned (the fast scan by default: same answers as the f32
     /// tables, faster).
     pub fn with_pq_scan(mut self, pq_scan: PqScan) -> Self {
-        self.pq_scan = pq_scan;
+        self.fast = FastScan::new(pq_scan);
         self
     }
 
@@ -841,7 +841,7 @@ impl<E: Borrow<Embeddings>> Exact<E> {
                 }
             }
         }
-        if let Some(hits) = fastscan::try_top_k(emb, self.pq_scan, query, k, limit, exclude) {
+        if let Some(hits) = self.fast.try_top_k(emb, query, k, limit, exclude) {
             return hits;
         }
         top_k(emb, query, k, limit, exclude)
@@ -895,8 +895,7 @@ impl<E: Borrow<Embeddings>> Exact<E> {
             }
         }
         let limit = limit.min(emb.len());
-        if let Some(hits) = fastscan::try_top_k_batch(emb, self.pq_scan, queries, k, limit, exclude)
-        {
+        if let Some(hits) = self.fast.try_top_k_batch(emb, queries, k, limit, exclude) {
             return hits;
         }
         top_k_batch(emb, queries, k, limit, exclude)

@@ -8,18 +8,31 @@
 //! [`ScanTables::error`] (the sum of each table's largest rounding error, plus a margin for f32
 //! rounding). In one pass over the rows, a row is re-scored with the f32 tables when its
 //! estimate plus that bound reaches `L`, the k-th best exact cosine so far (times the row's
-//! norm); `L` only rises, so a row passed over cannot beat the final k-th score. The test runs
-//! on 32 rows at once; how many rows get re-scored (about k · ln(rows / k) while `L` rises, plus
-//! those within the bound of the k-th score) is measured in BENCHMARKS.md, issue 18.
+//! norm); `L` only rises, so a row passed over cannot beat the final k-th score. How many rows
+//! get re-scored (about k · ln(rows / k) while `L` rises, plus those within the bound of the
+//! k-th score) is measured in BENCHMARKS.md, issue 18.
+//!
+//! Why fast: the test against `L` depends on each row's norm, so it is a float comparison a
+//! row. [`ScanIndex`] lays the rows out sorted by norm within windows of [`SORT_WINDOW`] rows,
+//! so the 32 rows of a block have norms close together; from the block's smallest (or, while
+//! `L < 0`, largest) norm follows one integer threshold that every row able to pass must
+//! exceed, and most blocks are passed over after one comparison of their 16-bit sums with it.
+
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
 use crate::embeddings::Embeddings;
 use crate::search::exact::{self, Hit, TopK};
-use crate::storage::{PqMatrix, ScanTables, Storage, SCAN_BLOCK, SCAN_GROUP};
+use crate::storage::{PqMatrix, ScanCodes, ScanTables, Storage, SCAN_BLOCK, SCAN_GROUP};
 
 /// Blocks whose sums are computed at a time (the sums of one run, 16 KiB, stay in L1).
 const RUN_BLOCKS: usize = 256;
+
+/// Rows are sorted by norm within consecutive windows of this many rows (64 blocks), so the
+/// scan keeps the stored order at this scale (frequent words, which answer most queries, first;
+/// a `limit` scans whole windows) while each block holds rows of similar norm.
+pub const SORT_WINDOW: usize = 2048;
 
 /// How a 4-bit PQ model is scanned by the search objects ([`crate::search::Exact`],
 /// [`crate::search::Compressed`], [`crate::search::default_with`]).
@@ -37,96 +50,178 @@ pub enum PqScan {
 pub struct ScanStats {
     /// Rows whose integer sums were computed.
     pub scanned: usize,
+    /// Blocks of 32 rows whose rows were tested one by one (the others were passed over by
+    /// the block's integer threshold).
+    pub tested_blocks: usize,
     /// Rows re-scored with the f32 tables.
     pub rescored: usize,
 }
 
-/// The top `k` rows by cosine (`dot_all / norm`, as `exact::cosines` ranks them) among the
-/// first `limit` rows of `pq`, skipping `exclude`, by the fast scan; `norms` are the rows'
-/// norms. `None` when the fast scan does not apply (codes not 4-bit, tables not quantizable):
-/// the caller scans with the f32 tables.
-pub fn top_k(
-    pq: &PqMatrix,
-    norms: &[f32],
-    query: &[f32],
-    k: usize,
-    limit: usize,
-    exclude: &[u32],
-) -> Option<(Vec<Hit>, ScanStats)> {
-    top_k_group(pq, norms, &[query], k, limit, &[exclude]).pop()?
+/// A 4-bit PQ model laid out for the fast scan, with the norms its cosines divide by: rows
+/// sorted by norm within windows of [`SORT_WINDOW`], their codes in [`ScanCodes`] blocks, and
+/// each block's smallest and largest positive norm. Built once per model (a sort and a copy of
+/// the codes: about as many bytes again as the packed codes, plus 8 a row).
+#[derive(Debug, Clone)]
+pub struct ScanIndex {
+    codes: ScanCodes,
+    /// Scan position → row (`u32::MAX` past the last row, to a whole block).
+    order: Vec<u32>,
+    /// The norm of the row at each position (0 past the last row).
+    norms: Vec<f32>,
+    /// Per block: the smallest and largest positive norm (`(∞, 0)` when none is positive).
+    bounds: Vec<(f32, f32)>,
+    m: usize,
 }
 
-/// [`top_k`] for up to [`SCAN_GROUP`] queries in one pass over the codes (each group of codes
-/// is read and split into nibbles once for all of them; [`ScanCodes::sums_group`]): one
-/// answer a query, `None` for a query whose tables cannot be quantized, or for all when the
-/// codes are not 4-bit. The same answers as one [`top_k`] a query.
-///
-/// [`ScanCodes::sums_group`]: crate::storage::ScanCodes::sums_group
-///
-/// # Panics
-/// If `queries` and `exclude` differ in length or hold more than [`SCAN_GROUP`].
-pub fn top_k_group(
-    pq: &PqMatrix,
-    norms: &[f32],
-    queries: &[&[f32]],
-    k: usize,
-    limit: usize,
-    exclude: &[&[u32]],
-) -> Vec<Option<(Vec<Hit>, ScanStats)>> {
-    assert_eq!(queries.len(), exclude.len(), "one exclusion list a query");
-    assert!(queries.len() <= SCAN_GROUP, "at most {SCAN_GROUP} queries");
-    let Some(codes) = pq.scan_codes() else {
-        return vec![None; queries.len()];
-    };
-    let limit = limit.min(pq.rows()).min(norms.len());
-    let norms = &norms[..limit];
-    // The queries the fast scan can take, with their f32 and quantized tables.
-    let mut scans: Vec<Option<QueryScan>> = queries
-        .iter()
-        .zip(exclude)
-        .map(|(q, &ex)| {
-            let table = pq.lookup_table(q);
-            let tables = ScanTables::new(&table, pq.subquantizers())?;
-            Some(QueryScan::new(table, tables, k, ex))
-        })
-        .collect();
-    let blocks = if k == 0 {
-        0
-    } else {
-        limit.div_ceil(SCAN_BLOCK)
-    };
-    // One run of sums for each query that is scanned, in the order of `scans`.
-    let live = scans.iter().flatten().count();
-    let mut sums = vec![vec![0u16; RUN_BLOCKS.min(blocks) * SCAN_BLOCK]; live];
-    // The sums a run of blocks at a time (16 KiB a query: tested while in cache).
-    let mut b0 = 0;
-    while b0 < blocks && live > 0 {
-        let b1 = (b0 + RUN_BLOCKS).min(blocks);
-        let len = (b1 - b0) * SCAN_BLOCK;
-        {
-            let tables: Vec<&ScanTables> = scans.iter().flatten().map(|s| &s.tables).collect();
-            let mut outs: Vec<&mut [u16]> = sums.iter_mut().map(|v| &mut v[..len]).collect();
-            codes.sums_group(&tables, b0, b1, &mut outs);
+impl ScanIndex {
+    /// The index of `pq` with row norms `norms` (one a row). `None` unless the codes are 4-bit
+    /// ([`PqMatrix::fast_scan_ready`]) and `norms` has one entry a row.
+    pub fn new(pq: &PqMatrix, norms: &[f32]) -> Option<Self> {
+        let rows = pq.rows();
+        if !pq.fast_scan_ready() || norms.len() != rows || u32::try_from(rows).is_err() {
+            return None;
         }
-        let r0 = b0 * SCAN_BLOCK;
-        let r1 = (b1 * SCAN_BLOCK).min(limit);
-        for (scan, run) in scans.iter_mut().flatten().zip(&sums) {
-            scan.absorb(pq, &run[..r1 - r0], &norms[r0..r1], r0);
-        }
-        b0 = b1;
-    }
-    scans
-        .iter_mut()
-        .map(|s| {
-            s.take().map(|s| {
-                let stats = ScanStats {
-                    scanned: if k == 0 { 0 } else { limit },
-                    rescored: s.rescored,
-                };
-                (s.top.into_sorted(), stats)
+        let mut order: Vec<u32> = (0..rows as u32).collect();
+        order.par_chunks_mut(SORT_WINDOW).for_each(|w| {
+            w.sort_unstable_by(|&a, &b| {
+                norms[a as usize]
+                    .total_cmp(&norms[b as usize])
+                    .then(a.cmp(&b))
             })
+        });
+        let codes = pq.scan_codes(&order)?;
+        let padded = rows.div_ceil(SCAN_BLOCK) * SCAN_BLOCK;
+        let mut sorted: Vec<f32> = order.iter().map(|&r| norms[r as usize]).collect();
+        sorted.resize(padded, 0.0);
+        order.resize(padded, u32::MAX);
+        let bounds = sorted
+            .chunks_exact(SCAN_BLOCK)
+            .map(|c| {
+                c.iter()
+                    .filter(|&&n| n > 0.0)
+                    .fold((f32::INFINITY, 0.0f32), |(lo, hi), &n| {
+                        (lo.min(n), hi.max(n))
+                    })
+            })
+            .collect();
+        Some(ScanIndex {
+            codes,
+            order,
+            norms: sorted,
+            bounds,
+            m: pq.subquantizers(),
         })
-        .collect()
+    }
+
+    /// Rows.
+    pub fn rows(&self) -> usize {
+        self.codes.rows()
+    }
+
+    /// Bytes of memory the index takes.
+    pub fn bytes(&self) -> usize {
+        self.codes.bytes()
+            + self.order.len() * 4
+            + self.norms.len() * 4
+            + self.bounds.len() * std::mem::size_of::<(f32, f32)>()
+    }
+
+    /// The top `k` rows by cosine (`dot_all / norm`, as `exact::cosines` ranks them) among the
+    /// first `limit` rows of `pq`, skipping `exclude`. `None` when the query's tables cannot be
+    /// quantized (not finite, or too many subquantizers): the caller scans with the f32
+    /// tables.
+    ///
+    /// # Panics
+    /// If `pq` is not the model the index was built from (rows or subquantizers differ).
+    pub fn top_k(
+        &self,
+        pq: &PqMatrix,
+        query: &[f32],
+        k: usize,
+        limit: usize,
+        exclude: &[u32],
+    ) -> Option<(Vec<Hit>, ScanStats)> {
+        self.top_k_group(pq, &[query], k, limit, &[exclude]).pop()?
+    }
+
+    /// [`ScanIndex::top_k`] for up to [`SCAN_GROUP`] queries in one pass over the codes (each
+    /// group of codes is read and split into nibbles once for all of them;
+    /// [`ScanCodes::sums_group`]): one answer a query, `None` for a query whose tables cannot
+    /// be quantized. The same answers as one [`ScanIndex::top_k`] a query.
+    ///
+    /// # Panics
+    /// As [`ScanIndex::top_k`], or if `queries` and `exclude` differ in length or hold more
+    /// than [`SCAN_GROUP`].
+    pub fn top_k_group(
+        &self,
+        pq: &PqMatrix,
+        queries: &[&[f32]],
+        k: usize,
+        limit: usize,
+        exclude: &[&[u32]],
+    ) -> Vec<Option<(Vec<Hit>, ScanStats)>> {
+        assert_eq!(queries.len(), exclude.len(), "one exclusion list a query");
+        assert!(queries.len() <= SCAN_GROUP, "at most {SCAN_GROUP} queries");
+        assert!(
+            pq.rows() == self.rows() && pq.subquantizers() == self.m,
+            "the index of this model"
+        );
+        let rows = self.rows();
+        let limit = limit.min(rows);
+        // The queries the fast scan can take, with their f32 and quantized tables.
+        let mut scans: Vec<Option<QueryScan>> = queries
+            .iter()
+            .zip(exclude)
+            .map(|(q, &ex)| {
+                let table = pq.lookup_table(q);
+                let tables = ScanTables::new(&table, self.m)?;
+                Some(QueryScan::new(table, tables, k, ex))
+            })
+            .collect();
+        // The windows that hold the first `limit` rows (the rows past it are skipped one by
+        // one in the last of them).
+        let end = if limit == rows {
+            rows
+        } else {
+            (limit.div_ceil(SORT_WINDOW) * SORT_WINDOW).min(rows)
+        };
+        let blocks = if k == 0 || limit == 0 {
+            0
+        } else {
+            end.div_ceil(SCAN_BLOCK)
+        };
+        // One run of sums for each query that is scanned, in the order of `scans`.
+        let live = scans.iter().flatten().count();
+        let mut sums = vec![vec![0u16; RUN_BLOCKS.min(blocks) * SCAN_BLOCK]; live];
+        // The sums a run of blocks at a time (16 KiB a query: tested while in cache).
+        let mut b0 = 0;
+        while b0 < blocks && live > 0 {
+            let b1 = (b0 + RUN_BLOCKS).min(blocks);
+            let len = (b1 - b0) * SCAN_BLOCK;
+            {
+                let tables: Vec<&ScanTables> = scans.iter().flatten().map(|s| &s.tables).collect();
+                let mut outs: Vec<&mut [u16]> = sums.iter_mut().map(|v| &mut v[..len]).collect();
+                self.codes.sums_group(&tables, b0, b1, &mut outs);
+            }
+            for (scan, run) in scans.iter_mut().flatten().zip(&sums) {
+                scan.absorb(pq, self, &run[..len], b0, limit);
+            }
+            b0 = b1;
+        }
+        scans
+            .iter_mut()
+            .map(|s| {
+                s.take().map(|s| {
+                    let stats = ScanStats {
+                        scanned: blocks.saturating_mul(SCAN_BLOCK).min(rows),
+                        tested_blocks: s.tested_blocks,
+                        rescored: s.rescored,
+                    };
+                    (s.top.into_sorted(), stats)
+                })
+            })
+            .collect()
+    }
 }
 
 /// One query's state in a fast scan: its tables, the best rows so far and the running floor.
@@ -137,6 +232,7 @@ struct QueryScan<'e> {
     top: TopK,
     /// The floor a row's estimate must pass to be re-scored (from the k-th exact score).
     t: f32,
+    tested_blocks: usize,
     rescored: usize,
 }
 
@@ -148,18 +244,24 @@ impl<'e> QueryScan<'e> {
             exclude,
             top: TopK::new(k),
             t: f32::NEG_INFINITY,
+            tested_blocks: 0,
             rescored: 0,
         }
     }
 
-    /// Tests the rows `r0 ..` whose integer sums are `sums` (norms `norms`) and re-scores those
-    /// that may rank. One pass: a row is re-scored when its estimate plus the error bound
-    /// reaches the k-th exact score so far, `L` (times its norm; with a relative margin for the
-    /// rounding of the comparison itself, and `>` against a floor one step lower is `≥` the
-    /// floor). `L` only rises, so a row passed over could not have ranked at the end either.
-    /// Rows of norm zero never rank, as in the float scan. The test runs over 32 rows without
-    /// branches first (vectorized), then row by row only where one passes.
-    fn absorb(&mut self, pq: &PqMatrix, sums: &[u16], norms: &[f32], r0: usize) {
+    /// Tests the blocks `b0 ..` of `index`, whose integer sums are `sums`, and re-scores the
+    /// rows below `limit` that may rank. One pass: a row is re-scored when its estimate plus the
+    /// error bound reaches the k-th exact score so far, `L` (times its norm; with a relative
+    /// margin for the rounding of the comparison itself, and `>` against a floor one step
+    /// lower is `≥` the floor). `L` only rises, so a row passed over could not have ranked at
+    /// the end either. Rows of norm zero never rank, as in the float scan.
+    ///
+    /// A block is tested row by row only when one of its sums exceeds the block's threshold:
+    /// a row of norm `n` passes only if `s · unit + add > t · n`, and with every `n` of the
+    /// block in `[lo, hi]`, `t · n ≥ t · lo` when `t ≥ 0` (`t · hi` when `t < 0`); so
+    /// `s > (t · lo − add) / unit`, less the f32 rounding of the row test (at most 2^-23 of
+    /// its terms; the margin below is 8 times that), is necessary.
+    fn absorb(&mut self, pq: &PqMatrix, index: &ScanIndex, sums: &[u16], b0: usize, limit: usize) {
         let floor = |bound: f32| {
             let f = bound - bound.abs() * 1e-5 - f32::MIN_POSITIVE;
             f - f.abs() * f32::EPSILON - f32::MIN_POSITIVE
@@ -167,25 +269,35 @@ impl<'e> QueryScan<'e> {
         let unit = self.tables.unit();
         // The estimate's upper bound: `s · unit + add`.
         let add = self.tables.bias() + self.tables.error();
-        for (c, (ss, ns)) in sums
-            .chunks(SCAN_BLOCK)
-            .zip(norms.chunks(SCAN_BLOCK))
-            .enumerate()
-        {
-            let t = self.t;
-            let any = ss
-                .iter()
-                .zip(ns)
-                .fold(false, |a, (&s, &n)| a | (f32::from(s) * unit + add > t * n));
-            if !any {
+        let (inv, add64) = (1.0 / f64::from(unit), f64::from(add));
+        for (c, ss) in sums.chunks_exact(SCAN_BLOCK).enumerate() {
+            let b = b0 + c;
+            let (lo, hi) = index.bounds[b];
+            if hi <= 0.0 {
+                continue; // no row of positive norm
+            }
+            let t = f64::from(self.t);
+            let nb = f64::from(if self.t >= 0.0 { lo } else { hi });
+            let margin = 1e-6 * (65536.0 + (add64.abs() + t.abs() * f64::from(hi)) * inv) + 1.0;
+            let x = (t * nb - add64) * inv - margin;
+            if x >= 65535.0 {
                 continue;
             }
+            if x >= 0.0 {
+                // Every row's sum at most the threshold: none can pass.
+                let th = x as u16;
+                if !ss.iter().fold(false, |a, &s| a | (s > th)) {
+                    continue;
+                }
+            }
+            self.tested_blocks += 1;
+            let p0 = b * SCAN_BLOCK;
+            let ns = &index.norms[p0..p0 + SCAN_BLOCK];
             for (i, (&s, &n)) in ss.iter().zip(ns).enumerate() {
                 if n > 0.0 && f32::from(s) * unit + add > self.t * n {
-                    let row = r0 + c * SCAN_BLOCK + i;
-                    let id = row as u32;
-                    if !self.exclude.contains(&id) {
-                        self.top.push(id, pq.adc_row(&self.table, row) / n);
+                    let id = index.order[p0 + i];
+                    if (id as usize) < limit && !self.exclude.contains(&id) {
+                        self.top.push(id, pq.adc_row(&self.table, id as usize) / n);
                         self.rescored += 1;
                         self.t = floor(self.top.threshold());
                     }
@@ -195,69 +307,93 @@ impl<'e> QueryScan<'e> {
     }
 }
 
-/// The 4-bit PQ matrix of `emb` when `scan` asks for the fast scan and it applies.
-fn fast_rows(emb: &Embeddings, scan: PqScan) -> Option<&PqMatrix> {
-    match (scan, emb.storage()) {
-        (PqScan::Fast, Storage::Pq(pq)) if pq.fast_scan_ready() => Some(pq),
-        _ => None,
-    }
+/// The fast scan as a search object holds it: whether to use it, and the [`ScanIndex`] of its
+/// model, built on the first query that can use it.
+#[derive(Debug, Default)]
+pub(crate) struct FastScan {
+    scan: PqScan,
+    index: OnceLock<Option<ScanIndex>>,
 }
 
-/// [`exact::top_k`] by the fast scan when `scan` asks for it and `emb` is 4-bit PQ (same
-/// answer); `None` otherwise.
-pub(crate) fn try_top_k(
-    emb: &Embeddings,
-    scan: PqScan,
-    query: &[f32],
-    k: usize,
-    limit: usize,
-    exclude: &[u32],
-) -> Option<Vec<Hit>> {
-    let pq = fast_rows(emb, scan)?;
-    if query.len() != pq.dims() {
-        return None;
+impl FastScan {
+    pub(crate) fn new(scan: PqScan) -> Self {
+        FastScan {
+            scan,
+            index: OnceLock::new(),
+        }
     }
-    top_k(pq, emb.norms(), query, k, limit, exclude).map(|(hits, _)| hits)
-}
 
-/// [`exact::top_k_batch`] by the fast scan, the queries in parallel, when `scan` asks for it
-/// and `emb` is 4-bit PQ (same answers; a query whose tables cannot be quantized is scanned
-/// with the f32 tables); `None` otherwise.
-pub(crate) fn try_top_k_batch(
-    emb: &Embeddings,
-    scan: PqScan,
-    queries: &[f32],
-    k: usize,
-    limit: usize,
-    exclude: &[Vec<u32>],
-) -> Option<Vec<Vec<Hit>>> {
-    let pq = fast_rows(emb, scan)?;
-    let dims = pq.dims();
-    if dims == 0 || !queries.len().is_multiple_of(dims) {
-        return None;
+    /// The 4-bit PQ matrix of `emb` and its index, when the fast scan is asked for and
+    /// applies. `emb` must be the same model on every call (the search object's own).
+    fn rows<'a>(&'a self, emb: &'a Embeddings) -> Option<(&'a PqMatrix, &'a ScanIndex)> {
+        let pq = match (self.scan, emb.storage()) {
+            (PqScan::Fast, Storage::Pq(pq)) if pq.fast_scan_ready() => pq,
+            _ => return None,
+        };
+        let index = self
+            .index
+            .get_or_init(|| ScanIndex::new(pq, emb.norms()))
+            .as_ref()?;
+        Some((pq, index))
     }
-    let norms = emb.norms();
-    let none: Vec<u32> = Vec::new();
-    // Groups of queries share each pass over the codes; the groups run in parallel.
-    let groups: Vec<Vec<Vec<Hit>>> = queries
-        .par_chunks(dims * SCAN_GROUP)
-        .enumerate()
-        .map(|(g, group)| {
-            let qs: Vec<&[f32]> = group.chunks(dims).collect();
-            let ex: Vec<&[u32]> = (0..qs.len())
-                .map(|i| &exclude.get(g * SCAN_GROUP + i).unwrap_or(&none)[..])
-                .collect();
-            top_k_group(pq, norms, &qs, k, limit, &ex)
-                .into_iter()
-                .zip(qs.iter().zip(&ex))
-                .map(|(got, (q, ex))| match got {
-                    Some((hits, _)) => hits,
-                    None => exact::top_k(emb, q, k, limit, ex),
-                })
-                .collect()
-        })
-        .collect();
-    Some(groups.into_iter().flatten().collect())
+
+    /// [`exact::top_k`] by the fast scan when it applies (same answer); `None` otherwise.
+    pub(crate) fn try_top_k(
+        &self,
+        emb: &Embeddings,
+        query: &[f32],
+        k: usize,
+        limit: usize,
+        exclude: &[u32],
+    ) -> Option<Vec<Hit>> {
+        let (pq, index) = self.rows(emb)?;
+        if query.len() != pq.dims() {
+            return None;
+        }
+        index
+            .top_k(pq, query, k, limit, exclude)
+            .map(|(hits, _)| hits)
+    }
+
+    /// [`exact::top_k_batch`] by the fast scan when it applies, groups of queries in parallel
+    /// (same answers; a query whose tables cannot be quantized is scanned with the f32 tables);
+    /// `None` otherwise.
+    pub(crate) fn try_top_k_batch(
+        &self,
+        emb: &Embeddings,
+        queries: &[f32],
+        k: usize,
+        limit: usize,
+        exclude: &[Vec<u32>],
+    ) -> Option<Vec<Vec<Hit>>> {
+        let (pq, index) = self.rows(emb)?;
+        let dims = pq.dims();
+        if dims == 0 || !queries.len().is_multiple_of(dims) {
+            return None;
+        }
+        let none: Vec<u32> = Vec::new();
+        // Groups of queries share each pass over the codes; the groups run in parallel.
+        let groups: Vec<Vec<Vec<Hit>>> = queries
+            .par_chunks(dims * SCAN_GROUP)
+            .enumerate()
+            .map(|(g, group)| {
+                let qs: Vec<&[f32]> = group.chunks(dims).collect();
+                let ex: Vec<&[u32]> = (0..qs.len())
+                    .map(|i| &exclude.get(g * SCAN_GROUP + i).unwrap_or(&none)[..])
+                    .collect();
+                index
+                    .top_k_group(pq, &qs, k, limit, &ex)
+                    .into_iter()
+                    .zip(qs.iter().zip(&ex))
+                    .map(|(got, (q, ex))| match got {
+                        Some((hits, _)) => hits,
+                        None => exact::top_k(emb, q, k, limit, ex),
+                    })
+                    .collect()
+            })
+            .collect();
+        Some(groups.into_iter().flatten().collect())
+    }
 }
 
 #[cfg(test)]
@@ -303,6 +439,31 @@ mod tests {
         select(&cosines(emb, q, limit), k, ex)
     }
 
+    /// One query through a freshly built index.
+    fn top_k(
+        pq: &PqMatrix,
+        norms: &[f32],
+        q: &[f32],
+        k: usize,
+        limit: usize,
+        ex: &[u32],
+    ) -> Option<(Vec<Hit>, ScanStats)> {
+        ScanIndex::new(pq, norms)?.top_k(pq, q, k, limit, ex)
+    }
+
+    fn top_k_group(
+        pq: &PqMatrix,
+        norms: &[f32],
+        qs: &[&[f32]],
+        k: usize,
+        limit: usize,
+        ex: &[&[u32]],
+    ) -> Vec<Option<(Vec<Hit>, ScanStats)>> {
+        ScanIndex::new(pq, norms)
+            .unwrap()
+            .top_k_group(pq, qs, k, limit, ex)
+    }
+
     fn pq(emb: &Embeddings) -> &PqMatrix {
         match emb.storage() {
             Storage::Pq(p) => p,
@@ -339,7 +500,7 @@ mod tests {
                     let ids: Vec<u32> = got.iter().take(3).map(|h| h.id).collect();
                     assert_eq!(ids[..k.min(3)], [2, 5, 6][..k.min(3)], "ties by id");
                 }
-                assert_eq!(stats.scanned, limit.min(rows));
+                assert!(stats.scanned >= limit.min(rows) && stats.scanned <= rows);
                 rescored += stats.rescored;
             }
             // The bound is useful: far fewer rows re-scored than scanned on large models.
@@ -401,6 +562,58 @@ mod tests {
         // Limit inside the first block.
         let (few, _) = top_k(p, emb.norms(), &q, 3, 7, &[]).unwrap();
         assert_eq!(few, float_top(&emb, &q, 3, 7, &[]));
+    }
+
+    #[test]
+    fn sorted_blocks_answer_as_the_float_scan_with_stored_norms_and_limits() {
+        // Three windows of rows; norms as a file may store them: spread over three orders of
+        // magnitude, one zero, one NaN (neither ever ranks).
+        let rows = 2 * SORT_WINDOW + 900;
+        let natural = model(rows, 8, 2, 41, false).norms().to_vec();
+        let mut rng = Rng::new(8);
+        let mut norms: Vec<f32> = natural
+            .iter()
+            .map(|&n| n * 10f32.powf(3.0 * rng.uniform()))
+            .collect();
+        norms[17] = 0.0;
+        norms[SORT_WINDOW + 5] = f32::NAN;
+        let emb = model(rows, 8, 2, 41, false).with_norms(norms).unwrap();
+        let index = ScanIndex::new(pq(&emb), emb.norms()).unwrap();
+        // Blocks hold rows of close norms: the largest is at most a few times the smallest.
+        let tight = index
+            .bounds
+            .iter()
+            .filter(|(lo, hi)| *hi > 0.0 && hi / lo < 1.5)
+            .count();
+        assert!(tight * 10 >= index.bounds.len() * 8, "{tight} tight blocks");
+        for (t, (k, limit)) in [
+            (10, rows),
+            (10, 1),
+            (5, 100),
+            (10, SORT_WINDOW),
+            (10, SORT_WINDOW + 1),
+            (30, 2 * SORT_WINDOW + 17),
+            // The k-th score below zero: the largest norm of a block bounds its rows.
+            (3000, 4000),
+            (rows, rows),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let q = query(16, &mut rng);
+            let ex = [3, 17, SORT_WINDOW as u32 + 5, limit as u32 - 1];
+            let (got, stats) = index.top_k(pq(&emb), &q, k, limit, &ex).unwrap();
+            let want = float_top(&emb, &q, k, limit, &ex);
+            assert_eq!(got, want, "case {t}: k {k} limit {limit}");
+            assert!(got
+                .iter()
+                .all(|h| (h.id as usize) < limit && !ex.contains(&h.id)));
+            if k == 10 && limit == rows {
+                // Most blocks are passed over by their integer threshold.
+                let blocks = rows.div_ceil(SCAN_BLOCK);
+                assert!(stats.tested_blocks * 4 < blocks, "{stats:?}");
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,6 @@
 //! [`ScanCodes`]): the tables quantized to bytes, 32 rows' codes looked up by one AVX2 shuffle.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
 
 use super::buffer::Buffer;
 use crate::error::{Error, Result};
@@ -27,9 +26,6 @@ pub struct PqMatrix {
     packed: bool,
     centroids: Buffer<f32>,
     rotation: Option<Buffer<f32>>,
-    /// The fast-scan layout of 4-bit codes, built on the first fast scan (another
-    /// `ceil(rows / 32) × 32 × ceil(m / 2)` bytes in memory).
-    scan: OnceLock<ScanCodes>,
 }
 
 /// Queries scored side by side by [`PqMatrix::adc_block`].
@@ -224,7 +220,6 @@ impl PqMatrix {
             packed,
             centroids,
             rotation,
-            scan: OnceLock::new(),
         })
     }
 
@@ -514,7 +509,6 @@ impl PqMatrix {
         if n < self.rows {
             self.rows = n;
             self.codes.truncate(n * self.code_bytes());
-            self.scan = OnceLock::new();
         }
     }
 
@@ -523,21 +517,23 @@ impl PqMatrix {
         self.packed && self.bits == 4
     }
 
-    /// The codes in the fast-scan layout, built on the first call (`None` unless
-    /// [`PqMatrix::fast_scan_ready`]). Costs `ceil(rows / 32) × 32 × ceil(m / 2)` bytes of memory
-    /// besides the stored codes (about as much again as the packed codes).
-    pub fn scan_codes(&self) -> Option<&ScanCodes> {
+    /// The codes in the fast-scan layout, rows in the given `order` (position `i` of the layout
+    /// holds row `order[i]`; `order` lists rows, each at most once). `None` unless
+    /// [`PqMatrix::fast_scan_ready`]. Costs `ceil(order.len() / 32) × 32 × ceil(m / 2)` bytes.
+    ///
+    /// # Panics
+    /// If a row of `order` is out of range.
+    pub fn scan_codes(&self, order: &[u32]) -> Option<ScanCodes> {
         if !self.fast_scan_ready() {
             return None;
         }
-        Some(
-            self.scan
-                .get_or_init(|| ScanCodes::build(self.stored_codes(), self.rows, self.m)),
-        )
+        Some(ScanCodes::build(self.stored_codes(), self.m, order))
     }
 }
 
-/// 4-bit PQ codes laid out for the fast scan: blocks of [`SCAN_BLOCK`] rows; in a block, one
+/// 4-bit PQ codes laid out for the fast scan, rows in a chosen order (see
+/// [`PqMatrix::scan_codes`]; a "row" below is a position of that order): blocks of
+/// [`SCAN_BLOCK`] rows; in a block, one
 /// 32-byte group for each pair of subquantizers `(2p, 2p + 1)`. Byte `i < 16` of a group holds
 /// the code of subquantizer `2p` for row `i` of the block (low nibble) and for row `16 + i`
 /// (high nibble); byte `16 + i` the same for subquantizer `2p + 1`. Rows past the last and the
@@ -552,12 +548,15 @@ pub struct ScanCodes {
 }
 
 impl ScanCodes {
-    /// The layout of `rows` rows of packed 4-bit codes (`ceil(m / 2)` bytes a row).
-    fn build(packed: &[u8], rows: usize, m: usize) -> Self {
+    /// The layout of the packed 4-bit codes (`ceil(m / 2)` bytes a row) of the rows `order`.
+    fn build(packed: &[u8], m: usize, order: &[u32]) -> Self {
         let pairs = packed_row_bytes(m);
+        let rows = order.len();
         let blocks = rows.div_ceil(SCAN_BLOCK);
         let mut bytes = vec![0u8; blocks * pairs * SCAN_BLOCK];
-        for (r, row) in packed.chunks_exact(pairs.max(1)).take(rows).enumerate() {
+        for (r, &id) in order.iter().enumerate() {
+            let at = id as usize * pairs;
+            let row = &packed[at..at + pairs];
             let (b, i) = (r / SCAN_BLOCK, r % SCAN_BLOCK);
             let (at, shift) = (i % 16, if i < 16 { 0 } else { 4 });
             for (p, &byte) in row.iter().enumerate() {
@@ -1093,6 +1092,10 @@ mod tests {
         PqMatrix::new(rows, m * dsub, m, 4, codes, cents, None).unwrap()
     }
 
+    fn identity(rows: usize) -> Vec<u32> {
+        (0..rows as u32).collect()
+    }
+
     /// `Σ_j entry_j[code_j]` of every row, straight from the codes one a byte.
     fn direct_sums(pq: &PqMatrix, t: &ScanTables) -> Vec<u32> {
         let m = pq.subquantizers();
@@ -1108,7 +1111,7 @@ mod tests {
     }
 
     fn check_sums(pq: &PqMatrix, tables: &ScanTables, what: &str) {
-        let codes = ScanCodes::build(pq.stored_codes(), pq.rows(), pq.subquantizers());
+        let codes = pq.scan_codes(&identity(pq.rows())).unwrap();
         let blocks = pq.rows().div_ceil(SCAN_BLOCK);
         let mut fast = vec![0u16; blocks * SCAN_BLOCK];
         let mut scalar = vec![1u16; blocks * SCAN_BLOCK];
@@ -1142,6 +1145,20 @@ mod tests {
             codes.sums(tables, 1, 2, &mut part);
             assert_eq!(part, scalar[SCAN_BLOCK..2 * SCAN_BLOCK], "{what}: block 1");
         }
+        // Rows in another order (reversed, every other row left out): position i sums row
+        // order[i].
+        let order: Vec<u32> = (0..pq.rows() as u32).rev().step_by(2).collect();
+        let codes = pq.scan_codes(&order).unwrap();
+        let blocks = order.len().div_ceil(SCAN_BLOCK);
+        let mut sums = vec![0u16; blocks * SCAN_BLOCK];
+        codes.sums(tables, 0, blocks, &mut sums);
+        for (i, &r) in order.iter().enumerate() {
+            assert_eq!(
+                u32::from(sums[i]),
+                direct[r as usize],
+                "{what}: position {i}"
+            );
+        }
     }
 
     #[test]
@@ -1159,7 +1176,7 @@ mod tests {
             check_sums(&pq, &t, &format!("rows {rows} m {m}"));
             // The estimate is within the bound of the f32 ADC score on every row.
             let mut s = vec![0u16; SCAN_BLOCK * rows.div_ceil(SCAN_BLOCK)];
-            let codes = pq.scan_codes().unwrap();
+            let codes = pq.scan_codes(&identity(rows)).unwrap();
             codes.sums(&t, 0, rows.div_ceil(SCAN_BLOCK), &mut s);
             for (i, &sum) in s.iter().enumerate().take(rows) {
                 let gap = (t.estimate(sum) - pq.adc_row(&table, i)).abs();
@@ -1240,6 +1257,6 @@ mod tests {
         let mut t = pq.clone();
         t.truncate_rows(40);
         assert_eq!(t.stored_codes().len(), 40 * 3);
-        assert_eq!(t.scan_codes().unwrap().rows(), 40);
+        assert_eq!(t.scan_codes(&identity(40)).unwrap().rows(), 40);
     }
 }
