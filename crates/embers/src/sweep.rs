@@ -22,6 +22,7 @@ use crate::quant::{self, PqConfig, Target};
 use crate::query::exact;
 use crate::reduce::{self, Method, Projection, ReduceOptions};
 use crate::rng::Rng;
+use crate::search::{self, Screening};
 
 /// The training sample of a sweep's PQ codebooks holds at most this many values (rows ×
 /// dims): the default 65,536 rows up to 64 dims (GloVe 50d's codebooks are trained as
@@ -244,7 +245,9 @@ impl Reference {
     }
 }
 
-/// Exact top-10 ids (query excluded) of each row `ids` among the first `pool` rows.
+/// Exact top-10 ids (query excluded) of each row `ids` among the first `pool` rows, by the
+/// search `embers similar` uses on this storage (the fast scan for 4-bit PQ: the same answers
+/// as the f32-table scan).
 fn top10(emb: &Embeddings, ids: &[u32], pool: usize) -> Vec<Vec<u32>> {
     let dims = emb.dims();
     let mut queries = Vec::with_capacity(ids.len() * dims);
@@ -252,7 +255,11 @@ fn top10(emb: &Embeddings, ids: &[u32], pool: usize) -> Vec<Vec<u32>> {
         queries.extend(crate::query::unit_row(emb, i));
     }
     let exclude: Vec<Vec<u32>> = ids.iter().map(|&i| vec![i]).collect();
-    exact::top_k_batch(emb, &queries, K, pool, &exclude)
+    let search = search::default_for(emb, Screening::Lazy);
+    let found = search
+        .search(&queries, K, pool, &exclude)
+        .unwrap_or_else(|_| exact::top_k_batch(emb, &queries, K, pool, &exclude));
+    found
         .into_iter()
         .map(|hits| hits.into_iter().map(|h| h.id).collect())
         .collect()
@@ -321,8 +328,8 @@ pub fn measure(
     })
 }
 
-/// Mean milliseconds of one top-10 query (the reference's words, one at a time, as
-/// `embers similar` runs them), at most 200 queries.
+/// Mean milliseconds of one top-10 query (the reference's words, one at a time, by the search
+/// `embers similar` runs), at most 200 queries.
 fn query_time(emb: &Embeddings, reference: Option<&Reference>, restrict_vocab: usize) -> f64 {
     let pool = emb.len().min(restrict_vocab);
     let ids: Vec<u32> = match reference {
@@ -337,9 +344,15 @@ fn query_time(emb: &Embeddings, reference: Option<&Reference>, restrict_vocab: u
         .iter()
         .map(|&i| crate::query::unit_row(emb, i))
         .collect();
+    // The search `embers similar` uses, its caches (int8 screen, fast-scan index) built by two
+    // untimed queries first.
+    let search = search::default_for(emb, Screening::Lazy);
+    for (q, &i) in queries.iter().zip(ids).cycle().take(2) {
+        let _ = search.search_one(q, K, pool, &[i]);
+    }
     let t = Instant::now();
     for (q, &i) in queries.iter().zip(ids) {
-        std::hint::black_box(exact::top_k(emb, q, K, pool, &[i]));
+        let _ = std::hint::black_box(search.search_one(q, K, pool, &[i]));
     }
     t.elapsed().as_secs_f64() * 1e3 / ids.len() as f64
 }

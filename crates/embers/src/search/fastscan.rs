@@ -68,8 +68,12 @@ pub struct ScanIndex {
     order: Vec<u32>,
     /// The norm of the row at each position (0 past the last row).
     norms: Vec<f32>,
-    /// Per block: the smallest and largest positive norm (`(∞, 0)` when none is positive).
-    bounds: Vec<(f32, f32)>,
+    /// Per block: the smallest positive norm (∞ when none is positive).
+    lo: Vec<f32>,
+    /// Per block: the largest positive norm (∞ when none is positive).
+    hi: Vec<f32>,
+    /// The largest finite norm (0 when none is positive).
+    hi_max: f32,
     m: usize,
 }
 
@@ -94,21 +98,26 @@ impl ScanIndex {
         let mut sorted: Vec<f32> = order.iter().map(|&r| norms[r as usize]).collect();
         sorted.resize(padded, 0.0);
         order.resize(padded, u32::MAX);
-        let bounds = sorted
-            .chunks_exact(SCAN_BLOCK)
-            .map(|c| {
-                c.iter()
-                    .filter(|&&n| n > 0.0)
-                    .fold((f32::INFINITY, 0.0f32), |(lo, hi), &n| {
-                        (lo.min(n), hi.max(n))
-                    })
-            })
-            .collect();
+        let (mut lo, mut hi) = (Vec::new(), Vec::new());
+        for c in sorted.chunks_exact(SCAN_BLOCK) {
+            let (l, h) = c
+                .iter()
+                .filter(|&&n| n > 0.0)
+                .fold((f32::INFINITY, 0.0f32), |(l, h), &n| (l.min(n), h.max(n)));
+            lo.push(l);
+            hi.push(if h > 0.0 { h } else { f32::INFINITY });
+        }
+        let hi_max = sorted
+            .iter()
+            .filter(|n| n.is_finite())
+            .fold(0.0f32, |a, &n| a.max(n));
         Some(ScanIndex {
             codes,
             order,
             norms: sorted,
-            bounds,
+            lo,
+            hi,
+            hi_max,
             m: pq.subquantizers(),
         })
     }
@@ -123,7 +132,7 @@ impl ScanIndex {
         self.codes.bytes()
             + self.order.len() * 4
             + self.norms.len() * 4
-            + self.bounds.len() * std::mem::size_of::<(f32, f32)>()
+            + (self.lo.len() + self.hi.len()) * 4
     }
 
     /// The top `k` rows by cosine (`dot_all / norm`, as `exact::cosines` ranks them) among the
@@ -193,6 +202,7 @@ impl ScanIndex {
         // One run of sums for each query that is scanned, in the order of `scans`.
         let live = scans.iter().flatten().count();
         let mut sums = vec![vec![0u16; RUN_BLOCKS.min(blocks) * SCAN_BLOCK]; live];
+        let mut maxs = vec![vec![0u16; RUN_BLOCKS.min(blocks)]; live];
         // The sums a run of blocks at a time (16 KiB a query: tested while in cache).
         let mut b0 = 0;
         while b0 < blocks && live > 0 {
@@ -201,10 +211,12 @@ impl ScanIndex {
             {
                 let tables: Vec<&ScanTables> = scans.iter().flatten().map(|s| &s.tables).collect();
                 let mut outs: Vec<&mut [u16]> = sums.iter_mut().map(|v| &mut v[..len]).collect();
-                self.codes.sums_group(&tables, b0, b1, &mut outs);
+                let mut most: Vec<&mut [u16]> =
+                    maxs.iter_mut().map(|v| &mut v[..b1 - b0]).collect();
+                self.codes.sums_group(&tables, b0, b1, &mut outs, &mut most);
             }
-            for (scan, run) in scans.iter_mut().flatten().zip(&sums) {
-                scan.absorb(pq, self, &run[..len], b0, limit);
+            for ((scan, run), most) in scans.iter_mut().flatten().zip(&sums).zip(&maxs) {
+                scan.absorb(pq, self, &run[..len], &most[..b1 - b0], b0, limit);
             }
             b0 = b1;
         }
@@ -249,19 +261,30 @@ impl<'e> QueryScan<'e> {
         }
     }
 
-    /// Tests the blocks `b0 ..` of `index`, whose integer sums are `sums`, and re-scores the
-    /// rows below `limit` that may rank. One pass: a row is re-scored when its estimate plus the
-    /// error bound reaches the k-th exact score so far, `L` (times its norm; with a relative
-    /// margin for the rounding of the comparison itself, and `>` against a floor one step
-    /// lower is `≥` the floor). `L` only rises, so a row passed over could not have ranked at
-    /// the end either. Rows of norm zero never rank, as in the float scan.
+    /// Tests the blocks `b0 ..` of `index`, whose integer sums are `sums` and largest sums
+    /// `maxs`, and re-scores the rows below `limit` that may rank. One pass: a row is re-scored
+    /// when its estimate plus the error bound reaches the k-th exact score so far, `L` (times
+    /// its norm; with a relative margin for the rounding of the comparison itself, and `>`
+    /// against a floor one step lower is `≥` the floor). `L` only rises, so a row passed over
+    /// could not have ranked at the end either. Rows of norm zero never rank, as in the float
+    /// scan.
     ///
-    /// A block is tested row by row only when one of its sums exceeds the block's threshold:
+    /// A block is tested row by row only when its largest sum exceeds the block's threshold:
     /// a row of norm `n` passes only if `s · unit + add > t · n`, and with every `n` of the
     /// block in `[lo, hi]`, `t · n ≥ t · lo` when `t ≥ 0` (`t · hi` when `t < 0`); so
-    /// `s > (t · lo − add) / unit`, less the f32 rounding of the row test (at most 2^-23 of
-    /// its terms; the margin below is 8 times that), is necessary.
-    fn absorb(&mut self, pq: &PqMatrix, index: &ScanIndex, sums: &[u16], b0: usize, limit: usize) {
+    /// `s > (t · lo − add) / unit` less the f32 rounding of the row test and of this
+    /// threshold (each at most a few 2^-24 of its terms, all bounded through the largest
+    /// finite norm; the margin below is over 4 times that) is necessary. Rows of infinite norm
+    /// never pass while `t ≥ 0`, and a block of them gets an infinite threshold then.
+    fn absorb(
+        &mut self,
+        pq: &PqMatrix,
+        index: &ScanIndex,
+        sums: &[u16],
+        maxs: &[u16],
+        b0: usize,
+        limit: usize,
+    ) {
         let floor = |bound: f32| {
             let f = bound - bound.abs() * 1e-5 - f32::MIN_POSITIVE;
             f - f.abs() * f32::EPSILON - f32::MIN_POSITIVE
@@ -269,30 +292,26 @@ impl<'e> QueryScan<'e> {
         let unit = self.tables.unit();
         // The estimate's upper bound: `s · unit + add`.
         let add = self.tables.bias() + self.tables.error();
-        let (inv, add64) = (1.0 / f64::from(unit), f64::from(add));
-        for (c, ss) in sums.chunks_exact(SCAN_BLOCK).enumerate() {
-            let b = b0 + c;
-            let (lo, hi) = index.bounds[b];
-            if hi <= 0.0 {
-                continue; // no row of positive norm
-            }
-            let t = f64::from(self.t);
-            let nb = f64::from(if self.t >= 0.0 { lo } else { hi });
-            let margin = 1e-6 * (65536.0 + (add64.abs() + t.abs() * f64::from(hi)) * inv) + 1.0;
-            let x = (t * nb - add64) * inv - margin;
-            if x >= 65535.0 {
+        // The block threshold is `t · inv · nb − c`, recomputed when `t` changes.
+        let inv = 1.0 / f64::from(unit);
+        let hi_max = f64::from(index.hi_max);
+        let line = |t: f32| {
+            let t64 = f64::from(t);
+            let margin = 4e-6 * (65536.0 + (f64::from(add).abs() + t64.abs() * hi_max) * inv) + 1.0;
+            ((t64 * inv) as f32, (f64::from(add) * inv + margin) as f32)
+        };
+        let (mut slope, mut c) = line(self.t);
+        let mut bounds = if self.t >= 0.0 { &index.lo } else { &index.hi };
+        for (k, (ss, &most)) in sums.chunks_exact(SCAN_BLOCK).zip(maxs).enumerate() {
+            let b = b0 + k;
+            // NaN (e.g. `t` not yet finite) never skips.
+            if f32::from(most) <= slope * bounds[b] - c {
                 continue;
-            }
-            if x >= 0.0 {
-                // Every row's sum at most the threshold: none can pass.
-                let th = x as u16;
-                if !ss.iter().fold(false, |a, &s| a | (s > th)) {
-                    continue;
-                }
             }
             self.tested_blocks += 1;
             let p0 = b * SCAN_BLOCK;
             let ns = &index.norms[p0..p0 + SCAN_BLOCK];
+            let before = self.t;
             for (i, (&s, &n)) in ss.iter().zip(ns).enumerate() {
                 if n > 0.0 && f32::from(s) * unit + add > self.t * n {
                     let id = index.order[p0 + i];
@@ -302,6 +321,10 @@ impl<'e> QueryScan<'e> {
                         self.t = floor(self.top.threshold());
                     }
                 }
+            }
+            if self.t != before {
+                (slope, c) = line(self.t);
+                bounds = if self.t >= 0.0 { &index.lo } else { &index.hi };
             }
         }
     }
@@ -581,11 +604,12 @@ mod tests {
         let index = ScanIndex::new(pq(&emb), emb.norms()).unwrap();
         // Blocks hold rows of close norms: the largest is at most a few times the smallest.
         let tight = index
-            .bounds
+            .lo
             .iter()
-            .filter(|(lo, hi)| *hi > 0.0 && hi / lo < 1.5)
+            .zip(&index.hi)
+            .filter(|(lo, hi)| *hi / *lo < 1.5)
             .count();
-        assert!(tight * 10 >= index.bounds.len() * 8, "{tight} tight blocks");
+        assert!(tight * 10 >= index.lo.len() * 8, "{tight} tight blocks");
         for (t, (k, limit)) in [
             (10, rows),
             (10, 1),

@@ -591,40 +591,56 @@ impl ScanCodes {
         if crate::cpu::avx2_fma() {
             // SAFETY: AVX2 was detected at run time (`cpu::avx2_fma`), and `check` has verified
             // the lengths the kernel's unchecked 32-byte loads and stores rely on.
-            return unsafe { self.sums_avx2::<1>(&[tables], b0, b1, &mut [out]) };
+            return unsafe { self.sums_avx2::<1>(&[tables], b0, b1, &mut [out], None) };
         }
         self.sums_scalar(tables, b0, b1, out)
     }
 
     /// [`ScanCodes::sums`] for up to [`SCAN_GROUP`] queries at once (`out[q]` for
-    /// `tables[q]`): each group of codes is loaded and split into nibbles once for all of them.
+    /// `tables[q]`), and each block's largest sum (`maxs[q][b - b0]`, rows past the last
+    /// included): each group of codes is loaded and split into nibbles once for all of them.
     /// The same sums as one call per query.
     ///
     /// # Panics
-    /// As [`ScanCodes::sums`] for any query, or if `tables` and `out` differ in length or hold
-    /// more than [`SCAN_GROUP`].
-    pub fn sums_group(&self, tables: &[&ScanTables], b0: usize, b1: usize, out: &mut [&mut [u16]]) {
-        assert_eq!(tables.len(), out.len(), "one output a query");
+    /// As [`ScanCodes::sums`] for any query, if `tables`, `out` and `maxs` differ in length or
+    /// hold more than [`SCAN_GROUP`], or if a `maxs[q]` is not one entry a block.
+    pub fn sums_group(
+        &self,
+        tables: &[&ScanTables],
+        b0: usize,
+        b1: usize,
+        out: &mut [&mut [u16]],
+        maxs: &mut [&mut [u16]],
+    ) {
+        assert!(
+            tables.len() == out.len() && out.len() == maxs.len(),
+            "one output a query"
+        );
         assert!(tables.len() <= SCAN_GROUP, "at most {SCAN_GROUP} queries");
-        for (t, o) in tables.iter().zip(out.iter_mut()) {
+        for ((t, o), m) in tables.iter().zip(out.iter_mut()).zip(maxs.iter()) {
             self.check(t, b0, b1, o);
+            assert_eq!(m.len(), b1 - b0, "one maximum a block");
         }
         #[cfg(target_arch = "x86_64")]
         if crate::cpu::avx2_fma() {
             // SAFETY: AVX2 was detected at run time; `check` has verified every query's
             // lengths, which are the kernel's only unchecked accesses.
-            return unsafe {
+            unsafe {
                 match tables.len() {
-                    4 => self.sums_avx2::<4>(tables, b0, b1, out),
-                    3 => self.sums_avx2::<3>(tables, b0, b1, out),
-                    2 => self.sums_avx2::<2>(tables, b0, b1, out),
-                    1 => self.sums_avx2::<1>(tables, b0, b1, out),
+                    4 => self.sums_avx2::<4>(tables, b0, b1, out, Some(maxs)),
+                    3 => self.sums_avx2::<3>(tables, b0, b1, out, Some(maxs)),
+                    2 => self.sums_avx2::<2>(tables, b0, b1, out, Some(maxs)),
+                    1 => self.sums_avx2::<1>(tables, b0, b1, out, Some(maxs)),
                     _ => {}
                 }
-            };
+            }
+            return;
         }
-        for (t, o) in tables.iter().zip(out.iter_mut()) {
+        for ((t, o), m) in tables.iter().zip(out.iter_mut()).zip(maxs.iter_mut()) {
             self.sums_scalar(t, b0, b1, o);
+            for (x, block) in m.iter_mut().zip(o.chunks_exact(SCAN_BLOCK)) {
+                *x = block.iter().copied().max().unwrap_or(0);
+            }
         }
     }
 
@@ -672,11 +688,12 @@ impl ScanCodes {
     /// shuffles (rows 0–15 from the low nibbles, 16–31 from the high), and the looked-up bytes
     /// added into 16-bit lanes (whole lanes, and the odd bytes apart; the even bytes' sums are
     /// their difference at the end); the two 128-bit lanes (the pair's two subquantizers) are
-    /// added at the end of the block.
+    /// added at the end of the block. With `maxs`, each block's largest sum too.
     ///
     /// # Safety
-    /// AVX2 must be available, `tables` and `out` must hold `G` entries each, and
-    /// `self.check(tables[q], b0, b1, out[q])` must hold for every query.
+    /// AVX2 must be available, `tables` and `out` (and `maxs`) must hold `G` entries each,
+    /// `self.check(tables[q], b0, b1, out[q])` must hold for every query, and `maxs[q]` hold
+    /// `b1 - b0` entries.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn sums_avx2<const G: usize>(
@@ -685,6 +702,7 @@ impl ScanCodes {
         b0: usize,
         b1: usize,
         out: &mut [&mut [u16]],
+        mut maxs: Option<&mut [&mut [u16]]>,
     ) {
         use std::arch::x86_64::*;
         let pairs = self.pairs;
@@ -712,7 +730,7 @@ impl ScanCodes {
                     a[3] = _mm256_add_epi16(a[3], _mm256_srli_epi16::<8>(vhi));
                 }
             }
-            for (a, o) in acc.iter().zip(out.iter_mut()) {
+            for (q, (a, o)) in acc.iter().zip(out.iter_mut()).enumerate() {
                 // The even bytes' sums: lanes minus 256 × the odd sums, modulo 2^16, exact
                 // because every sum is below 2^16.
                 let lo_e = _mm256_sub_epi16(a[0], _mm256_slli_epi16::<8>(a[1]));
@@ -733,6 +751,16 @@ impl ScanCodes {
                 for (chunk, v) in o.chunks_exact_mut(8).zip(parts) {
                     // SAFETY: `chunk` is 8 u16 (16 bytes, chunks_exact), written unaligned.
                     unsafe { _mm_storeu_si128(chunk.as_mut_ptr() as *mut __m128i, v) };
+                }
+                if let Some(m) = maxs.as_deref_mut() {
+                    // The largest of the 32: lanes' maxima, then the smallest of their
+                    // complements (`minpos`) complemented back.
+                    let v = _mm_max_epu16(
+                        _mm_max_epu16(parts[0], parts[1]),
+                        _mm_max_epu16(parts[2], parts[3]),
+                    );
+                    let low = _mm_minpos_epu16(_mm_xor_si128(v, _mm_set1_epi16(-1)));
+                    m[q][k] = !(_mm_cvtsi128_si32(low) as u16);
                 }
             }
         }
@@ -1131,12 +1159,19 @@ mod tests {
                 .map(|i| if i % 2 == 0 { tables } else { &other })
                 .collect();
             let mut outs = vec![vec![7u16; blocks * SCAN_BLOCK]; n];
+            let mut maxs = vec![vec![7u16; blocks]; n];
             let mut refs: Vec<&mut [u16]> = outs.iter_mut().map(|o| &mut o[..]).collect();
-            codes.sums_group(&group, 0, blocks, &mut refs);
+            let mut mrefs: Vec<&mut [u16]> = maxs.iter_mut().map(|o| &mut o[..]).collect();
+            codes.sums_group(&group, 0, blocks, &mut refs, &mut mrefs);
             for (i, o) in outs.iter().enumerate() {
                 let mut alone = vec![0u16; blocks * SCAN_BLOCK];
                 codes.sums_scalar(group[i], 0, blocks, &mut alone);
                 assert_eq!(*o, alone, "{what}: group of {n}, query {i}");
+                let want: Vec<u16> = alone
+                    .chunks_exact(SCAN_BLOCK)
+                    .map(|b| *b.iter().max().unwrap())
+                    .collect();
+                assert_eq!(maxs[i], want, "{what}: group of {n}, query {i}: maxima");
             }
         }
         // A range of blocks gives the same sums as the whole.
