@@ -2,7 +2,7 @@
 //! decoded rows of words 0, 29, 58, … of the vocabulary, the word excluded, k = 10), the rows
 //! re-scored with the f32 tables (mean, median, 99th percentile, largest) and the blocks of 32
 //! rows tested row by row (mean), the time a query of the fast scan one query at a time and in
-//! groups of four, and of the f32-table scan (one thread: run with RAYON_NUM_THREADS=1), and
+//! groups of `SCAN_GROUP`, and of the f32-table scan (one thread: run with RAYON_NUM_THREADS=1), and
 //! whether every answer is the same. Usage: fastscan_stats MODEL [N]. Prints one JSON line.
 
 use std::time::Instant;
@@ -10,7 +10,7 @@ use std::time::Instant;
 use embers::io::{self, ReadOptions};
 use embers::search::exact::top_k;
 use embers::search::fastscan::ScanIndex;
-use embers::storage::Storage;
+use embers::storage::{Storage, SCAN_GROUP};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -51,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fast_ms = t.elapsed().as_secs_f64() * 1e3 / n as f64;
     let t = Instant::now();
     let mut grouped = Vec::new();
-    for (qs, ids) in queries.chunks(4).zip(ids.chunks(4)) {
+    for (qs, ids) in queries.chunks(SCAN_GROUP).zip(ids.chunks(SCAN_GROUP)) {
         let qs: Vec<&[f32]> = qs.iter().map(|q| &q[..]).collect();
         let ex: Vec<[u32; 1]> = ids.iter().map(|&i| [i]).collect();
         let ex: Vec<&[u32]> = ex.iter().map(|e| &e[..]).collect();

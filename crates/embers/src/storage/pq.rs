@@ -34,8 +34,11 @@ pub const ADC_LANES: usize = 16;
 /// Rows of a fast-scan block: the codes of 32 rows for two subquantizers fill one AVX2 register.
 pub const SCAN_BLOCK: usize = 32;
 
-/// Most queries [`ScanCodes::sums_group`] scores in one pass over the codes.
-pub const SCAN_GROUP: usize = 4;
+/// Most queries [`ScanCodes::sums_group`] scores in one pass over the codes. Three: each
+/// query keeps four 16-bit accumulators, and with four queries the 16 AVX2 registers no longer
+/// hold them beside the codes and lookups (the compiler spills to the stack; measured 0.30
+/// against 0.41 ms a query at m = 25, BENCHMARKS.md issue 18).
+pub const SCAN_GROUP: usize = 3;
 
 /// Checks PQ settings: `m ≥ 1` divides `dims`, `1 ≤ bits ≤ 8`.
 pub fn check_settings(dims: usize, m: usize, bits: u32) -> Result<()> {
@@ -627,7 +630,6 @@ impl ScanCodes {
             // lengths, which are the kernel's only unchecked accesses.
             unsafe {
                 match tables.len() {
-                    4 => self.sums_avx2::<4>(tables, b0, b1, out, Some(maxs)),
                     3 => self.sums_avx2::<3>(tables, b0, b1, out, Some(maxs)),
                     2 => self.sums_avx2::<2>(tables, b0, b1, out, Some(maxs)),
                     1 => self.sums_avx2::<1>(tables, b0, b1, out, Some(maxs)),
@@ -707,6 +709,9 @@ impl ScanCodes {
         use std::arch::x86_64::*;
         let pairs = self.pairs;
         let nib = _mm256_set1_epi8(15);
+        // Each query's tables, `pairs` groups of 32 bytes (`check`), as a base pointer read at
+        // offsets `p · 32` for `p < pairs` below.
+        let luts: [*const u8; G] = std::array::from_fn(|q| tables[q].lut.as_ptr());
         for (k, b) in (b0..b1).enumerate() {
             let groups = &self.bytes[b * pairs * SCAN_BLOCK..(b + 1) * pairs * SCAN_BLOCK];
             let zero = _mm256_setzero_si256();
@@ -717,10 +722,12 @@ impl ScanCodes {
                 let c = unsafe { _mm256_loadu_si256(g.as_ptr() as *const __m256i) };
                 let lo = _mm256_and_si256(c, nib);
                 let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(c), nib);
-                for (a, t) in acc.iter_mut().zip(tables) {
-                    let t = &t.lut[p * SCAN_BLOCK..(p + 1) * SCAN_BLOCK];
-                    // SAFETY: `t` is a 32-byte slice, read unaligned.
-                    let lut = unsafe { _mm256_loadu_si256(t.as_ptr() as *const __m256i) };
+                for (a, &t) in acc.iter_mut().zip(&luts) {
+                    // SAFETY: `p < pairs` (`groups` holds `pairs` chunks) and every table holds
+                    // `pairs × 32` bytes (`check`), so the 32 bytes at `t + p · 32` are in
+                    // its `lut`, which `tables` borrows for the whole call; read unaligned.
+                    let lut =
+                        unsafe { _mm256_loadu_si256(t.add(p * SCAN_BLOCK) as *const __m256i) };
                     let vlo = _mm256_shuffle_epi8(lut, lo);
                     let vhi = _mm256_shuffle_epi8(lut, hi);
                     // Whole 16-bit lanes (even byte + 256 × odd byte, wrapping) and odd bytes.
