@@ -15,8 +15,9 @@
 //! Why fast: the test against `L` depends on each row's norm, so it is a float comparison a
 //! row. [`ScanIndex`] lays the rows out sorted by norm within windows of [`SORT_WINDOW`] rows,
 //! so the 32 rows of a block have norms close together; from the block's smallest (or, while
-//! `L < 0`, largest) norm follows one integer threshold that every row able to pass must
-//! exceed, and most blocks are passed over after one comparison of their 16-bit sums with it.
+//! `L < 0`, largest) norm follows one threshold that every row able to pass must exceed, and
+//! most blocks are passed over after one comparison of their largest 16-bit sum (which the
+//! sums kernel returns beside the sums) with it.
 
 use std::sync::OnceLock;
 
@@ -51,7 +52,7 @@ pub struct ScanStats {
     /// Rows whose integer sums were computed.
     pub scanned: usize,
     /// Blocks of 32 rows whose rows were tested one by one (the others were passed over by
-    /// the block's integer threshold).
+    /// the block's threshold).
     pub tested_blocks: usize,
     /// Rows re-scored with the f32 tables.
     pub rescored: usize,
