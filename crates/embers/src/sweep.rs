@@ -22,7 +22,7 @@ use crate::quant::{self, PqConfig, Target};
 use crate::query::exact;
 use crate::reduce::{self, Method, Projection, ReduceOptions};
 use crate::rng::Rng;
-use crate::search::{self, Screening};
+use crate::search::{self, Screening, Search};
 
 /// The training sample of a sweep's PQ codebooks holds at most this many values (rows ×
 /// dims): the default 65,536 rows up to 64 dims (GloVe 50d's codebooks are trained as
@@ -210,7 +210,7 @@ impl Reference {
             .iter()
             .map(|&i| original.vocab().token(i).unwrap_or_default().to_string())
             .collect();
-        let neighbours = top10(original, &ids, pool)
+        let neighbours = top10(&*search::default_for(original, Screening::Lazy), &ids, pool)
             .into_iter()
             .map(|hits| {
                 hits.iter()
@@ -221,16 +221,17 @@ impl Reference {
         Reference { words, neighbours }
     }
 
-    /// Mean recall@10 of `emb`'s neighbours of the reference words (matched by word; a query
-    /// word missing from `emb` counts as recall 0).
-    pub fn recall(&self, emb: &Embeddings, restrict_vocab: usize) -> f64 {
+    /// Mean recall@10 of the neighbours `search` finds for the reference words in its
+    /// embeddings (matched by word; a query word missing from them counts as recall 0).
+    pub fn recall(&self, search: &dyn Search, restrict_vocab: usize) -> f64 {
+        let emb = search.embeddings();
         if self.words.is_empty() {
             return 0.0;
         }
         let pool = emb.len().min(restrict_vocab);
         let ids: Vec<Option<u32>> = self.words.iter().map(|w| emb.vocab().id(w)).collect();
         let present: Vec<u32> = ids.iter().flatten().copied().collect();
-        let mut found = top10(emb, &present, pool).into_iter();
+        let mut found = top10(search, &present, pool).into_iter();
         let mut total = 0.0;
         for (id, truth) in ids.iter().zip(&self.neighbours) {
             if id.is_none() || truth.is_empty() {
@@ -245,17 +246,17 @@ impl Reference {
     }
 }
 
-/// Exact top-10 ids (query excluded) of each row `ids` among the first `pool` rows, by the
-/// search `embers similar` uses on this storage (the fast scan for 4-bit PQ: the same answers
-/// as the f32-table scan).
-fn top10(emb: &Embeddings, ids: &[u32], pool: usize) -> Vec<Vec<u32>> {
+/// Exact top-10 ids (query excluded) of each row `ids` among the first `pool` rows, by
+/// `search` (as `embers similar` searches: the fast scan for 4-bit PQ, the same answers as the
+/// f32-table scan).
+fn top10(search: &dyn Search, ids: &[u32], pool: usize) -> Vec<Vec<u32>> {
+    let emb = search.embeddings();
     let dims = emb.dims();
     let mut queries = Vec::with_capacity(ids.len() * dims);
     for &i in ids {
         queries.extend(crate::query::unit_row(emb, i));
     }
     let exclude: Vec<Vec<u32>> = ids.iter().map(|&i| vec![i]).collect();
-    let search = search::default_for(emb, Screening::Lazy);
     let found = search
         .search(&queries, K, pool, &exclude)
         .unwrap_or_else(|_| exact::top_k_batch(emb, &queries, K, pool, &exclude));
@@ -301,8 +302,10 @@ pub fn measure(
         )?;
         pairs.insert(stem(p), report.spearman);
     }
-    let recall_at_10 = reference.map(|r| r.recall(emb, opts.restrict_vocab));
-    let query_ms = query_time(emb, reference, opts.restrict_vocab);
+    // One search object for both, so its caches (int8 screen, fast-scan index) are built once.
+    let search = search::default_for(emb, Screening::Lazy);
+    let recall_at_10 = reference.map(|r| r.recall(&*search, opts.restrict_vocab));
+    let query_ms = query_time(&*search, reference, opts.restrict_vocab);
     let rows = emb.len().max(1) as f64;
     Ok(Point {
         series: String::new(),
@@ -328,9 +331,10 @@ pub fn measure(
     })
 }
 
-/// Mean milliseconds of one top-10 query (the reference's words, one at a time, by the search
-/// `embers similar` runs), at most 200 queries.
-fn query_time(emb: &Embeddings, reference: Option<&Reference>, restrict_vocab: usize) -> f64 {
+/// Mean milliseconds of one top-10 query by `search` (the reference's words, one at a time, as
+/// `embers similar` runs them), at most 200 queries.
+fn query_time(search: &dyn Search, reference: Option<&Reference>, restrict_vocab: usize) -> f64 {
+    let emb = search.embeddings();
     let pool = emb.len().min(restrict_vocab);
     let ids: Vec<u32> = match reference {
         Some(r) => r.words.iter().filter_map(|w| emb.vocab().id(w)).collect(),
@@ -344,9 +348,7 @@ fn query_time(emb: &Embeddings, reference: Option<&Reference>, restrict_vocab: u
         .iter()
         .map(|&i| crate::query::unit_row(emb, i))
         .collect();
-    // The search `embers similar` uses, its caches (int8 screen, fast-scan index) built by two
-    // untimed queries first.
-    let search = search::default_for(emb, Screening::Lazy);
+    // Its caches (int8 screen, fast-scan index) built by two untimed queries first.
     for (q, &i) in queries.iter().zip(ids).cycle().take(2) {
         let _ = search.search_one(q, K, pool, &[i]);
     }
