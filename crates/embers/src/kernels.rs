@@ -77,6 +77,23 @@ pub(crate) unsafe fn axpy_ptr(a: f32, x: *const f32, y: *mut f32, n: usize) {
     }
 }
 
+/// One output row's exchange in a word2vec update, in one pass over the row: `acc += g · row`
+/// with the row's old values, then `row += g · x` (see [`dot_ptr`] for why raw pointers).
+///
+/// # Safety
+/// `x` must be valid for reads, `acc` for reads and writes and `row` for reads and writes of
+/// `n` `f32` values; `acc` must not overlap `x` or `row`.
+#[inline]
+pub(crate) unsafe fn exchange_ptr(g: f32, x: *const f32, row: *mut f32, acc: *mut f32, n: usize) {
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the features were detected at runtime; the caller vouches for the pointers.
+        Level::Avx2Fma => unsafe { x86::exchange_ptr(g, x, row, acc, n) },
+        // SAFETY: the caller vouches for the pointers.
+        Level::Scalar => unsafe { scalar::exchange_ptr(g, x, row, acc, n) },
+    }
+}
+
 /// Asks the CPU to start loading the cache line of `p` (a hint: a prefetch reads nothing
 /// architecturally and never faults, whatever the address).
 #[inline(always)]
@@ -361,6 +378,27 @@ pub mod scalar {
         for i in 0..n {
             // SAFETY: i < n.
             unsafe { *y.add(i) += a * *x.add(i) };
+        }
+    }
+
+    /// [`super::exchange_ptr`].
+    ///
+    /// # Safety
+    /// As [`super::exchange_ptr`].
+    pub(crate) unsafe fn exchange_ptr(
+        g: f32,
+        x: *const f32,
+        row: *mut f32,
+        acc: *mut f32,
+        n: usize,
+    ) {
+        for i in 0..n {
+            // SAFETY: i < n; `acc` overlaps neither `x` nor `row`.
+            unsafe {
+                let r = *row.add(i);
+                *acc.add(i) += g * r;
+                *row.add(i) = r + g * *x.add(i);
+            }
         }
     }
 
@@ -784,6 +822,31 @@ mod x86 {
         }
     }
 
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn exchange_ptr(g: f32, x: *const f32, row: *mut f32, acc: *mut f32, n: usize) {
+        let vg = _mm256_set1_ps(g);
+        let mut i = 0;
+        while i + 8 <= n {
+            let r = _mm256_loadu_ps(row.add(i));
+            _mm256_storeu_ps(
+                acc.add(i),
+                _mm256_fmadd_ps(vg, r, _mm256_loadu_ps(acc.add(i))),
+            );
+            _mm256_storeu_ps(
+                row.add(i),
+                _mm256_fmadd_ps(vg, _mm256_loadu_ps(x.add(i)), r),
+            );
+            i += 8;
+        }
+        while i < n {
+            let r = *row.add(i);
+            *acc.add(i) += g * r;
+            *row.add(i) = r + g * *x.add(i);
+            i += 1;
+        }
+    }
+
     /// Lanes below `rem` set: the mask of a last, partial chunk of 8.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
@@ -934,6 +997,35 @@ mod x86 {
 mod tests {
     use super::*;
     use crate::rng::Rng;
+
+    /// The fused output-row update equals its two-step definition (with the row's old value
+    /// in the accumulator), for lengths around the vector width, through the dispatched kernel
+    /// and the portable one.
+    #[test]
+    fn exchange_is_accumulate_then_step() {
+        let mut rng = Rng::new(11);
+        for n in [0usize, 1, 7, 8, 9, 16, 100, 301] {
+            let x: Vec<f32> = (0..n).map(|_| rng.uniform() - 0.5).collect();
+            let row0: Vec<f32> = (0..n).map(|_| rng.uniform() - 0.5).collect();
+            let acc0: Vec<f32> = (0..n).map(|_| rng.uniform() - 0.5).collect();
+            let g = 0.37f32;
+            let mut want_acc = acc0.clone();
+            axpy(g, &row0, &mut want_acc);
+            let mut want_row = row0.clone();
+            axpy(g, &x, &mut want_row);
+            type Exchange = unsafe fn(f32, *const f32, *mut f32, *mut f32, usize);
+            let kernels: [Exchange; 2] = [exchange_ptr, scalar::exchange_ptr];
+            for (k, f) in kernels.into_iter().enumerate() {
+                let (mut row, mut acc) = (row0.clone(), acc0.clone());
+                // SAFETY: three distinct buffers of n values.
+                unsafe { f(g, x.as_ptr(), row.as_mut_ptr(), acc.as_mut_ptr(), n) };
+                for i in 0..n {
+                    assert!((acc[i] - want_acc[i]).abs() <= 1e-6, "kernel {k} n {n} acc {i}");
+                    assert!((row[i] - want_row[i]).abs() <= 1e-6, "kernel {k} n {n} row {i}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn screen_kernel_matches_scalar_and_plain_dots() {

@@ -7,8 +7,10 @@ use crate::rng::Rng;
 /// Walker's alias table: samples `i` with probability proportional to `weights[i]` in O(1).
 #[derive(Debug, Clone)]
 pub struct AliasTable {
-    prob: Vec<u32>,
-    alias: Vec<u32>,
+    /// Per slot: the threshold below which a 32-bit draw keeps the slot's own index, and the
+    /// index taken otherwise. The two sit side by side so a draw reads one cache line, not two
+    /// (the table is read at random, six times a skip-gram pair, and is mostly not in L1).
+    slots: Vec<[u32; 2]>,
 }
 
 impl AliasTable {
@@ -35,7 +37,9 @@ impl AliasTable {
                 small.push(l);
             }
         }
-        AliasTable { prob, alias }
+        AliasTable {
+            slots: prob.into_iter().zip(alias).map(|(p, a)| [p, a]).collect(),
+        }
     }
 
     /// The unigram^`power` noise distribution of word2vec over `counts`.
@@ -48,12 +52,11 @@ impl AliasTable {
     #[inline]
     pub fn sample(&self, rng: &mut Rng) -> u32 {
         let r = rng.next_u64();
-        let i = ((r >> 32) * self.prob.len() as u64) >> 32;
-        if (r as u32) < self.prob[i as usize] {
-            i as u32
-        } else {
-            self.alias[i as usize]
-        }
+        let i = ((r >> 32) * self.slots.len() as u64) >> 32;
+        let [keep_below, alias] = self.slots[i as usize];
+        // Which side a draw takes is random, so a branch here is mispredicted often; a select
+        // is not.
+        std::hint::select_unpredictable((r as u32) < keep_below, i as u32, alias)
     }
 }
 

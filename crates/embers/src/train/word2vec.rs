@@ -504,6 +504,24 @@ impl Shared {
         unsafe { crate::kernels::axpy_ptr(a, x.as_ptr(), self.at(i), self.dim) }
     }
 
+    /// One update of output row `i` against input vector `x` with step `g`, in one pass:
+    /// `acc += g · row i` (the row's value before the step), then `row i += g · x`.
+    #[inline]
+    pub(crate) fn exchange(&self, g: f32, x: &[f32], i: u32, acc: &mut [f32]) {
+        assert!(x.len() == self.dim && acc.len() == self.dim);
+        // SAFETY: each range holds `dim` values (the row by `at`, the slices checked above);
+        // `acc` is the caller's own `&mut` buffer, so it overlaps neither `x` nor the row.
+        unsafe {
+            crate::kernels::exchange_ptr(g, x.as_ptr(), self.at(i), acc.as_mut_ptr(), self.dim)
+        }
+    }
+
+    /// Starts loading row `i` into the cache (a hint; see [`crate::kernels::prefetch`]).
+    #[inline]
+    pub(crate) fn prefetch(&self, i: u32) {
+        crate::kernels::prefetch_range(self.at(i), self.dim * std::mem::size_of::<f32>());
+    }
+
     /// `x = row i`.
     #[inline]
     pub(crate) fn copy_row_to(&self, i: u32, x: &mut [f32]) {
@@ -663,7 +681,7 @@ pub(crate) fn train_counted(
     let result: Result<()> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
-                let mut rng = seed_rng.fork(t as u64);
+                let mut rng = crate::rng::LocalRng(seed_rng.fork(t as u64));
                 scope.spawn(move || {
                     // Drains the queue if this worker panics, so the reader never blocks.
                     let _guard = queue.consumer();
@@ -672,7 +690,7 @@ pub(crate) fn train_counted(
                         if engine.stop.load(Ordering::Relaxed) {
                             continue;
                         }
-                        worker.chunk(&text, &mut rng);
+                        worker.chunk(&text, &mut rng.0);
                     }
                     worker.flush();
                 })
@@ -836,6 +854,11 @@ struct Worker<'e, 'a> {
     hidden: Vec<f32>,
     grad: Vec<f32>,
     total: Vec<f32>,
+    /// The noise words of the prediction being made, and those drawn ahead for the next one
+    /// (their rows are prefetched while this prediction runs: the rows of a 10⁴–10⁵-word
+    /// output matrix are mostly not in cache, and waiting for them was half of skip-gram's time).
+    negs: Vec<u32>,
+    next_negs: Vec<u32>,
     alpha: f32,
     pending_words: u64,
     loss: f64,
@@ -852,6 +875,8 @@ impl<'e, 'a> Worker<'e, 'a> {
             hidden: vec![0.0; dim],
             grad: vec![0.0; dim],
             total: vec![0.0; dim],
+            negs: vec![0; e.config.negative],
+            next_negs: Vec::new(),
             alpha: e.alpha,
             pending_words: 0,
             loss: 0.0,
@@ -932,6 +957,22 @@ impl<'e, 'a> Worker<'e, 'a> {
         self.hidden.iter_mut().for_each(|x| *x *= inv);
     }
 
+    /// Starts loading the input rows of word `w` (see [`Shared::prefetch`]).
+    #[inline]
+    fn prefetch_input(&self, w: u32) {
+        for &r in self.e.inputs.of(w) {
+            self.e.syn0.prefetch(r);
+        }
+    }
+
+    /// Starts loading the output row of `target` for negative sampling.
+    #[inline]
+    fn prefetch_output(&self, target: u32) {
+        if let Some(syn1neg) = &self.e.syn1neg {
+            syn1neg.prefetch(target);
+        }
+    }
+
     /// Adds the input-side gradient to every input row of word `w` (the inverse of
     /// [`Worker::load_input`]: each row receives the full gradient).
     fn store_input_grad(&self, w: u32) {
@@ -963,6 +1004,9 @@ impl<'e, 'a> Worker<'e, 'a> {
                 }
                 continue;
             }
+            if let Some(&next) = s.get(i + 1) {
+                self.prefetch_input(next);
+            }
             self.load_input(s[i]);
             self.grad.fill(0.0);
             if shared {
@@ -977,6 +1021,10 @@ impl<'e, 'a> Worker<'e, 'a> {
                 self.total.fill(0.0);
                 for (j, &target) in s.iter().enumerate().take(hi).skip(lo) {
                     if j != i {
+                        let next = if j + 1 == i { j + 2 } else { j + 1 };
+                        if next < hi {
+                            self.prefetch_output(s[next]);
+                        }
                         self.grad.fill(0.0);
                         self.predict(target, rng);
                         axpy(1.0, &self.grad, &mut self.hidden);
@@ -1012,6 +1060,9 @@ impl<'e, 'a> Worker<'e, 'a> {
                 let inv = 1.0 / count as f32;
                 self.hidden.iter_mut().for_each(|x| *x *= inv);
             }
+            if let Some(&next) = s.get(i + 1) {
+                self.prefetch_output(next);
+            }
             self.grad.fill(0.0);
             self.predict(s[i], rng);
             for (j, &w) in s.iter().enumerate().take(hi).skip(lo) {
@@ -1045,8 +1096,7 @@ impl<'e, 'a> Worker<'e, 'a> {
                 continue;
             }
             let g = (1.0 - e.sigmoid.sigmoid(f)) * alpha;
-            syn1neg.add_row_to(g, t, &mut self.grad);
-            syn1neg.add_to_row(g, &self.hidden, t);
+            syn1neg.exchange(g, &self.hidden, t, &mut self.grad);
         }
         let weight = m as f32;
         for _ in 0..e.config.negative {
@@ -1060,8 +1110,7 @@ impl<'e, 'a> Worker<'e, 'a> {
                 continue;
             }
             let g = -e.sigmoid.sigmoid(f) * alpha * weight;
-            syn1neg.add_row_to(g, t, &mut self.grad);
-            syn1neg.add_to_row(g, &self.hidden, t);
+            syn1neg.exchange(g, &self.hidden, t, &mut self.grad);
         }
         self.loss += loss as f64;
         self.predictions += m as u64;
@@ -1080,8 +1129,7 @@ impl<'e, 'a> Worker<'e, 'a> {
                 continue;
             }
             let g = (1.0 - c as f32 - e.sigmoid.sigmoid(f)) * self.alpha;
-            syn1.add_row_to(g, p, &mut self.grad);
-            syn1.add_to_row(g, &self.hidden, p);
+            syn1.exchange(g, &self.hidden, p, &mut self.grad);
         }
         self.loss += loss as f64;
     }
@@ -1104,16 +1152,27 @@ impl<'e, 'a> Worker<'e, 'a> {
                     continue;
                 }
                 let g = (1.0 - c as f32 - e.sigmoid.sigmoid(f)) * alpha;
-                syn1.add_row_to(g, p, &mut self.grad);
-                syn1.add_to_row(g, &self.hidden, p);
+                syn1.exchange(g, &self.hidden, p, &mut self.grad);
             }
         }
         if let Some(syn1neg) = &e.syn1neg {
-            for d in 0..=e.config.negative {
+            // This prediction's noise words were drawn by the previous one (or are drawn now,
+            // the first time); the next prediction's are drawn here and their rows prefetched.
+            let k = e.config.negative;
+            if self.next_negs.len() != k {
+                self.next_negs.clear();
+                self.next_negs.extend((0..k).map(|_| e.noise.sample(rng)));
+            }
+            std::mem::swap(&mut self.negs, &mut self.next_negs);
+            for slot in self.next_negs.iter_mut() {
+                *slot = e.noise.sample(rng);
+                syn1neg.prefetch(*slot);
+            }
+            for d in 0..=k {
                 let (t, label) = if d == 0 {
                     (target, 1.0f32)
                 } else {
-                    let mut t = e.noise.sample(rng);
+                    let mut t = self.negs[d - 1];
                     if t == target {
                         if !e.config.resample_negatives {
                             continue;
@@ -1136,8 +1195,7 @@ impl<'e, 'a> Worker<'e, 'a> {
                     continue;
                 }
                 let g = (label - e.sigmoid.sigmoid(f)) * alpha;
-                syn1neg.add_row_to(g, t, &mut self.grad);
-                syn1neg.add_to_row(g, &self.hidden, t);
+                syn1neg.exchange(g, &self.hidden, t, &mut self.grad);
             }
         }
         self.loss += loss as f64;
