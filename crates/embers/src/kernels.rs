@@ -1020,8 +1020,14 @@ mod tests {
                 // SAFETY: three distinct buffers of n values.
                 unsafe { f(g, x.as_ptr(), row.as_mut_ptr(), acc.as_mut_ptr(), n) };
                 for i in 0..n {
-                    assert!((acc[i] - want_acc[i]).abs() <= 1e-6, "kernel {k} n {n} acc {i}");
-                    assert!((row[i] - want_row[i]).abs() <= 1e-6, "kernel {k} n {n} row {i}");
+                    assert!(
+                        (acc[i] - want_acc[i]).abs() <= 1e-6,
+                        "kernel {k} n {n} acc {i}"
+                    );
+                    assert!(
+                        (row[i] - want_row[i]).abs() <= 1e-6,
+                        "kernel {k} n {n} row {i}"
+                    );
                 }
             }
         }

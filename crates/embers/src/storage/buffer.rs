@@ -118,6 +118,40 @@ impl<T: Pod> std::fmt::Debug for HugeBuffer<T> {
 /// The size of a transparent huge page on x86-64 and aarch64 with 4 KiB base pages.
 const HUGE_PAGE: usize = 2 << 20;
 
+/// Asks the kernel for transparent huge pages under the whole 2 MiB pages of `v`'s allocation
+/// (its capacity, written or not), as [`HugeBuffer`] does for its map, without moving the
+/// values. For a matrix that is about to be filled and then read and written at random rows,
+/// as the word2vec and fastText trainers' are: the kernel backs each aligned 2 MiB of it with
+/// one page when it is first touched, so random row accesses stop missing the TLB. A hint:
+/// pages already touched stay as they are, and elsewhere than Linux it does nothing.
+pub fn advise_huge_pages<T>(v: &mut Vec<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        let start = v.as_mut_ptr() as usize;
+        let bytes = v.capacity().saturating_mul(std::mem::size_of::<T>());
+        let Some(first) = start.checked_next_multiple_of(HUGE_PAGE) else {
+            return;
+        };
+        let last = start.saturating_add(bytes) / HUGE_PAGE * HUGE_PAGE;
+        if last > first {
+            // SAFETY: `[first, last)` lies inside `v`'s own allocation (its capacity) and is
+            // page aligned, as madvise requires. MADV_HUGEPAGE changes neither the values nor
+            // the access rights of the range, only how the kernel may back it with pages, so no
+            // Rust reference to these bytes sees any change; the call's result is ignored, since
+            // a kernel without transparent huge pages refusing it leaves ordinary pages.
+            unsafe {
+                libc::madvise(
+                    first as *mut libc::c_void,
+                    last - first,
+                    libc::MADV_HUGEPAGE,
+                );
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
+}
+
 impl<T: Pod> HugeBuffer<T> {
     /// `len` zero values (every `Pod` type reads all-zero bits as a valid value).
     pub fn zeroed(len: usize) -> Result<Self> {
@@ -161,6 +195,23 @@ impl<T: Pod> HugeBuffer<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_page_advice_keeps_values_and_takes_any_vector() {
+        // Empty, smaller than a huge page, unaligned and several huge pages long.
+        for n in [0usize, 3, 100_000, 3 * HUGE_PAGE / 4 + 5] {
+            let mut v: Vec<f32> = Vec::with_capacity(n);
+            advise_huge_pages(&mut v);
+            v.extend((0..n).map(|i| i as f32));
+            let mut again = v.clone();
+            advise_huge_pages(&mut again);
+            assert!(again.iter().enumerate().all(|(i, &x)| x == i as f32));
+            assert_eq!(again.len(), n);
+        }
+        let mut none: Vec<u8> = Vec::new();
+        advise_huge_pages(&mut none);
+        assert!(none.is_empty());
+    }
 
     #[test]
     fn huge_buffers_start_zeroed_keep_what_is_written_and_refuse_overflowing_sizes() {

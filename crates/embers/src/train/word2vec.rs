@@ -606,18 +606,20 @@ pub(crate) fn train_counted(
     let mut rng = Rng::new(config.seed);
     let total_in = size::product("input matrix", &[inputs.total_rows, dim])?;
     let mut syn0: Vec<f32> = size::with_capacity("input matrix", total_in)?;
+    crate::storage::advise_huge_pages(&mut syn0);
     let uniform = inputs.uniform_values.min(total_in);
     syn0.extend((0..uniform).map(|_| (2.0 * rng.uniform() - 1.0) / dim as f32));
     syn0.resize(total_in, 0.0);
-    let mut syn1neg = if config.negative > 0 {
-        size::filled(
-            "output matrix",
-            size::product("output matrix", &[n, dim])?,
-            0.0f32,
-        )?
+    // The hint goes before the first write of each matrix (so, for the output matrix, before
+    // the zeros): pages written before it stay ordinary ones.
+    let out_len = if config.negative > 0 {
+        size::product("output matrix", &[n, dim])?
     } else {
-        Vec::new()
+        0
     };
+    let mut syn1neg: Vec<f32> = size::with_capacity("output matrix", out_len)?;
+    crate::storage::advise_huge_pages(&mut syn1neg);
+    syn1neg.resize(out_len, 0.0);
     let mut syn1 = if config.hs {
         let rows = n.saturating_sub(1).max(1);
         size::filled(
