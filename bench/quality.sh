@@ -38,6 +38,8 @@
 #                  STANFORD_GLOVE=/tmp/GloVe/build bench/quality.sh
 #   EMBERS_ARGS  extra options for every `embers train word2vec|fasttext` run (e.g.
 #                "--saturated full"), to try one change of embers against the same references
+#   EMBERS       an embers binary to run instead of building this checkout's (to compare
+#                two builds on the same seeds)
 #   FASTTEXT     the fastText binary (default `fasttext` on PATH: apt-get install fasttext)
 # A second run with the same OUT adds to results.jsonl; `bench/quality_summary.py OUT/results.jsonl`
 # prints the table again.
@@ -56,8 +58,12 @@ out=${OUT:-$(mktemp -d /tmp/embers-quality.XXXX)}
 mkdir -p "$out"
 results=$out/results.jsonl
 cd "$root"
-cargo build --release -q -p embers-cli
-embers=$root/target/release/embers
+if [[ -n ${EMBERS:-} ]]; then
+  embers=$(realpath "$EMBERS")
+else
+  cargo build --release -q -p embers-cli
+  embers=$root/target/release/embers
+fi
 "$python" -c 'import gensim, numpy; assert gensim.__version__.startswith("4.4"), gensim.__version__'
 if [[ " $trainers " == *" ft "* ]]; then command -v "$fasttext" >/dev/null || { echo "fastText binary '$fasttext' not found (apt-get install fasttext)" >&2; exit 1; }; fi
 if [[ " $trainers " == *" glove "* ]]; then
