@@ -1,15 +1,6 @@
 //! A small seeded random number generator (SplitMix64-seeded xoshiro256**), so that results are
 //! reproducible across platforms and releases without depending on another crate's stream.
 
-/// An [`Rng`] alone on its cache lines (128 bytes: a line and the neighbour the CPU fetches
-/// with it), for a generator that one thread of a parallel trainer draws from for every
-/// update. Two threads' generators captured side by side (as in the boxed closures of
-/// `thread::scope`) could otherwise share a line, and every draw would move it between cores.
-/// (A precaution: no run was measured slower for the lack of it.)
-#[repr(align(128))]
-#[derive(Debug, Clone)]
-pub(crate) struct LocalRng(pub Rng);
-
 /// Seeded generator. The same seed gives the same stream on every platform.
 #[derive(Debug, Clone)]
 pub struct Rng {

@@ -118,13 +118,22 @@ impl<T: Pod> std::fmt::Debug for HugeBuffer<T> {
 /// The size of a transparent huge page on x86-64 and aarch64 with 4 KiB base pages.
 const HUGE_PAGE: usize = 2 << 20;
 
-/// Asks the kernel for transparent huge pages under the whole 2 MiB pages of `v`'s allocation
-/// (its capacity, written or not), as [`HugeBuffer`] does for its map, without moving the
-/// values. For a matrix that is about to be filled and then read and written at random rows,
-/// as the word2vec and fastText trainers' are: the kernel backs each aligned 2 MiB of it with
-/// one page when it is first touched, so random row accesses stop missing the TLB. A hint:
-/// pages already touched stay as they are, and elsewhere than Linux it does nothing.
-pub fn advise_huge_pages<T>(v: &mut Vec<T>) {
+/// An empty vector with room for `len` values (an error naming `what` when that cannot be
+/// allocated), whose memory the kernel is asked to back with transparent huge pages, as
+/// [`HugeBuffer`] does for its map. For a matrix that is about to be filled and then read and
+/// written at random rows, as the word2vec and fastText trainers' are: each aligned 2 MiB of it
+/// becomes one page when first written, so random row accesses stop missing the TLB. The hint
+/// is given here, before any value is written, because pages touched before it stay ordinary
+/// ones; elsewhere than Linux, or when the kernel declines, the pages are ordinary.
+pub fn with_huge_capacity<T>(what: &str, len: usize) -> Result<Vec<T>> {
+    let mut v = crate::size::with_capacity(what, len)?;
+    advise_huge_pages(&mut v);
+    Ok(v)
+}
+
+/// The hint of [`with_huge_capacity`] for the whole 2 MiB pages of `v`'s allocation (its
+/// capacity, written or not); the values do not move.
+fn advise_huge_pages<T>(v: &mut Vec<T>) {
     #[cfg(target_os = "linux")]
     {
         let start = v.as_mut_ptr() as usize;

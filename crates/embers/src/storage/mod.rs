@@ -9,7 +9,7 @@ mod int8;
 mod pq;
 mod rq;
 
-pub use buffer::{advise_huge_pages, Buffer, HugeBuffer};
+pub use buffer::{with_huge_capacity, Buffer, HugeBuffer};
 pub use dense::DenseMatrix;
 pub use f16::F16Matrix;
 pub(crate) use int8::score as int8_score;

@@ -605,20 +605,16 @@ pub(crate) fn train_counted(
     // that; outputs zero.
     let mut rng = Rng::new(config.seed);
     let total_in = size::product("input matrix", &[inputs.total_rows, dim])?;
-    let mut syn0: Vec<f32> = size::with_capacity("input matrix", total_in)?;
-    crate::storage::advise_huge_pages(&mut syn0);
+    let mut syn0: Vec<f32> = crate::storage::with_huge_capacity("input matrix", total_in)?;
     let uniform = inputs.uniform_values.min(total_in);
     syn0.extend((0..uniform).map(|_| (2.0 * rng.uniform() - 1.0) / dim as f32));
     syn0.resize(total_in, 0.0);
-    // The hint goes before the first write of each matrix (so, for the output matrix, before
-    // the zeros): pages written before it stay ordinary ones.
     let out_len = if config.negative > 0 {
         size::product("output matrix", &[n, dim])?
     } else {
         0
     };
-    let mut syn1neg: Vec<f32> = size::with_capacity("output matrix", out_len)?;
-    crate::storage::advise_huge_pages(&mut syn1neg);
+    let mut syn1neg: Vec<f32> = crate::storage::with_huge_capacity("output matrix", out_len)?;
     syn1neg.resize(out_len, 0.0);
     let mut syn1 = if config.hs {
         let rows = n.saturating_sub(1).max(1);
@@ -683,7 +679,7 @@ pub(crate) fn train_counted(
     let result: Result<()> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
-                let mut rng = crate::rng::LocalRng(seed_rng.fork(t as u64));
+                let mut rng = seed_rng.fork(t as u64);
                 scope.spawn(move || {
                     // Drains the queue if this worker panics, so the reader never blocks.
                     let _guard = queue.consumer();
@@ -692,7 +688,7 @@ pub(crate) fn train_counted(
                         if engine.stop.load(Ordering::Relaxed) {
                             continue;
                         }
-                        worker.chunk(&text, &mut rng.0);
+                        worker.chunk(&text, &mut rng);
                     }
                     worker.flush();
                 })
@@ -1118,7 +1114,7 @@ impl<'e, 'a> Worker<'e, 'a> {
         self.predictions += m as u64;
     }
 
-    /// Hierarchical softmax for one target (used by the shared-negatives window).
+    /// Hierarchical softmax for one target (nothing without `--hs`); adds its loss.
     fn predict_hs(&mut self, target: u32) {
         let e = self.e;
         let Some(syn1) = &e.syn1 else { return };
@@ -1143,20 +1139,7 @@ impl<'e, 'a> Worker<'e, 'a> {
         let e = self.e;
         let alpha = self.alpha;
         let mut loss = 0.0f32;
-        if let Some(syn1) = &e.syn1 {
-            let (points, codes) = e.huffman.path(target);
-            for (&p, &c) in points.iter().zip(codes) {
-                let f = syn1.dot(&self.hidden, p);
-                // Code 0 = positive side (word2vec's label = 1 − code).
-                let x = if c == 0 { f } else { -f };
-                loss += e.sigmoid.neg_log_sigmoid(x);
-                if e.skips(f) {
-                    continue;
-                }
-                let g = (1.0 - c as f32 - e.sigmoid.sigmoid(f)) * alpha;
-                syn1.exchange(g, &self.hidden, p, &mut self.grad);
-            }
-        }
+        self.predict_hs(target);
         if let Some(syn1neg) = &e.syn1neg {
             // This prediction's noise words were drawn by the previous one (or are drawn now,
             // the first time); the next prediction's are drawn here and their rows prefetched.
