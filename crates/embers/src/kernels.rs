@@ -230,6 +230,18 @@ pub fn dot_f16(a: &[half::f16], b: &[f32]) -> f32 {
     scalar::dot_f16(a, b)
 }
 
+/// Dot product of i8 `a` with f32 `b` (the shorter length), each byte widened to f32 in
+/// registers (AVX2 and FMA when the CPU has them).
+#[inline]
+pub fn dot_i8_f32(a: &[i8], b: &[f32]) -> f32 {
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the features were detected at runtime.
+        Level::Avx2Fma => unsafe { x86::dot_i8_f32(a, b) },
+        Level::Scalar => scalar::dot_i8_f32(a, b),
+    }
+}
+
 /// `x *= a`.
 #[inline]
 pub fn scale(a: f32, x: &mut [f32]) {
@@ -442,6 +454,24 @@ pub mod scalar {
         let mut s: f32 = acc.iter().sum();
         for i in chunks * 8..a.len() {
             s += a[i].to_f32() * b[i];
+        }
+        s
+    }
+
+    /// Dot product of i8 values with f32 values, 8 accumulators like [`dot`].
+    pub fn dot_i8_f32(a: &[i8], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let mut acc = [0.0f32; 8];
+        let chunks = n / 8;
+        for i in 0..chunks {
+            for k in 0..8 {
+                acc[k] += a[i * 8 + k] as f32 * b[i * 8 + k];
+            }
+        }
+        let mut s =
+            ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        for i in chunks * 8..n {
+            s += a[i] as f32 * b[i];
         }
         s
     }
@@ -760,6 +790,35 @@ mod x86 {
         let mut out = [_mm512_setzero_si512(); 4];
         out[..G].copy_from_slice(&acc);
         out
+    }
+
+    /// [`super::dot_i8_f32`]: eight bytes at a time sign-extended to i32 lanes and converted
+    /// to f32 (exact), two accumulators, the tail in scalar code.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_i8_f32(a: &[i8], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let widen = |p: *const i8| {
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(p as *const __m128i)))
+        };
+        let mut acc0 = _mm256_setzero_ps();
+        let mut acc1 = _mm256_setzero_ps();
+        let mut i = 0;
+        while i + 16 <= n {
+            acc0 = _mm256_fmadd_ps(widen(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+            acc1 = _mm256_fmadd_ps(widen(pa.add(i + 8)), _mm256_loadu_ps(pb.add(i + 8)), acc1);
+            i += 16;
+        }
+        if i + 8 <= n {
+            acc0 = _mm256_fmadd_ps(widen(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+            i += 8;
+        }
+        let mut s = hsum(_mm256_add_ps(acc0, acc1));
+        while i < n {
+            s += *pa.add(i) as f32 * *pb.add(i);
+            i += 1;
+        }
+        s
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -1168,6 +1227,20 @@ mod tests {
                 "dot_f16 {len}"
             );
             assert!((scalar::dot_f16(&a, &b) as f64 - f64_ref).abs() < tol as f64);
+        }
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 33, 50, 56, 300] {
+            let a: Vec<i8> = (0..len).map(|_| rng.below(256) as u8 as i8).collect();
+            let b: Vec<f32> = (0..len).map(|_| rng.normal()).collect();
+            let f64_ref: f64 = a.iter().zip(&b).map(|(&x, &y)| x as f64 * y as f64).sum();
+            let tol = 1e-5 * 128.0 * (1.0 + len as f64);
+            assert!(
+                (dot_i8_f32(&a, &b) as f64 - f64_ref).abs() < tol,
+                "dot_i8_f32 {len}"
+            );
+            assert!((scalar::dot_i8_f32(&a, &b) as f64 - f64_ref).abs() < tol);
+            // The shorter length counts.
+            let longer: Vec<f32> = b.iter().copied().chain([1e9]).collect();
+            assert_eq!(dot_i8_f32(&a, &longer), dot_i8_f32(&a, &b));
         }
         // Integer dot products are exact: the SIMD path must equal the scalar oracle bit for bit,
         // including the extremes -128 · -128.

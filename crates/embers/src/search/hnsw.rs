@@ -213,22 +213,28 @@ impl<'a> Space<'a> {
     }
 }
 
-/// The rows as the search walks them: unit-normalised and in half precision, each padded with
-/// zeros to a whole number of 64-byte cache lines and starting on one (50 dims: two lines a
-/// row, where the f32 row and its norm take four to six), so the walk reads a third of the
-/// memory and divides by no norm. Rows that can never be answers (norm zero or not finite)
-/// are stored as NaN and score `-inf`, as in [`Space::sim_q`]. Built from the embeddings on the
-/// first search; the walk only orders candidates with these scores, the answers are re-scored
-/// exactly. The rows live in memory backed by transparent huge pages where the kernel grants
-/// them ([`HugeBuffer`]): the walk reads a few dozen rows at random for every node it expands,
-/// and with 4 KiB pages nearly each of those reads also waited for a page-table walk (GloVe 6B
-/// 50d, ef 32, one thread: 64.4 against 69.6 µs of CPU a query, the mean of five alternating
-/// pairs on a loaded machine).
+/// The rows as the search walks them: unit-normalised and in 8 bits with a scale a row (the
+/// codes `round(127·x/max|x|)`, then the scale `max|x|/127` as f32 in the row's last four
+/// bytes), each padded to a whole number of 64-byte cache lines and starting on one. At 50
+/// dims a row is one line (two in half precision, four to six as the f32 row and its norm),
+/// so the walk, which waits on memory for most of its time, reads half the lines it read in
+/// half precision and divides by no norm; the scores move by about 1e-3 of a cosine, and the
+/// walk only orders candidates with them: the answers are re-scored exactly. Rows that can
+/// never be answers (norm zero or not finite) get a NaN scale and score `-inf`, as in
+/// [`Space::sim_q`]. Built from the embeddings on the first search. The rows live in memory
+/// backed by transparent huge pages where the kernel grants them ([`HugeBuffer`]): the walk
+/// reads a few dozen rows at random for every node it expands, and with 4 KiB pages nearly
+/// each of those reads also waited for a page-table walk (GloVe 6B 50d, ef 32, one thread:
+/// 64.4 against 69.6 µs of CPU a query, the mean of five alternating pairs on a loaded
+/// machine).
 struct WalkRows {
-    /// Row `i` at `i · stride` (the buffer is page aligned, so every row starts a cache line).
-    data: HugeBuffer<half::f16>,
-    /// Values a row, a multiple of 32.
+    /// Row `i` at byte `i · stride` (the buffer is page aligned, so every row starts a line).
+    data: HugeBuffer<i8>,
+    /// Bytes a row, a multiple of 64: the codes, zeros to a multiple of 8, the scale.
     stride: usize,
+    /// Codes a row that the walk reads: the dims rounded up to a multiple of 8 (the query is
+    /// padded with zeros to as many).
+    width: usize,
 }
 
 impl std::fmt::Debug for WalkRows {
@@ -246,10 +252,15 @@ thread_local! {
 impl WalkRows {
     fn new(emb: &Embeddings) -> Result<Self> {
         let (n, dims) = (emb.len(), emb.dims());
-        let stride = dims.div_ceil(32).max(1) * 32;
-        let len = n
-            .checked_mul(stride)
-            .ok_or_else(|| Error::invalid("rows", "the walk's rows overflow memory"))?;
+        let overflow = || Error::invalid("rows", "the walk's rows overflow memory");
+        let width = dims
+            .checked_next_multiple_of(8)
+            .ok_or_else(overflow)?
+            .max(8);
+        let stride = (width + 4)
+            .checked_next_multiple_of(64)
+            .ok_or_else(overflow)?;
+        let len = n.checked_mul(stride).ok_or_else(overflow)?;
         let mut data = HugeBuffer::zeroed(len)?;
         let norms = emb.norms();
         // One thread: this may run while rayon workers of a parallel search wait for it, so it
@@ -257,28 +268,37 @@ impl WalkRows {
         let mut buf = vec![0.0f32; dims];
         for (i, out) in data.as_mut_slice().chunks_exact_mut(stride).enumerate() {
             let norm = norms[i];
+            let mut scale = f32::NAN;
             if norm > 0.0 && norm.is_finite() {
                 emb.storage().row_into(i, &mut buf);
-                for (o, &x) in out.iter_mut().zip(&buf) {
-                    *o = half::f16::from_f32(x / norm);
+                let top = buf.iter().fold(0.0f32, |m, &x| m.max((x / norm).abs()));
+                if top > 0.0 && top.is_finite() {
+                    scale = top / 127.0;
+                    let inv = 127.0 / top;
+                    for (o, &x) in out.iter_mut().zip(&buf) {
+                        *o = ((x / norm) * inv).round().clamp(-127.0, 127.0) as i8;
+                    }
                 }
-            } else {
-                out.fill(half::f16::NAN);
+            }
+            for (o, b) in out[stride - 4..].iter_mut().zip(scale.to_le_bytes()) {
+                *o = b as i8;
             }
         }
-        Ok(WalkRows { data, stride })
+        Ok(WalkRows {
+            data,
+            stride,
+            width,
+        })
     }
 
-    #[inline]
-    fn row(&self, i: u32) -> &[half::f16] {
-        let at = i as usize * self.stride;
-        &self.data.as_slice()[at..at + self.stride]
-    }
-
-    /// Approximate cosine of row `i` with the unit query `q` padded to the stride with zeros.
+    /// Approximate cosine of row `i` with the unit query `q` padded to `width` with zeros.
     #[inline]
     fn score(&self, q: &[f32], i: u32) -> f32 {
-        Space::finite(kernels::dot_f16(self.row(i), q))
+        let at = i as usize * self.stride;
+        let row = &self.data.as_slice()[at..at + self.stride];
+        let s = &row[self.stride - 4..];
+        let scale = f32::from_le_bytes([s[0] as u8, s[1] as u8, s[2] as u8, s[3] as u8]);
+        Space::finite(scale * kernels::dot_i8_f32(&row[..self.width], q))
     }
 
     /// Starts loading row `i` (up to its first 512 bytes). A hint only.
@@ -289,7 +309,7 @@ impl WalkRows {
             .as_slice()
             .as_ptr()
             .wrapping_add(i as usize * self.stride);
-        kernels::prefetch_range(p, (self.stride * 2).min(512));
+        kernels::prefetch_range(p, self.stride.min(512));
     }
 }
 
@@ -821,7 +841,7 @@ impl Hnsw {
             let qp = &mut *qp.borrow_mut();
             qp.clear();
             qp.extend_from_slice(q);
-            qp.resize(walk.stride, 0.0);
+            qp.resize(walk.width, 0.0);
             self.walk_in(space, walk, q, qp, k, ef, ex, limit)
         }))
     }
@@ -1144,6 +1164,44 @@ mod tests {
             DenseMatrix::new(rows, dims, data).unwrap(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn walk_rows_score_near_the_exact_cosine_and_never_answer_rows_of_no_direction() {
+        for dims in [1, 7, 8, 50, 60, 61, 300] {
+            let mut emb_data: Vec<f32> = {
+                let mut rng = Rng::new(dims as u64);
+                (0..20 * dims).map(|_| rng.normal()).collect()
+            };
+            // Row 1 has no direction, row 2 is not finite, row 3 has one huge value.
+            emb_data[dims..2 * dims].fill(0.0);
+            emb_data[2 * dims] = f32::NAN;
+            emb_data[3 * dims] = 1e6;
+            let words = (0..20).map(|i| format!("w{i}")).collect();
+            let emb = Embeddings::new(
+                Vocab::from_words(words).unwrap(),
+                DenseMatrix::new(20, dims, emb_data).unwrap(),
+            )
+            .unwrap();
+            let walk = WalkRows::new(&emb).unwrap();
+            assert_eq!(walk.stride % 64, 0);
+            assert!(walk.width >= dims && walk.width + 4 <= walk.stride);
+            let mut q = emb.unit_row(0);
+            q.resize(walk.width, 0.0);
+            for i in 0..20u32 {
+                let got = walk.score(&q, i);
+                if i == 1 || i == 2 {
+                    assert_eq!(got, f32::NEG_INFINITY, "dims {dims} row {i}");
+                    continue;
+                }
+                let want = kernels::dot_exact(&emb.unit_row(i), &q[..dims]);
+                // Half a step of 1/127 of the largest value a coordinate, over the row.
+                assert!(
+                    (got - want).abs() < 0.01,
+                    "dims {dims} row {i}: {got} vs {want}"
+                );
+            }
+        }
     }
 
     #[test]
