@@ -846,7 +846,7 @@ impl Hnsw {
         }))
     }
 
-    /// The walk on the half-precision unit rows (`qp`: the query padded to their stride), then
+    /// The walk on the 8-bit unit rows (`qp`: the query padded to their width), then
     /// the candidates re-scored exactly (`Space::sim_q`, f32 rows and norms) and the best `k`
     /// kept: the answers' scores are the cosines exact search gives.
     #[allow(clippy::too_many_arguments)]
