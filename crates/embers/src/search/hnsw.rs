@@ -642,7 +642,23 @@ impl Hnsw {
             // The first thousand nodes go in serially: the graph starts from a stable core.
             let head = (n as u32).min(1000);
             (1..head).for_each(insert);
-            pool.install(|| (head..n as u32).into_par_iter().for_each(insert));
+            // Then each thread takes the next node in order, so nodes go in about as they
+            // would on one thread (rows in vocabulary order, frequent words first). Splitting
+            // the range (rayon's `par_iter`) had a second thread insert the rarest half of the
+            // vocabulary into a graph of the thousand most frequent words: on the 300-d model
+            // of 399,310 words, recall@10 at ef 512 0.8169 against 0.8311 on one thread.
+            let next = AtomicU32::new(head);
+            pool.scope(|sc| {
+                for _ in 0..threads {
+                    sc.spawn(|_| loop {
+                        let q = next.fetch_add(1, Relaxed);
+                        if q >= n as u32 {
+                            break;
+                        }
+                        insert(q);
+                    });
+                }
+            });
         }
         let (entry, max_level) = *b.top.lock().expect("build done");
         // Flatten into the file layout.
