@@ -36,12 +36,14 @@ for s in $sets; do
       glove50) "$py" "$root/bench/ann_prep.py" glove "$data/kumo" "$data/ann/$s" ;;
       synth300) "$py" "$root/bench/ann_prep.py" synth "$data/ann/$s" ;;
       large300)
-        [ -s "${LARGE_CORPUS:-}" ] || { echo "large300: LARGE_CORPUS must name large.txt of scripts/large-corpus.sh" >&2; exit 1; }
-        (cd "$root" && cargo build --release -q -p embers-cli)
-        "$root/target/release/embers" train word2vec "$LARGE_CORPUS" -o "$data/ann/$s.safetensors" \
-          --model cbow --dim 300 --window 5 --negative 5 --sample 1e-4 --min-count 1 --epochs 5 \
-          --threads 2 --seed 1 --progress none
-        "$root/target/release/embers" convert "$data/ann/$s.safetensors" "$data/ann/$s.npy" --progress none
+        if [ ! -s "$data/ann/$s.npy" ]; then
+          [ -s "${LARGE_CORPUS:-}" ] || { echo "large300: LARGE_CORPUS must name large.txt of scripts/large-corpus.sh" >&2; exit 1; }
+          (cd "$root" && cargo build --release -q -p embers-cli)
+          "$root/target/release/embers" train word2vec "$LARGE_CORPUS" -o "$data/ann/$s.safetensors" \
+            --model cbow --dim 300 --window 5 --negative 5 --sample 1e-4 --min-count 1 --epochs 5 \
+            --threads 2 --seed 1 --progress none
+          "$root/target/release/embers" convert "$data/ann/$s.safetensors" "$data/ann/$s.npy" --progress none
+        fi
         ;;
     esac
     "$py" "$root/bench/ann_prep.py" truth "$data/ann/$s"

@@ -1,6 +1,6 @@
 """Tables of bench/ann.sh from its JSON lines: per data set and thread count, each library's
 build time (wall, CPU), index bytes, and the best queries/s among settings reaching recall@10
-0.90 / 0.95 / 0.99 (with the CPU seconds of that setting's 10,000 queries), with embers' ratio
+0.80 / 0.90 / 0.95 / 0.99 (0.80 for data where no setting reaches 0.90; with the CPU seconds of that setting's 10,000 queries), with embers' ratio
 to the best other, by wall clock and by CPU seconds (the machine is shared: a library that ran
 while others were busy got fewer cores; CPU seconds do not depend on that); then exact top-10
 against numpy."""
@@ -18,14 +18,14 @@ for s in sets:
             if r["lib"] not in libs:
                 libs.append(r["lib"])
         print(f"\n### {s}, {t} thread(s)\n")
-        print("| library | build s (CPU s) | index MB | q/s @0.90 (CPU s) | q/s @0.95 (CPU s) | q/s @0.99 (CPU s) | max recall |")
-        print("|---|---|---|---|---|---|---|")
+        print("| library | build s (CPU s) | index MB | q/s @0.80 (CPU s) | q/s @0.90 (CPU s) | q/s @0.95 (CPU s) | q/s @0.99 (CPU s) | max recall |")
+        print("|---|---|---|---|---|---|---|---|")
         best = {}
         best_cpu = {}
         for lib in libs:
             rs = [r for r in rows if r["lib"] == lib]
             cells = []
-            for target in (0.90, 0.95, 0.99):
+            for target in (0.80, 0.90, 0.95, 0.99):
                 ok = [r for r in rs if r["recall"] >= target]
                 q = max((r["qps"] for r in ok), default=None)
                 best.setdefault(target, {})[lib] = q
