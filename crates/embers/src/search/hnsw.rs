@@ -238,12 +238,12 @@ impl<'a> Space<'a> {
 /// half precision and divides by no norm; the scores move by about 1e-3 of a cosine, and the
 /// walk only orders candidates with them: the answers are re-scored exactly. Rows that can
 /// never be answers (norm zero or not finite) get a NaN scale and score `-inf`, as in
-/// [`Space::sim_q`]. Built from the embeddings on the first search. The rows live in memory
-/// backed by transparent huge pages where the kernel grants them ([`HugeBuffer`]): the walk
-/// reads a few dozen rows at random for every node it expands, and with 4 KiB pages nearly
-/// each of those reads also waited for a page-table walk (GloVe 6B 50d, ef 32, one thread:
-/// 64.4 against 69.6 µs of CPU a query, the mean of five alternating pairs on a loaded
-/// machine).
+/// [`Space::sim_q`]. Made by the build, or on the first search of an opened index. The rows
+/// live in memory backed by transparent huge pages where the kernel grants them
+/// ([`HugeBuffer`]): the walk reads a few dozen rows at random for every node it expands, and
+/// with 4 KiB pages nearly each of those reads also waited for a page-table walk (GloVe 6B
+/// 50d, ef 32, one thread: 64.4 against 69.6 µs of CPU a query, the mean of five alternating
+/// pairs on a loaded machine).
 struct WalkRows {
     /// Row `i` at byte `i · stride` (the buffer is page aligned, so every row starts a line).
     data: HugeBuffer<i8>,
@@ -570,8 +570,8 @@ impl Building {
 impl Hnsw {
     /// Builds an index over all rows of `emb`. Every pair of rows the build compares (the
     /// insertion walks, the neighbour heuristic, the pruning of full lists) is scored on the
-    /// walk's 8-bit unit rows ([`WalkRows`], kept for the searches that follow): a fifth to a
-    /// quarter of the memory the f32 rows and their norms take, and the product of two rows'
+    /// walk's 8-bit unit rows ([`WalkRows`], kept for the searches that follow): a quarter to
+    /// a third of the memory the f32 rows and their norms take, and the product of two rows'
     /// codes is exact in integers. GloVe 6B 50d, one thread: 108 against 141 s, recall@10 at
     /// ef 16 / 32 / 100 0.9298 / 0.9597 / 0.9894 against 0.9281 / 0.9597 / 0.9903 (2,000
     /// queries).
