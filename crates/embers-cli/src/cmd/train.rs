@@ -159,7 +159,7 @@ pub struct Common {
     saturated: Option<SaturatedArg>,
     /// Skip-gram: whose input vector predicts whom. `context`: each context word predicts the
     /// centre word (word2vec C, gensim); `centre`: the centre word predicts each context word
-    /// (fastText). Default: centre.
+    /// (fastText). Default: context (word2vec), centre (fastText).
     #[arg(long, value_enum)]
     sg_input: Option<SgInputArg>,
     /// How each epoch reads the corpus: `in-order` from the start (gensim), or `spread`: one

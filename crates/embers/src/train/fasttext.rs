@@ -77,6 +77,7 @@ pub struct FastTextConfig {
 impl Default for FastTextConfig {
     /// fastText's defaults for `skipgram`: lr 0.05, t 1e-4, noise distribution unigram^0.5 with
     /// a noise word equal to the target drawn again, the full gradient for saturated scores,
+    /// the centre word's input predicting each context word,
     /// fastText's sigmoid table (±8, 512 steps), one corpus reader per thread started at evenly
     /// spaced points (fastText's thread t reads on from t/threads of the file), `</s>` ending
     /// each line, the schedule and subsampling counted against every token of the corpus
@@ -90,6 +91,7 @@ impl Default for FastTextConfig {
                 ns_exponent: 0.5,
                 resample_negatives: true,
                 skip_saturated: false,
+                context_input: false,
                 spread_readers: true,
                 eos: true,
                 count_all_tokens: true,
