@@ -173,7 +173,8 @@ def main():
     ap.add_argument("--questions", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--budgets", default="4,8,10,16,25")
-    ap.add_argument("--faiss", default="PQ,OPQ,RQ,LSQ", help="faiss kinds to run (or none)")
+    ap.add_argument("--faiss", default="PQ,OPQ,RQ,LSQ",
+                    help="faiss kinds to run (or none); nKIND (e.g. nRQ) on the unit rows")
     ap.add_argument("--embers-configs",
                     default="pq:5,pq:10,pq:25,opq:5,opq:10,opq:25,rq:5,rq:10,rq:25",
                     help="KIND:M[:flag=value+...] with KIND pq, opq, rq (n… to --normalize)")
@@ -254,34 +255,37 @@ def main():
         import faiss
 
         faiss.omp_set_num_threads(args.threads)
-        for b in budgets:
-            for kind, desc in faiss_methods(b, d):
-                if kind not in kinds:
-                    continue
-                rec = {"lib": "faiss", "method": desc, "budget": b}
-                try:
-                    index = faiss.index_factory(d, desc)
-                except RuntimeError as e:
-                    print(f"# faiss {desc}: {e}".splitlines()[0], flush=True)
-                    continue
-                w0, c0 = time.time(), cpu_self()
-                index.train(train)
-                index.add(x)
-                rec["encode_s"] = time.time() - w0
-                rec["encode_cpu_s"] = cpu_self() - c0
-                xh = index.reconstruct_n(0, n)
-                rec["row_bytes"] = index.sa_code_size()
-                rec["all_bytes_row"] = rec["row_bytes"] + faiss_table_bytes(index, d) / n
-                # faiss's RQ and LSQ indexes decode every row for each query (seconds a query
-                # on one thread): their time is taken on the first --slow-queries queries.
-                tq = qids if kind in ("PQ", "OPQ") else qids[: args.slow_queries]
-                t = time.time()
-                index.search(xh[tq], 11)
-                rec["query_ms"] = (time.time() - t) * 1000 / len(tq)
-                rec["query_timed"] = len(tq)
-                score(rec, xh)
-                results.append(rec)
-                print(json.dumps(rec), flush=True)
+        for b, (kind, desc), norm in [(b, m, norm) for b in budgets for m in faiss_methods(b, d)
+                                      for norm in (False, True)]:
+            # nKIND: faiss on the unit rows (what a user does for cosine search), its error
+            # measured against the unit rows, as for embers' n… configurations.
+            if ("n" + kind if norm else kind) not in kinds:
+                continue
+            rec = {"lib": "faiss", "method": ("unit rows, " if norm else "") + desc,
+                   "budget": b}
+            try:
+                index = faiss.index_factory(d, desc)
+            except RuntimeError as e:
+                print(f"# faiss {desc}: {e}".splitlines()[0], flush=True)
+                continue
+            w0, c0 = time.time(), cpu_self()
+            index.train(unit(train) if norm else train)
+            index.add(xn if norm else x)
+            rec["encode_s"] = time.time() - w0
+            rec["encode_cpu_s"] = cpu_self() - c0
+            xh = index.reconstruct_n(0, n)
+            rec["row_bytes"] = index.sa_code_size()
+            rec["all_bytes_row"] = rec["row_bytes"] + faiss_table_bytes(index, d) / n
+            # faiss's RQ and LSQ indexes decode every row for each query (seconds a query
+            # on one thread): their time is taken on the first --slow-queries queries.
+            tq = qids if kind in ("PQ", "OPQ") else qids[: args.slow_queries]
+            t = time.time()
+            index.search(xh[tq], 11)
+            rec["query_ms"] = (time.time() - t) * 1000 / len(tq)
+            rec["query_timed"] = len(tq)
+            score(rec, xh, xn if norm else x)
+            results.append(rec)
+            print(json.dumps(rec), flush=True)
 
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
     for cfg in [c for c in args.embers_configs.split(",") if c]:

@@ -1,5 +1,6 @@
-//! Seeded k-means for codebook training: k-means++ initialisation, then Lloyd iterations until
-//! no assignment changes. Deterministic for a given seed, independent of the thread count.
+//! Seeded k-means for codebook training: k-means++ or splitting (Linde–Buzo–Gray)
+//! initialisation, then Lloyd iterations until no assignment changes. An emptied cluster takes
+//! half of the largest one. Deterministic for a given seed, independent of the thread count.
 
 use rayon::prelude::*;
 
@@ -146,8 +147,8 @@ fn plus_plus(points: &[f32], d: usize, k: usize, rng: &mut Rng) -> Vec<f32> {
 }
 
 /// Clusters `points` (n × d row-major, n ≥ 1) into `k` centroids with k-means++ seeding and at
-/// most `iterations` Lloyd steps. An emptied cluster is re-seeded at the point farthest from
-/// its centroid. Returns the codebook; the result depends only on the inputs and `rng`.
+/// most `iterations` Lloyd steps (see [`refine`] for emptied clusters). Returns the codebook;
+/// the result depends only on the inputs and `rng`.
 pub fn kmeans(points: &[f32], d: usize, k: usize, iterations: usize, rng: &mut Rng) -> Codebook {
     let n = points.len() / d;
     assert!(n >= 1 && d >= 1 && k >= 1, "non-empty k-means input");
@@ -155,32 +156,134 @@ pub fn kmeans(points: &[f32], d: usize, k: usize, iterations: usize, rng: &mut R
     refine(points, book, iterations)
 }
 
+/// Lloyd steps between two doublings of [`kmeans_split`].
+const SPLIT_STEPS: usize = 2;
+
+/// How far a split moves the two halves: this fraction of the offset from the centroid to a
+/// random member of its cluster, one half each way.
+const SPLIT_STEP: f32 = 0.1;
+
+/// Clusters `points` like [`kmeans`], but seeded by splitting (Linde, Buzo and Gray 1980): one
+/// centroid at the mean, then every centroid split in two — moved each way by a tenth of the
+/// offset to a random member of its cluster — with [`SPLIT_STEPS`] Lloyd steps after each
+/// doubling (the largest clusters split first when `k` is not a power of two), then at most
+/// `iterations` Lloyd steps at `k`. On residuals of high-dimensional rows, where points seeded
+/// far apart lose their clusters to central centroids, this finds much better codebooks than
+/// k-means++ (see the residual quantizer).
+pub fn kmeans_split(
+    points: &[f32],
+    d: usize,
+    k: usize,
+    iterations: usize,
+    rng: &mut Rng,
+) -> Codebook {
+    let n = points.len() / d;
+    assert!(n >= 1 && d >= 1 && k >= 1, "non-empty k-means input");
+    let mut sums = vec![0.0f64; d];
+    for p in points.chunks_exact(d) {
+        sums.iter_mut().zip(p).for_each(|(s, &v)| *s += v as f64);
+    }
+    let mut book = Codebook::new(d, 1, sums.iter().map(|s| (s / n as f64) as f32).collect());
+    while book.k < k {
+        let cur = book.k;
+        let splits = cur.min(k - cur);
+        let assign = assignments(points, &book);
+        let mut counts = vec![0usize; cur];
+        assign.iter().for_each(|&a| counts[a as usize] += 1);
+        // The `splits` largest clusters (ties: lower index) each split along the offset to one
+        // of their members, drawn uniformly.
+        let mut order: Vec<usize> = (0..cur).collect();
+        order.sort_by(|&a, &b| counts[b].cmp(&counts[a]).then(a.cmp(&b)));
+        order.truncate(splits);
+        order.sort_unstable();
+        let mut pick = vec![usize::MAX; cur];
+        for &c in &order {
+            if counts[c] > 0 {
+                pick[c] = rng.below(counts[c] as u64) as usize;
+            }
+        }
+        let mut member = vec![usize::MAX; cur];
+        let mut seen = vec![0usize; cur];
+        for (i, &a) in assign.iter().enumerate() {
+            let a = a as usize;
+            if seen[a] == pick[a] {
+                member[a] = i;
+            }
+            seen[a] += 1;
+        }
+        let mut centroids = book.centroids.clone();
+        centroids.reserve(splits * d);
+        for &c in &order {
+            let mut offset = vec![0.0f32; d];
+            if member[c] != usize::MAX {
+                let p = &points[member[c] * d..(member[c] + 1) * d];
+                for (o, (&v, &w)) in offset
+                    .iter_mut()
+                    .zip(p.iter().zip(&book.centroids[c * d..]))
+                {
+                    *o = SPLIT_STEP * (v - w);
+                }
+            }
+            let base = centroids[c * d..(c + 1) * d].to_vec();
+            for (t, o) in offset.iter().enumerate() {
+                centroids[c * d + t] = base[t] + o;
+            }
+            centroids.extend(base.iter().zip(&offset).map(|(b, o)| b - o));
+        }
+        book = refine(
+            points,
+            Codebook::new(d, cur + splits, centroids),
+            SPLIT_STEPS,
+        );
+    }
+    refine(points, book, iterations)
+}
+
+/// The nearest centroid of every point, on all cores.
+fn assignments(points: &[f32], book: &Codebook) -> Vec<u32> {
+    let mut assign = vec![0u32; points.len() / book.d];
+    assign
+        .par_chunks_mut(ASSIGN_CHUNK)
+        .zip(points.par_chunks(ASSIGN_CHUNK * book.d))
+        .for_each(|(a, p)| {
+            let mut scratch = vec![0.0f32; book.k];
+            for (a, p) in a.iter_mut().zip(p.chunks_exact(book.d)) {
+                *a = book.nearest(p, &mut scratch).0 as u32;
+            }
+        });
+    assign
+}
+
+/// Relative change of each value when an emptied cluster takes half of another: the two
+/// centroids become `c ⊙ (1 ± ε s)` with `s` alternating +1, −1 over the dimensions.
+const EMPTY_SPLIT_EPS: f32 = 1.0 / 1024.0;
+
 /// At most `iterations` Lloyd steps on `points` (n × `book.d`, n ≥ 1) starting from the
-/// centroids of `book` (a warm start, as when the points moved a little); the same rules as
-/// [`kmeans`] otherwise.
+/// centroids of `book` (a warm start, as when the points moved a little). A cluster left empty
+/// by a step takes half of the largest cluster (ties: lower index): the two centroids are
+/// moved apart by [`EMPTY_SPLIT_EPS`] and the next step shares the points between them. (The
+/// point farthest from its centroid, the older rule, is often an outlier that keeps the
+/// centroid to itself.)
 pub fn refine(points: &[f32], mut book: Codebook, iterations: usize) -> Codebook {
     let (d, k) = (book.d, book.k);
     let n = points.len() / d;
     assert!(n >= 1, "non-empty k-means input");
     let mut assign = vec![usize::MAX; n];
-    let mut err = vec![0.0f32; n];
     for _ in 0..iterations {
         // Assignments on all cores: each point's nearest centroid does not depend on the
         // others, so the result is the same whatever the thread count.
         let changed: usize = assign
             .par_chunks_mut(ASSIGN_CHUNK)
-            .zip(err.par_chunks_mut(ASSIGN_CHUNK))
             .zip(points.par_chunks(ASSIGN_CHUNK * d))
-            .map(|((a, e), p)| {
+            .map(|(a, p)| {
                 let mut scratch = vec![0.0f32; k];
                 let mut changed = 0usize;
-                for ((a, e), p) in a.iter_mut().zip(e.iter_mut()).zip(p.chunks_exact(d)) {
-                    let (c, dist) = book.nearest(p, &mut scratch);
+                for (a, p) in a.iter_mut().zip(p.chunks_exact(d)) {
+                    let c = book.nearest(p, &mut scratch).0;
                     if *a != c {
                         *a = c;
                         changed += 1;
                     }
-                    *e = dist;
                 }
                 changed
             })
@@ -207,14 +310,25 @@ pub fn refine(points: &[f32], mut book: Codebook, iterations: usize) -> Codebook
         }
         for c in 0..k {
             if counts[c] == 0 {
-                // Move the empty centroid onto the worst-served point, which then leaves its
-                // old cluster.
-                let far = (0..n)
-                    .max_by(|&a, &b| err[a].total_cmp(&err[b]).then(b.cmp(&a)))
-                    .expect("n ≥ 1");
-                centroids[c * d..(c + 1) * d].copy_from_slice(&points[far * d..(far + 1) * d]);
-                err[far] = 0.0;
-                assign[far] = c;
+                let big = (0..k)
+                    .max_by(|&a, &b| counts[a].cmp(&counts[b]).then(b.cmp(&a)))
+                    .expect("k ≥ 1");
+                if counts[big] < 2 {
+                    // Fewer distinct groups than centroids: nothing to share.
+                    break;
+                }
+                for t in 0..d {
+                    let e = if t % 2 == 0 {
+                        EMPTY_SPLIT_EPS
+                    } else {
+                        -EMPTY_SPLIT_EPS
+                    };
+                    let v = centroids[big * d + t];
+                    centroids[c * d + t] = v * (1.0 + e);
+                    centroids[big * d + t] = v * (1.0 - e);
+                }
+                counts[c] = counts[big] / 2;
+                counts[big] -= counts[c];
             }
         }
         book = Codebook::new(d, k, centroids);
@@ -280,5 +394,72 @@ mod tests {
         // More centroids than distinct points still works (duplicates allowed).
         let few = kmeans(&[1.0, 1.0, 2.0, 2.0], 2, 4, 10, &mut Rng::new(1));
         assert_eq!(few.k, 4);
+    }
+
+    /// Points around `centers` (`per` each, normal noise of sd 0.5), and each blob's mean.
+    fn blobs(centers: &[[f32; 2]], per: usize, rng: &mut Rng) -> (Vec<f32>, Vec<[f64; 2]>) {
+        let mut points = Vec::new();
+        let mut means = vec![[0.0f64; 2]; centers.len()];
+        for i in 0..centers.len() * per {
+            let c = centers[i % centers.len()];
+            let p = [c[0] + rng.normal() * 0.5, c[1] + rng.normal() * 0.5];
+            means[i % centers.len()][0] += p[0] as f64 / per as f64;
+            means[i % centers.len()][1] += p[1] as f64 / per as f64;
+            points.extend_from_slice(&p);
+        }
+        (points, means)
+    }
+
+    #[test]
+    fn splitting_finds_separated_clusters_for_any_k() {
+        // k = 5 is not a power of two: the last doubling splits only the largest clusters.
+        let centers = [
+            [0.0, 0.0],
+            [20.0, 0.0],
+            [0.0, 20.0],
+            [20.0, 20.0],
+            [40.0, 10.0],
+        ];
+        let (points, means) = blobs(&centers, 80, &mut Rng::new(7));
+        let a = kmeans_split(&points, 2, 5, 50, &mut Rng::new(5));
+        let b = kmeans_split(&points, 2, 5, 50, &mut Rng::new(5));
+        assert_eq!(a.centroids, b.centroids, "deterministic for a seed");
+        assert_eq!(a.k, 5);
+        for mean in means {
+            let hit = a.centroids.chunks_exact(2).any(|c| {
+                (c[0] as f64 - mean[0]).abs() < 1e-3 && (c[1] as f64 - mean[1]).abs() < 1e-3
+            });
+            assert!(hit, "no centroid at blob mean {mean:?}: {:?}", a.centroids);
+        }
+        // Fewer distinct points than centroids, and a single point: no panic, k centroids.
+        let few = kmeans_split(&[1.0, 1.0, 2.0, 2.0], 2, 4, 10, &mut Rng::new(1));
+        assert_eq!(few.centroids.len(), 8);
+        let one = kmeans_split(&[3.0, -1.0], 2, 3, 10, &mut Rng::new(1));
+        assert_eq!(one.centroids, vec![3.0, -1.0, 3.0, -1.0, 3.0, -1.0]);
+    }
+
+    #[test]
+    fn an_emptied_cluster_takes_half_of_the_largest_not_an_outlier() {
+        // Two blobs of 300 and 100 points and one far outlier; the third centroid starts where
+        // no point is nearest, so the first step empties it.
+        let (mut points, _) = blobs(&[[0.0, 0.0]], 300, &mut Rng::new(3));
+        let (more, _) = blobs(&[[10.0, 0.0]], 100, &mut Rng::new(4));
+        points.extend_from_slice(&more);
+        points.extend_from_slice(&[60.0, 60.0]);
+        let start = Codebook::new(2, 3, vec![0.0, 0.0, 10.0, 0.0, -500.0, -500.0]);
+        let book = refine(&points, start, 30);
+        let c = &book.centroids;
+        // The emptied centroid went into the 300-point blob, which both centroids now share;
+        // the outlier did not get a centroid of its own.
+        let near_big = c
+            .chunks_exact(2)
+            .filter(|c| c[0].abs() < 2.0 && c[1].abs() < 2.0);
+        assert_eq!(near_big.count(), 2, "{c:?}");
+        assert!(
+            c.chunks_exact(2).all(|c| c[0] < 20.0 && c[1] < 20.0),
+            "{c:?}"
+        );
+        // And the split pair is no longer one point: it lowered the error.
+        assert!((c[0] - c[4]).abs() + (c[1] - c[5]).abs() > 0.1, "{c:?}");
     }
 }
