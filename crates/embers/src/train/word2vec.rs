@@ -998,8 +998,7 @@ impl<'e, 'a> Worker<'e, 'a> {
                 self.prefetch_output(s[i]);
                 for (j, &w) in s.iter().enumerate().take(hi).skip(lo) {
                     if j != i {
-                        let next = if j + 1 == i { j + 2 } else { j + 1 };
-                        if next < hi {
+                        if let Some(next) = next_context(j, i, hi) {
                             self.prefetch_input(s[next]);
                         }
                         self.load_input(w);
@@ -1027,8 +1026,7 @@ impl<'e, 'a> Worker<'e, 'a> {
                 self.total.fill(0.0);
                 for (j, &target) in s.iter().enumerate().take(hi).skip(lo) {
                     if j != i {
-                        let next = if j + 1 == i { j + 2 } else { j + 1 };
-                        if next < hi {
+                        if let Some(next) = next_context(j, i, hi) {
                             self.prefetch_output(s[next]);
                         }
                         self.grad.fill(0.0);
@@ -1194,6 +1192,13 @@ impl<'e, 'a> Worker<'e, 'a> {
         self.loss += loss as f64;
         self.predictions += 1;
     }
+}
+
+/// The position of the context word after `j` in a window ending before `hi` around the
+/// centre `i` (the centre skipped), if there is one: the row to fetch ahead.
+fn next_context(j: usize, i: usize, hi: usize) -> Option<usize> {
+    let next = if j + 1 == i { j + 2 } else { j + 1 };
+    (next < hi).then_some(next)
 }
 
 #[cfg(test)]
