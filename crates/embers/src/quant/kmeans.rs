@@ -211,25 +211,18 @@ pub fn kmeans_split(
             }
             seen[a] += 1;
         }
+        // Each split centroid moves by the offset `o` and its new twin (appended) by `−o`.
         let mut centroids = book.centroids.clone();
-        centroids.reserve(splits * d);
+        let mut twins = Vec::with_capacity(splits * d);
         for &c in &order {
-            let mut offset = vec![0.0f32; d];
-            if member[c] != usize::MAX {
-                let p = &points[member[c] * d..(member[c] + 1) * d];
-                for (o, (&v, &w)) in offset
-                    .iter_mut()
-                    .zip(p.iter().zip(&book.centroids[c * d..]))
-                {
-                    *o = SPLIT_STEP * (v - w);
-                }
+            let p = (member[c] != usize::MAX).then(|| &points[member[c] * d..(member[c] + 1) * d]);
+            for (t, v) in centroids[c * d..(c + 1) * d].iter_mut().enumerate() {
+                let o = p.map_or(0.0, |p| SPLIT_STEP * (p[t] - *v));
+                twins.push(*v - o);
+                *v += o;
             }
-            let base = centroids[c * d..(c + 1) * d].to_vec();
-            for (t, o) in offset.iter().enumerate() {
-                centroids[c * d + t] = base[t] + o;
-            }
-            centroids.extend(base.iter().zip(&offset).map(|(b, o)| b - o));
         }
+        centroids.extend(twins);
         book = refine(
             points,
             Codebook::new(d, cur + splits, centroids),
@@ -239,7 +232,8 @@ pub fn kmeans_split(
     refine(points, book, iterations)
 }
 
-/// The nearest centroid of every point, on all cores.
+/// The nearest centroid of every point (ties: lowest index), on all cores: each point's
+/// answer does not depend on the others, so it is the same whatever the thread count.
 fn assignments(points: &[f32], book: &Codebook) -> Vec<u32> {
     let mut assign = vec![0u32; points.len() / book.d];
     assign
@@ -268,33 +262,17 @@ pub fn refine(points: &[f32], mut book: Codebook, iterations: usize) -> Codebook
     let (d, k) = (book.d, book.k);
     let n = points.len() / d;
     assert!(n >= 1, "non-empty k-means input");
-    let mut assign = vec![usize::MAX; n];
+    let mut assign = vec![u32::MAX; n];
     for _ in 0..iterations {
-        // Assignments on all cores: each point's nearest centroid does not depend on the
-        // others, so the result is the same whatever the thread count.
-        let changed: usize = assign
-            .par_chunks_mut(ASSIGN_CHUNK)
-            .zip(points.par_chunks(ASSIGN_CHUNK * d))
-            .map(|(a, p)| {
-                let mut scratch = vec![0.0f32; k];
-                let mut changed = 0usize;
-                for (a, p) in a.iter_mut().zip(p.chunks_exact(d)) {
-                    let c = book.nearest(p, &mut scratch).0;
-                    if *a != c {
-                        *a = c;
-                        changed += 1;
-                    }
-                }
-                changed
-            })
-            .sum();
-        if changed == 0 {
+        let next = assignments(points, &book);
+        if next == assign {
             break;
         }
+        assign = next;
         let mut sums = vec![0.0f64; k * d];
         let mut counts = vec![0usize; k];
         for (i, p) in points.chunks_exact(d).enumerate() {
-            let c = assign[i];
+            let c = assign[i] as usize;
             counts[c] += 1;
             for (s, &v) in sums[c * d..(c + 1) * d].iter_mut().zip(p) {
                 *s += v as f64;
