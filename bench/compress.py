@@ -146,6 +146,24 @@ def faiss_methods(budget, d):
     return out
 
 
+def set_faiss_seed(index, s):
+    """Offsets the seeds of the quantizer's k-means (PQ, RQ) or random start (LSQ) by `s`.
+    OPQ's rotation starts from a fixed seed in faiss; only its training sample changes."""
+    import faiss
+
+    idx = index
+    if isinstance(index, faiss.IndexPreTransform):
+        idx = faiss.downcast_index(index.index)
+    for name in ("pq", "rq", "lsq"):
+        q = getattr(idx, name, None)
+        if q is None:
+            continue
+        if hasattr(q, "cp"):
+            q.cp.seed += s
+        if hasattr(q, "random_seed"):
+            q.random_seed += s
+
+
 def faiss_table_bytes(index, d):
     """Bytes of the codebooks and rotation (not per row)."""
     import faiss
@@ -181,6 +199,10 @@ def main():
     ap.add_argument("--train", type=int, default=65536, help="training rows (all kinds)")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--faiss-seeds", default="0",
+                    help="comma-separated seeds of faiss's training: 0 is the shared training "
+                         "sample with faiss's own k-means seeds; s > 0 draws another sample "
+                         "(of the same size) and offsets the k-means seeds by s")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--slow-queries", type=int, default=50,
                     help="queries timed for faiss kinds that decode every row a query (RQ, LSQ)")
@@ -255,21 +277,31 @@ def main():
         import faiss
 
         faiss.omp_set_num_threads(args.threads)
-        for b, (kind, desc), norm in [(b, m, norm) for b in budgets for m in faiss_methods(b, d)
-                                      for norm in (False, True)]:
+        fseeds = [int(v) for v in args.faiss_seeds.split(",")]
+        for b, (kind, desc), norm, fs in [(b, m, norm, fs) for b in budgets
+                                          for m in faiss_methods(b, d)
+                                          for norm in (False, True) for fs in fseeds]:
             # nKIND: faiss on the unit rows (what a user does for cosine search), its error
             # measured against the unit rows, as for embers' n… configurations.
             if ("n" + kind if norm else kind) not in kinds:
                 continue
-            rec = {"lib": "faiss", "method": ("unit rows, " if norm else "") + desc,
-                   "budget": b}
+            rec = {"lib": "faiss", "budget": b, "faiss_seed": fs,
+                   "method": ("unit rows, " if norm else "") + desc
+                   + (f", seed {fs}" if len(fseeds) > 1 else "")}
             try:
                 index = faiss.index_factory(d, desc)
             except RuntimeError as e:
                 print(f"# faiss {desc}: {e}".splitlines()[0], flush=True)
                 continue
+            tr = train
+            if fs != 0:
+                # Another training sample and other k-means seeds: faiss's seed-to-seed spread,
+                # as embers' seed=… configurations give embers'.
+                frng = np.random.default_rng(10_000 + fs)
+                tr = x[np.sort(frng.choice(n, size=min(args.train, n), replace=False))]
+                set_faiss_seed(index, fs)
             w0, c0 = time.time(), cpu_self()
-            index.train(unit(train) if norm else train)
+            index.train(unit(tr) if norm else tr)
             index.add(xn if norm else x)
             rec["encode_s"] = time.time() - w0
             rec["encode_cpu_s"] = cpu_self() - c0

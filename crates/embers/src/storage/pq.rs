@@ -1186,6 +1186,10 @@ mod tests {
             let mut part = vec![0u16; SCAN_BLOCK];
             codes.sums(tables, 1, 2, &mut part);
             assert_eq!(part, scalar[SCAN_BLOCK..2 * SCAN_BLOCK], "{what}: block 1");
+            // From block 1 to the end.
+            let mut rest = vec![0u16; (blocks - 1) * SCAN_BLOCK];
+            codes.sums(tables, 1, blocks, &mut rest);
+            assert_eq!(rest, scalar[SCAN_BLOCK..], "{what}: blocks 1..");
         }
         // Rows in another order (reversed, every other row left out): position i sums row
         // order[i].
@@ -1206,9 +1210,16 @@ mod tests {
     #[test]
     fn avx2_and_scalar_sums_agree_with_the_codes() {
         // m odd, m = 1, rows not a multiple of 32, large m (entries capped below 255).
-        for (rows, m, seed) in [(1, 1, 1), (31, 1, 2), (33, 3, 3), (100, 25, 4), (64, 50, 5)]
-            .into_iter()
-            .chain([(70, 257, 6), (45, 300, 7), (40, 8, 8), (5, 2, 9)])
+        for (rows, m, seed) in [
+            (1, 1, 1),
+            (31, 1, 2),
+            (33, 3, 3),
+            (100, 25, 4),
+            (64, 50, 5),
+            (130, 7, 10),
+        ]
+        .into_iter()
+        .chain([(70, 257, 6), (45, 300, 7), (40, 8, 8), (5, 2, 9)])
         {
             let pq = random_pq(rows, m, 2, seed);
             let mut rng = Rng::new(seed + 100);
