@@ -90,6 +90,14 @@ enum SgInputArg {
     Centre,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LrDecayArg {
+    /// By the words trained (word2vec C, fastText).
+    Words,
+    /// By the lines read, each epoch's rate falling with its lines (gensim's `Word2Vec`).
+    Lines,
+}
+
 /// Settings shared by both trainers (word2vec/gensim names).
 #[derive(ClapArgs)]
 pub struct Common {
@@ -162,6 +170,11 @@ pub struct Common {
     /// (fastText). Default: context (word2vec), centre (fastText).
     #[arg(long, value_enum)]
     sg_input: Option<SgInputArg>,
+    /// What the learning rate falls with: `words` trained (word2vec C, fastText) or `lines`
+    /// read (gensim's `Word2Vec` given a corpus, which counts its progress in sentences; on a
+    /// corpus of short and long lines the short ones get the higher rates). Default: words.
+    #[arg(long, value_enum)]
+    lr_decay: Option<LrDecayArg>,
     /// How each epoch reads the corpus: `in-order` from the start (gensim), or `spread`: one
     /// reader per thread, started at evenly spaced points of the corpus and advancing together
     /// (fastText, word2vec C). Default: in-order (word2vec), spread (fastText).
@@ -241,6 +254,9 @@ impl Common {
             context_input: self
                 .sg_input
                 .map_or(defaults.context_input, |s| s == SgInputArg::Context),
+            decay_by_lines: self
+                .lr_decay
+                .map_or(defaults.decay_by_lines, |d| d == LrDecayArg::Lines),
             spread_readers: self
                 .read_order
                 .map_or(defaults.spread_readers, |o| o == ReadOrderArg::Spread),

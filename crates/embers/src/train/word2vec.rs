@@ -122,6 +122,15 @@ pub struct Word2VecConfig {
     /// together, one chunk of each in turn; a corpus made of different sources one after the
     /// other is then mixed from the start of the epoch instead of being read source by source.
     pub spread_readers: bool,
+    /// How the learning rate's progress is measured within a run. Off (word2vec C, fastText):
+    /// by the words trained, so the rate falls linearly with the words. On (gensim's
+    /// `Word2Vec` given a corpus, whose sentence count it knows): by the lines read, each
+    /// epoch's rate falling linearly with its lines; on a corpus whose line lengths vary,
+    /// the words of short lines are then trained at a higher rate than those of long ones
+    /// (en-mix: its first 90 % of lines hold 76 % of the words). With the same initial
+    /// vectors, tree and windows, one thread and no subsampling, on lines embers' vectors
+    /// equal gensim 4.4's (cosine 0.99999 after an epoch of en-mix; BENCHMARKS.md, issue 16).
+    pub decay_by_lines: bool,
     /// Each line ends with the word [`EOS`] (`</s>`), as in fastText: it is counted into the
     /// vocabulary (one per newline), subsampled, and trained as the last word of its line like
     /// any other (in subword mode it has no n-grams). Off (word2vec, gensim): lines are just
@@ -166,6 +175,7 @@ impl Default for Word2VecConfig {
             resample_negatives: false,
             skip_saturated: true,
             context_input: true,
+            decay_by_lines: false,
             spread_readers: false,
             eos: false,
             count_all_tokens: false,
@@ -581,6 +591,20 @@ pub(crate) fn schedule(
     (all, total_words, passes)
 }
 
+/// Newlines in `corpus` (the lines a pass reads: a last line without a newline is not
+/// counted, as the trainer does not count it), or `None` for a corpus without one (the
+/// learning rate then falls with the words).
+fn lines_per_pass(corpus: &Corpus, control: Control<'_>) -> Result<Option<u64>> {
+    let mut lines = 0u64;
+    for chunk in corpus.chunks(1 << 20) {
+        if control.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        lines += chunk?.text.bytes().filter(|&b| b == b'\n').count() as u64;
+    }
+    Ok((lines > 0).then_some(lines))
+}
+
 /// [`train_with_total`], also returning how many tokens were counted by the schedule (read
 /// in-vocabulary tokens and `</s>`, before subsampling).
 pub(crate) fn train_counted(
@@ -638,6 +662,11 @@ pub(crate) fn train_counted(
     // count the schedule runs to, and the passes that takes (fastText stops once the count
     // reaches the total, part-way through a pass; word2vec: exactly `epochs`).
     let (all, total_words, passes) = schedule(config, vocab.total_count(), all_tokens);
+    let total_lines = if config.decay_by_lines {
+        lines_per_pass(corpus, control)?.map(|l| l.saturating_mul(config.epochs as u64))
+    } else {
+        None
+    };
     let eos_id = if config.eos { vocab.id(EOS) } else { None };
     let shared = Engine {
         config,
@@ -660,6 +689,8 @@ pub(crate) fn train_counted(
         tokenizer: *corpus.tokenizer(),
         words_done: AtomicU64::new(0),
         total_words,
+        lines_done: AtomicU64::new(0),
+        total_lines,
         stop_at_total: config.count_all_tokens,
         loss: Mutex::new((0.0, 0)),
         stop: AtomicBool::new(false),
@@ -808,6 +839,10 @@ struct Engine<'a> {
     tokenizer: crate::text::WordTokenizer,
     words_done: AtomicU64,
     total_words: u64,
+    /// Lines read so far, and the count the schedule runs to when the learning rate falls
+    /// with the lines ([`Word2VecConfig::decay_by_lines`]; `None`: with the words).
+    lines_done: AtomicU64,
+    total_lines: Option<u64>,
     /// Training ends when `words_done` reaches `total_words` (fastText's accounting) rather
     /// than after the last pass.
     stop_at_total: bool,
@@ -825,6 +860,15 @@ impl Engine<'_> {
         self.config.skip_saturated && !(-MAX_EXP < f && f < MAX_EXP)
     }
 
+    /// The learning rate after `words` words and `lines` lines: falling with the lines when
+    /// the schedule counts them, else with the words.
+    fn rate(&self, words: u64, lines: u64) -> f32 {
+        match self.total_lines {
+            Some(total) => learning_rate(self.alpha, self.min_alpha, lines, total),
+            None => learning_rate(self.alpha, self.min_alpha, words, self.total_words),
+        }
+    }
+
     fn report(&self, control: Control<'_>, epoch: u32, start: Instant) {
         let Some(p) = control.progress else { return };
         let done = self
@@ -839,8 +883,7 @@ impl Engine<'_> {
         let secs = start.elapsed().as_secs_f64();
         let mut ev = Progress::new("train", done, Some(self.total_words), "words");
         ev.epoch = Some(epoch);
-        ev.learning_rate =
-            Some(learning_rate(self.alpha, self.min_alpha, done, self.total_words) as f64);
+        ev.learning_rate = Some(self.rate(done, self.lines_done.load(Ordering::Relaxed)) as f64);
         ev.loss = (count > 0).then(|| sum / count as f64);
         ev.rate = (secs > 0.0).then(|| done as f64 / secs);
         p(&ev);
@@ -861,6 +904,8 @@ struct Worker<'e, 'a> {
     next_negs: Vec<u32>,
     alpha: f32,
     pending_words: u64,
+    /// Lines read since the last [`Worker::flush`].
+    pending_lines: u64,
     loss: f64,
     predictions: u64,
 }
@@ -879,6 +924,7 @@ impl<'e, 'a> Worker<'e, 'a> {
             next_negs: Vec::new(),
             alpha: e.alpha,
             pending_words: 0,
+            pending_lines: 0,
             loss: 0.0,
             predictions: 0,
         }
@@ -892,7 +938,13 @@ impl<'e, 'a> Worker<'e, 'a> {
             .fetch_add(self.pending_words, Ordering::Relaxed)
             + self.pending_words;
         self.pending_words = 0;
-        self.alpha = learning_rate(self.e.alpha, self.e.min_alpha, done, self.e.total_words);
+        let lines = self
+            .e
+            .lines_done
+            .fetch_add(self.pending_lines, Ordering::Relaxed)
+            + self.pending_lines;
+        self.pending_lines = 0;
+        self.alpha = self.e.rate(done, lines);
         if let Ok(mut l) = self.e.loss.lock() {
             l.0 += self.loss;
             l.1 += self.predictions;
@@ -914,6 +966,9 @@ impl<'e, 'a> Worker<'e, 'a> {
                 // fastText's `keepTraining`: the count has reached epochs × all tokens.
                 e.finished.store(true, Ordering::Relaxed);
                 return;
+            }
+            if line_end {
+                self.pending_lines += 1;
             }
             let eos = if line_end { e.eos_id } else { None };
             if tokens.is_empty() && eos.is_none() {
@@ -1248,11 +1303,25 @@ pub(crate) mod tests {
         noise_counts: &[u64],
         f: impl FnOnce(&mut Worker<'_, '_>),
     ) {
+        with_schedule(config, syn0, syn1neg, noise_counts, (0.5, 0.5), None, f)
+    }
+
+    /// [`with_worker`] with the learning rate falling from `rates.0` to `rates.1` over one
+    /// word, or over `total_lines` lines.
+    fn with_schedule(
+        config: &Word2VecConfig,
+        syn0: &mut [f32],
+        syn1neg: &mut [f32],
+        noise_counts: &[u64],
+        rates: (f32, f32),
+        total_lines: Option<u64>,
+        f: impl FnOnce(&mut Worker<'_, '_>),
+    ) {
         let inputs = InputRows::words(syn0.len() / 2);
         let engine = Engine {
             config,
-            alpha: 0.5,
-            min_alpha: 0.5,
+            alpha: rates.0,
+            min_alpha: rates.1,
             inputs: &inputs,
             syn0: Shared::new(syn0, 2),
             syn1neg: Some(Shared::new(syn1neg, 2)),
@@ -1266,6 +1335,8 @@ pub(crate) mod tests {
             tokenizer: Default::default(),
             words_done: AtomicU64::new(0),
             total_words: 1,
+            lines_done: AtomicU64::new(0),
+            total_lines,
             stop_at_total: false,
             loss: Mutex::new((0.0, 0)),
             stop: AtomicBool::new(false),
@@ -1273,6 +1344,44 @@ pub(crate) mod tests {
         };
         let mut worker = Worker::new(&engine, 2);
         f(&mut worker);
+    }
+
+    #[test]
+    fn the_learning_rate_falls_with_the_lines_read_when_asked() {
+        // Words outside the vocabulary: nothing is trained, but every newline is a line read
+        // (empty lines and a last line without a newline: not counted by the trainer nor by
+        // `lines_per_pass`).
+        let text = "x y\n\nz\nw w w w w w w w\nv";
+        let config = Word2VecConfig::default();
+        let (mut syn0, mut syn1neg) = (vec![0.0f32; 4], vec![0.0f32; 4]);
+        for (total_lines, want) in [(Some(9), learning_rate(1.0, 0.0, 4, 9)), (None, 1.0)] {
+            with_schedule(
+                &config,
+                &mut syn0,
+                &mut syn1neg,
+                &[1, 1],
+                (1.0, 0.0),
+                total_lines,
+                |w| {
+                    w.chunk(text, &mut Rng::new(1));
+                    w.flush();
+                    assert_eq!(w.alpha, want, "total_lines {total_lines:?}");
+                },
+            );
+        }
+        assert!((learning_rate(1.0, 0.0, 4, 9) - 0.6).abs() < 1e-6);
+        // `lines_per_pass` counts the same newlines; a corpus without one falls back to words.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.txt");
+        std::fs::write(&path, text).unwrap();
+        let corpus = Corpus::new(std::slice::from_ref(&path), Default::default()).unwrap();
+        assert_eq!(
+            lines_per_pass(&corpus, Control::default()).unwrap(),
+            Some(4)
+        );
+        std::fs::write(&path, "one line").unwrap();
+        let corpus = Corpus::new(&[path], Default::default()).unwrap();
+        assert_eq!(lines_per_pass(&corpus, Control::default()).unwrap(), None);
     }
 
     /// One positive prediction (input word 1 → target word 0; the noise distribution only
