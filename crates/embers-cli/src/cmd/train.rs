@@ -172,7 +172,8 @@ pub struct Common {
     sg_input: Option<SgInputArg>,
     /// What the learning rate falls with: `words` trained (word2vec C, fastText) or `lines`
     /// read (gensim's `Word2Vec` given a corpus, which counts its progress in sentences; on a
-    /// corpus of short and long lines the short ones get the higher rates). Default: words.
+    /// corpus of short and long lines the short ones get the higher rates). Default: lines
+    /// (word2vec), words (fastText).
     #[arg(long, value_enum)]
     lr_decay: Option<LrDecayArg>,
     /// How each epoch reads the corpus: `in-order` from the start (gensim), or `spread`: one

@@ -81,8 +81,9 @@ impl Default for FastTextConfig {
     /// fastText's sigmoid table (±8, 512 steps), one corpus reader per thread started at evenly
     /// spaced points (fastText's thread t reads on from t/threads of the file), `</s>` ending
     /// each line, the schedule and subsampling counted against every token of the corpus
-    /// (fastText's accounting), n-grams of 3..6 characters in 2,000,000 buckets, every input
-    /// row uniform in ±1/dim, and the word2vec defaults otherwise.
+    /// (fastText's accounting) with the rate falling with those tokens, n-grams of 3..6
+    /// characters in 2,000,000 buckets, every input row uniform in ±1/dim, and the word2vec
+    /// defaults otherwise.
     fn default() -> Self {
         FastTextConfig {
             word2vec: Word2VecConfig {
@@ -93,6 +94,7 @@ impl Default for FastTextConfig {
                 skip_saturated: false,
                 context_input: false,
                 spread_readers: true,
+                decay_by_lines: false,
                 eos: true,
                 count_all_tokens: true,
                 sigmoid: SigmoidKind::FastText,
@@ -375,6 +377,8 @@ mod tests {
     fn eos_is_a_word_without_ngrams() {
         let d = FastTextConfig::default().word2vec;
         assert!(d.eos && d.count_all_tokens && d.sigmoid == SigmoidKind::FastText);
+        // fastText's rate falls with the tokens, not the lines (the word2vec default).
+        assert!(!d.decay_by_lines && Word2VecConfig::default().decay_by_lines);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.txt");
         std::fs::write(&path, "alpha beta gamma delta\n".repeat(50)).unwrap();

@@ -122,14 +122,17 @@ pub struct Word2VecConfig {
     /// together, one chunk of each in turn; a corpus made of different sources one after the
     /// other is then mixed from the start of the epoch instead of being read source by source.
     pub spread_readers: bool,
-    /// How the learning rate's progress is measured within a run. Off (word2vec C, fastText):
-    /// by the words trained, so the rate falls linearly with the words. On (gensim's
+    /// How the learning rate's progress is measured within a run. On (the default; gensim's
     /// `Word2Vec` given a corpus, whose sentence count it knows): by the lines read, each
     /// epoch's rate falling linearly with its lines; on a corpus whose line lengths vary,
     /// the words of short lines are then trained at a higher rate than those of long ones
-    /// (en-mix: its first 90 % of lines hold 76 % of the words). With the same initial
+    /// (en-mix: its first 90 % of lines hold 76 % of the words). The lines are counted in one
+    /// extra read of the corpus before training; a corpus without a newline falls back to
+    /// words. Off (word2vec C, fastText, [`crate::train::fasttext::FastTextConfig`]): by the
+    /// words trained, so the rate falls linearly with the words. With the same initial
     /// vectors, tree and windows, one thread and no subsampling, on lines embers' vectors
-    /// equal gensim 4.4's (cosine 0.99999 after an epoch of en-mix; BENCHMARKS.md, issue 16).
+    /// equal gensim 4.4's (cosine 0.99999 after an epoch of en-mix), and skip-gram's SimLex
+    /// is level with gensim's only on lines (BENCHMARKS.md, issue 16).
     pub decay_by_lines: bool,
     /// Each line ends with the word [`EOS`] (`</s>`), as in fastText: it is counted into the
     /// vocabulary (one per newline), subsampled, and trained as the last word of its line like
@@ -175,7 +178,7 @@ impl Default for Word2VecConfig {
             resample_negatives: false,
             skip_saturated: true,
             context_input: true,
-            decay_by_lines: false,
+            decay_by_lines: true,
             spread_readers: false,
             eos: false,
             count_all_tokens: false,
@@ -278,6 +281,15 @@ impl Word2VecConfig {
         if let Some(v) = self.max_vocab {
             m.push(("train.max_vocab".into(), v.to_string()));
         }
+        m.push((
+            "train.lr_decay".into(),
+            if self.decay_by_lines {
+                "lines"
+            } else {
+                "words"
+            }
+            .into(),
+        ));
         if self.spread_readers {
             m.push(("train.spread_readers".into(), "1".into()));
         }
@@ -1675,6 +1687,8 @@ pub(crate) mod tests {
                 ..small(model, 3, true)
             };
             let a = train(&corpus, &cfg, Control::default()).unwrap();
+            // The default schedule (gensim's), recorded with the model.
+            assert_eq!(a.metadata()["train.lr_decay"], "lines");
             let b = train(&corpus, &cfg, Control::default()).unwrap();
             let bits = |e: &Embeddings| -> Vec<u32> {
                 e.storage()
@@ -1908,11 +1922,14 @@ pub(crate) mod tests {
             let emb = train(&corpus, cfg, ctl).unwrap();
             (emb, events.into_inner().unwrap())
         };
+        // The word schedule, whose rate this test computes (the lines schedule has its own).
         let cfg = Word2VecConfig {
             epochs: 2,
+            decay_by_lines: false,
             ..small(Model::Cbow, 5, false)
         };
         let (emb, events) = run(&cfg);
+        assert_eq!(emb.metadata()["train.lr_decay"], "words");
         let last = events.iter().rev().find(|p| p.stage == "train").unwrap();
         let total = emb.vocab().total_count() * 2;
         assert_eq!(last.done, total);
