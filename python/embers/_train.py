@@ -61,6 +61,7 @@ def train_word2vec(
     threads: int = 0,
     seed: int = 1,
     shared_negatives: bool = False,
+    lr_decay: str = "lines",
     lowercase: bool = False,
     punctuation: str = "keep",
     progress: Optional[ProgressCallback] = None,
@@ -71,7 +72,9 @@ def train_word2vec(
     ``corpus`` is a file path (plain or ``.gz``, one sentence a line), a list of paths, or an
     iterable of sentences given as lists of tokens. Defaults are word2vec's and gensim's.
     The learning rate falls linearly from ``alpha`` to ``min_alpha``
-    (default ``alpha * 1e-4``, word2vec C's floor; gensim's is ``0.0001``).
+    (default ``alpha * 1e-4``, word2vec C's floor; gensim's is ``0.0001``), with the lines
+    (sentences) read, as gensim's does, or with ``lr_decay="words"`` with the words trained, as
+    word2vec C's does.
     ``threads=0`` uses all cores; with ``threads=1`` and a fixed ``seed`` the result is the same
     on every run. ``progress`` is called with dicts (``stage``, ``done``, ``total``, ``unit``,
     ``epoch``, ``learning_rate``, ``loss``, ``rate``) a few times a second, on the calling
@@ -84,7 +87,7 @@ def train_word2vec(
                 negative=negative, hs=hs, sample=sample, min_count=min_count,
                 max_vocab=max_vocab, epochs=epochs, alpha=alpha, min_alpha=min_alpha,
                 threads=threads, seed=seed,
-                shared_negatives=shared_negatives, lowercase=lowercase,
+                shared_negatives=shared_negatives, lr_decay=lr_decay, lowercase=lowercase,
                 punctuation=punctuation, progress=progress,
             )
         )

@@ -187,7 +187,7 @@ fn finish(emb: Embeddings) -> PyEmbeddings {
 #[pyfunction]
 #[pyo3(signature = (corpus, *, model="sg", cbow_mean=true, dim=100, window=5, negative=5, hs=false,
     sample=1e-3, min_count=5, max_vocab=None, epochs=5, alpha=None, min_alpha=None, threads=0, seed=1,
-    shared_negatives=false, lowercase=false, punctuation="keep", progress=None))]
+    shared_negatives=false, lr_decay="lines", lowercase=false, punctuation="keep", progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn train_word2vec(
     py: Python<'_>,
@@ -207,11 +207,22 @@ pub fn train_word2vec(
     threads: usize,
     seed: u64,
     shared_negatives: bool,
+    lr_decay: &str,
     lowercase: bool,
     punctuation: &str,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PyEmbeddings> {
-    let config = w2v_config(
+    let decay_by_lines = match lr_decay {
+        "lines" => true,
+        "words" => false,
+        other => {
+            return Err(to_py(Error::invalid(
+                "lr_decay",
+                format!("must be lines or words, got {other:?}"),
+            )))
+        }
+    };
+    let mut config = w2v_config(
         Word2VecConfig::default(),
         model,
         cbow_mean,
@@ -229,6 +240,7 @@ pub fn train_word2vec(
         seed,
         shared_negatives,
     )?;
+    config.decay_by_lines = decay_by_lines;
     config.validate().map_err(to_py)?;
     let corpus = Corpus::new(&corpus, tokenizer(lowercase, punctuation)?).map_err(to_py)?;
     run_job(py, progress.as_ref(), |p, cancel| {

@@ -105,3 +105,15 @@ def test_gil_released_during_training(gensim_data):
         t.join()
     gaps = np.diff(ticks)
     assert len(ticks) > 20 and gaps.max() < 0.5, gaps.max()
+
+
+def test_word2vec_learning_rate_schedule(gensim_data):
+    # gensim's schedule by default (the rate falls with the lines read); word2vec C's with the
+    # words trained on request. lee_background's lines differ in length, so the two differ.
+    corpus = gensim_data / "lee_background.cor"
+    lines = embers.train_word2vec(corpus, dim=20, epochs=1, threads=1, seed=3)
+    words = embers.train_word2vec(corpus, dim=20, epochs=1, threads=1, seed=3, lr_decay="words")
+    assert lines.index_to_key == words.index_to_key
+    assert not np.array_equal(lines.vectors, words.vectors)
+    with pytest.raises(ValueError, match="lr_decay"):
+        embers.train_word2vec(corpus, dim=20, epochs=1, threads=1, lr_decay="sentences")
