@@ -146,7 +146,7 @@ impl FastTextConfig {
 pub fn train(corpus: &Corpus, config: &FastTextConfig, control: Control<'_>) -> Result<Embeddings> {
     config.validate()?;
     let w2v = &config.word2vec;
-    let (vocab, tokens) = build_vocab_counted(corpus, w2v, control)?;
+    let (vocab, totals) = build_vocab_counted(corpus, w2v, control)?;
     let n = vocab.len();
     let sub = config.subwords;
     let use_subwords = sub.maxn > 0 && sub.buckets > 0;
@@ -179,7 +179,7 @@ pub fn train(corpus: &Corpus, config: &FastTextConfig, control: Control<'_>) -> 
         w2v.dim,
         w2v.resolved_threads(),
     );
-    let mut matrix = train_with_total(corpus, w2v, &vocab, &inputs, Some(tokens), control)?;
+    let mut matrix = train_with_total(corpus, w2v, &vocab, &inputs, Some(totals), control)?;
     let dim = w2v.dim;
     let mut words = vec![0.0f32; n * dim];
     for (i, out) in words.chunks_exact_mut(dim).enumerate() {

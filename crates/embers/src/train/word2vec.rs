@@ -348,14 +348,26 @@ pub fn build_vocab(
     build_vocab_counted(corpus, config, control).map(|(v, _)| v)
 }
 
-/// [`build_vocab`], also returning how many tokens the corpus holds (every token read,
-/// out-of-vocabulary ones and `</s>` included): what [`train_with_total`] needs for
-/// `count_all_tokens`.
+/// What the vocabulary pass counted in a corpus, for the schedule of [`train_with_total`]:
+/// given these, training reads the corpus only for its passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CorpusTotals {
+    /// Every token read, out-of-vocabulary ones and `</s>` included (`count_all_tokens`
+    /// schedules and subsamples against it).
+    pub tokens: u64,
+    /// Newlines: the lines a pass reads (a last line without a newline is not counted, as the
+    /// trainer does not count it). The learning rate falls with these when `decay_by_lines`;
+    /// 0 makes it fall with the words.
+    pub lines: u64,
+}
+
+/// [`build_vocab`], also returning what the pass counted: every token of the corpus and its
+/// lines ([`CorpusTotals`], what [`train_with_total`] needs).
 pub fn build_vocab_counted(
     corpus: &Corpus,
     config: &Word2VecConfig,
     control: Control<'_>,
-) -> Result<(Vocab, u64)> {
+) -> Result<(Vocab, CorpusTotals)> {
     let mut builder = VocabBuilder::new()
         .min_count(config.min_count)
         .max_size(config.max_vocab)
@@ -382,6 +394,10 @@ pub fn build_vocab_counted(
         ));
     }
     let distinct = builder.distinct();
+    let totals = CorpusTotals {
+        tokens,
+        lines: builder.lines(),
+    };
     let vocab = builder.build().map_err(|_| {
         Error::invalid(
             "min_count",
@@ -391,15 +407,17 @@ pub fn build_vocab_counted(
             ),
         )
     })?;
-    Ok((vocab, tokens))
+    Ok((vocab, totals))
 }
 
 /// Trains word2vec on `corpus` and returns the input vectors, with the settings in the metadata.
+/// The corpus is read once for the vocabulary (and its token and line totals), then once per
+/// epoch.
 pub fn train(corpus: &Corpus, config: &Word2VecConfig, control: Control<'_>) -> Result<Embeddings> {
     config.validate()?;
-    let (vocab, tokens) = build_vocab_counted(corpus, config, control)?;
+    let (vocab, totals) = build_vocab_counted(corpus, config, control)?;
     let inputs = InputRows::words(vocab.len());
-    let matrix = train_with_total(corpus, config, &vocab, &inputs, Some(tokens), control)?;
+    let matrix = train_with_total(corpus, config, &vocab, &inputs, Some(totals), control)?;
     let dim = config.dim;
     let data = matrix[..vocab.len() * dim].to_vec();
     let mut emb = Embeddings::new(vocab, DenseMatrix::new(data.len() / dim, dim, data)?)?;
@@ -557,8 +575,9 @@ impl Shared {
 
 /// Trains on `corpus` with the given vocabulary and input-row layout; returns the input matrix
 /// (`inputs.total_rows × dim`, row-major). Used by word2vec and fastText. With
-/// `count_all_tokens`, the corpus's token total is taken as the vocabulary's
-/// ([`train_with_total`] takes the real one).
+/// `count_all_tokens`, the corpus's token total is taken as the vocabulary's, and with
+/// `decay_by_lines` the corpus is read once more to count its lines ([`train_with_total`]
+/// takes both from the vocabulary pass).
 pub fn train_with(
     corpus: &Corpus,
     config: &Word2VecConfig,
@@ -569,18 +588,19 @@ pub fn train_with(
     train_with_total(corpus, config, vocab, inputs, None, control)
 }
 
-/// [`train_with`], given every token of the corpus (`all_tokens`, from
-/// [`build_vocab_counted`]; `None`: the vocabulary's total), which `count_all_tokens` schedules
-/// and subsamples against.
+/// [`train_with`], given the totals of the vocabulary pass ([`build_vocab_counted`]): every
+/// token of the corpus, which `count_all_tokens` schedules and subsamples against, and its
+/// lines, which `decay_by_lines` schedules against. `None`: the vocabulary's total, and the
+/// lines counted in an extra read of the corpus.
 pub fn train_with_total(
     corpus: &Corpus,
     config: &Word2VecConfig,
     vocab: &Vocab,
     inputs: &InputRows,
-    all_tokens: Option<u64>,
+    totals: Option<CorpusTotals>,
     control: Control<'_>,
 ) -> Result<Vec<f32>> {
-    train_counted(corpus, config, vocab, inputs, all_tokens, control).map(|(m, _)| m)
+    train_counted(corpus, config, vocab, inputs, totals, control).map(|(m, _)| m)
 }
 
 /// How many tokens the schedule runs to, and the passes over the corpus that takes at most:
@@ -624,7 +644,7 @@ pub(crate) fn train_counted(
     config: &Word2VecConfig,
     vocab: &Vocab,
     inputs: &InputRows,
-    all_tokens: Option<u64>,
+    totals: Option<CorpusTotals>,
     control: Control<'_>,
 ) -> Result<(Vec<f32>, u64)> {
     config.validate()?;
@@ -673,11 +693,16 @@ pub(crate) fn train_counted(
     // Tokens counted per pass (in-vocabulary ones, `</s>` included when it is a word), the
     // count the schedule runs to, and the passes that takes (fastText stops once the count
     // reaches the total, part-way through a pass; word2vec: exactly `epochs`).
-    let (all, total_words, passes) = schedule(config, vocab.total_count(), all_tokens);
-    let total_lines = if config.decay_by_lines {
-        lines_per_pass(corpus, control)?.map(|l| l.saturating_mul(config.epochs as u64))
-    } else {
+    let (all, total_words, passes) =
+        schedule(config, vocab.total_count(), totals.map(|t| t.tokens));
+    let total_lines = if !config.decay_by_lines {
         None
+    } else {
+        let per_pass = match totals {
+            Some(t) => (t.lines > 0).then_some(t.lines),
+            None => lines_per_pass(corpus, control)?,
+        };
+        per_pass.map(|l| l.saturating_mul(config.epochs as u64))
     };
     let eos_id = if config.eos { vocab.id(EOS) } else { None };
     let shared = Engine {
@@ -1358,6 +1383,45 @@ pub(crate) mod tests {
         f(&mut worker);
     }
 
+    /// The vocabulary pass counts the lines a training pass reads, so `train` needs no extra
+    /// read of the corpus and trains exactly as `train_with`, which counts them in one.
+    #[test]
+    fn the_vocabulary_pass_counts_the_lines_the_schedule_needs() {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = planted_corpus(dir.path());
+        let config = Word2VecConfig {
+            epochs: 1,
+            ..small(Model::SkipGram, 3, false)
+        };
+        assert!(config.decay_by_lines);
+        let (vocab, totals) = build_vocab_counted(&corpus, &config, Control::default()).unwrap();
+        assert!(totals.lines > 0);
+        assert_eq!(
+            Some(totals.lines),
+            lines_per_pass(&corpus, Control::default()).unwrap()
+        );
+        let inputs = InputRows::words(vocab.len());
+        let run = |totals: Option<CorpusTotals>| {
+            train_with_total(
+                &corpus,
+                &config,
+                &vocab,
+                &inputs,
+                totals,
+                Control::default(),
+            )
+            .unwrap()
+        };
+        let given = run(Some(totals));
+        assert_eq!(given, run(None));
+        // The totals are what the schedule uses: twice the lines, a slower fall of the rate.
+        let doubled = CorpusTotals {
+            lines: 2 * totals.lines,
+            ..totals
+        };
+        assert_ne!(given, run(Some(doubled)));
+    }
+
     #[test]
     fn the_learning_rate_falls_with_the_lines_read_when_asked() {
         // Words outside the vocabulary: nothing is trained, but every newline is a line read
@@ -1742,18 +1806,18 @@ pub(crate) mod tests {
             ..Default::default()
         };
         let run = |config: &Word2VecConfig| {
-            let (vocab, tokens) = build_vocab_counted(&corpus, config, Control::default()).unwrap();
+            let (vocab, totals) = build_vocab_counted(&corpus, config, Control::default()).unwrap();
             let inputs = InputRows::words(vocab.len());
             let (_, counted) = train_counted(
                 &corpus,
                 config,
                 &vocab,
                 &inputs,
-                Some(tokens),
+                Some(totals),
                 Control::default(),
             )
             .unwrap();
-            (vocab, tokens, counted)
+            (vocab, totals.tokens, counted)
         };
         // word2vec: no `</s>`, exactly 2 passes of the 4,002 in-vocabulary tokens.
         let (vocab, tokens, counted) = run(&base);

@@ -19,6 +19,7 @@ pub struct VocabBuilder {
     unk: Option<String>,
     threads: usize,
     end_of_line: Option<String>,
+    lines: u64,
 }
 
 /// Bytes per chunk handed to one counting worker.
@@ -86,6 +87,13 @@ impl VocabBuilder {
         self.counts.len()
     }
 
+    /// Newlines read by [`VocabBuilder::count_corpus`] so far (a last line without one is not
+    /// counted): the lines a training pass reads, so a trainer that schedules by lines need not
+    /// read the corpus again.
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+
     /// Counts every token of `corpus`, streaming it in chunks on all cores; memory holds only the
     /// counts and a few chunks, never the corpus. `progress` is called with the number of bytes
     /// of text counted so far. Returns the number of tokens counted.
@@ -99,7 +107,7 @@ impl VocabBuilder {
         let end_of_line = self.end_of_line.as_deref();
         let (tx, queue) = crate::pipeline::queue::<TextChunk>(threads * 2);
         let (done_tx, done_rx) = std::sync::mpsc::channel::<u64>();
-        let results: Vec<(FxHashMap<String, u64>, u64)> = std::thread::scope(|scope| {
+        let results: Vec<(FxHashMap<String, u64>, u64, u64)> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     let queue = &queue;
@@ -109,6 +117,7 @@ impl VocabBuilder {
                         let _guard = queue.consumer();
                         let mut local: FxHashMap<String, u64> = FxHashMap::default();
                         let mut tokens = 0u64;
+                        let mut newlines = 0u64;
                         while let Some(chunk) = queue.recv() {
                             let n = chunk.text.len() as u64;
                             if tokenizer.is_plain() {
@@ -122,9 +131,9 @@ impl VocabBuilder {
                                     tokens += 1;
                                 });
                             }
+                            let lines = chunk.text.bytes().filter(|&b| b == b'\n').count() as u64;
+                            newlines += lines;
                             if let Some(eol) = end_of_line {
-                                let lines =
-                                    chunk.text.bytes().filter(|&b| b == b'\n').count() as u64;
                                 if lines > 0 {
                                     add(&mut local, eol, lines);
                                     tokens += lines;
@@ -132,7 +141,7 @@ impl VocabBuilder {
                             }
                             let _ = done_tx.send(n);
                         }
-                        (local, tokens)
+                        (local, tokens, newlines)
                     })
                 })
                 .collect();
@@ -169,8 +178,9 @@ impl VocabBuilder {
             read_result.and(out)
         })?;
         let mut total = 0;
-        for (local, tokens) in results {
+        for (local, tokens, lines) in results {
             total += tokens;
+            self.lines += lines;
             if self.counts.is_empty() {
                 self.counts = local;
                 continue;
@@ -279,6 +289,8 @@ mod tests {
         assert_eq!(v.count(v.id("</s>").unwrap()), 3);
         let mut b = VocabBuilder::new();
         assert_eq!(b.count_corpus(&corpus, |_| {}).unwrap(), 4);
+        // The newlines are counted with or without the token (the last line has none).
+        assert_eq!(b.lines(), 3);
         assert_eq!(b.build().unwrap().id("</s>"), None);
     }
 
@@ -299,6 +311,7 @@ mod tests {
         let mut parallel = VocabBuilder::new().threads(3);
         let n = parallel.count_corpus(&corpus, |_| {}).unwrap();
         assert_eq!(n, 200_000);
+        assert_eq!(parallel.lines(), 200_000 / 13 + 1);
         let (a, b) = (serial.build().unwrap(), parallel.build().unwrap());
         assert_eq!(a, b);
     }
