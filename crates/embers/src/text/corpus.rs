@@ -32,6 +32,8 @@ pub struct TextChunk {
     pub file: usize,
     /// 1-based number of the first line of the chunk in its file.
     pub first_line: u64,
+    /// Newlines in `text` (counted once by the reader, so consumers need not scan for them).
+    pub newlines: u64,
     /// The text: whole lines, valid UTF-8.
     pub text: String,
 }
@@ -251,7 +253,8 @@ impl Chunks<'_> {
                     return Err(Error::at_line(path, line, "invalid UTF-8"));
                 }
             };
-            self.line += text.bytes().filter(|&b| b == b'\n').count() as u64;
+            let newlines = text.bytes().filter(|&b| b == b'\n').count() as u64;
+            self.line += newlines;
             if at_eof {
                 self.reader = None;
                 self.file += 1;
@@ -259,6 +262,7 @@ impl Chunks<'_> {
             return Ok(Some(TextChunk {
                 file,
                 first_line,
+                newlines,
                 text,
             }));
         }
@@ -336,6 +340,7 @@ mod tests {
         for c in corpus.chunks(4096) {
             let c = c.unwrap();
             assert_eq!(c.first_line, expected_line);
+            assert_eq!(c.newlines, c.text.matches('\n').count() as u64);
             expected_line += c.text.matches('\n').count() as u64;
             joined.push_str(&c.text);
         }

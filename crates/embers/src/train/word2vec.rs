@@ -632,7 +632,7 @@ fn lines_per_pass(corpus: &Corpus, control: Control<'_>) -> Result<Option<u64>> 
         if control.cancelled() {
             return Err(Error::Cancelled);
         }
-        lines += chunk?.text.bytes().filter(|&b| b == b'\n').count() as u64;
+        lines += chunk?.newlines;
     }
     Ok((lines > 0).then_some(lines))
 }

@@ -131,7 +131,7 @@ impl VocabBuilder {
                                     tokens += 1;
                                 });
                             }
-                            let lines = chunk.text.bytes().filter(|&b| b == b'\n').count() as u64;
+                            let lines = chunk.newlines;
                             newlines += lines;
                             if let Some(eol) = end_of_line {
                                 if lines > 0 {
