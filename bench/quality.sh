@@ -41,6 +41,8 @@
 #   EMBERS       an embers binary to run instead of building this checkout's (to compare
 #                two builds on the same seeds)
 #   FASTTEXT     the fastText binary (default `fasttext` on PATH: apt-get install fasttext)
+#   KEEP         1: keep every model as OUT/TRAINER-TOOL-SEED.EXT (fastText's .bin too) for a
+#                closer look afterwards, instead of deleting it once scored
 # A second run with the same OUT adds to results.jsonl; `bench/quality_summary.py OUT/results.jsonl`
 # prints the table again.
 set -euo pipefail
@@ -104,10 +106,17 @@ r.update(json.loads(q))
 print(json.dumps(r))
 PY
   tail -1 "$results" >&2
-  rm -f "$vectors"
+  keep_or_remove "$vectors" "$out/$trainer-$tool-$seed"
 }
 
-w2v=(--dim 100 --window 5 --sample 1e-4 --min-count 5 --epochs 5 --threads "$threads" --progress none)
+# keep_or_remove FILE STEM: with KEEP=1 move FILE to STEM.<its extension>, else delete it.
+keep_or_remove() {
+  if [[ ${KEEP:-} == 1 && -e $1 ]]; then mv -f "$1" "$2.${1##*.}"; else rm -f "$1"; fi
+}
+
+# shellcheck source=bench/w2v_settings.sh
+source "$root/bench/w2v_settings.sh"
+w2v=("${W2V_SETTINGS[@]}" --threads "$threads" --progress none)
 # shellcheck disable=SC2206
 extra=(${EMBERS_ARGS:-})
 for trainer in $trainers; do
@@ -136,7 +145,8 @@ for trainer in $trainers; do
           "$fasttext" skipgram -input "$corpus" -output "$out/ft" -dim 100 -ws 5 -neg 5 -t 1e-4 \
           -minCount 5 -epoch 5 -lr 0.05 -minn 3 -maxn 6 -bucket 2000000 -thread "$threads" \
           -seed "$s" -verbose 0
-        rm -f "$out/ft.bin" "$out/ft.vec"
+        keep_or_remove "$out/ft.bin" "$out/ft-fasttext-$s"
+        rm -f "$out/ft.vec"
       done ;;
     glove)
       sgl=$STANFORD_GLOVE

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # word2vec training speed, embers against gensim 4.4, interleaved: each repeat runs embers and
-# then gensim on the same plain-text corpus with the same settings (bench/quality.sh's: dim 100,
-# window 5, negative 5, sample 1e-4, min_count 5, 5 epochs, seed 1), so a change in the
+# then gensim on the same plain-text corpus with the same settings (bench/quality.sh's, from
+# bench/w2v_settings.sh: dim 100, window 5, negative 5, sample 1e-4, min_count 5, 5 epochs; seed 1), so a change in the
 # machine's speed during the run touches both tools. Prints one line a run (wall, user+sys CPU,
 # the 1-minute load at its start) and, per thread count, the mean of each tool and the ratios
 # gensim / embers. Quality is bench/quality.sh's job; here nothing is scored.
@@ -11,6 +11,8 @@
 #        EMBERS: a binary to time instead of building this checkout's
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/w2v_settings.sh
+source "$root/bench/w2v_settings.sh"
 corpus_in=$(realpath "${1:-/work/shared/data/corpus/en-mix.txt.gz}")
 model=${MODEL:-sg}
 repeats=${REPEATS:-3}
@@ -33,8 +35,7 @@ for t in ${THREADS_LIST:-2}; do
       load=$(cut -d' ' -f1 /proc/loadavg)
       if [[ $tool == embers ]]; then
         cmd=("$embers" train word2vec "$corpus" -o "$tmp/e.emb" --model "$model" --negative 5
-          --dim 100 --window 5 --sample 1e-4 --min-count 5 --epochs 5 --threads "$t"
-          --progress none --seed 1)
+          "${W2V_SETTINGS[@]}" --threads "$t" --progress none --seed 1)
       else
         cmd=("$python" "$root/bench/gensim_w2v.py" "$corpus" "$tmp/g.bin" "$model" "$t" 5 1)
       fi
