@@ -61,8 +61,8 @@ enum NgramInitArg {
 enum ReadOrderArg {
     /// Each epoch reads the corpus from the start, in order (gensim).
     InOrder,
-    /// Each epoch reads the corpus as one reader per thread, started at evenly spaced points
-    /// and advancing together (fastText, word2vec C).
+    /// Every thread reads the corpus for itself, thread t from t/threads of it on, around the
+    /// end and on at its own pace (fastText, word2vec C).
     Spread,
 }
 
@@ -176,9 +176,10 @@ pub struct Common {
     /// (word2vec), words (fastText).
     #[arg(long, value_enum)]
     lr_decay: Option<LrDecayArg>,
-    /// How each epoch reads the corpus: `in-order` from the start (gensim), or `spread`: one
-    /// reader per thread, started at evenly spaced points of the corpus and advancing together
-    /// (fastText, word2vec C). Default: in-order (word2vec), spread (fastText).
+    /// How the corpus is read: `in-order`, one reader for all threads, each epoch from the
+    /// start (gensim), or `spread`: every thread reads for itself, thread t from t/threads of
+    /// the corpus on, around the end and on at its own pace (fastText, word2vec C). Default:
+    /// in-order (word2vec), spread (fastText).
     #[arg(long, value_enum)]
     read_order: Option<ReadOrderArg>,
     /// End each line with the word `</s>`, counted, subsampled and trained like any word

@@ -79,7 +79,8 @@ impl Default for FastTextConfig {
     /// a noise word equal to the target drawn again, the full gradient for saturated scores,
     /// the centre word's input predicting each context word,
     /// fastText's sigmoid table (±8, 512 steps), one corpus reader per thread started at evenly
-    /// spaced points (fastText's thread t reads on from t/threads of the file), `</s>` ending
+    /// spaced points, each read at its thread's pace (fastText's thread t reads on from
+    /// t/threads of the file, around the end and on), `</s>` ending
     /// each line, the schedule and subsampling counted against every token of the corpus
     /// (fastText's accounting) with the rate falling with those tokens, n-grams of 3..6
     /// characters in 2,000,000 buckets, every input row uniform in ±1/dim, and the word2vec

@@ -116,11 +116,14 @@ pub struct Word2VecConfig {
     /// en-mix with one thread, five seeds paired: the context order scores higher on all three
     /// benchmarks (SimLex +0.003 in every pair; BENCHMARKS.md, issue 16).
     pub context_input: bool,
-    /// How each epoch reads the corpus. Off (gensim): from the start, in order. On (fastText,
-    /// word2vec C): as `threads` readers that start at evenly spaced points of the corpus
-    /// (reader t at t/threads, as their thread t seeks to t/threads of the file) and advance
-    /// together, one chunk of each in turn; a corpus made of different sources one after the
-    /// other is then mixed from the start of the epoch instead of being read source by source.
+    /// How the corpus is read. Off (gensim): one reader feeds every thread, each pass from
+    /// the start, in order. On (fastText, word2vec C): every thread reads for itself, thread t
+    /// from t/threads of the corpus on (as fastText's thread t seeks to t/threads of the file),
+    /// starting again at the top after the end, each at its own pace, until the schedule's
+    /// count is reached (or, without `count_all_tokens`, its share of the passes is read). A
+    /// corpus made of different sources one after the other is then mixed from the start
+    /// instead of being read source by source, and a thread in a part that trains faster
+    /// covers more of the corpus, as in fastText. With one thread the two are the same.
     pub spread_readers: bool,
     /// How the learning rate's progress is measured within a run. On (the default; gensim's
     /// `Word2Vec` given a corpus, whose sentence count it knows): by the lines read, each
@@ -725,6 +728,7 @@ pub(crate) fn train_counted(
         ids,
         tokenizer: *corpus.tokenizer(),
         words_done: AtomicU64::new(0),
+        per_pass: vocab.total_count(),
         total_words,
         lines_done: AtomicU64::new(0),
         total_lines,
@@ -737,16 +741,50 @@ pub(crate) fn train_counted(
     let seed_rng = Rng::new(config.seed ^ 0x7261_696e);
     let start = Instant::now();
     let chunk_bytes = 256 << 10;
-    let readers = if config.spread_readers { threads } else { 1 };
-    // Spread readers need the number of chunks to place their starting points.
-    let total_chunks = if readers > 1 {
-        corpus.chunks(chunk_bytes).count()
+    let result: Result<()> = if config.spread_readers && threads > 1 {
+        run_thread_readers(
+            engine,
+            corpus,
+            control,
+            seed_rng,
+            chunk_bytes,
+            passes,
+            start,
+        )
     } else {
-        usize::MAX
+        run_in_order(
+            engine,
+            corpus,
+            control,
+            seed_rng,
+            chunk_bytes,
+            passes,
+            start,
+        )
     };
+    result?;
+    let counted = shared.words_done.load(Ordering::Relaxed);
+    drop(shared);
+    Ok((syn0, counted))
+}
+
+/// One reader feeds every worker through a queue: each pass reads the corpus from its start,
+/// in order (gensim's order, and any run with one thread).
+fn run_in_order(
+    engine: &Engine<'_>,
+    corpus: &Corpus,
+    control: Control<'_>,
+    seed_rng: Rng,
+    chunk_bytes: usize,
+    passes: u32,
+    start: Instant,
+) -> Result<()> {
+    let config = engine.config;
+    let threads = config.resolved_threads();
+    let dim = config.dim;
     let (tx, queue) = pipeline::queue::<String>(threads * 2);
     let queue = &queue;
-    let result: Result<()> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
                 let mut rng = seed_rng.fork(t as u64);
@@ -767,7 +805,7 @@ pub(crate) fn train_counted(
         let mut last_report = Instant::now();
         let mut outcome = Ok(());
         'epochs: for epoch in 1..=passes {
-            for chunk in EpochChunks::new(corpus, chunk_bytes, readers, total_chunks) {
+            for chunk in corpus.chunks(chunk_bytes) {
                 if engine.finished.load(Ordering::Relaxed) {
                     break 'epochs;
                 }
@@ -806,54 +844,179 @@ pub(crate) fn train_counted(
             engine.report(control, config.epochs, start);
         }
         outcome
-    });
-    result?;
-    let counted = shared.words_done.load(Ordering::Relaxed);
-    drop(shared);
-    Ok((syn0, counted))
+    })
 }
 
-/// The chunks of one epoch in the order they go to the workers
-/// ([`Word2VecConfig::spread_readers`]). With one reader, the corpus in order. With `readers`
-/// more than one, the `total` chunks are cut into `readers` runs of consecutive chunks (run t
-/// starts at chunk `t·total/readers`), and the runs give one chunk each in turn.
-pub(crate) struct EpochChunks<'c> {
-    runs: Vec<std::iter::Take<std::iter::Skip<crate::text::corpus::Chunks<'c>>>>,
-    next: usize,
-}
-
-impl<'c> EpochChunks<'c> {
-    pub(crate) fn new(
-        corpus: &'c Corpus,
-        chunk_bytes: usize,
-        readers: usize,
-        total: usize,
-    ) -> Self {
-        // One reader: a single run over everything (`total` may be `usize::MAX` then).
-        let readers = readers.clamp(1, total.max(1)) as u128;
-        let at = |t: u128| (t * total as u128 / readers) as usize;
-        let runs = (0..readers)
+/// fastText's reading ([`Word2VecConfig::spread_readers`]): every worker reads the corpus
+/// itself, worker t from chunk `t·chunks/threads` on, starting again at the first chunk after
+/// the last, each at its own pace, until the schedule's count is reached (fastText's
+/// accounting) or it has read its share of `passes` passes. The calling thread reports
+/// progress and passes on a cancellation.
+fn run_thread_readers(
+    engine: &Engine<'_>,
+    corpus: &Corpus,
+    control: Control<'_>,
+    seed_rng: Rng,
+    chunk_bytes: usize,
+    passes: u32,
+    start: Instant,
+) -> Result<()> {
+    let config = engine.config;
+    let threads = config.resolved_threads();
+    let dim = config.dim;
+    // The starting points need the number of chunks: one read of the corpus.
+    let mut total_chunks = 0u64;
+    for chunk in corpus.chunks(chunk_bytes) {
+        if control.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        chunk?;
+        total_chunks += 1;
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
             .map(|t| {
-                let (a, b) = (at(t), at(t + 1));
-                corpus.chunks(chunk_bytes).skip(a).take(b - a)
+                let mut rng = seed_rng.fork(t as u64);
+                let (first, budget) =
+                    thread_share(t, threads, total_chunks, passes, engine.stop_at_total);
+                scope.spawn(move || -> Result<()> {
+                    let mut worker = Worker::new(engine, dim);
+                    let mut outcome = Ok(());
+                    for chunk in ThreadChunks::new(corpus, chunk_bytes, first, budget) {
+                        if engine.stop.load(Ordering::Relaxed)
+                            || engine.finished.load(Ordering::Relaxed)
+                        {
+                            break;
+                        }
+                        match chunk {
+                            Ok(c) => worker.chunk(&c.text, &mut rng),
+                            Err(e) => {
+                                engine.stop.store(true, Ordering::Relaxed);
+                                outcome = Err(e);
+                                break;
+                            }
+                        }
+                    }
+                    worker.flush();
+                    outcome
+                })
             })
             .collect();
-        EpochChunks { runs, next: 0 }
+        let mut outcome = Ok(());
+        let mut last_report = Instant::now();
+        let per_pass = engine.per_pass.max(1);
+        while !workers.iter().all(|w| w.is_finished()) {
+            if control.cancelled() {
+                engine.stop.store(true, Ordering::Relaxed);
+            }
+            if last_report.elapsed().as_millis() >= 250 {
+                last_report = Instant::now();
+                let done = engine.words_done.load(Ordering::Relaxed);
+                let epoch = (done / per_pass).saturating_add(1).min(passes as u64) as u32;
+                engine.report(control, epoch, start);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        for w in workers {
+            match w.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    if outcome.is_ok() {
+                        outcome = Err(e);
+                    }
+                }
+                Err(_) => return Err(Error::Other("training worker panicked".into())),
+            }
+        }
+        if outcome.is_ok() && control.cancelled() {
+            outcome = Err(Error::Cancelled);
+        }
+        if outcome.is_ok() {
+            engine.report(control, config.epochs, start);
+        }
+        outcome
+    })
+}
+
+/// Where worker `t` of `threads` starts reading (chunk `t·chunks/threads`, as fastText's
+/// thread t seeks to t/threads of the file) and how many chunks it may read: its share of
+/// `passes` passes (so every chunk is read about `passes` times), or, when training stops at
+/// the schedule's count (`until_count`), one pass more than all of `passes`, a bound that is
+/// not reached unless the corpus holds no vocabulary word.
+fn thread_share(
+    t: usize,
+    threads: usize,
+    chunks: u64,
+    passes: u32,
+    until_count: bool,
+) -> (u64, u64) {
+    let at = |t: usize| (t as u128 * chunks as u128 / threads.max(1) as u128) as u64;
+    let first = at(t);
+    let budget = if until_count {
+        chunks.saturating_mul(passes as u64 + 1)
+    } else {
+        (at(t + 1) - first).saturating_mul(passes as u64)
+    };
+    (first, budget)
+}
+
+/// The chunks one worker reads in [`run_thread_readers`]: from chunk `first` on, starting
+/// again at the first chunk after the last, `budget` chunks at most (none from a corpus
+/// without chunks).
+pub(crate) struct ThreadChunks<'c> {
+    corpus: &'c Corpus,
+    chunk_bytes: usize,
+    inner: crate::text::corpus::Chunks<'c>,
+    /// Chunks still to pass over before the first one given.
+    skip: u64,
+    left: u64,
+    /// Whether the pass being read has given a chunk yet.
+    gave: bool,
+}
+
+impl<'c> ThreadChunks<'c> {
+    pub(crate) fn new(corpus: &'c Corpus, chunk_bytes: usize, first: u64, budget: u64) -> Self {
+        ThreadChunks {
+            corpus,
+            chunk_bytes,
+            inner: corpus.chunks(chunk_bytes),
+            skip: first,
+            left: budget,
+            gave: false,
+        }
     }
 }
 
-impl Iterator for EpochChunks<'_> {
+impl Iterator for ThreadChunks<'_> {
     type Item = Result<crate::text::TextChunk>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        for _ in 0..self.runs.len() {
-            let i = self.next;
-            self.next = (self.next + 1) % self.runs.len();
-            if let Some(c) = self.runs[i].next() {
-                return Some(c);
+        if self.left == 0 {
+            return None;
+        }
+        loop {
+            match self.inner.next() {
+                // A chunk before `first`: passed over, unless it could not be read.
+                Some(c) if self.skip > 0 => {
+                    self.skip -= 1;
+                    if c.is_err() {
+                        self.left = 0;
+                        return Some(c);
+                    }
+                }
+                Some(c) => {
+                    self.left -= 1;
+                    self.gave = true;
+                    return Some(c);
+                }
+                // A whole pass (or the part after `first`) gave nothing.
+                None if !self.gave => return None,
+                None => {
+                    self.gave = false;
+                    self.inner = self.corpus.chunks(self.chunk_bytes);
+                }
             }
         }
-        None
     }
 }
 
@@ -875,6 +1038,8 @@ struct Engine<'a> {
     ids: FxHashMap<&'a str, u32>,
     tokenizer: crate::text::WordTokenizer,
     words_done: AtomicU64,
+    /// Tokens the schedule counts in one pass over the corpus (for the epoch of a report).
+    per_pass: u64,
     total_words: u64,
     /// Lines read so far, and the count the schedule runs to when the learning rate falls
     /// with the lines ([`Word2VecConfig::decay_by_lines`]; `None`: with the words).
@@ -1371,6 +1536,7 @@ pub(crate) mod tests {
             ids: FxHashMap::default(),
             tokenizer: Default::default(),
             words_done: AtomicU64::new(0),
+            per_pass: 1,
             total_words: 1,
             lines_done: AtomicU64::new(0),
             total_lines,
@@ -1664,16 +1830,8 @@ pub(crate) mod tests {
         assert!(acc < 0.1, "untrained accuracy {acc}");
     }
 
-    /// The first line number of every chunk of one epoch, in the order the workers get them.
-    fn epoch_order(corpus: &Corpus, chunk_bytes: usize, readers: usize) -> Vec<u64> {
-        let total = corpus.chunks(chunk_bytes).count();
-        EpochChunks::new(corpus, chunk_bytes, readers, total)
-            .map(|c| c.unwrap().first_line)
-            .collect()
-    }
-
     #[test]
-    fn spread_readers_start_at_evenly_spaced_points_and_cover_each_chunk_once() {
+    fn thread_readers_start_at_evenly_spaced_points_and_read_on_around_the_end() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lines.txt");
         let text: String = (0..3000)
@@ -1688,30 +1846,43 @@ pub(crate) mod tests {
             .collect();
         let n = in_order.len();
         assert!(n >= 10, "{n} chunks");
-        // One reader: the corpus in order (gensim's order, and any run with one thread).
-        assert_eq!(epoch_order(&corpus, chunk_bytes, 1), in_order);
-        for readers in [2usize, 3, 7, n, n + 5] {
-            // fastText's loop written out: thread t seeks to t/T of the input and reads on; the
-            // T threads advance together, so the k-th round gives the k-th chunk after each
-            // starting point (thread t stops where thread t + 1 started, as one epoch ends).
-            let t_count = readers.min(n);
-            let starts: Vec<usize> = (0..=t_count).map(|t| t * n / t_count).collect();
-            let mut want = Vec::new();
-            for k in 0..n {
-                for t in 0..t_count {
-                    if starts[t] + k < starts[t + 1] {
-                        want.push(in_order[starts[t] + k]);
-                    }
-                }
+        let read = |first: u64, budget: u64| -> Vec<u64> {
+            ThreadChunks::new(&corpus, chunk_bytes, first, budget)
+                .map(|c| c.unwrap().first_line)
+                .collect()
+        };
+        for threads in [2usize, 3, 7, n, n + 5] {
+            let mut total = 0u64;
+            for t in 0..threads {
+                // fastText's loop: thread t seeks to t/T of the input and reads on, starting
+                // again at the top after the end.
+                let (first, budget) = thread_share(t, threads, n as u64, 3, false);
+                assert_eq!(
+                    first as usize,
+                    t * n / threads,
+                    "{threads} threads, thread {t}"
+                );
+                let want: Vec<u64> = (0..budget as usize)
+                    .map(|k| in_order[(first as usize + k) % n])
+                    .collect();
+                assert_eq!(read(first, budget), want, "{threads} threads, thread {t}");
+                total += budget;
             }
-            let got = epoch_order(&corpus, chunk_bytes, readers);
-            assert_eq!(got, want, "{readers} readers");
-            let mut sorted = got.clone();
-            sorted.sort_unstable();
-            assert_eq!(sorted, in_order, "{readers} readers: every chunk once");
+            // Three passes' worth of chunks in all.
+            assert_eq!(total, 3 * n as u64, "{threads} threads");
+            // Stopping at the schedule's count: a bound of one pass more than all passes.
+            assert_eq!(thread_share(1, threads, n as u64, 3, true).1, 4 * n as u64);
         }
-        // Two readers: the second chunk handed out is the one at the middle of the corpus.
-        assert_eq!(epoch_order(&corpus, chunk_bytes, 2)[1], in_order[n / 2]);
+        // Two threads: the second starts at the middle of the corpus.
+        assert_eq!(
+            read(thread_share(1, 2, n as u64, 1, false).0, 1),
+            [in_order[n / 2]]
+        );
+        // A corpus without chunks gives none, whatever the budget.
+        let empty = dir.path().join("empty.txt");
+        std::fs::write(&empty, "").unwrap();
+        let corpus = Corpus::new(&[empty], Default::default()).unwrap();
+        assert_eq!(ThreadChunks::new(&corpus, chunk_bytes, 0, 100).count(), 0);
     }
 
     #[test]
