@@ -739,28 +739,19 @@ pub(crate) fn train_counted(
     };
     let engine = &shared;
     let seed_rng = Rng::new(config.seed ^ 0x7261_696e);
-    let start = Instant::now();
-    let chunk_bytes = 256 << 10;
-    let result: Result<()> = if config.spread_readers && threads > 1 {
-        run_thread_readers(
-            engine,
-            corpus,
-            control,
-            seed_rng,
-            chunk_bytes,
-            passes,
-            start,
-        )
+    let run = Run {
+        engine,
+        corpus,
+        control,
+        seed_rng,
+        chunk_bytes: 256 << 10,
+        passes,
+        start: Instant::now(),
+    };
+    let result = if config.spread_readers && threads > 1 {
+        run_thread_readers(&run)
     } else {
-        run_in_order(
-            engine,
-            corpus,
-            control,
-            seed_rng,
-            chunk_bytes,
-            passes,
-            start,
-        )
+        run_in_order(&run)
     };
     result?;
     let counted = shared.words_done.load(Ordering::Relaxed);
@@ -768,20 +759,27 @@ pub(crate) fn train_counted(
     Ok((syn0, counted))
 }
 
-/// One reader feeds every worker through a queue: each pass reads the corpus from its start,
-/// in order (gensim's order, and any run with one thread).
-fn run_in_order(
-    engine: &Engine<'_>,
-    corpus: &Corpus,
-    control: Control<'_>,
+/// What a training run's reading loop needs: the shared state, the corpus, the caller's
+/// control, the seed of the workers' random streams, the chunk size, the passes allowed and
+/// when training started (for the reported rates).
+struct Run<'r, 'a> {
+    engine: &'r Engine<'a>,
+    corpus: &'r Corpus,
+    control: Control<'r>,
     seed_rng: Rng,
     chunk_bytes: usize,
     passes: u32,
     start: Instant,
-) -> Result<()> {
+}
+
+/// One reader feeds every worker through a queue: each pass reads the corpus from its start,
+/// in order (gensim's order, and any run with one thread).
+fn run_in_order(run: &Run<'_, '_>) -> Result<()> {
+    let (engine, control, passes) = (run.engine, run.control, run.passes);
+    let (corpus, chunk_bytes, start) = (run.corpus, run.chunk_bytes, run.start);
+    let seed_rng = &run.seed_rng;
     let config = engine.config;
-    let threads = config.resolved_threads();
-    let dim = config.dim;
+    let (threads, dim) = (config.resolved_threads(), config.dim);
     let (tx, queue) = pipeline::queue::<String>(threads * 2);
     let queue = &queue;
     std::thread::scope(|scope| {
@@ -837,14 +835,26 @@ fn run_in_order(
             w.join()
                 .map_err(|_| Error::Other("training worker panicked".into()))?;
         }
-        if outcome.is_ok() && control.cancelled() {
-            outcome = Err(Error::Cancelled);
-        }
-        if outcome.is_ok() {
-            engine.report(control, config.epochs, start);
-        }
-        outcome
+        finish_run(engine, control, outcome, start)
     })
+}
+
+/// The end of a run whose workers have all stopped: a cancellation seen by then is the
+/// outcome; a run that went through reports once more, at its end.
+fn finish_run(
+    engine: &Engine<'_>,
+    control: Control<'_>,
+    outcome: Result<()>,
+    start: Instant,
+) -> Result<()> {
+    let outcome = match outcome {
+        Ok(()) if control.cancelled() => Err(Error::Cancelled),
+        other => other,
+    };
+    if outcome.is_ok() {
+        engine.report(control, engine.config.epochs, start);
+    }
+    outcome
 }
 
 /// fastText's reading ([`Word2VecConfig::spread_readers`]): every worker reads the corpus
@@ -852,18 +862,18 @@ fn run_in_order(
 /// the last, each at its own pace, until the schedule's count is reached (fastText's
 /// accounting) or it has read its share of `passes` passes. The calling thread reports
 /// progress and passes on a cancellation.
-fn run_thread_readers(
-    engine: &Engine<'_>,
-    corpus: &Corpus,
-    control: Control<'_>,
-    seed_rng: Rng,
-    chunk_bytes: usize,
-    passes: u32,
-    start: Instant,
-) -> Result<()> {
-    let config = engine.config;
-    let threads = config.resolved_threads();
-    let dim = config.dim;
+fn run_thread_readers(run: &Run<'_, '_>) -> Result<()> {
+    let Run {
+        engine,
+        corpus,
+        control,
+        ref seed_rng,
+        chunk_bytes,
+        passes,
+        start,
+    } = *run;
+    let threads = engine.config.resolved_threads();
+    let dim = engine.config.dim;
     // The starting points need the number of chunks: one read of the corpus.
     let mut total_chunks = 0u64;
     for chunk in corpus.chunks(chunk_bytes) {
@@ -928,13 +938,7 @@ fn run_thread_readers(
                 Err(_) => return Err(Error::Other("training worker panicked".into())),
             }
         }
-        if outcome.is_ok() && control.cancelled() {
-            outcome = Err(Error::Cancelled);
-        }
-        if outcome.is_ok() {
-            engine.report(control, config.epochs, start);
-        }
-        outcome
+        finish_run(engine, control, outcome, start)
     })
 }
 
