@@ -146,7 +146,6 @@ for trainer in $trainers; do
           -minCount 5 -epoch 5 -lr 0.05 -minn 3 -maxn 6 -bucket 2000000 -thread "$threads" \
           -seed "$s" -verbose 0
         keep_or_remove "$out/ft.bin" "$out/ft-fasttext-$s"
-        rm -f "$out/ft.vec"
       done ;;
     glove)
       sgl=$STANFORD_GLOVE

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # word2vec training speed, embers against gensim 4.4, interleaved: each repeat runs embers and
 # then gensim on the same plain-text corpus with the same settings (bench/quality.sh's, from
-# bench/w2v_settings.sh: dim 100, window 5, negative 5, sample 1e-4, min_count 5, 5 epochs; seed 1), so a change in the
-# machine's speed during the run touches both tools. Prints one line a run (wall, user+sys CPU,
+# bench/w2v_settings.sh: dim 100, window 5, negative 5, sample 1e-4, min_count 5, 5 epochs;
+# seed 1), so a change in the machine's speed during the run touches both tools. Prints one line a run (wall, user+sys CPU,
 # the 1-minute load at its start) and, per thread count, the mean of each tool and the ratios
 # gensim / embers. Quality is bench/quality.sh's job; here nothing is scored.
 #

@@ -775,11 +775,17 @@ struct Run<'r, 'a> {
 /// One reader feeds every worker through a queue: each pass reads the corpus from its start,
 /// in order (gensim's order, and any run with one thread).
 fn run_in_order(run: &Run<'_, '_>) -> Result<()> {
-    let (engine, control, passes) = (run.engine, run.control, run.passes);
-    let (corpus, chunk_bytes, start) = (run.corpus, run.chunk_bytes, run.start);
-    let seed_rng = &run.seed_rng;
-    let config = engine.config;
-    let (threads, dim) = (config.resolved_threads(), config.dim);
+    let Run {
+        engine,
+        corpus,
+        control,
+        ref seed_rng,
+        chunk_bytes,
+        passes,
+        start,
+    } = *run;
+    let threads = engine.config.resolved_threads();
+    let dim = engine.config.dim;
     let (tx, queue) = pipeline::queue::<String>(threads * 2);
     let queue = &queue;
     std::thread::scope(|scope| {
