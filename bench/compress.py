@@ -321,13 +321,13 @@ def main():
 
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
     for cfg in [c for c in args.embers_configs.split(",") if c]:
-        # KIND:M[:flag=value+flag=value], e.g. opq:10, rq:10, rq:10:beam=8+refine=0.
+        # KIND:M[:flag=value+flag=value], e.g. opq:10, rq:10, rq:10:beam=8+refine=0, lsq:8.
         kind, m, *flags = cfg.split(":")
         label = f"{kind}{m}" + "".join(f"-{f.replace('=', '')}" for f in "+".join(flags).split("+") if f)
         out = os.path.join(args.out, f"embers-{label}.safetensors")
         # n…: --normalize (unit rows; the error is then measured against the unit rows).
         normalized = kind.startswith("n")
-        to = "rq" if kind.endswith("rq") else "pq"
+        to = "rq" if kind.endswith("rq") else "lsq" if kind.endswith("lsq") else "pq"
         extra = ["--rotation", "opq"] if kind.endswith("opq") else []
         extra += ["--normalize"] if normalized else []
         for f in "+".join(flags).split("+"):

@@ -8,7 +8,7 @@
 # Usage: bench/compress.sh [OUT] [extra compress.py flags...]   (default OUT: bench-out/compress)
 # Env: BUDGETS (default 4,8,10,16,25), FAISS (default PQ,OPQ,RQ,LSQ; nKIND, e.g. nRQ, runs faiss
 # on the unit rows), EMBERS_CONFIGS (KIND:M,...
-# with KIND pq, opq or rq; default all three at 5, 10 and 25 bytes; flags as KIND:M:flag=value+...,
+# with KIND pq, opq, rq or lsq (n… prefix: --normalize); default all three at 5, 10 and 25 bytes; flags as KIND:M:flag=value+...,
 # e.g. opq:25:opq_start=pca for --opq-start pca, rq:10:beam=16), THREADS (2), DATA (a folder
 # with emb.npy and words.txt to use instead of GloVe 6B 50d), LARGE_CORPUS (large.txt of
 # scripts/large-corpus.sh: the data is then a 300-d CBOW model trained on it here by embers,

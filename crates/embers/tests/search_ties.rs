@@ -251,6 +251,7 @@ fn compressed_single_and_batched_answers_are_identical_with_ties_by_id() {
                 seed: 3,
                 objective: Default::default(),
                 codebook_dtype: Default::default(),
+                local_search: 0,
             }));
         }
         let mut g = Gen(5);
@@ -356,6 +357,7 @@ fn combined_analogy_scores_are_the_best_of_summed_cosines() {
             seed: 3,
             objective: Default::default(),
             codebook_dtype: Default::default(),
+            local_search: 0,
         }),
     ];
     for target in &targets {

@@ -19,8 +19,9 @@ pub struct Args {
     input: PathBuf,
     /// Output file (native format).
     output: PathBuf,
-    /// Storage kind: f16, int8, pq, rq (or f32 to decompress). Not used for supervised fastText
-    /// models, which become `.ftz` files (see the supervised options below).
+    /// Storage kind: f16, int8, pq, rq, lsq (additive codes like rq, trained by local search as
+    /// LSQ++: slower to encode, lower error) or f32 to decompress. Not used for supervised
+    /// fastText models, which become `.ftz` files (see the supervised options below).
     #[arg(long)]
     to: Option<String>,
     /// The input is a supervised fastText model: write a quantized `.ftz` as `fasttext
@@ -91,6 +92,12 @@ pub struct Args {
     /// codebooks.
     #[arg(long)]
     codebook_dtype: Option<String>,
+    /// rq/lsq: rounds of local search training (lsq: default 25; rq: 0, residual training): the
+    /// codebooks solved jointly by least squares and every code improved by iterated
+    /// conditional modes with random perturbations (LSQ++); each stored row is searched the
+    /// same way from its beam encoding. Squared-error objective only.
+    #[arg(long)]
+    local_search: Option<usize>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -102,7 +109,7 @@ impl Args {
     /// Validates the flags against the kind and the model's dims.
     fn target(&self, dims: usize) -> Result<Target> {
         let Some(to) = self.to.as_deref() else {
-            bail!("--to is required (f16, int8, pq, rq or f32)");
+            bail!("--to is required (f16, int8, pq, rq, lsq or f32)");
         };
         let mut target = Target::from_name(to, dims)?;
         let shared_flags = self.subquantizers.is_some()
@@ -116,7 +123,8 @@ impl Args {
             || self.refine.is_some()
             || self.objective.is_some()
             || self.parallel_weight.is_some()
-            || self.codebook_dtype.is_some();
+            || self.codebook_dtype.is_some()
+            || self.local_search.is_some();
         match &mut target {
             Target::Pq(cfg) => {
                 let d = PqConfig::for_dims(dims);
@@ -148,7 +156,8 @@ impl Args {
                 };
             }
             Target::Rq(cfg) => {
-                let d = RqConfig::for_dims(dims);
+                // `rq` or `lsq` (which differ in their local search rounds).
+                let d = cfg.clone();
                 *cfg = RqConfig {
                     subquantizers: self.subquantizers.unwrap_or(d.subquantizers),
                     bits: self.bits.unwrap_or(d.bits),
@@ -182,6 +191,7 @@ impl Args {
                             )
                         })?,
                     },
+                    local_search: self.local_search.unwrap_or(d.local_search),
                 };
             }
             Target::Int8 { affine } => *affine = self.affine,

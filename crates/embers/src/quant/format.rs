@@ -450,6 +450,7 @@ mod tests {
                     parallel_weight: 0.25,
                 },
                 codebook_dtype: CodebookDtype::F16,
+                local_search: 0,
             }),
             // 8-bit codebooks with a scale a codeword.
             Target::Rq(RqConfig {
@@ -462,6 +463,7 @@ mod tests {
                 seed: 6,
                 objective: Default::default(),
                 codebook_dtype: CodebookDtype::Int8,
+                local_search: 0,
             }),
             Target::Rq(RqConfig {
                 subquantizers: 4,
@@ -473,6 +475,7 @@ mod tests {
                 seed: 2,
                 objective: Default::default(),
                 codebook_dtype: Default::default(),
+                local_search: 2,
             }),
         ]
     }
@@ -620,6 +623,7 @@ rows.astype('<f4').tofile(sys.argv[2])
             seed: 11,
             objective: Default::default(),
             codebook_dtype: Default::default(),
+            local_search: 0,
         });
         let q = quantize(&e, &t, &silent).unwrap();
         let p = dir.path().join("rq.embers");
@@ -1356,6 +1360,7 @@ np.concatenate([[rel], xh @ q, np.linalg.norm(xh, axis=1)]).astype('<f8').tofile
             bits: 4,
             sample: 300,
             codebook_dtype: CodebookDtype::F16,
+            local_search: 0,
             ..RqConfig::for_dims(8)
         });
         let err = quantize(&e, &t, &silent).unwrap_err().to_string();

@@ -18,6 +18,7 @@
 pub mod format;
 pub mod kmeans;
 pub mod linalg;
+pub(crate) mod lsq;
 pub mod pq;
 pub mod rerank;
 pub mod rq;
@@ -59,10 +60,17 @@ impl Target {
             "int8" => Target::Int8 { affine: false },
             "pq" => Target::Pq(PqConfig::for_dims(dims)),
             "rq" => Target::Rq(RqConfig::for_dims(dims)),
+            // Additive codes trained by local search (LSQ++), stored as rq.
+            "lsq" => Target::Rq(RqConfig {
+                local_search: RqConfig::DEFAULT_LOCAL_SEARCH,
+                ..RqConfig::for_dims(dims)
+            }),
             other => {
                 return Err(Error::invalid(
                     "to",
-                    format!("unknown storage kind {other:?}: expected f32, f16, int8, pq or rq"),
+                    format!(
+                        "unknown storage kind {other:?}: expected f32, f16, int8, pq, rq or lsq"
+                    ),
                 ))
             }
         })
@@ -267,6 +275,7 @@ mod tests {
                 seed: 5,
                 objective: Default::default(),
                 codebook_dtype: Default::default(),
+                local_search: 1,
             }),
         ]
         .iter()

@@ -97,6 +97,13 @@ pub struct RqConfig {
     /// How the codebooks are stored (f32 unless set; f16 halves their bytes).
     #[serde(default)]
     pub codebook_dtype: CodebookDtype,
+    /// Rounds of local search (0: none, residual training): the codebooks trained as LSQ++
+    /// instead ([`super::lsq::train`]: random codes, then rounds of codebooks solved jointly by
+    /// least squares and every training row's codes improved by iterated local search); the
+    /// stored rows are then searched the same way from their beam encoding. `refine` is not
+    /// used then. Squared-error objective only.
+    #[serde(default)]
+    pub local_search: usize,
 }
 
 impl RqConfig {
@@ -106,6 +113,12 @@ impl RqConfig {
     pub const DEFAULT_REFINE: usize = 2;
     /// Block coordinate-descent sweeps over the stages in one refinement pass.
     const REFINE_SWEEPS: usize = 4;
+    /// Local search rounds of `--to lsq` (faiss's LSQ trains 25 rounds too).
+    pub const DEFAULT_LOCAL_SEARCH: usize = 25;
+    /// Perturbation rounds a training row gets in one round of local search.
+    const TRAIN_ILS: usize = 8;
+    /// Perturbation rounds a stored row gets after its beam encoding (with local search).
+    const ENCODE_ILS: usize = 16;
 
     /// Defaults for `dims`: as many stages as PQ's default subquantizers (the same bytes a
     /// row), 8 bits, beam 5, 65,536 training rows, 25 iterations, 2 refinement passes, seed 42.
@@ -121,6 +134,7 @@ impl RqConfig {
             seed: pq.seed,
             objective: Objective::L2,
             codebook_dtype: CodebookDtype::F32,
+            local_search: 0,
         }
     }
 }
@@ -133,6 +147,29 @@ pub fn check_config(rows: usize, dims: usize, cfg: &RqConfig) -> Result<()> {
     }
     crate::size::check_range("beam", cfg.beam, 1, 256)?;
     crate::size::check_range("refine", cfg.refine, 0, 100)?;
+    crate::size::check_range("local_search", cfg.local_search, 0, 100)?;
+    if cfg.local_search > 0 {
+        if cfg.objective != Objective::L2 {
+            return Err(Error::invalid(
+                "local_search",
+                "local search minimises the squared error: use it with the l2 objective",
+            ));
+        }
+        // The codebook system has (m·2^bits)² f64 entries; 8,192 unknowns is 512 MiB.
+        let unknowns = cfg.subquantizers.saturating_mul(1usize << cfg.bits);
+        if unknowns > super::lsq::MAX_UNKNOWNS {
+            return Err(Error::invalid(
+                "local_search",
+                format!(
+                    "{} codebooks of {} codewords are {unknowns} unknowns; local search solves \
+                     for at most {} (use fewer stages or bits)",
+                    cfg.subquantizers,
+                    1usize << cfg.bits,
+                    super::lsq::MAX_UNKNOWNS
+                ),
+            ));
+        }
+    }
     if let Objective::Cosine { parallel_weight } = cfg.objective {
         if !(0.0..=1.0).contains(&parallel_weight) {
             return Err(Error::invalid(
@@ -168,6 +205,97 @@ pub fn train(matrix: &DenseMatrix, cfg: &RqConfig, progress: &ProgressFn) -> Res
         x.extend_from_slice(matrix.row(i));
     }
 
+    let mut books = if cfg.local_search > 0 {
+        // LSQ++ from random codes; the stage-wise training would only be overwritten.
+        let report = |r: usize| {
+            progress(&Progress::new(
+                "local search",
+                r as u64,
+                Some(cfg.local_search as u64),
+                "rounds",
+            ))
+        };
+        let rng = root.fork(u64::from(u32::MAX) + 1);
+        super::lsq::train(
+            &x,
+            dims,
+            (m, ksub),
+            cfg.local_search,
+            RqConfig::TRAIN_ILS,
+            &rng,
+            &report,
+        )
+        .ok_or_else(|| {
+            Error::invalid(
+                "local_search",
+                "the codebook least squares could not be solved (non-finite rows?)",
+            )
+        })?
+    } else {
+        stagewise(&x, dims, cfg, &root, progress)
+    };
+    drop(x);
+
+    // Half-precision or 8-bit codebooks: rounded before the rows are encoded, so the codes are
+    // the best for the codebooks stored.
+    let mut scales = Vec::new();
+    if cfg.codebook_dtype != CodebookDtype::F32 {
+        for b in books.iter_mut() {
+            let mut rounded = b.centroids.clone();
+            for (c, w) in rounded.chunks_exact_mut(dims).enumerate() {
+                match cfg.codebook_dtype.round(w) {
+                    Some(s) => scales.push(s),
+                    None => {
+                        return Err(Error::invalid(
+                            "codebook_dtype",
+                            format!(
+                                "codeword {c} has a value that does not fit in {:?} (store the \
+                                 codebooks as f32)",
+                                cfg.codebook_dtype
+                            )
+                            .to_lowercase(),
+                        ))
+                    }
+                }
+            }
+            *b = Codebook::new(dims, ksub, rounded);
+        }
+    }
+
+    let mut codes = encode(matrix, &books, cfg.beam, cfg.objective, progress);
+    if cfg.local_search > 0 {
+        let rng = root.fork(u64::from(u32::MAX) + 2);
+        super::lsq::search_rows(
+            matrix.as_slice(),
+            dims,
+            &books,
+            &mut codes,
+            RqConfig::ENCODE_ILS,
+            &rng,
+        );
+    }
+    let mut codebooks = crate::size::with_capacity("rq codebooks", m * ksub * dims)?;
+    for b in &books {
+        codebooks.extend_from_slice(&b.centroids);
+    }
+    let rq = RqMatrix::new(rows, dims, m, cfg.bits, codes, codebooks)?;
+    match cfg.codebook_dtype {
+        CodebookDtype::Int8 => rq.with_int8_codebooks(scales),
+        dtype => rq.with_codebook_dtype(dtype),
+    }
+}
+
+/// Residual training: each stage's codebook by k-means on the residuals of every training
+/// row's best partial encoding, then one beam-search step of every row with it; then
+/// `cfg.refine` passes of codebook refinement and re-encoding.
+fn stagewise(
+    x: &[f32],
+    dims: usize,
+    cfg: &RqConfig,
+    root: &Rng,
+    progress: &ProgressFn,
+) -> Vec<Codebook> {
+    let (m, ksub) = (cfg.subquantizers, 1usize << cfg.bits);
     // Stage by stage: k-means on the residuals of each training row's best partial encoding,
     // then one beam-search step of every training row with the new codebook.
     let mut books: Vec<Codebook> = Vec::with_capacity(m);
@@ -205,8 +333,8 @@ pub fn train(matrix: &DenseMatrix, cfg: &RqConfig, progress: &ProgressFn) -> Res
     drop(beams);
 
     for pass in 0..cfg.refine {
-        refine_codebooks(&x, dims, &codes, &mut books, RqConfig::REFINE_SWEEPS);
-        codes = encode_rows(&x, dims, &books, cfg.beam, obj);
+        refine_codebooks(x, dims, &codes, &mut books, RqConfig::REFINE_SWEEPS);
+        codes = encode_rows(x, dims, &books, cfg.beam, obj);
         progress(&Progress::new(
             "refine",
             pass as u64 + 1,
@@ -214,45 +342,7 @@ pub fn train(matrix: &DenseMatrix, cfg: &RqConfig, progress: &ProgressFn) -> Res
             "passes",
         ));
     }
-    drop(codes);
-    drop(x);
-
-    // Half-precision or 8-bit codebooks: rounded before the rows are encoded, so the codes are
-    // the best for the codebooks stored.
-    let mut scales = Vec::new();
-    if cfg.codebook_dtype != CodebookDtype::F32 {
-        for b in books.iter_mut() {
-            let mut rounded = b.centroids.clone();
-            for (c, w) in rounded.chunks_exact_mut(dims).enumerate() {
-                match cfg.codebook_dtype.round(w) {
-                    Some(s) => scales.push(s),
-                    None => {
-                        return Err(Error::invalid(
-                            "codebook_dtype",
-                            format!(
-                                "codeword {c} has a value that does not fit in {:?} (store the \
-                                 codebooks as f32)",
-                                cfg.codebook_dtype
-                            )
-                            .to_lowercase(),
-                        ))
-                    }
-                }
-            }
-            *b = Codebook::new(dims, ksub, rounded);
-        }
-    }
-
-    let codes = encode(matrix, &books, cfg.beam, obj, progress);
-    let mut codebooks = crate::size::with_capacity("rq codebooks", m * ksub * dims)?;
-    for b in &books {
-        codebooks.extend_from_slice(&b.centroids);
-    }
-    let rq = RqMatrix::new(rows, dims, m, cfg.bits, codes, codebooks)?;
-    match cfg.codebook_dtype {
-        CodebookDtype::Int8 => rq.with_int8_codebooks(scales),
-        dtype => rq.with_codebook_dtype(dtype),
-    }
+    books
 }
 
 /// Per-thread buffers of a beam-search step.
@@ -593,6 +683,7 @@ mod tests {
             seed: 3,
             objective: Objective::L2,
             codebook_dtype: CodebookDtype::F32,
+            local_search: 0,
         }
     }
 
@@ -759,6 +850,30 @@ mod tests {
                 },
                 "iterations",
             ),
+            (
+                RqConfig {
+                    local_search: 101,
+                    ..cfg(2, 4, 5, 0)
+                },
+                "local_search",
+            ),
+            (
+                RqConfig {
+                    local_search: 3,
+                    objective: Objective::Cosine {
+                        parallel_weight: 0.5,
+                    },
+                    ..cfg(2, 4, 5, 0)
+                },
+                "l2 objective",
+            ),
+            (
+                RqConfig {
+                    local_search: 3,
+                    ..cfg(33, 8, 5, 0)
+                },
+                "8448 unknowns",
+            ),
         ];
         for (c, want) in bad {
             let e = train(&x, &c, &silent).unwrap_err().to_string();
@@ -770,6 +885,25 @@ mod tests {
             .to_string();
         assert!(e.contains("fewer bits"), "{e}");
         assert!(train(&small, &cfg(2, 4, 5, 1), &silent).is_ok());
+    }
+
+    #[test]
+    fn local_search_rounds_lower_the_error_and_are_deterministic() {
+        // On these Gaussian rows residual codes with a beam are the better quantizer (LSQ++
+        // wins on real embeddings: BENCHMARKS.md); here only its own behaviour is checked.
+        let x = correlated(3000, 16, 8);
+        let lsq = |rounds| {
+            let c = RqConfig {
+                local_search: rounds,
+                ..cfg(4, 4, 5, 2)
+            };
+            train(&x, &c, &silent).unwrap()
+        };
+        let (one, ten) = (lsq(1), lsq(10));
+        let (e1, e10) = (relative_error(&x, &one), relative_error(&x, &ten));
+        assert!(e10 < e1, "10 rounds {e10} vs 1 round {e1}");
+        assert!(e10 < 0.15, "{e10}");
+        assert_eq!(ten.codes(), lsq(10).codes(), "deterministic for a seed");
     }
 
     /// `1 − cos(x, x̂)` in f64 of row `x` and the codes `code` over `books`.
