@@ -324,6 +324,21 @@ fn quantize_to_rq_then_info_lookup_similar_and_analogy() {
     );
     let err = report["relative_squared_error"].as_f64().unwrap();
     assert!(err > 0.0 && err < 0.9, "{report}");
+    // The same codes trained by local search (what `--to lsq` sets to 25 rounds).
+    let lsq = rq(&dir.path().join("lsq.embers"), &["--local-search", "2"]);
+    assert_eq!(lsq["quantizer"]["local_search"], 2, "{lsq}");
+    let e2 = lsq["relative_squared_error"].as_f64().unwrap();
+    assert!(e2 > 0.0 && e2 < 0.9, "{lsq}");
+    let bad = fails(&[
+        "quantize",
+        s(&emb),
+        s(&dir.path().join("x.embers")),
+        "--to",
+        "lsq",
+        "--objective",
+        "cosine",
+    ]);
+    assert!(bad.contains("local_search") && bad.contains("l2"), "{bad}");
 
     // Bytes: 6 code bytes a row and 6 codebooks of 256 × 40 f32, nothing else (no norms).
     let info: serde_json::Value =

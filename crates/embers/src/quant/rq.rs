@@ -101,8 +101,9 @@ pub struct RqConfig {
     /// instead ([`super::lsq::train`]: random codes, then rounds of codebooks solved jointly by
     /// least squares and every training row's codes improved by iterated local search); the
     /// stored rows are then searched the same way from their beam encoding. `refine` is not
-    /// used then. Squared-error objective only.
-    #[serde(default)]
+    /// used then. Squared-error objective only. Not written when 0, so residual-trained files
+    /// describe themselves as before.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub local_search: usize,
 }
 
@@ -137,6 +138,10 @@ impl RqConfig {
             local_search: 0,
         }
     }
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 /// Checks the settings against a matrix of `rows × dims` before any work is done.
