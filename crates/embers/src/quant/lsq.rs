@@ -1,5 +1,5 @@
 //! Local search over additive codes (the "LSQ" family of Martinez et al., ECCV 2016 and
-//! LSQ++, ECCV 2018), started from residual quantization's codes and codebooks.
+//! LSQ++, ECCV 2018), trained from random codes.
 //!
 //! A row `x` is encoded as the sum `Σ_j C_j[c_j]` of one codeword per codebook. Residual
 //! quantization picks the codes stage after stage; here they are improved jointly:
@@ -269,7 +269,6 @@ pub(crate) fn train(
         .iter()
         .map(|s| (s / n.max(1) as f64).sqrt() as f32)
         .collect();
-    let mut books = None;
     for round in 0..rounds {
         let mut b = solve_codebooks(x, dims, &codes, m, k)?;
         if round + 1 < rounds {
@@ -296,20 +295,16 @@ pub(crate) fn train(
             ils,
             &rng.fork(2 + 2 * round as u64),
         );
-        books = Some(b);
         progress(round + 1);
     }
     // The codebooks that fit the final codes best.
-    match solve_codebooks(x, dims, &codes, m, k) {
-        Some(b) => Some(b),
-        None => books,
-    }
+    solve_codebooks(x, dims, &codes, m, k)
 }
 
 /// The codebooks minimising `Σ ‖x − Σ_j C_j[c_j]‖² + λ‖C‖²` for fixed `codes` of the rows
 /// `x`: the normal equations `(BᵀB + λI) C = BᵀX` in f64, solved by Cholesky (faer). Returns
-/// `None` if the factorisation fails (it cannot for λ > 0 and finite rows; the caller keeps
-/// its codebooks then).
+/// `None` if the factorisation fails or a codeword comes out non-finite (neither happens for
+/// λ > 0 and finite rows; the caller reports it as an error).
 pub(crate) fn solve_codebooks(
     x: &[f32],
     dims: usize,
