@@ -122,16 +122,14 @@ impl Icm {
             for j in 0..self.m {
                 let f = &field[j * k..(j + 1) * k];
                 let cur = codes[j] as usize;
-                let mut best = (f[cur], cur);
-                for (a, &v) in f.iter().enumerate() {
-                    if v < best.0 {
-                        best = (v, a);
-                    }
-                }
-                if best.1 != cur {
+                // The least value, then where it is: the current code if it holds it, else the
+                // first code that does (as a scan for a strictly smaller value would find).
+                let least = least(f);
+                if f[cur] > least {
+                    let best = f.iter().position(|&v| v == least).unwrap_or(cur);
                     self.apply(field, j, cur, -1.0);
-                    self.apply(field, j, best.1, 1.0);
-                    codes[j] = best.1 as u8;
+                    self.apply(field, j, best, 1.0);
+                    codes[j] = best as u8;
                     changed = true;
                 }
             }
@@ -185,6 +183,23 @@ impl Icm {
         }
         best
     }
+}
+
+/// The least of `v` (`+∞` if empty), by 16 lanes at a time (element-wise minima the compiler
+/// turns into vector instructions; min is exact, so the order does not change the result).
+fn least(v: &[f32]) -> f32 {
+    let mut lanes = [f32::INFINITY; 16];
+    let chunks = v.chunks_exact(16);
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f32::INFINITY, |a, &b| a.min(b));
+    for c in chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l = l.min(x);
+        }
+    }
+    lanes.iter().fold(tail, |a, &b| a.min(b))
 }
 
 /// Per-thread buffers of [`Icm::search`].
@@ -314,22 +329,26 @@ pub(crate) fn solve_codebooks(
 ) -> Option<Vec<Codebook>> {
     use faer::linalg::solvers::Solve;
     let mk = m * k;
+    // BᵀB is symmetric, so each count goes to `(q, p)`: down one column of faer's
+    // column-major matrix. A codeword's sums `BᵀX` are accumulated in a row-major buffer
+    // (contiguous, where faer's layout would stride by `m·K`), then copied.
     let mut btb = faer::Mat::<f64>::zeros(mk, mk);
-    let mut btx = faer::Mat::<f64>::zeros(mk, dims);
+    let mut sums = vec![0.0f64; mk * dims];
     for (r, c) in x.chunks_exact(dims).zip(codes.chunks_exact(m)) {
         for (j, &a) in c.iter().enumerate() {
             let p = j * k + a as usize;
             for (l, &b) in c.iter().enumerate() {
-                btb[(p, l * k + b as usize)] += 1.0;
+                btb[(l * k + b as usize, p)] += 1.0;
             }
-            for (t, &v) in r.iter().enumerate() {
-                btx[(p, t)] += v as f64;
-            }
+            let acc = &mut sums[p * dims..(p + 1) * dims];
+            acc.iter_mut().zip(r).for_each(|(s, &v)| *s += v as f64);
         }
     }
     for p in 0..mk {
         btb[(p, p)] += LAMBDA;
     }
+    let btx = faer::Mat::<f64>::from_fn(mk, dims, |p, t| sums[p * dims + t]);
+    drop(sums);
     let llt = btb.llt(faer::Side::Lower).ok()?;
     let sol = llt.solve(&btx);
     let books = (0..m)
