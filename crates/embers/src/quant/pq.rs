@@ -1,5 +1,5 @@
 //! Training product quantizers: a seeded sample of rows, one k-means codebook per subspace
-//! (trained in parallel), optionally an orthogonal rotation learned as in optimised PQ, then
+//! (trained in parallel from k-means++ and from splitting seeds, the better kept), optionally an orthogonal rotation learned as in optimised PQ, then
 //! every row encoded as its nearest centroid in each subspace.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::kmeans::{kmeans, refine, Codebook};
+use super::kmeans::{kmeans_best, refine, Codebook};
 use super::linalg;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressFn};
@@ -167,7 +167,7 @@ pub struct PqConfig {
     pub sample: usize,
     /// Most Lloyd iterations per codebook.
     pub iterations: usize,
-    /// Seed of the sample and of k-means++.
+    /// Seed of the sample and of k-means' seedings.
     pub seed: u64,
     /// A rotation learned before encoding (none: the subspaces are the plain dimension blocks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -405,8 +405,9 @@ impl<'a> Counter<'a> {
     }
 }
 
-/// The codebooks of the `m` subspaces of the rows `y` (k-means, in parallel; seeds forked from
-/// `root` by subspace).
+/// The codebooks of the `m` subspaces of the rows `y`, in parallel: k-means from both seedings,
+/// the one of lower error kept per subspace ([`kmeans_best`]); seeds forked from `root` by
+/// subspace.
 fn codebooks(
     y: &[f32],
     dims: usize,
@@ -419,7 +420,7 @@ fn codebooks(
     (0..m)
         .into_par_iter()
         .map(|j| {
-            let book = kmeans(
+            let book = kmeans_best(
                 &subspace(y, dims, m, j),
                 dims / m,
                 ksub,
