@@ -1,6 +1,7 @@
 //! Training product quantizers: a seeded sample of rows, one k-means codebook per subspace
-//! (trained in parallel from k-means++ and from splitting seeds, the better kept), optionally an orthogonal rotation learned as in optimised PQ, then
-//! every row encoded as its nearest centroid in each subspace.
+//! (trained in parallel from k-means++ and from splitting seeds, the better kept), optionally
+//! an orthogonal rotation learned as in optimised PQ, then every row encoded as its nearest
+//! centroid in each subspace.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
