@@ -262,17 +262,26 @@ pub fn run(a: Args, progress: Mode) -> Result<()> {
         }
     }
     let decoded = q.storage().to_dense()?;
+    // Blocks of rows summed in parallel, the block sums added in row order: rayon's `reduce`
+    // associates by how the work was stolen, which moved the last bit between runs.
     let d = emb.dims().max(1);
+    const BLOCK: usize = 4096;
     let (err, total) = original
         .as_slice()
-        .par_chunks(d)
-        .zip(decoded.as_slice().par_chunks(d))
-        .map(|(x, y)| {
-            let e: f64 = x.iter().zip(y).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
-            let n: f64 = x.iter().map(|a| (*a as f64).powi(2)).sum();
+        .par_chunks(d * BLOCK)
+        .zip(decoded.as_slice().par_chunks(d * BLOCK))
+        .map(|(xs, ys)| {
+            let e: f64 = xs
+                .iter()
+                .zip(ys)
+                .map(|(a, b)| ((a - b) as f64).powi(2))
+                .sum();
+            let n: f64 = xs.iter().map(|a| (*a as f64).powi(2)).sum();
             (e, n)
         })
-        .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
     let rel = if total > 0.0 { err / total } else { 0.0 };
     embers::io::native::write(&a.output, &q)?;
 
